@@ -1,0 +1,2 @@
+//! Placeholder replaced by the task bench.
+fn main() {}

@@ -1,0 +1,343 @@
+//! Typed errors: [`TaskError`] for a task's outcome, [`ConfigError`] for invalid settings.
+//!
+//! Both are `#[non_exhaustive]`: match with a wildcard arm so new variants are not a
+//! breaking change.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::task::cancel::CancellationLevel;
+
+/// A boxed error, the default user error type of a task.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why a task did not produce a value.
+///
+/// `E` is the error type of the user's work; [`TaskError::Failed`] carries it unchanged,
+/// and [`Error::source`](std::error::Error::source) walks from wrapper variants to it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TaskError<E = BoxError> {
+    /// An attempt did not finish within the task's timeout.
+    Timeout {
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// The task's absolute deadline passed (retries and waits included).
+    DeadlineExceeded,
+    /// The task was cancelled before it finished.
+    Cancelled {
+        /// How it was cancelled.
+        level: CancellationLevel,
+    },
+    /// The user's work panicked; the panic was caught and the process goes on.
+    Panicked {
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+    /// The user's work returned an error.
+    Failed(E),
+    /// Every allowed attempt failed; `last` is the error of the final attempt.
+    RetriesExhausted {
+        /// Attempts made, the first one included.
+        attempts: u32,
+        /// The error of the last attempt.
+        last: Box<TaskError<E>>,
+    },
+    /// The recovery fallback ran after `original` and failed too.
+    RecoveryFailed {
+        /// The error that triggered recovery.
+        original: Box<TaskError<E>>,
+        /// The error the fallback returned.
+        recovery: E,
+    },
+    /// The circuit breaker guarding this task is open: the work was not attempted.
+    CircuitOpen {
+        /// The breaker's name.
+        breaker: std::sync::Arc<str>,
+        /// Time left until the breaker lets a trial call through.
+        retry_after: Duration,
+    },
+    /// The task needs a tokio runtime and none is running on this thread.
+    NoRuntime,
+    /// The task was configured with an invalid setting; no work was started.
+    Config(ConfigError),
+}
+
+impl<E> TaskError<E> {
+    /// `true` for [`TaskError::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TaskError::Timeout { .. })
+    }
+
+    /// `true` for [`TaskError::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled { .. })
+    }
+
+    /// `true` for [`TaskError::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked { .. })
+    }
+
+    /// The user's error, if this is (or wraps, after retries) [`TaskError::Failed`].
+    pub fn user_error(&self) -> Option<&E> {
+        match self {
+            TaskError::Failed(e) => Some(e),
+            TaskError::RetriesExhausted { last, .. } => last.user_error(),
+            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
+            _ => None,
+        }
+    }
+
+    /// Consumes the error and returns the user's error if there is one.
+    pub fn into_user_error(self) -> Option<E> {
+        match self {
+            TaskError::Failed(e) => Some(e),
+            TaskError::RetriesExhausted { last, .. } => last.into_user_error(),
+            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
+            _ => None,
+        }
+    }
+
+    /// Maps the user's error type (every user error inside, retries and recovery
+    /// included), keeping every other variant.
+    pub fn map_user_error<F, E2>(self, mut f: F) -> TaskError<E2>
+    where
+        F: FnMut(E) -> E2,
+    {
+        self.map_user_error_mut(&mut f)
+    }
+
+    fn map_user_error_mut<F, E2>(self, f: &mut F) -> TaskError<E2>
+    where
+        F: FnMut(E) -> E2,
+    {
+        match self {
+            TaskError::Timeout { after } => TaskError::Timeout { after },
+            TaskError::DeadlineExceeded => TaskError::DeadlineExceeded,
+            TaskError::Cancelled { level } => TaskError::Cancelled { level },
+            TaskError::Panicked { message } => TaskError::Panicked { message },
+            TaskError::Failed(e) => TaskError::Failed(f(e)),
+            TaskError::RetriesExhausted { attempts, last } => TaskError::RetriesExhausted {
+                attempts,
+                last: Box::new(last.map_user_error_mut(f)),
+            },
+            TaskError::RecoveryFailed { original, recovery } => TaskError::RecoveryFailed {
+                original: Box::new(original.map_user_error_mut(f)),
+                recovery: f(recovery),
+            },
+            TaskError::CircuitOpen {
+                breaker,
+                retry_after,
+            } => TaskError::CircuitOpen {
+                breaker,
+                retry_after,
+            },
+            TaskError::NoRuntime => TaskError::NoRuntime,
+            TaskError::Config(c) => TaskError::Config(c),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for TaskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Timeout { after } => write!(f, "task timed out after {after:?}"),
+            TaskError::DeadlineExceeded => f.write_str("task deadline exceeded"),
+            TaskError::Cancelled { level } => write!(f, "task cancelled ({level})"),
+            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Failed(e) => write!(f, "task failed: {e}"),
+            TaskError::RetriesExhausted { attempts, last } => {
+                write!(f, "task failed after {attempts} attempts: {last}")
+            }
+            TaskError::RecoveryFailed { original, recovery } => {
+                write!(f, "recovery failed: {recovery} (after: {original})")
+            }
+            TaskError::CircuitOpen {
+                breaker,
+                retry_after,
+            } => write!(
+                f,
+                "circuit breaker `{breaker}` is open (retry after {retry_after:?})"
+            ),
+            TaskError::NoRuntime => f.write_str("no tokio runtime is running on this thread"),
+            TaskError::Config(c) => write!(f, "invalid task configuration: {c}"),
+        }
+    }
+}
+
+impl<E> StdError for TaskError<E>
+where
+    E: StdError + 'static,
+{
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            TaskError::Failed(e) => Some(e),
+            TaskError::RetriesExhausted { last, .. } => Some(last.as_ref()),
+            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
+            TaskError::Config(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl<E> From<ConfigError> for TaskError<E> {
+    fn from(e: ConfigError) -> Self {
+        TaskError::Config(e)
+    }
+}
+
+/// An invalid setting, reported before any work starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A duration that must be positive was zero.
+    ZeroDuration {
+        /// The setting, e.g. `"timeout"`.
+        setting: &'static str,
+    },
+    /// A size or count that must be positive was zero.
+    Zero {
+        /// The setting, e.g. `"chunk size"`.
+        setting: &'static str,
+    },
+    /// A number outside its allowed range.
+    OutOfRange {
+        /// The setting, e.g. `"retry count"`.
+        setting: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// A value that is invalid for another reason.
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// Two settings that cannot be used together.
+    Conflict {
+        /// What conflicts with what.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Checks that `value` lies in `min..=max`.
+    pub(crate) fn check_range(
+        setting: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::OutOfRange {
+                setting,
+                value,
+                min,
+                max,
+            })
+        }
+    }
+
+    /// Checks that `d` is not zero.
+    pub(crate) fn check_duration(
+        setting: &'static str,
+        d: Duration,
+    ) -> Result<Duration, ConfigError> {
+        if d.is_zero() {
+            Err(ConfigError::ZeroDuration { setting })
+        } else {
+            Ok(d)
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroDuration { setting } => write!(f, "{setting} must be longer than zero"),
+            ConfigError::Zero { setting } => write!(f, "{setting} must be at least 1"),
+            ConfigError::OutOfRange {
+                setting,
+                value,
+                min,
+                max,
+            } => write!(f, "{setting} is {value}, allowed range is {min}..={max}"),
+            ConfigError::Invalid { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            ConfigError::Conflict { reason } => write!(f, "conflicting settings: {reason}"),
+        }
+    }
+}
+
+impl StdError for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    #[derive(Debug)]
+    struct Io;
+    impl fmt::Display for Io {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("disk on fire")
+        }
+    }
+    impl Error for Io {}
+
+    #[test]
+    fn source_chain_reaches_user_error() {
+        let err: TaskError<Io> = TaskError::RetriesExhausted {
+            attempts: 3,
+            last: Box::new(TaskError::Failed(Io)),
+        };
+        assert_eq!(
+            err.to_string(),
+            "task failed after 3 attempts: task failed: disk on fire"
+        );
+        let first = err.source().unwrap();
+        assert_eq!(first.to_string(), "task failed: disk on fire");
+        assert_eq!(first.source().unwrap().to_string(), "disk on fire");
+        assert!(err.user_error().is_some());
+    }
+
+    #[test]
+    fn config_error_messages() {
+        assert_eq!(
+            ConfigError::check_range("retry count", 11, 0, 10)
+                .unwrap_err()
+                .to_string(),
+            "retry count is 11, allowed range is 0..=10"
+        );
+        assert_eq!(
+            ConfigError::check_duration("timeout", Duration::ZERO)
+                .unwrap_err()
+                .to_string(),
+            "timeout must be longer than zero"
+        );
+        let te: TaskError<Io> = ConfigError::Zero { setting: "workers" }.into();
+        assert_eq!(
+            te.to_string(),
+            "invalid task configuration: workers must be at least 1"
+        );
+    }
+
+    #[test]
+    fn map_user_error_keeps_structure() {
+        let err: TaskError<Io> = TaskError::RetriesExhausted {
+            attempts: 2,
+            last: Box::new(TaskError::Failed(Io)),
+        };
+        let mapped: TaskError<String> = err.map_user_error(|e| e.to_string());
+        assert_eq!(mapped.user_error().map(String::as_str), Some("disk on fire"));
+    }
+}

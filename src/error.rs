@@ -45,13 +45,6 @@ pub enum TaskError<E = BoxError> {
         /// The error of the last attempt.
         last: Box<TaskError<E>>,
     },
-    /// The recovery fallback ran after `original` and failed too.
-    RecoveryFailed {
-        /// The error that triggered recovery.
-        original: Box<TaskError<E>>,
-        /// The error the fallback returned.
-        recovery: E,
-    },
     /// The circuit breaker guarding this task is open: the work was not attempted.
     CircuitOpen {
         /// The breaker's name.
@@ -86,7 +79,6 @@ impl<E> TaskError<E> {
         match self {
             TaskError::Failed(e) => Some(e),
             TaskError::RetriesExhausted { last, .. } => last.user_error(),
-            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
             _ => None,
         }
     }
@@ -96,13 +88,11 @@ impl<E> TaskError<E> {
         match self {
             TaskError::Failed(e) => Some(e),
             TaskError::RetriesExhausted { last, .. } => last.into_user_error(),
-            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
             _ => None,
         }
     }
 
-    /// Maps the user's error type (every user error inside, retries and recovery
-    /// included), keeping every other variant.
+    /// Maps the user's error type (inside retries too), keeping every other variant.
     pub fn map_user_error<F, E2>(self, mut f: F) -> TaskError<E2>
     where
         F: FnMut(E) -> E2,
@@ -123,10 +113,6 @@ impl<E> TaskError<E> {
             TaskError::RetriesExhausted { attempts, last } => TaskError::RetriesExhausted {
                 attempts,
                 last: Box::new(last.map_user_error_mut(f)),
-            },
-            TaskError::RecoveryFailed { original, recovery } => TaskError::RecoveryFailed {
-                original: Box::new(original.map_user_error_mut(f)),
-                recovery: f(recovery),
             },
             TaskError::CircuitOpen {
                 breaker,
@@ -152,9 +138,6 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
             TaskError::RetriesExhausted { attempts, last } => {
                 write!(f, "task failed after {attempts} attempts: {last}")
             }
-            TaskError::RecoveryFailed { original, recovery } => {
-                write!(f, "recovery failed: {recovery} (after: {original})")
-            }
             TaskError::CircuitOpen {
                 breaker,
                 retry_after,
@@ -176,7 +159,6 @@ where
         match self {
             TaskError::Failed(e) => Some(e),
             TaskError::RetriesExhausted { last, .. } => Some(last.as_ref()),
-            TaskError::RecoveryFailed { recovery, .. } => Some(recovery),
             TaskError::Config(c) => Some(c),
             _ => None,
         }

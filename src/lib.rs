@@ -1,13 +1,105 @@
-//! sweet-async: async dataflow on tokio.
+//! # sweet-async
+//!
+//! Async dataflow on tokio, for programs that push a lot of records through async code and
+//! must stay fast, bounded in memory and honest about every error.
+//!
+//! The crate has two halves that compose with ordinary `Future`/`Stream` code:
+//!
+//! - **Simple tasks** are `Future` adaptors. [`AsyncTask::to`](task::AsyncTask::to)
+//!   configures one unit of async work (name, timeout, deadline, retry with backoff,
+//!   recovery, circuit breaker, cancellation, priority, tracing, metrics) and
+//!   `.run(|| async { .. })` returns a future resolving to a [`TaskResult`](task::TaskResult).
+//! - **Extension traits** over the `futures` ecosystem: [`AsyncResultExt`](task::AsyncResultExt)
+//!   adds `map`, `and_then`, `or_else`, `recover`... to every `TryFuture`.
+//!
+//! ## A first task
+//!
+//! ```
+//! use std::time::Duration;
+//! use sweet_async::prelude::*;
+//!
+//! #[derive(Debug)]
+//! struct Quote { symbol: String, price: f64 }
+//!
+//! async fn fetch_quote(symbol: &str) -> Result<Quote, std::io::Error> {
+//!     Ok(Quote { symbol: symbol.to_owned(), price: 101.25 })
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let result = AsyncTask::to::<Quote>()
+//!     .name("quote-fetch")
+//!     .timeout(2.seconds())                 // per attempt
+//!     .retry(3)                             // exponential backoff from 100 ms
+//!     .run(|| fetch_quote("ACME"))          // called again for each retry
+//!     .await;
+//!
+//! match result.as_result() {
+//!     Ok(quote) => assert_eq!(quote.symbol, "ACME"),
+//!     Err(err) => eprintln!("gave up after {} attempts: {err}", result.attempts()),
+//! }
+//! # }
+//! ```
+//!
+//! Nothing runs until the future is awaited or spawned, and no configuration mistake
+//! panics: a zero timeout or a retry count over [`MAX_RETRIES`](task::MAX_RETRIES) is a
+//! [`ConfigError`](error::ConfigError) reported by `validate()`, or as
+//! [`TaskError::Config`](error::TaskError::Config) if the task is run anyway.
+//!
+//! ## Retries, timeouts and deadlines
+//!
+//! `timeout(d)` bounds each attempt; `deadline(at)` bounds the whole task, waits and
+//! backoff included. [`RetryStrategy`](task::RetryStrategy) chooses the backoff
+//! (immediate, fixed, linear, exponential), [`RetryPolicy`](task::RetryPolicy) adds jitter,
+//! a retry count and a total time budget, and `retry_if(|err| ..)` decides which errors are
+//! worth another attempt. All timers use the tokio clock, so tests can run on paused time.
+//!
+//! ## Recovery and circuit breaking
+//!
+//! `recover_with(|err| async { .. })` runs once when the task has failed for good and may
+//! supply a value instead. A [`CircuitBreaker`](task::CircuitBreaker) shared by many tasks
+//! opens after consecutive failures and then fails fast with
+//! [`TaskError::CircuitOpen`](error::TaskError::CircuitOpen).
+//!
+//! ## Spawning and cancellation
+//!
+//! `.spawn()` returns a [`TaskHandle`](task::TaskHandle) you can query (`status()`,
+//! `metrics()`), cancel ([`CancellationLevel`](task::CancellationLevel) `Graceful`, `Kill`
+//! or `KillHard`) or await. Tasks started while another task's work is polled are its
+//! children and are cancelled with it. Outside a runtime, `spawn` returns
+//! [`TaskError::NoRuntime`](error::TaskError::NoRuntime) instead of panicking, and a panic
+//! in user code becomes [`TaskError::Panicked`](error::TaskError::Panicked).
+//!
+//! ## Observability
+//!
+//! `tracing(true)` emits a `task` span with a child `attempt` span per attempt;
+//! `with_metrics()` records poll count, poll time, thread CPU time and I/O per task (and
+//! memory with the `memory-tracking` feature).
+//!
+//! ## Units
+//!
+//! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
+//! [`CountExt`](units::CountExt) read like the seed's examples: `30.seconds()`, `4.mb()`,
+//! `1000.rows()`.
+//!
+//! # Feature flags
+//!
+//! - `memory-tracking` (off by default): per-task memory metrics through
+//!   [`TrackingAllocator`](task::metrics::TrackingAllocator), which you install as the
+//!   global allocator. It holds the crate's only `unsafe` code.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
 pub mod task;
+pub mod units;
 
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use crate::error::{BoxError, ConfigError, TaskError};
     pub use crate::task::{
-        CancellationLevel, CancellationResult, RankableByPriority, TaskId, TaskPriority,
-        TaskStatus,
+        AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
+        CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority,
+        TaskContext, TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
+    pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

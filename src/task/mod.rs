@@ -1,12 +1,77 @@
 //! Simple tasks: one unit of async work with timeout, retry, recovery, cancellation,
 //! priority, tracing and metrics, as a `Future` adaptor.
+//!
+//! [`AsyncTask::to`] starts an [`AsyncTaskBuilder`]; `.run(|| async { .. })` turns it into
+//! a [`TaskFuture`] that resolves to a [`TaskResult`]; `.spawn()` runs it in the
+//! background and returns a [`TaskHandle`].
 
+mod builder;
 pub mod cancel;
+mod context;
 mod id;
+mod label;
 mod priority;
+mod result;
+mod run;
+mod spawn;
 mod status;
+mod timing;
+mod trace;
+mod work;
 
+use std::marker::PhantomData;
+
+use crate::error::BoxError;
+
+pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
 pub use cancel::{CancellationLevel, CancellationResult};
+pub use context::{MissingDependency, TaskContext};
 pub use id::{ParseTaskIdError, SequentialId, TaskId};
+pub use label::TaskLabel;
 pub use priority::{RankableByPriority, TaskPriority};
+pub use result::TaskResult;
+pub use run::TaskFuture;
+pub use spawn::TaskHandle;
 pub use status::{InvalidTransition, StatusCell, TaskStatus};
+pub use timing::TimePoint;
+pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
+
+/// Entry point of the fluent API: `AsyncTask::to::<T>()` configures a simple task.
+///
+/// `E` is the error type of the work; it is inferred from the closure given to `run`.
+///
+/// # Examples
+///
+/// An API client with a timeout per call and three retries:
+///
+/// ```
+/// use std::time::Duration;
+/// use sweet_async::prelude::*;
+///
+/// #[derive(Debug)]
+/// struct ApiResponse { status: u16 }
+///
+/// async fn call_external_api() -> Result<ApiResponse, std::io::Error> {
+///     Ok(ApiResponse { status: 200 })
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let response = AsyncTask::to::<ApiResponse>()
+///     .name("external-api-call")
+///     .timeout(45.seconds())
+///     .retry(3)
+///     .run(|| call_external_api())
+///     .await;
+/// assert_eq!(response.value().map(|r| r.status), Some(200));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncTask<E = BoxError>(PhantomData<fn() -> E>);
+
+impl<E> AsyncTask<E> {
+    /// A builder for a task producing `T`.
+    pub fn to<T>() -> AsyncTaskBuilder<T, E> {
+        AsyncTaskBuilder::new()
+    }
+}

@@ -1,0 +1,518 @@
+//! [`AsyncTaskBuilder`]: the immutable fluent configuration of a simple task.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{BoxError, ConfigError, TaskError};
+use crate::task::context::TaskContext;
+use crate::task::run::TaskFuture;
+use crate::task::work::{AsyncWork, BlockingWork};
+use crate::task::{
+    CircuitBreaker, MAX_RETRIES, RetryPolicy, RetryStrategy, TaskHandle, TaskId, TaskLabel,
+    TaskPriority, TimePoint,
+};
+
+pub(crate) type RetryIf<E> = Arc<dyn Fn(&TaskError<E>) -> bool + Send + Sync>;
+pub(crate) type Recover<T, E> =
+    Arc<dyn Fn(TaskError<E>) -> BoxFuture<'static, Result<T, TaskError<E>>> + Send + Sync>;
+pub(crate) type OnCancel = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type RecordError<E> = fn(&tracing::Span, &TaskError<E>);
+
+/// Default bound on the `on_cancel` cleanup of a graceful cancellation.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+/// Configures a simple task; `.run(work)` turns it into a future.
+///
+/// Every method takes the builder by value and returns the updated builder, so a
+/// configured builder can be kept and cloned (a few `Arc` clones) to run many tasks.
+/// Invalid settings (a zero timeout, a retry count over [`MAX_RETRIES`]) never panic:
+/// the first one is kept, [`validate`](Self::validate) reports it, and running the task
+/// yields [`TaskError::Config`] without calling the work.
+///
+/// Create one with [`AsyncTask::to`](crate::task::AsyncTask::to).
+#[must_use = "a builder does nothing until `.run(..)` is awaited or spawned"]
+pub struct AsyncTaskBuilder<T, E = BoxError> {
+    pub(crate) cfg: TaskConfig<T, E>,
+}
+
+/// Everything a builder holds; moved into the task future.
+pub(crate) struct TaskConfig<T, E> {
+    pub(crate) id: Option<TaskId>,
+    pub(crate) label: TaskLabel,
+    pub(crate) priority: TaskPriority,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<TimePoint>,
+    pub(crate) start_at: Option<TimePoint>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) retries_set: bool,
+    pub(crate) retry_if: Option<RetryIf<E>>,
+    pub(crate) recover: Option<Recover<T, E>>,
+    pub(crate) breaker: Option<CircuitBreaker>,
+    pub(crate) record_error: Option<RecordError<E>>,
+    pub(crate) fields: Option<Arc<[(Arc<str>, String)]>>,
+    pub(crate) on_cancel: Option<OnCancel>,
+    pub(crate) grace: Duration,
+    pub(crate) token: Option<CancellationToken>,
+    pub(crate) metrics: bool,
+    pub(crate) context: TaskContext,
+    pub(crate) runtime: Option<Handle>,
+    pub(crate) invalid: Option<ConfigError>,
+    _types: PhantomData<fn() -> (T, E)>,
+}
+
+impl<T, E> Clone for TaskConfig<T, E> {
+    fn clone(&self) -> Self {
+        TaskConfig {
+            id: self.id,
+            label: self.label.clone(),
+            priority: self.priority,
+            timeout: self.timeout,
+            deadline: self.deadline,
+            start_at: self.start_at,
+            retry: self.retry.clone(),
+            retries_set: self.retries_set,
+            retry_if: self.retry_if.clone(),
+            recover: self.recover.clone(),
+            breaker: self.breaker.clone(),
+            record_error: self.record_error,
+            fields: self.fields.clone(),
+            on_cancel: self.on_cancel.clone(),
+            grace: self.grace,
+            token: self.token.clone(),
+            metrics: self.metrics,
+            context: self.context.clone(),
+            runtime: self.runtime.clone(),
+            invalid: self.invalid.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<T, E> Clone for AsyncTaskBuilder<T, E> {
+    fn clone(&self) -> Self {
+        AsyncTaskBuilder {
+            cfg: self.cfg.clone(),
+        }
+    }
+}
+
+impl<T, E> Default for AsyncTaskBuilder<T, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> AsyncTaskBuilder<T, E> {
+    /// A builder with defaults: no name, no timeout, no retries, normal priority,
+    /// tracing and metrics off.
+    pub fn new() -> Self {
+        AsyncTaskBuilder {
+            cfg: TaskConfig {
+                id: None,
+                label: TaskLabel::default(),
+                priority: TaskPriority::Normal,
+                timeout: None,
+                deadline: None,
+                start_at: None,
+                retry: RetryPolicy::default(),
+                retries_set: false,
+                retry_if: None,
+                recover: None,
+                breaker: None,
+                record_error: None,
+                fields: None,
+                on_cancel: None,
+                grace: DEFAULT_GRACE_PERIOD,
+                token: None,
+                metrics: false,
+                context: TaskContext::default(),
+                runtime: None,
+                invalid: None,
+                _types: PhantomData,
+            },
+        }
+    }
+
+    fn invalid(mut self, err: ConfigError) -> Self {
+        self.cfg.invalid.get_or_insert(err);
+        self
+    }
+
+    /// Names the task (shown in `Display`, spans and results).
+    #[doc(alias = "with_name")]
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.cfg.label.name = Some(name.into());
+        self
+    }
+
+    /// Describes the task.
+    #[doc(alias = "with_description")]
+    pub fn description(mut self, text: impl Into<Arc<str>>) -> Self {
+        self.cfg.label.description = Some(text.into());
+        self
+    }
+
+    /// Adds one tag.
+    #[doc(alias = "with_tag")]
+    pub fn tag(mut self, tag: impl Into<Arc<str>>) -> Self {
+        self.cfg.label.push_tag(tag.into());
+        self
+    }
+
+    /// Adds several tags.
+    #[doc(alias = "with_tags")]
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Arc<str>>,
+    {
+        for t in tags {
+            self.cfg.label.push_tag(t.into());
+        }
+        self
+    }
+
+    /// Uses `id` instead of a fresh random one.
+    #[doc(alias = "with_id")]
+    pub fn id(mut self, id: TaskId) -> Self {
+        self.cfg.id = Some(id);
+        self
+    }
+
+    /// Bounds each attempt: an attempt still running after `d` fails with
+    /// [`TaskError::Timeout`] (and may be retried). Zero is a [`ConfigError`].
+    #[doc(alias = "with_timeout")]
+    pub fn timeout(mut self, d: Duration) -> Self {
+        match ConfigError::check_duration("timeout", d) {
+            Ok(d) => {
+                self.cfg.timeout = Some(d);
+                self
+            }
+            Err(e) => self.invalid(e),
+        }
+    }
+
+    /// Bounds the whole task (waits, attempts, backoff): at `at` it stops with
+    /// [`TaskError::DeadlineExceeded`].
+    #[doc(alias = "with_deadline")]
+    pub fn deadline(mut self, at: impl Into<TimePoint>) -> Self {
+        self.cfg.deadline = Some(at.into());
+        self
+    }
+
+    /// Delays the first attempt until `at`.
+    #[doc(alias = "schedule_at")]
+    pub fn wait_until(mut self, at: impl Into<TimePoint>) -> Self {
+        self.cfg.start_at = Some(at.into());
+        self
+    }
+
+    /// Same as [`wait_until`](Self::wait_until).
+    pub fn schedule_at(self, at: impl Into<TimePoint>) -> Self {
+        self.wait_until(at)
+    }
+
+    /// Retries up to `n` times after the first attempt (0 = no retries), with the
+    /// current backoff (exponential from 100 ms unless set). More than
+    /// [`MAX_RETRIES`] is a [`ConfigError`].
+    pub fn retry(mut self, n: u32) -> Self {
+        if n > MAX_RETRIES {
+            return self.invalid(ConfigError::OutOfRange {
+                setting: "retry count",
+                value: u64::from(n),
+                min: 0,
+                max: u64::from(MAX_RETRIES),
+            });
+        }
+        self.cfg.retry = self.cfg.retry.clone().with_max_retries(n);
+        self.cfg.retries_set = true;
+        self
+    }
+
+    /// No retries (the default).
+    pub fn no_retry(self) -> Self {
+        self.retry(0)
+    }
+
+    /// Sets the backoff between retries; keeps a retry count set with
+    /// [`retry`](Self::retry), else allows 3 retries.
+    pub fn retry_strategy(mut self, strategy: RetryStrategy) -> Self {
+        if let Err(e) = strategy.validate() {
+            return self.invalid(e);
+        }
+        let retries = if self.cfg.retries_set {
+            self.cfg.retry.max_retries()
+        } else {
+            3
+        };
+        let policy = self.cfg.retry.clone();
+        self.cfg.retry = RetryPolicy::new(strategy)
+            .with_jitter(policy.jitter())
+            .with_max_retries(retries);
+        if let Some(budget) = policy.max_elapsed() {
+            self.cfg.retry = self.cfg.retry.clone().with_max_elapsed(budget);
+        }
+        self
+    }
+
+    /// Replaces the whole retry policy: backoff, jitter, retry count and time budget.
+    #[doc(alias = "with_retry_config")]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        if let Err(e) = policy.validate() {
+            return self.invalid(e);
+        }
+        self.cfg.retry = policy;
+        self.cfg.retries_set = true;
+        self
+    }
+
+    /// Decides which errors are worth another attempt.
+    ///
+    /// Without it, user errors ([`TaskError::Failed`]) and timeouts are retried, panics
+    /// are not. Cancellation, a passed deadline, an open circuit and configuration errors
+    /// are never retried, whatever the predicate says.
+    #[doc(alias = "can_recover_from")]
+    pub fn retry_if<P>(mut self, predicate: P) -> Self
+    where
+        P: Fn(&TaskError<E>) -> bool + Send + Sync + 'static,
+    {
+        self.cfg.retry_if = Some(Arc::new(predicate));
+        self
+    }
+
+    /// A fallback run once when the task has failed for good (after retries).
+    ///
+    /// It gets the error and returns the value to use instead, or an error: return
+    /// `Err(err)` to pass the original error on unchanged. It does not run when the task
+    /// was cancelled or misconfigured.
+    pub fn recover_with<F, Fut>(mut self, fallback: F) -> Self
+    where
+        F: Fn(TaskError<E>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, TaskError<E>>> + Send + 'static,
+        T: 'static,
+        E: 'static,
+    {
+        self.cfg.recover = Some(Arc::new(move |err| Box::pin(fallback(err))));
+        self
+    }
+
+    /// Guards every attempt with a circuit breaker, usually shared by many tasks. An open
+    /// circuit fails fast with [`TaskError::CircuitOpen`] without calling the work.
+    #[doc(alias = "with_circuit_breaker")]
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.cfg.breaker = Some(breaker);
+        self
+    }
+
+    /// Sets the priority (used by schedulers; recorded on spans and results).
+    #[doc(alias = "with_priority")]
+    pub fn priority(mut self, priority: TaskPriority) -> Self {
+        self.cfg.priority = priority;
+        self
+    }
+
+    /// Emits a `task` span (name, id, priority, fields) with a child `attempt` span per
+    /// attempt; failures are recorded on the spans as events and an `error` field.
+    pub fn tracing(mut self, enabled: bool) -> Self
+    where
+        E: fmt::Display,
+    {
+        self.cfg.record_error = enabled.then_some(crate::task::trace::record_error::<E>);
+        self
+    }
+
+    /// Adds a field to the task's span (shown as `key=value` in its `fields`).
+    pub fn with_field(mut self, key: impl Into<Arc<str>>, value: impl fmt::Display) -> Self {
+        let mut fields: Vec<(Arc<str>, String)> =
+            self.cfg.fields.as_deref().unwrap_or_default().to_vec();
+        fields.push((key.into(), value.to_string()));
+        self.cfg.fields = Some(fields.into());
+        self
+    }
+
+    /// Cleanup run when the task is cancelled gracefully, bounded by the grace period.
+    pub fn on_cancel<F, Fut>(mut self, cleanup: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.cfg.on_cancel = Some(Arc::new(move || Box::pin(cleanup())));
+        self
+    }
+
+    /// How long the `on_cancel` cleanup may run (default [`DEFAULT_GRACE_PERIOD`]).
+    /// Zero is a [`ConfigError`].
+    pub fn grace_period(mut self, d: Duration) -> Self {
+        match ConfigError::check_duration("grace period", d) {
+            Ok(d) => {
+                self.cfg.grace = d;
+                self
+            }
+            Err(e) => self.invalid(e),
+        }
+    }
+
+    /// Cancels the task (gracefully) when `token` is cancelled.
+    pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
+        self.cfg.token = Some(token);
+        self
+    }
+
+    /// Records poll count, poll time, thread CPU time, I/O and (with the
+    /// `memory-tracking` feature) memory per task; off and free by default.
+    pub fn with_metrics(mut self) -> Self {
+        self.cfg.metrics = true;
+        self
+    }
+
+    /// Adds a typed dependency the work reads with
+    /// [`TaskContext::get`] (see [`run_with`](Self::run_with)).
+    pub fn with<D: Send + Sync + 'static>(mut self, dependency: D) -> Self {
+        self.cfg.context = self.cfg.context.insert(dependency);
+        self
+    }
+
+    /// Sets the working directory reported by [`TaskContext::working_dir`].
+    pub fn working_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cfg.context = self.cfg.context.with_working_dir(dir.into());
+        self
+    }
+
+    /// Spawns on `handle` instead of the current runtime.
+    #[doc(alias = "with_runtime")]
+    pub fn runtime(mut self, handle: Handle) -> Self {
+        self.cfg.runtime = Some(handle);
+        self
+    }
+
+    /// The task's name, description and tags.
+    pub fn label(&self) -> &TaskLabel {
+        &self.cfg.label
+    }
+
+    /// The configured priority.
+    pub fn get_priority(&self) -> TaskPriority {
+        self.cfg.priority
+    }
+
+    /// The configured per-attempt timeout.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.cfg.timeout
+    }
+
+    /// The configured retry policy.
+    pub fn get_retry_policy(&self) -> &RetryPolicy {
+        &self.cfg.retry
+    }
+
+    /// The first invalid setting, if any.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the first invalid setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match &self.cfg.invalid {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the settings and returns the builder, for `?` before running.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the first invalid setting.
+    pub fn build(self) -> Result<Self, ConfigError> {
+        self.validate().map(|()| self)
+    }
+
+    /// Turns the builder into a future running `work` (called again for each retry).
+    ///
+    /// Nothing runs until the future is awaited or spawned.
+    pub fn run<W>(self, work: W) -> TaskFuture<T, E, W>
+    where
+        W: AsyncWork<T, E>,
+    {
+        TaskFuture::new(self.cfg, work)
+    }
+
+    /// Like [`run`](Self::run), handing the work the task's [`TaskContext`]
+    /// (dependencies added with [`with`](Self::with), task id, working directory).
+    #[doc(alias = "ContextualizedTask")]
+    pub fn run_with<F, Fut>(
+        mut self,
+        mut work: F,
+    ) -> TaskFuture<T, E, impl FnMut() -> Fut>
+    where
+        F: FnMut(TaskContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let id = *self.cfg.id.get_or_insert_with(TaskId::new);
+        let ctx = self.cfg.context.clone().with_task_id(id);
+        self.run(move || work(ctx.clone()))
+    }
+
+    /// Runs synchronous `work` on tokio's blocking pool (once per attempt).
+    ///
+    /// A timeout or cancellation stops waiting for it, but cannot stop a thread that is
+    /// already running it.
+    pub fn run_blocking<F>(self, work: F) -> TaskFuture<T, E, BlockingWork<F>>
+    where
+        F: Fn() -> Result<T, E> + Send + Sync + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        TaskFuture::new(self.cfg, BlockingWork::new(work))
+    }
+
+    /// Shorthand for `.run(work).spawn()`.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::NoRuntime`] outside a runtime, [`TaskError::Config`] for an invalid
+    /// setting.
+    pub fn spawn<W>(self, work: W) -> Result<TaskHandle<T, E>, TaskError<E>>
+    where
+        W: AsyncWork<T, E> + Send + 'static,
+        W::Future: Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.run(work).spawn()
+    }
+}
+
+impl<T, E> fmt::Display for AsyncTaskBuilder<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.cfg.label, f)
+    }
+}
+
+impl<T, E> fmt::Debug for AsyncTaskBuilder<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.cfg;
+        f.debug_struct("AsyncTaskBuilder")
+            .field("label", &c.label)
+            .field("priority", &c.priority)
+            .field("timeout", &c.timeout)
+            .field("deadline", &c.deadline)
+            .field("start_at", &c.start_at)
+            .field("retry", &c.retry)
+            .field("retry_if", &c.retry_if.is_some())
+            .field("recover", &c.recover.is_some())
+            .field("breaker", &c.breaker.as_ref().map(|b| b.name().clone()))
+            .field("tracing", &c.record_error.is_some())
+            .field("on_cancel", &c.on_cancel.is_some())
+            .field("grace", &c.grace)
+            .field("metrics", &c.metrics)
+            .field("invalid", &c.invalid)
+            .finish_non_exhaustive()
+    }
+}

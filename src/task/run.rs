@@ -1,0 +1,683 @@
+//! [`TaskFuture`]: the future of a configured task.
+//!
+//! One hand-written state machine drives the whole task: optional delayed start, then
+//! attempts (each under the timeout, the circuit breaker and the task's cancellation
+//! scope), backoff sleeps between them, the recovery fallback, and the graceful-cancel
+//! cleanup. The work future is stored inline (no boxing); only the rarely used fallback
+//! and cleanup futures are boxed.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use futures::future::{BoxFuture, FusedFuture};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+use tracing::Span;
+
+use crate::error::TaskError;
+use crate::task::builder::TaskConfig;
+use crate::task::cancel::CancelNode;
+use crate::task::result::{RunMeta, TaskResult};
+use crate::task::spawn::TaskShared;
+use crate::task::work::{AsyncWork, panic_message};
+use crate::task::{
+    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskMetrics, TaskStatus, trace,
+};
+
+pin_project! {
+    /// The future of a task configured with [`AsyncTaskBuilder`](crate::task::AsyncTaskBuilder);
+    /// resolves to a [`TaskResult`].
+    ///
+    /// Await it to run the task in place, or [`spawn`](TaskFuture::spawn) it. Dropping it
+    /// stops the work at once (no cleanup) and cancels the tasks started in its scope.
+    #[project = TaskFutureProj]
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct TaskFuture<T, E, W: AsyncWork<T, E>> {
+        cfg: TaskConfig<T, E>,
+        work: W,
+        #[pin]
+        attempt: Option<W::Future>,
+        #[pin]
+        timer: Option<Sleep>,
+        #[pin]
+        deadline: Option<Sleep>,
+        #[pin]
+        cancelled: Option<WaitForCancellationFutureOwned>,
+        recovering: Option<BoxFuture<'static, Result<T, TaskError<E>>>>,
+        cleanup: Option<BoxFuture<'static, ()>>,
+        st: RunState,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Init,
+    Waiting,
+    StartAttempt,
+    Attempt,
+    Backoff,
+    Recovering,
+    Cleanup,
+    Done,
+}
+
+/// Bookkeeping that is not pinned.
+struct RunState {
+    phase: Phase,
+    id: TaskId,
+    attempts: u32,
+    started: Option<(SystemTime, Instant)>,
+    backoff: Option<Backoff>,
+    permit: Option<CircuitPermit>,
+    node: Option<Arc<CancelNode>>,
+    pub(crate) shared: Option<Arc<TaskShared>>,
+    metrics: Option<TaskMetrics>,
+    span: Option<Span>,
+    attempt_span: Option<Span>,
+    cancel_level: CancellationLevel,
+    recovered: bool,
+}
+
+impl Drop for RunState {
+    fn drop(&mut self) {
+        // Dropped before finishing (aborted, or the owner lost interest): record it.
+        if self.phase != Phase::Done {
+            if let Some(shared) = &self.shared {
+                let _ = shared.status.transition(TaskStatus::Cancelled);
+            }
+            if let Some(node) = &self.node {
+                // Children started in this task's scope must not outlive it.
+                node.cancel(CancellationLevel::Kill);
+            }
+        }
+    }
+}
+
+/// Outcome of one step of the state machine.
+enum Step<T, E> {
+    Continue,
+    Pending,
+    Finish(Result<T, TaskError<E>>),
+}
+
+impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
+    pub(crate) fn new(mut cfg: TaskConfig<T, E>, work: W) -> Self {
+        let id = *cfg.id.get_or_insert_with(TaskId::new);
+        TaskFuture {
+            cfg,
+            work,
+            attempt: None,
+            timer: None,
+            deadline: None,
+            cancelled: None,
+            recovering: None,
+            cleanup: None,
+            st: RunState {
+                phase: Phase::Init,
+                id,
+                attempts: 0,
+                started: None,
+                backoff: None,
+                permit: None,
+                node: None,
+                shared: None,
+                metrics: None,
+                span: None,
+                attempt_span: None,
+                cancel_level: CancellationLevel::Graceful,
+                recovered: false,
+            },
+        }
+    }
+
+    /// The id this task runs (and reports) under.
+    pub fn task_id(&self) -> TaskId {
+        self.st.id
+    }
+
+    /// Awaits the task and hands its result to `handler`: the seed's `await_result`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let message = AsyncTask::to::<u32>()
+    ///     .run(|| async { Err::<u32, _>("backend down") })
+    ///     .await_result(|result| match result.into_result() {
+    ///         Ok(v) => format!("got {v}"),
+    ///         Err(e) => format!("failed: {e}"),
+    ///     })
+    ///     .await;
+    /// assert_eq!(message, "failed: task failed: backend down");
+    /// # }
+    /// ```
+    pub fn await_result<R, F>(self, handler: F) -> futures::future::Map<Self, F>
+    where
+        F: FnOnce(TaskResult<T, E>) -> R,
+    {
+        futures::FutureExt::map(self, handler)
+    }
+
+    /// A future of the plain `Result`, for `?` and for the `AsyncResultExt` combinators.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), TaskError<std::io::Error>> {
+    /// let len = AsyncTask::to::<String>()
+    ///     .run(|| async { Ok("hello".to_owned()) })
+    ///     .into_result()
+    ///     .map(|s| s.len())
+    ///     .await?;
+    /// assert_eq!(len, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_result(self) -> futures::future::Map<Self, fn(TaskResult<T, E>) -> Result<T, TaskError<E>>> {
+        futures::FutureExt::map(self, TaskResult::into_result)
+    }
+
+    pub(crate) fn config(&self) -> &TaskConfig<T, E> {
+        &self.cfg
+    }
+
+    pub(crate) fn attach(&mut self, node: Arc<CancelNode>, shared: Arc<TaskShared>, metrics: Option<TaskMetrics>) {
+        self.st.node = Some(node);
+        self.st.shared = Some(shared);
+        if metrics.is_some() {
+            self.st.metrics = metrics;
+        }
+    }
+}
+
+/// A tokio timer at `at`, or `NoRuntime` when no runtime with a time driver is running.
+fn sleep_until<E>(at: Instant) -> Result<Sleep, TaskError<E>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(TaskError::NoRuntime);
+    }
+    // A runtime built without `enable_time` panics here; keep that a typed error.
+    catch_unwind(|| tokio::time::sleep_until(at)).map_err(|_| TaskError::NoRuntime)
+}
+
+/// Arms `timer` for `at`, reusing its registration when it already exists.
+fn arm<E>(mut timer: Pin<&mut Option<Sleep>>, at: Instant) -> Result<(), TaskError<E>> {
+    match timer.as_mut().as_pin_mut() {
+        Some(sleep) => sleep.reset(at),
+        None => timer.set(Some(sleep_until(at)?)),
+    }
+    Ok(())
+}
+
+/// Errors no predicate can make retryable.
+fn never_retried<E>(err: &TaskError<E>) -> bool {
+    matches!(
+        err,
+        TaskError::Cancelled { .. }
+            | TaskError::DeadlineExceeded
+            | TaskError::CircuitOpen { .. }
+            | TaskError::NoRuntime
+            | TaskError::Config(_)
+    )
+}
+
+impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
+    type Output = TaskResult<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if this.st.phase == Phase::Done {
+            return Poll::Pending;
+        }
+        if this.st.phase == Phase::Init {
+            if this.cfg.record_error.is_some() {
+                this.st.span = Some(trace::task_span(
+                    this.st.id,
+                    &this.cfg.label,
+                    this.cfg.priority,
+                    this.cfg.fields.as_deref(),
+                ));
+            }
+            if this.cfg.metrics && this.st.metrics.is_none() {
+                this.st.metrics = Some(TaskMetrics::new());
+            }
+        }
+        let span = this.st.span.take();
+        let entered = span.as_ref().map(Span::enter);
+        let metrics = this.st.metrics.clone();
+        let poll_guard = metrics.as_ref().map(TaskMetrics::enter_poll);
+
+        let step = loop {
+            match step(&mut this, cx, span.as_ref()) {
+                Step::Continue => continue,
+                Step::Pending => break None,
+                Step::Finish(outcome) => break Some(outcome),
+            }
+        };
+
+        drop(poll_guard);
+        drop(entered);
+        let out = match step {
+            None => Poll::Pending,
+            Some(outcome) => Poll::Ready(finish(&mut this, outcome, span.as_ref())),
+        };
+        this.st.span = span;
+        out
+    }
+}
+
+type Proj<'a, T, E, W> = TaskFutureProj<'a, T, E, W>;
+
+/// One transition of the state machine.
+fn step<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+    span: Option<&Span>,
+) -> Step<T, E> {
+    match this.st.phase {
+        Phase::Init => init(this),
+        Phase::Waiting => {
+            if let Some(step) = check_cancel_and_deadline(this, cx) {
+                return step;
+            }
+            match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                Some(Poll::Pending) => Step::Pending,
+                _ => {
+                    this.st.phase = Phase::StartAttempt;
+                    Step::Continue
+                }
+            }
+        }
+        Phase::StartAttempt => start_attempt(this, span),
+        Phase::Attempt => {
+            if let Some(step) = check_cancel(this, cx) {
+                return step;
+            }
+            let node = this.st.node.as_ref();
+            let attempt = this.attempt.as_mut();
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                let attempt_span = this.st.attempt_span.as_ref().map(Span::enter);
+                let out = match (node, attempt.as_pin_mut()) {
+                    (Some(node), Some(fut)) => node.enter(|| fut.poll(cx)),
+                    (None, Some(fut)) => fut.poll(cx),
+                    (_, None) => Poll::Pending,
+                };
+                drop(attempt_span);
+                out
+            }));
+            match polled {
+                Ok(Poll::Ready(Ok(value))) => {
+                    this.attempt.set(None);
+                    if let Some(permit) = this.st.permit.take() {
+                        permit.success();
+                    }
+                    this.st.attempt_span = None;
+                    Step::Finish(Ok(value))
+                }
+                Ok(Poll::Ready(Err(e))) => {
+                    this.attempt.set(None);
+                    attempt_failed(this, TaskError::Failed(e))
+                }
+                Err(payload) => {
+                    this.attempt.set(None);
+                    let message = panic_message(&*payload);
+                    attempt_failed(this, TaskError::Panicked { message })
+                }
+                Ok(Poll::Pending) => {
+                    if let Some(after) = this.cfg.timeout {
+                        if let Some(Poll::Ready(())) =
+                            this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx))
+                        {
+                            this.attempt.set(None);
+                            return attempt_failed(this, TaskError::Timeout { after });
+                        }
+                    }
+                    check_deadline(this, cx).unwrap_or(Step::Pending)
+                }
+            }
+        }
+        Phase::Backoff => {
+            if let Some(step) = check_cancel_and_deadline(this, cx) {
+                return step;
+            }
+            match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                Some(Poll::Pending) => Step::Pending,
+                _ => {
+                    this.st.phase = Phase::StartAttempt;
+                    Step::Continue
+                }
+            }
+        }
+        Phase::Recovering => {
+            if let Some(step) = check_cancel(this, cx) {
+                return step;
+            }
+            match this.recovering.as_mut().map(|f| f.as_mut().poll(cx)) {
+                Some(Poll::Ready(out)) => {
+                    *this.recovering = None;
+                    this.st.recovered = out.is_ok();
+                    Step::Finish(out)
+                }
+                Some(Poll::Pending) => Step::Pending,
+                None => Step::Finish(Err(TaskError::Cancelled {
+                    level: this.st.cancel_level,
+                })),
+            }
+        }
+        Phase::Cleanup => {
+            let level = this.st.cancel_level;
+            let done = match this.cleanup.as_mut() {
+                Some(f) => f.as_mut().poll(cx).is_ready(),
+                None => true,
+            };
+            if done {
+                *this.cleanup = None;
+                if let Some(shared) = &this.st.shared {
+                    shared.cleanup_ran.store(true, Ordering::Release);
+                }
+                return Step::Finish(Err(TaskError::Cancelled { level }));
+            }
+            match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    // The grace period ran out: the cleanup is dropped unfinished.
+                    *this.cleanup = None;
+                    Step::Finish(Err(TaskError::Cancelled { level }))
+                }
+                _ => Step::Pending,
+            }
+        }
+        Phase::Done => Step::Pending,
+    }
+}
+
+/// First poll: validate, start the clocks, join the cancellation scope, arm timers.
+fn init<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> Step<T, E> {
+    this.st.started = Some((SystemTime::now(), Instant::now()));
+    if let Some(err) = this.cfg.invalid.take() {
+        return Step::Finish(Err(TaskError::Config(err)));
+    }
+    if let Some(shared) = &this.st.shared {
+        let _ = shared.status.transition(TaskStatus::Running);
+    }
+    if this.st.node.is_none() {
+        this.st.node = match &this.cfg.token {
+            Some(token) => Some(CancelNode::linked(token)),
+            None => CancelNode::child_of_current(),
+        };
+    }
+    if let Some(node) = &this.st.node {
+        this.cancelled
+            .set(Some(node.token().clone().cancelled_owned()));
+    }
+    if this.work.requires_runtime() && tokio::runtime::Handle::try_current().is_err() {
+        return Step::Finish(Err(TaskError::NoRuntime));
+    }
+    if let Some(deadline) = this.cfg.deadline {
+        match sleep_until(deadline.to_instant()) {
+            Ok(sleep) => this.deadline.set(Some(sleep)),
+            Err(e) => return Step::Finish(Err(e)),
+        }
+    }
+    match this.cfg.start_at {
+        Some(at) => {
+            if let Err(e) = arm(this.timer.as_mut(), at.to_instant()) {
+                return Step::Finish(Err(e));
+            }
+            this.st.phase = Phase::Waiting;
+        }
+        None => this.st.phase = Phase::StartAttempt,
+    }
+    Step::Continue
+}
+
+/// Acquires the breaker, calls the work, arms the timeout.
+fn start_attempt<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    span: Option<&Span>,
+) -> Step<T, E> {
+    if let Some(breaker) = &this.cfg.breaker {
+        match breaker.try_acquire() {
+            Ok(permit) => this.st.permit = Some(permit),
+            Err(open) => {
+                return final_error(
+                    this,
+                    TaskError::CircuitOpen {
+                        breaker: open.breaker,
+                        retry_after: open.retry_after,
+                    },
+                );
+            }
+        }
+    }
+    this.st.attempts = this.st.attempts.saturating_add(1);
+    if let Some(shared) = &this.st.shared {
+        shared.attempts.store(this.st.attempts, Ordering::Relaxed);
+    }
+    this.st.attempt_span = span.map(|s| trace::attempt_span(s, this.st.attempts));
+    if let Some(after) = this.cfg.timeout {
+        if let Err(e) = arm(this.timer.as_mut(), Instant::now() + after) {
+            return Step::Finish(Err(e));
+        }
+    }
+    let node = this.st.node.as_ref();
+    let work = &mut *this.work;
+    let called = catch_unwind(AssertUnwindSafe(|| match node {
+        Some(node) => node.enter(|| work.call()),
+        None => work.call(),
+    }));
+    match called {
+        Ok(fut) => {
+            this.attempt.set(Some(fut));
+            this.st.phase = Phase::Attempt;
+            Step::Continue
+        }
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            attempt_failed(this, TaskError::Panicked { message })
+        }
+    }
+}
+
+/// An attempt failed: report it, then retry after a backoff or give up.
+fn attempt_failed<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    err: TaskError<E>,
+) -> Step<T, E> {
+    if let Some(permit) = this.st.permit.take() {
+        permit.failure();
+    }
+    if let (Some(record), Some(span)) = (this.cfg.record_error, this.st.attempt_span.take()) {
+        record(&span, &err);
+    }
+    if never_retried(&err) {
+        return final_error(this, err);
+    }
+    let retryable = match &this.cfg.retry_if {
+        Some(predicate) => predicate(&err),
+        None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+    };
+    if !retryable {
+        return final_error(this, err);
+    }
+    let policy = &this.cfg.retry;
+    let backoff = this.st.backoff.get_or_insert_with(|| policy.backoff());
+    let exhausted = |attempts, err| {
+        if policy.max_retries() == 0 {
+            err
+        } else {
+            TaskError::RetriesExhausted {
+                attempts,
+                last: Box::new(err),
+            }
+        }
+    };
+    let Some(delay) = backoff.next_delay() else {
+        let err = exhausted(this.st.attempts, err);
+        return final_error(this, err);
+    };
+    if let (Some(budget), Some((_, started))) = (policy.max_elapsed(), this.st.started) {
+        if started.elapsed().saturating_add(delay) > budget {
+            let err = exhausted(this.st.attempts, err);
+            return final_error(this, err);
+        }
+    }
+    if delay.is_zero() {
+        this.st.phase = Phase::StartAttempt;
+    } else {
+        if let Err(e) = arm(this.timer.as_mut(), Instant::now() + delay) {
+            return Step::Finish(Err(e));
+        }
+        this.st.phase = Phase::Backoff;
+    }
+    Step::Continue
+}
+
+/// The task has failed for good: run the fallback if there is one.
+fn final_error<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    err: TaskError<E>,
+) -> Step<T, E> {
+    let recoverable = !matches!(
+        err,
+        TaskError::Cancelled { .. } | TaskError::Config(_) | TaskError::NoRuntime
+    );
+    match (&this.cfg.recover, recoverable) {
+        (Some(fallback), true) => {
+            *this.recovering = Some(fallback(err));
+            this.st.phase = Phase::Recovering;
+            Step::Continue
+        }
+        _ => Step::Finish(Err(err)),
+    }
+}
+
+/// Stops the task if its scope was cancelled; starts the cleanup for a graceful cancel.
+fn check_cancel<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+) -> Option<Step<T, E>> {
+    let fired = this.cancelled.as_mut().as_pin_mut()?.poll(cx).is_ready();
+    if !fired {
+        return None;
+    }
+    this.cancelled.set(None);
+    this.attempt.set(None);
+    *this.recovering = None;
+    // Unreported permit: neither success nor failure.
+    this.st.permit = None;
+    let level = this
+        .st
+        .node
+        .as_ref()
+        .map_or(CancellationLevel::Graceful, |n| n.level());
+    this.st.cancel_level = level;
+    if let (CancellationLevel::Graceful, Some(cleanup)) = (level, &this.cfg.on_cancel) {
+        *this.cleanup = Some(cleanup());
+        // Without a timer the cleanup is not bounded, but it still runs.
+        let _ = arm::<E>(this.timer.as_mut(), Instant::now() + this.cfg.grace);
+        this.st.phase = Phase::Cleanup;
+        return Some(Step::Continue);
+    }
+    Some(Step::Finish(Err(TaskError::Cancelled { level })))
+}
+
+/// Stops the task once its deadline has passed.
+fn check_deadline<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+) -> Option<Step<T, E>> {
+    let passed = this.deadline.as_mut().as_pin_mut()?.poll(cx).is_ready();
+    if !passed {
+        return None;
+    }
+    this.deadline.set(None);
+    this.attempt.set(None);
+    this.st.permit = None;
+    Some(final_error(this, TaskError::DeadlineExceeded))
+}
+
+fn check_cancel_and_deadline<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+) -> Option<Step<T, E>> {
+    check_cancel(this, cx).or_else(|| check_deadline(this, cx))
+}
+
+/// Builds the result, records it on the span, status and metrics.
+fn finish<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    outcome: Result<T, TaskError<E>>,
+    span: Option<&Span>,
+) -> TaskResult<T, E> {
+    this.st.phase = Phase::Done;
+    this.attempt.set(None);
+    this.timer.set(None);
+    this.deadline.set(None);
+    this.cancelled.set(None);
+    let (started_at, started) = this
+        .st
+        .started
+        .unwrap_or_else(|| (SystemTime::now(), Instant::now()));
+    let execution_time = started.elapsed();
+    let status = match &outcome {
+        Ok(_) => TaskStatus::Completed,
+        Err(TaskError::Cancelled { .. }) => TaskStatus::Cancelled,
+        Err(_) => TaskStatus::Failed,
+    };
+    if let Some(shared) = &this.st.shared {
+        let _ = shared.status.transition(status);
+    }
+    if let Some(span) = span {
+        span.record("attempts", this.st.attempts);
+        span.record("outcome", tracing::field::display(status));
+        if let (Err(err), Some(record)) = (&outcome, this.cfg.record_error) {
+            record(span, err);
+        }
+    }
+    let metrics = this.st.metrics.as_ref().map(|m| {
+        m.finish();
+        m.snapshot()
+    });
+    TaskResult::new(
+        outcome,
+        RunMeta {
+            task_id: this.st.id,
+            label: std::mem::take(&mut this.cfg.label),
+            priority: this.cfg.priority,
+            attempts: this.st.attempts,
+            started_at,
+            execution_time,
+            recovered: this.st.recovered,
+            metrics,
+        },
+    )
+}
+
+impl<T, E, W: AsyncWork<T, E>> FusedFuture for TaskFuture<T, E, W> {
+    fn is_terminated(&self) -> bool {
+        self.st.phase == Phase::Done
+    }
+}
+
+impl<T, E, W: AsyncWork<T, E>> fmt::Debug for TaskFuture<T, E, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFuture")
+            .field("id", &self.st.id)
+            .field("label", &self.cfg.label)
+            .field("phase", &self.st.phase)
+            .field("attempts", &self.st.attempts)
+            .finish_non_exhaustive()
+    }
+}

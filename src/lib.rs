@@ -1,5 +1,7 @@
 //! sweet-async: async dataflow on tokio.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod error;
 pub mod task;
 

@@ -87,6 +87,7 @@
 //! - `memory-tracking` (off by default): per-task memory metrics through
 //!   [`TrackingAllocator`](task::metrics::TrackingAllocator), which you install as the
 //!   global allocator. It holds the crate's only `unsafe` code.
+
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;

@@ -1,6 +1,6 @@
 //! Cancellation levels, results, and the per-task cancellation scope.
 //!
-//! Every cancellable task owns a [`CancelNode`]: a tokio-util `CancellationToken` plus the
+//! Every cancellable task owns a cancellation node: a tokio-util `CancellationToken` plus the
 //! level it was cancelled with. A task started while another task's work is being polled
 //! gets a child node, so cancelling the parent reaches it. Children point at their parent,
 //! never the other way round, so there are no reference cycles.
@@ -123,11 +123,6 @@ impl CancelNode {
         })
     }
 
-    /// The scope of the task being polled on this thread, if any.
-    pub(crate) fn current() -> Option<Arc<Self>> {
-        CURRENT.try_with(Arc::clone).ok()
-    }
-
     /// A child of the current scope, or `None` outside any task.
     pub(crate) fn child_of_current() -> Option<Arc<Self>> {
         CURRENT.try_with(|p| p.child()).ok()
@@ -220,10 +215,10 @@ mod tests {
 
     #[test]
     fn scope_is_visible_only_inside_enter() {
-        assert!(CancelNode::current().is_none());
+        assert!(CancelNode::child_of_current().is_none());
         let root = CancelNode::root();
-        let child = root.enter(|| CancelNode::child_of_current()).unwrap();
+        let child = root.enter(CancelNode::child_of_current).unwrap();
         assert!(Arc::ptr_eq(child.parent.as_ref().unwrap(), &root));
-        assert!(CancelNode::current().is_none());
+        assert!(CancelNode::child_of_current().is_none());
     }
 }

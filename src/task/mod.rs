@@ -8,6 +8,7 @@
 mod builder;
 pub mod cancel;
 mod context;
+pub mod circuit;
 mod id;
 mod label;
 pub mod metrics;
@@ -15,6 +16,7 @@ mod priority;
 mod result;
 mod run;
 mod spawn;
+pub mod retry;
 mod status;
 mod timing;
 mod trace;
@@ -27,6 +29,9 @@ use crate::error::BoxError;
 pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
 pub use cancel::{CancellationLevel, CancellationResult};
 pub use context::{MissingDependency, TaskContext};
+pub use circuit::{
+    CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,
+};
 pub use id::{ParseTaskIdError, SequentialId, TaskId};
 pub use label::TaskLabel;
 pub use metrics::{CpuUsage, IoUsage, MemoryUsage, MetricsSnapshot, TaskMetrics};
@@ -34,6 +39,7 @@ pub use priority::{RankableByPriority, TaskPriority};
 pub use result::TaskResult;
 pub use run::TaskFuture;
 pub use spawn::TaskHandle;
+pub use retry::{Backoff, Jitter, MAX_RETRIES, RetryPolicy, RetryStrategy};
 pub use status::{InvalidTransition, StatusCell, TaskStatus};
 pub use timing::TimePoint;
 pub use work::{AsyncWork, BlockingAttempt, BlockingWork};

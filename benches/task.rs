@@ -37,13 +37,17 @@ async fn hand_written(x: u64) -> Result<u64, &'static str> {
 }
 
 fn bench_overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("task_overhead");
     g.bench_function("direct_await", |b| {
         b.to_async(&rt).iter(|| async { black_box(work(1).await) })
     });
     g.bench_function("hand_written_timeout_retry", |b| {
-        b.to_async(&rt).iter(|| async { black_box(hand_written(1).await) })
+        b.to_async(&rt)
+            .iter(|| async { black_box(hand_written(1).await) })
     });
     g.bench_function("sweet_async_task", |b| {
         b.to_async(&rt).iter(|| async {
@@ -61,7 +65,9 @@ fn bench_overhead(c: &mut Criterion) {
         })
     });
     g.bench_function("sweet_async_plain", |b| {
-        b.to_async(&rt).iter(|| async { black_box(AsyncTask::to::<u64>().run(|| work(1)).await.into_result()) })
+        b.to_async(&rt).iter(|| async {
+            black_box(AsyncTask::to::<u64>().run(|| work(1)).await.into_result())
+        })
     });
     g.finish();
 }

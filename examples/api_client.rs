@@ -56,13 +56,19 @@ impl FlakyService {
             // A call that hangs: the per-attempt timeout catches it.
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
-        Ok(ApiResponse { user_id, body: format!("{{\"id\":{user_id}}}"), from_cache: false })
+        Ok(ApiResponse {
+            user_id,
+            body: format!("{{\"id\":{user_id}}}"),
+            from_cache: false,
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), ConfigError> {
-    let service = Arc::new(FlakyService { calls: AtomicU64::new(0) });
+    let service = Arc::new(FlakyService {
+        calls: AtomicU64::new(0),
+    });
     let breaker = CircuitBreaker::builder("user-service")
         .failure_threshold(5)
         .success_threshold(2)
@@ -84,7 +90,9 @@ async fn main() -> Result<(), ConfigError> {
             .with_max_retries(3),
         )
         // A 400 will not get better by asking again.
-        .retry_if(|err: &TaskError<ApiError>| !matches!(err.user_error(), Some(ApiError::BadRequest(_))))
+        .retry_if(|err: &TaskError<ApiError>| {
+            !matches!(err.user_error(), Some(ApiError::BadRequest(_)))
+        })
         .circuit_breaker(breaker.clone())
         .build()?;
 
@@ -96,11 +104,13 @@ async fn main() -> Result<(), ConfigError> {
             .with_field("user_id", user_id)
             .recover_with(move |err| async move {
                 match err {
-                    TaskError::CircuitOpen { .. } | TaskError::RetriesExhausted { .. } => Ok(ApiResponse {
-                        user_id,
-                        body: String::from("{\"cached\":true}"),
-                        from_cache: true,
-                    }),
+                    TaskError::CircuitOpen { .. } | TaskError::RetriesExhausted { .. } => {
+                        Ok(ApiResponse {
+                            user_id,
+                            body: String::from("{\"cached\":true}"),
+                            from_cache: true,
+                        })
+                    }
                     other => Err(other),
                 }
             })
@@ -120,7 +130,11 @@ async fn main() -> Result<(), ConfigError> {
         match result.as_result() {
             Ok(resp) if resp.from_cache => {
                 cached += 1;
-                println!("user {:>2}: cached   after {} attempts", resp.user_id, result.attempts());
+                println!(
+                    "user {:>2}: cached   after {} attempts",
+                    resp.user_id,
+                    result.attempts()
+                );
             }
             Ok(resp) => {
                 fresh += 1;

@@ -71,5 +71,8 @@ async fn main() {
         job.status()
     );
     let result = job.await;
-    println!("result: {}", result.error().map_or("ok".to_owned(), ToString::to_string));
+    println!(
+        "result: {}",
+        result.error().map_or("ok".to_owned(), ToString::to_string)
+    );
 }

@@ -35,7 +35,11 @@ async fn main() {
         .with_field("script", "v2.sql")
         .run(|| execute_migration_script("v2.sql"))
         .await_result(|result| match result.as_result() {
-            Ok(m) => format!("applied {} statements in {:?}", m.statements, result.execution_time()),
+            Ok(m) => format!(
+                "applied {} statements in {:?}",
+                m.statements,
+                result.execution_time()
+            ),
             Err(e) => format!("migration failed, database untouched by retries: {e}"),
         })
         .await;

@@ -246,7 +246,9 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::ZeroDuration { setting } => write!(f, "{setting} must be longer than zero"),
+            ConfigError::ZeroDuration { setting } => {
+                write!(f, "{setting} must be longer than zero")
+            }
             ConfigError::Zero { setting } => write!(f, "{setting} must be at least 1"),
             ConfigError::OutOfRange {
                 setting,
@@ -320,6 +322,9 @@ mod tests {
             last: Box::new(TaskError::Failed(Io)),
         };
         let mapped: TaskError<String> = err.map_user_error(|e| e.to_string());
-        assert_eq!(mapped.user_error().map(String::as_str), Some("disk on fire"));
+        assert_eq!(
+            mapped.user_error().map(String::as_str),
+            Some("disk on fire")
+        );
     }
 }

@@ -13,7 +13,11 @@ fn criterion_dir() -> PathBuf {
 
 /// The median (ns) of `group/function` from this run's estimates.
 pub fn median_ns(group: &str, function: &str) -> Option<f64> {
-    let path = criterion_dir().join(group).join(function).join("new").join("estimates.json");
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let median = text.find("\"median\"")?;
     let rest = &text[median..];

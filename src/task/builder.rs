@@ -24,6 +24,8 @@ pub(crate) type Recover<T, E> =
     Arc<dyn Fn(TaskError<E>) -> BoxFuture<'static, Result<T, TaskError<E>>> + Send + Sync>;
 pub(crate) type OnCancel = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 pub(crate) type RecordError<E> = fn(&tracing::Span, &TaskError<E>);
+/// `key=value` pairs shown on the task's span.
+pub(crate) type SpanFields = Arc<[(Arc<str>, String)]>;
 
 /// Default bound on the `on_cancel` cleanup of a graceful cancellation.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -56,7 +58,7 @@ pub(crate) struct TaskConfig<T, E> {
     pub(crate) recover: Option<Recover<T, E>>,
     pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) record_error: Option<RecordError<E>>,
-    pub(crate) fields: Option<Arc<[(Arc<str>, String)]>>,
+    pub(crate) fields: Option<SpanFields>,
     pub(crate) on_cancel: Option<OnCancel>,
     pub(crate) grace: Duration,
     pub(crate) token: Option<CancellationToken>,
@@ -446,10 +448,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Like [`run`](Self::run), handing the work the task's [`TaskContext`]
     /// (dependencies added with [`with`](Self::with), task id, working directory).
     #[doc(alias = "ContextualizedTask")]
-    pub fn run_with<F, Fut>(
-        mut self,
-        mut work: F,
-    ) -> TaskFuture<T, E, impl FnMut() -> Fut>
+    pub fn run_with<F, Fut>(mut self, mut work: F) -> TaskFuture<T, E, impl FnMut() -> Fut>
     where
         F: FnMut(TaskContext) -> Fut,
         Fut: Future<Output = Result<T, E>>,

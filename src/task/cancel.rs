@@ -145,6 +145,7 @@ impl CancelNode {
     }
 
     /// Whether this scope (or an ancestor) has been cancelled.
+    #[cfg(test)]
     pub(crate) fn is_cancelled(&self) -> bool {
         self.token.is_cancelled()
     }

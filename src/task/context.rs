@@ -129,7 +129,11 @@ pub struct MissingDependency {
 
 impl fmt::Display for MissingDependency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no dependency of type `{}` in the task context", self.type_name)
+        write!(
+            f,
+            "no dependency of type `{}` in the task context",
+            self.type_name
+        )
     }
 }
 
@@ -145,14 +149,20 @@ mod tests {
         assert_eq!(*ctx.get::<u32>().unwrap(), 5);
         assert_eq!(*ctx.get::<&str>().unwrap(), "config");
         let err = ctx.get::<u64>().unwrap_err();
-        assert_eq!(err.to_string(), "no dependency of type `u64` in the task context");
+        assert_eq!(
+            err.to_string(),
+            "no dependency of type `u64` in the task context"
+        );
         assert!(!ctx.contains::<i8>());
     }
 
     #[test]
     fn working_dir_surfaces_errors() {
         let ctx = TaskContext::default().with_working_dir("/definitely/not/here".into());
-        assert_eq!(ctx.working_dir().unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(
+            ctx.working_dir().unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
         let tmp = std::env::temp_dir();
         let ctx = TaskContext::default().with_working_dir(tmp.clone());
         assert_eq!(ctx.working_dir().unwrap(), tmp);

@@ -167,6 +167,9 @@ mod tests {
         let a = SequentialId::next();
         let b = SequentialId::next();
         assert!(b.as_u64() > a.as_u64());
-        assert_eq!("42".parse::<SequentialId>().unwrap(), SequentialId::from_u64(42));
+        assert_eq!(
+            "42".parse::<SequentialId>().unwrap(),
+            SequentialId::from_u64(42)
+        );
     }
 }

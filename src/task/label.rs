@@ -27,7 +27,11 @@ impl TaskLabel {
 
     /// The tags, in the order they were added.
     pub fn tags(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.tags.as_deref().unwrap_or_default().iter().map(|t| &**t)
+        self.tags
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|t| &**t)
     }
 
     /// Whether `tag` is one of the tags.

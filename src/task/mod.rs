@@ -7,16 +7,16 @@
 
 mod builder;
 pub mod cancel;
-mod context;
 pub mod circuit;
+mod context;
 mod id;
 mod label;
 pub mod metrics;
 mod priority;
 mod result;
+pub mod retry;
 mod run;
 mod spawn;
-pub mod retry;
 mod status;
 mod timing;
 mod trace;
@@ -28,18 +28,18 @@ use crate::error::BoxError;
 
 pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
 pub use cancel::{CancellationLevel, CancellationResult};
-pub use context::{MissingDependency, TaskContext};
 pub use circuit::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,
 };
+pub use context::{MissingDependency, TaskContext};
 pub use id::{ParseTaskIdError, SequentialId, TaskId};
 pub use label::TaskLabel;
 pub use metrics::{CpuUsage, IoUsage, MemoryUsage, MetricsSnapshot, TaskMetrics};
 pub use priority::{RankableByPriority, TaskPriority};
 pub use result::TaskResult;
+pub use retry::{Backoff, Jitter, MAX_RETRIES, RetryPolicy, RetryStrategy};
 pub use run::TaskFuture;
 pub use spawn::TaskHandle;
-pub use retry::{Backoff, Jitter, MAX_RETRIES, RetryPolicy, RetryStrategy};
 pub use status::{InvalidTransition, StatusCell, TaskStatus};
 pub use timing::TimePoint;
 pub use work::{AsyncWork, BlockingAttempt, BlockingWork};

@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(TaskPriority::highest(), TaskPriority::Critical);
         assert_eq!(TaskPriority::lowest(), TaskPriority::Background);
         assert_eq!(TaskPriority::default_priority(), TaskPriority::Normal);
-        assert_eq!(TaskPriority::Critical.difference(&TaskPriority::Background), 4);
+        assert_eq!(
+            TaskPriority::Critical.difference(&TaskPriority::Background),
+            4
+        );
         assert!(TaskPriority::Low.is_lower_than(&TaskPriority::Normal));
         assert!(!TaskPriority::Low.is_higher_than(&TaskPriority::Low));
         assert_eq!(TaskPriority::High.to_string(), "high");
@@ -168,12 +171,20 @@ mod tests {
 
     #[test]
     fn heap_pops_most_urgent_first() {
-        let heap: BinaryHeap<_> = [TaskPriority::Low, TaskPriority::Critical, TaskPriority::Normal]
-            .into_iter()
-            .collect();
+        let heap: BinaryHeap<_> = [
+            TaskPriority::Low,
+            TaskPriority::Critical,
+            TaskPriority::Normal,
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(
             heap.into_sorted_vec(),
-            vec![TaskPriority::Low, TaskPriority::Normal, TaskPriority::Critical]
+            vec![
+                TaskPriority::Low,
+                TaskPriority::Normal,
+                TaskPriority::Critical
+            ]
         );
     }
 }

@@ -68,6 +68,9 @@ enum Phase {
     Done,
 }
 
+/// The function `into_result` maps with.
+type IntoResultFn<T, E> = fn(TaskResult<T, E>) -> Result<T, TaskError<E>>;
+
 /// Bookkeeping that is not pinned.
 struct RunState {
     phase: Phase,
@@ -186,7 +189,9 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_result(self) -> futures::future::Map<Self, fn(TaskResult<T, E>) -> Result<T, TaskError<E>>> {
+    pub fn into_result(
+        self,
+    ) -> futures::future::Map<Self, IntoResultFn<T, E>> {
         futures::FutureExt::map(self, TaskResult::into_result)
     }
 
@@ -194,7 +199,12 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
         &self.cfg
     }
 
-    pub(crate) fn attach(&mut self, node: Arc<CancelNode>, shared: Arc<TaskShared>, metrics: Option<TaskMetrics>) {
+    pub(crate) fn attach(
+        &mut self,
+        node: Arc<CancelNode>,
+        shared: Arc<TaskShared>,
+        metrics: Option<TaskMetrics>,
+    ) {
         self.st.node = Some(node);
         self.st.shared = Some(shared);
         if metrics.is_some() {

@@ -285,6 +285,9 @@ impl<T, E> TaskHandle<T, E> {
     }
 }
 
+// No field is ever pinned: the `JoinHandle` is `Unpin` and results are moved out by value.
+impl<T, E> Unpin for TaskHandle<T, E> {}
+
 impl<T, E> Future for TaskHandle<T, E> {
     type Output = TaskResult<T, E>;
 

@@ -77,7 +77,11 @@ pub struct InvalidTransition {
 
 impl fmt::Display for InvalidTransition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid task status transition {} -> {}", self.from, self.to)
+        write!(
+            f,
+            "invalid task status transition {} -> {}",
+            self.from, self.to
+        )
     }
 }
 
@@ -171,7 +175,11 @@ mod tests {
         ];
         for from in all {
             for to in all {
-                assert_eq!(from.can_transition_to(to), allowed.contains(&(from, to)), "{from}->{to}");
+                assert_eq!(
+                    from.can_transition_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from}->{to}"
+                );
             }
         }
     }
@@ -181,13 +189,19 @@ mod tests {
         let cell = StatusCell::new();
         assert_eq!(
             cell.transition(Completed).unwrap_err(),
-            InvalidTransition { from: Pending, to: Completed }
+            InvalidTransition {
+                from: Pending,
+                to: Completed
+            }
         );
         assert_eq!(cell.transition(Running).unwrap(), Pending);
         assert!(cell.is_running());
         assert_eq!(cell.transition(Failed).unwrap(), Running);
         let err = cell.transition(Cancelled).unwrap_err();
-        assert_eq!(err.to_string(), "invalid task status transition failed -> cancelled");
+        assert_eq!(
+            err.to_string(),
+            "invalid task status transition failed -> cancelled"
+        );
         assert_eq!(cell.get(), Failed);
         assert!(cell.is_terminal());
     }

@@ -8,7 +8,11 @@ use sweet_async::task::{CircuitBreaker, CircuitState};
 use crate::Boom;
 
 /// Runs one task through `breaker`; the work fails when `fail` is true.
-async fn call(breaker: &CircuitBreaker, calls: &Arc<AtomicUsize>, fail: bool) -> TaskResult<u8, Boom> {
+async fn call(
+    breaker: &CircuitBreaker,
+    calls: &Arc<AtomicUsize>,
+    fail: bool,
+) -> TaskResult<u8, Boom> {
     let calls = Arc::clone(calls);
     AsyncTask::to::<u8>()
         .circuit_breaker(breaker.clone())
@@ -29,7 +33,10 @@ async fn breaker_opens_fails_fast_half_opens_and_closes() {
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     for _ in 0..3 {
-        assert!(matches!(call(&breaker, &calls, true).await.error(), Some(TaskError::Failed(_))));
+        assert!(matches!(
+            call(&breaker, &calls, true).await.error(),
+            Some(TaskError::Failed(_))
+        ));
     }
     assert_eq!(breaker.state(), CircuitState::Open);
 
@@ -37,7 +44,10 @@ async fn breaker_opens_fails_fast_half_opens_and_closes() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let r = call(&breaker, &calls, false).await;
     match r.error() {
-        Some(TaskError::CircuitOpen { breaker: name, retry_after }) => {
+        Some(TaskError::CircuitOpen {
+            breaker: name,
+            retry_after,
+        }) => {
             assert_eq!(&**name, "payments");
             assert_eq!(*retry_after, Duration::from_secs(20));
         }
@@ -83,7 +93,10 @@ async fn open_circuit_is_not_retried_but_can_be_recovered() {
 
 #[tokio::test(start_paused = true)]
 async fn a_shared_breaker_counts_failures_of_many_tasks() {
-    let breaker = CircuitBreaker::builder("db").failure_threshold(4).build().unwrap();
+    let breaker = CircuitBreaker::builder("db")
+        .failure_threshold(4)
+        .build()
+        .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..4 {
@@ -95,5 +108,8 @@ async fn a_shared_breaker_counts_failures_of_many_tasks() {
         let _ = h.await.unwrap();
     }
     assert_eq!(breaker.state(), CircuitState::Open);
-    assert!(matches!(call(&breaker, &calls, false).await.error(), Some(TaskError::CircuitOpen { .. })));
+    assert!(matches!(
+        call(&breaker, &calls, false).await.error(),
+        Some(TaskError::CircuitOpen { .. })
+    ));
 }

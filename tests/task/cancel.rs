@@ -43,7 +43,12 @@ async fn graceful_runs_the_cleanup() {
     assert!(!report.already_finished);
     assert_eq!(job.status(), TaskStatus::Cancelled);
     let r = job.await;
-    assert!(matches!(r.error(), Some(TaskError::Cancelled { level: CancellationLevel::Graceful })));
+    assert!(matches!(
+        r.error(),
+        Some(TaskError::Cancelled {
+            level: CancellationLevel::Graceful
+        })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,7 +72,12 @@ async fn kill_skips_the_cleanup() {
     assert!(!flag.load(Ordering::SeqCst));
     assert_eq!(report.took, Duration::ZERO);
     assert_eq!(job.status(), TaskStatus::Cancelled);
-    assert!(matches!(job.await.error(), Some(TaskError::Cancelled { level: CancellationLevel::Kill })));
+    assert!(matches!(
+        job.await.error(),
+        Some(TaskError::Cancelled {
+            level: CancellationLevel::Kill
+        })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -80,12 +90,20 @@ async fn kill_hard_aborts_the_tokio_task() {
     assert!(!flag.load(Ordering::SeqCst));
     assert_eq!(job.status(), TaskStatus::Cancelled);
     assert!(job.is_finished());
-    assert!(matches!(job.await.error(), Some(TaskError::Cancelled { level: CancellationLevel::KillHard })));
+    assert!(matches!(
+        job.await.error(),
+        Some(TaskError::Cancelled {
+            level: CancellationLevel::KillHard
+        })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
 async fn cancelling_a_finished_task_reports_it() {
-    let mut job = AsyncTask::to::<u8>().run(|| async { Ok::<_, Boom>(1) }).spawn().unwrap();
+    let mut job = AsyncTask::to::<u8>()
+        .run(|| async { Ok::<_, Boom>(1) })
+        .spawn()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1)).await;
     let report = job.cancel(CancellationLevel::Graceful).await;
     assert!(report.already_finished);
@@ -139,7 +157,12 @@ async fn parent_cancel_reaches_children_and_grandchildren() {
     while let Ok(handle) = rx.try_recv() {
         let r = handle.await;
         assert!(
-            matches!(r.error(), Some(TaskError::Cancelled { level: CancellationLevel::Kill })),
+            matches!(
+                r.error(),
+                Some(TaskError::Cancelled {
+                    level: CancellationLevel::Kill
+                })
+            ),
             "{r:?}"
         );
         descendants += 1;
@@ -219,7 +242,12 @@ async fn external_token_cancels_gracefully() {
         })
         .await;
     assert_eq!(start.elapsed(), Duration::from_millis(50));
-    assert!(matches!(r.error(), Some(TaskError::Cancelled { level: CancellationLevel::Graceful })));
+    assert!(matches!(
+        r.error(),
+        Some(TaskError::Cancelled {
+            level: CancellationLevel::Graceful
+        })
+    ));
     assert!(cleaned.load(Ordering::SeqCst));
 }
 
@@ -228,7 +256,9 @@ async fn cancel_during_backoff_stops_retrying() {
     let attempts = Arc::new(AtomicUsize::new(0));
     let a = Arc::clone(&attempts);
     let mut job = AsyncTask::to::<()>()
-        .retry_strategy(sweet_async::task::RetryStrategy::Fixed(Duration::from_secs(10)))
+        .retry_strategy(sweet_async::task::RetryStrategy::Fixed(
+            Duration::from_secs(10),
+        ))
         .retry(5)
         .run(move || {
             a.fetch_add(1, Ordering::SeqCst);

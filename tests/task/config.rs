@@ -10,13 +10,19 @@ use crate::Boom;
 #[test]
 fn zero_timeout_is_a_config_error() {
     let b = AsyncTask::to::<u8>().timeout(Duration::ZERO).retry(2);
-    assert_eq!(b.validate(), Err(ConfigError::ZeroDuration { setting: "timeout" }));
+    assert_eq!(
+        b.validate(),
+        Err(ConfigError::ZeroDuration { setting: "timeout" })
+    );
     assert!(b.build().is_err());
 }
 
 #[test]
 fn retry_count_over_the_limit_is_a_config_error() {
-    let err = AsyncTask::to::<u8>().retry(MAX_RETRIES + 1).build().unwrap_err();
+    let err = AsyncTask::to::<u8>()
+        .retry(MAX_RETRIES + 1)
+        .build()
+        .unwrap_err();
     assert_eq!(
         err,
         ConfigError::OutOfRange {
@@ -38,13 +44,21 @@ fn invalid_strategy_and_grace_are_config_errors() {
     });
     assert!(b.validate().is_err());
     let b = AsyncTask::to::<u8>().grace_period(Duration::ZERO);
-    assert_eq!(b.validate(), Err(ConfigError::ZeroDuration { setting: "grace period" }));
+    assert_eq!(
+        b.validate(),
+        Err(ConfigError::ZeroDuration {
+            setting: "grace period"
+        })
+    );
 }
 
 #[test]
 fn the_first_invalid_setting_is_reported() {
     let b = AsyncTask::to::<u8>().timeout(Duration::ZERO).retry(1000);
-    assert_eq!(b.validate(), Err(ConfigError::ZeroDuration { setting: "timeout" }));
+    assert_eq!(
+        b.validate(),
+        Err(ConfigError::ZeroDuration { setting: "timeout" })
+    );
 }
 
 #[tokio::test]
@@ -59,10 +73,15 @@ async fn running_a_misconfigured_task_never_calls_the_work() {
             async { Ok::<_, Boom>(1) }
         })
         .await;
-    assert!(matches!(r.error(), Some(TaskError::Config(ConfigError::ZeroDuration { .. }))));
+    assert!(matches!(
+        r.error(),
+        Some(TaskError::Config(ConfigError::ZeroDuration { .. }))
+    ));
     assert!(!called.load(Ordering::SeqCst));
     assert_eq!(r.attempts(), 0);
-    let spawned = AsyncTask::to::<u8>().retry(MAX_RETRIES + 1).spawn(|| async { Ok::<_, Boom>(1) });
+    let spawned = AsyncTask::to::<u8>()
+        .retry(MAX_RETRIES + 1)
+        .spawn(|| async { Ok::<_, Boom>(1) });
     assert!(matches!(spawned, Err(TaskError::Config(_))));
 }
 

@@ -10,7 +10,9 @@ struct Db {
 
 #[tokio::test]
 async fn dependencies_reach_the_work_on_every_attempt() {
-    let db = Arc::new(Db { rows: vec![1, 2, 3] });
+    let db = Arc::new(Db {
+        rows: vec![1, 2, 3],
+    });
     let attempts = std::sync::atomic::AtomicUsize::new(0);
     let r = AsyncTask::to::<u32>()
         .with(Arc::clone(&db))
@@ -23,7 +25,11 @@ async fn dependencies_reach_the_work_on_every_attempt() {
                 let db = ctx.get::<Arc<Db>>().map_err(|_| Boom("no db"))?;
                 assert_eq!(*ctx.get::<&str>().unwrap(), "tenant-7");
                 assert!(ctx.task_id().is_some());
-                if first { Err(Boom("transient")) } else { Ok(db.rows.iter().sum()) }
+                if first {
+                    Err(Boom("transient"))
+                } else {
+                    Ok(db.rows.iter().sum())
+                }
             }
         })
         .await;
@@ -57,5 +63,8 @@ async fn working_dir_errors_surface() {
         .working_dir("/no/such/dir")
         .run_with(|ctx| async move { ctx.working_dir() })
         .await;
-    assert_eq!(r.error().unwrap().user_error().unwrap().kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(
+        r.error().unwrap().user_error().unwrap().kind(),
+        std::io::ErrorKind::NotFound
+    );
 }

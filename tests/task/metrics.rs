@@ -7,7 +7,9 @@ use crate::Boom;
 
 #[tokio::test]
 async fn metrics_are_off_by_default() {
-    let r = AsyncTask::to::<u8>().run(|| async { Ok::<_, Boom>(1) }).await;
+    let r = AsyncTask::to::<u8>()
+        .run(|| async { Ok::<_, Boom>(1) })
+        .await;
     assert!(r.metrics().is_none());
 }
 

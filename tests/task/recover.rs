@@ -56,7 +56,10 @@ async fn fallback_can_pass_the_error_on() {
         })
         .run(|| async { Err::<u32, _>(Boom("permanent")) })
         .await;
-    assert!(matches!(r.error(), Some(TaskError::Failed(Boom("permanent")))));
+    assert!(matches!(
+        r.error(),
+        Some(TaskError::Failed(Boom("permanent")))
+    ));
     assert!(!r.was_recovered());
 }
 

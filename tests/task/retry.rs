@@ -8,7 +8,9 @@ use tokio::time::Instant;
 use crate::Boom;
 
 /// Runs a task that always fails and returns the offsets (from start) of each attempt.
-async fn attempt_times(builder: AsyncTaskBuilder<u32, Boom>) -> (Vec<Duration>, TaskResult<u32, Boom>) {
+async fn attempt_times(
+    builder: AsyncTaskBuilder<u32, Boom>,
+) -> (Vec<Duration>, TaskResult<u32, Boom>) {
     let start = Instant::now();
     let times = Arc::new(Mutex::new(Vec::new()));
     let t = Arc::clone(&times);
@@ -29,11 +31,18 @@ fn ms(v: u64) -> Duration {
 #[tokio::test(start_paused = true)]
 async fn exponential_backoff_sleeps_exactly_and_stops_at_the_limit() {
     let builder = AsyncTask::to::<u32>()
-        .retry_strategy(RetryStrategy::Exponential { base: ms(100), factor: 2.0, max: ms(1000) })
+        .retry_strategy(RetryStrategy::Exponential {
+            base: ms(100),
+            factor: 2.0,
+            max: ms(1000),
+        })
         .retry(5);
     let (times, result) = attempt_times(builder).await;
     // Sleeps 100, 200, 400, 800, 1000 (capped).
-    assert_eq!(times, vec![ms(0), ms(100), ms(300), ms(700), ms(1500), ms(2500)]);
+    assert_eq!(
+        times,
+        vec![ms(0), ms(100), ms(300), ms(700), ms(1500), ms(2500)]
+    );
     assert_eq!(result.attempts(), 6);
     match result.error().unwrap() {
         TaskError::RetriesExhausted { attempts, last } => {
@@ -47,21 +56,37 @@ async fn exponential_backoff_sleeps_exactly_and_stops_at_the_limit() {
 
 #[tokio::test(start_paused = true)]
 async fn fixed_linear_and_immediate_backoff() {
-    let (times, _) = attempt_times(AsyncTask::to().retry_strategy(RetryStrategy::Fixed(ms(50))).retry(2)).await;
+    let (times, _) = attempt_times(
+        AsyncTask::to()
+            .retry_strategy(RetryStrategy::Fixed(ms(50)))
+            .retry(2),
+    )
+    .await;
     assert_eq!(times, vec![ms(0), ms(50), ms(100)]);
     let (times, _) = attempt_times(
-        AsyncTask::to().retry_strategy(RetryStrategy::Linear { base: ms(10), max: ms(25) }).retry(3),
+        AsyncTask::to()
+            .retry_strategy(RetryStrategy::Linear {
+                base: ms(10),
+                max: ms(25),
+            })
+            .retry(3),
     )
     .await;
     assert_eq!(times, vec![ms(0), ms(10), ms(30), ms(55)]);
-    let (times, r) = attempt_times(AsyncTask::to().retry_strategy(RetryStrategy::Immediate).retry(3)).await;
+    let (times, r) = attempt_times(
+        AsyncTask::to()
+            .retry_strategy(RetryStrategy::Immediate)
+            .retry(3),
+    )
+    .await;
     assert_eq!(times, vec![ms(0); 4]);
     assert_eq!(r.attempts(), 4);
 }
 
 #[tokio::test(start_paused = true)]
 async fn retry_strategy_alone_allows_three_retries() {
-    let (times, r) = attempt_times(AsyncTask::to().retry_strategy(RetryStrategy::Fixed(ms(1)))).await;
+    let (times, r) =
+        attempt_times(AsyncTask::to().retry_strategy(RetryStrategy::Fixed(ms(1)))).await;
     assert_eq!(times.len(), 4);
     assert_eq!(r.attempts(), 4);
 }
@@ -113,7 +138,10 @@ async fn elapsed_budget_ends_retries() {
     let (times, r) = attempt_times(AsyncTask::to().retry_policy(policy)).await;
     // Attempts at 0, 100, 200, 300; the next would start at 400 > 350.
     assert_eq!(times, vec![ms(0), ms(100), ms(200), ms(300)]);
-    assert!(matches!(r.error(), Some(TaskError::RetriesExhausted { attempts: 4, .. })));
+    assert!(matches!(
+        r.error(),
+        Some(TaskError::RetriesExhausted { attempts: 4, .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]

@@ -13,9 +13,14 @@ async fn forever() -> Result<u32, Boom> {
 #[tokio::test(start_paused = true)]
 async fn timeout_fires_at_exactly_its_duration() {
     let start = Instant::now();
-    let r = AsyncTask::to::<u32>().timeout(250.millis()).run(forever).await;
+    let r = AsyncTask::to::<u32>()
+        .timeout(250.millis())
+        .run(forever)
+        .await;
     assert_eq!(start.elapsed(), Duration::from_millis(250));
-    assert!(matches!(r.error(), Some(TaskError::Timeout { after }) if *after == Duration::from_millis(250)));
+    assert!(
+        matches!(r.error(), Some(TaskError::Timeout { after }) if *after == Duration::from_millis(250))
+    );
     assert_eq!(r.execution_time(), Duration::from_millis(250));
     assert_eq!(r.attempts(), 1);
 }
@@ -38,7 +43,9 @@ async fn deadline_bounds_retries_and_backoff() {
     let r = AsyncTask::to::<u32>()
         .deadline(start + Duration::from_millis(1000))
         .timeout(300.millis())
-        .retry_strategy(sweet_async::task::RetryStrategy::Fixed(Duration::from_millis(100)))
+        .retry_strategy(sweet_async::task::RetryStrategy::Fixed(
+            Duration::from_millis(100),
+        ))
         .retry(10)
         .run(forever)
         .await;
@@ -95,7 +102,9 @@ async fn plain_run_needs_no_timer() {
 #[test]
 fn timers_outside_a_runtime_are_a_typed_error() {
     let r = futures::executor::block_on(
-        AsyncTask::to::<u8>().timeout(1.seconds()).run(|| async { Ok::<_, Boom>(3) }),
+        AsyncTask::to::<u8>()
+            .timeout(1.seconds())
+            .run(|| async { Ok::<_, Boom>(3) }),
     );
     assert!(matches!(r.error(), Some(TaskError::NoRuntime)));
 }

@@ -35,7 +35,10 @@ impl Visit for Fields<'_> {
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut rec = SpanRec { name: attrs.metadata().name(), ..Default::default() };
+        let mut rec = SpanRec {
+            name: attrs.metadata().name(),
+            ..Default::default()
+        };
         rec.parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name());
         attrs.record(&mut Fields(&mut rec.fields));
         self.spans.lock().unwrap().push((id.clone(), rec));
@@ -55,7 +58,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
 }
 
 fn field<'a>(rec: &'a SpanRec, name: &str) -> Option<&'a str> {
-    rec.fields.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    rec.fields
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -83,10 +90,16 @@ async fn one_task_span_with_a_child_per_attempt_and_errors_recorded() {
     let task = &tasks[0].1;
     assert_eq!(field(task, "name"), Some("api-request"));
     assert_eq!(field(task, "id"), Some(id.to_string().as_str()));
-    assert_eq!(field(task, "fields"), Some("endpoint=/api/users user_id=42"));
+    assert_eq!(
+        field(task, "fields"),
+        Some("endpoint=/api/users user_id=42")
+    );
     assert_eq!(field(task, "attempts"), Some("2"));
     assert_eq!(field(task, "outcome"), Some("failed"));
-    assert_eq!(field(task, "error"), Some("task failed after 2 attempts: task failed: db down"));
+    assert_eq!(
+        field(task, "error"),
+        Some("task failed after 2 attempts: task failed: db down")
+    );
 
     let attempts: Vec<_> = spans.iter().filter(|(_, s)| s.name == "attempt").collect();
     assert_eq!(attempts.len(), 2);
@@ -105,6 +118,8 @@ async fn no_spans_when_tracing_is_off() {
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
-    let _ = AsyncTask::to::<u8>().run(|| async { Ok::<_, Boom>(1) }).await;
+    let _ = AsyncTask::to::<u8>()
+        .run(|| async { Ok::<_, Boom>(1) })
+        .await;
     assert!(capture.spans.lock().unwrap().is_empty());
 }

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod task;
+pub mod units;
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -10,4 +11,5 @@ pub mod prelude {
         CancellationLevel, CancellationResult, RankableByPriority, TaskId, TaskPriority,
         TaskStatus,
     };
+    pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

@@ -8,8 +8,8 @@ pub mod units;
 pub mod prelude {
     pub use crate::error::{BoxError, ConfigError, TaskError};
     pub use crate::task::{
-        CancellationLevel, CancellationResult, RankableByPriority, TaskId, TaskPriority,
-        TaskStatus,
+        AsyncResultExt, AwaitResult, CancellationLevel, CancellationResult, IntoAsyncResult,
+        RankableByPriority, TaskId, TaskPriority, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

@@ -6,6 +6,7 @@
 //! background and returns a [`TaskHandle`].
 
 mod builder;
+pub mod async_result;
 pub mod cancel;
 pub mod circuit;
 mod context;
@@ -27,6 +28,7 @@ use std::marker::PhantomData;
 use crate::error::BoxError;
 
 pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
+pub use async_result::{AsyncResultExt, AwaitResult, IntoAsyncResult};
 pub use cancel::{CancellationLevel, CancellationResult};
 pub use circuit::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,

@@ -145,32 +145,6 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
         self.st.id
     }
 
-    /// Awaits the task and hands its result to `handler`: the seed's `await_result`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sweet_async::prelude::*;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let message = AsyncTask::to::<u32>()
-    ///     .run(|| async { Err::<u32, _>("backend down") })
-    ///     .await_result(|result| match result.into_result() {
-    ///         Ok(v) => format!("got {v}"),
-    ///         Err(e) => format!("failed: {e}"),
-    ///     })
-    ///     .await;
-    /// assert_eq!(message, "failed: task failed: backend down");
-    /// # }
-    /// ```
-    pub fn await_result<R, F>(self, handler: F) -> futures::future::Map<Self, F>
-    where
-        F: FnOnce(TaskResult<T, E>) -> R,
-    {
-        futures::FutureExt::map(self, handler)
-    }
-
     /// A future of the plain `Result`, for `?` and for the `AsyncResultExt` combinators.
     ///
     /// # Examples

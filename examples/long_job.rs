@@ -34,7 +34,7 @@ async fn main() {
                 let processed = Arc::clone(&processed);
                 async move {
                     // A helper task started inside the job: cancelled with it.
-                    let heartbeat = AsyncTask::to::<()>()
+                    let heartbeat = AsyncTask::<BoxError>::to::<()>()
                         .name("heartbeat")
                         .run(|| async {
                             loop {

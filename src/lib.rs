@@ -99,8 +99,8 @@ pub mod prelude {
     pub use crate::error::{BoxError, ConfigError, TaskError};
     pub use crate::task::{
         AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
-        CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority,
-        TaskContext, TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
+        CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority, TaskContext,
+        TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

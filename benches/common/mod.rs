@@ -12,7 +12,7 @@ fn criterion_dir() -> PathBuf {
 }
 
 /// The median (ns) of `group/function` from this run's estimates.
-pub fn median_ns(group: &str, function: &str) -> Option<f64> {
+pub(crate) fn median_ns(group: &str, function: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
         .join(function)
@@ -23,12 +23,12 @@ pub fn median_ns(group: &str, function: &str) -> Option<f64> {
     let rest = &text[median..];
     let pe = rest.find("\"point_estimate\":")?;
     let num = &rest[pe + "\"point_estimate\":".len()..];
-    let end = num.find(|c: char| c == ',' || c == '}')?;
+    let end = num.find([',', '}'])?;
     num[..end].trim().parse().ok()
 }
 
 /// Prints `ours / peer` for each pair (time ratio: below 1.0 means ours is faster).
-pub fn print_ratios(group: &str, pairs: &[(&str, &str)]) {
+pub(crate) fn print_ratios(group: &str, pairs: &[(&str, &str)]) {
     println!("\n== {group}: median time ratios (lower is better for the left side)");
     for (ours, peer) in pairs {
         match (median_ns(group, ours), median_ns(group, peer)) {

@@ -5,8 +5,8 @@
 //! a [`TaskFuture`] that resolves to a [`TaskResult`]; `.spawn()` runs it in the
 //! background and returns a [`TaskHandle`].
 
-mod builder;
 pub mod async_result;
+mod builder;
 pub mod cancel;
 pub mod circuit;
 mod context;
@@ -27,8 +27,8 @@ use std::marker::PhantomData;
 
 use crate::error::BoxError;
 
-pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
 pub use async_result::{AsyncResultExt, AwaitResult, IntoAsyncResult};
+pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
 pub use cancel::{CancellationLevel, CancellationResult};
 pub use circuit::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,
@@ -49,6 +49,9 @@ pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 /// Entry point of the fluent API: `AsyncTask::to::<T>()` configures a simple task.
 ///
 /// `E` is the error type of the work; it is inferred from the closure given to `run`.
+/// When nothing fixes it (a builder kept for later, or work that never returns an error
+/// value), name it: `AsyncTask::<MyError>::to::<T>()`; the compiler asks for it rather
+/// than guessing.
 ///
 /// # Examples
 ///

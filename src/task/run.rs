@@ -163,9 +163,7 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_result(
-        self,
-    ) -> futures::future::Map<Self, IntoResultFn<T, E>> {
+    pub fn into_result(self) -> futures::future::Map<Self, IntoResultFn<T, E>> {
         futures::FutureExt::map(self, TaskResult::into_result)
     }
 

@@ -58,15 +58,16 @@ where
     /// let outside = AsyncTask::to::<u8>().run(|| async { Ok::<_, BoxError>(1) }).spawn();
     /// assert!(matches!(outside, Err(TaskError::NoRuntime)));
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let handle = AsyncTask::to::<u8>()
-    ///     .name("background")
-    ///     .run(|| async { Ok::<_, BoxError>(7) })
-    ///     .spawn()
-    ///     .unwrap();
-    /// assert_eq!(handle.await.value(), Some(&7));
-    /// # }
+    /// let rt = tokio::runtime::Runtime::new().unwrap();
+    /// let value = rt.block_on(async {
+    ///     let handle = AsyncTask::to::<u8>()
+    ///         .name("background")
+    ///         .run(|| async { Ok::<_, BoxError>(7) })
+    ///         .spawn()
+    ///         .unwrap();
+    ///     handle.await.into_result().unwrap()
+    /// });
+    /// assert_eq!(value, 7);
     /// ```
     pub fn spawn(self) -> Result<TaskHandle<T, E>, TaskError<E>> {
         let handle = match &self.config().runtime {

@@ -9,7 +9,9 @@ use crate::Boom;
 
 #[test]
 fn zero_timeout_is_a_config_error() {
-    let b = AsyncTask::to::<u8>().timeout(Duration::ZERO).retry(2);
+    let b = AsyncTask::<Boom>::to::<u8>()
+        .timeout(Duration::ZERO)
+        .retry(2);
     assert_eq!(
         b.validate(),
         Err(ConfigError::ZeroDuration { setting: "timeout" })
@@ -19,7 +21,7 @@ fn zero_timeout_is_a_config_error() {
 
 #[test]
 fn retry_count_over_the_limit_is_a_config_error() {
-    let err = AsyncTask::to::<u8>()
+    let err = AsyncTask::<Boom>::to::<u8>()
         .retry(MAX_RETRIES + 1)
         .build()
         .unwrap_err();
@@ -32,18 +34,23 @@ fn retry_count_over_the_limit_is_a_config_error() {
             max: u64::from(MAX_RETRIES)
         }
     );
-    assert!(AsyncTask::to::<u8>().retry(MAX_RETRIES).build().is_ok());
+    assert!(
+        AsyncTask::<Boom>::to::<u8>()
+            .retry(MAX_RETRIES)
+            .build()
+            .is_ok()
+    );
 }
 
 #[test]
 fn invalid_strategy_and_grace_are_config_errors() {
-    let b = AsyncTask::to::<u8>().retry_strategy(RetryStrategy::Exponential {
+    let b = AsyncTask::<Boom>::to::<u8>().retry_strategy(RetryStrategy::Exponential {
         base: Duration::from_millis(10),
         factor: 0.5,
         max: Duration::from_secs(1),
     });
     assert!(b.validate().is_err());
-    let b = AsyncTask::to::<u8>().grace_period(Duration::ZERO);
+    let b = AsyncTask::<Boom>::to::<u8>().grace_period(Duration::ZERO);
     assert_eq!(
         b.validate(),
         Err(ConfigError::ZeroDuration {
@@ -54,7 +61,9 @@ fn invalid_strategy_and_grace_are_config_errors() {
 
 #[test]
 fn the_first_invalid_setting_is_reported() {
-    let b = AsyncTask::to::<u8>().timeout(Duration::ZERO).retry(1000);
+    let b = AsyncTask::<Boom>::to::<u8>()
+        .timeout(Duration::ZERO)
+        .retry(1000);
     assert_eq!(
         b.validate(),
         Err(ConfigError::ZeroDuration { setting: "timeout" })
@@ -65,7 +74,7 @@ fn the_first_invalid_setting_is_reported() {
 async fn running_a_misconfigured_task_never_calls_the_work() {
     let called = Arc::new(AtomicBool::new(false));
     let c = Arc::clone(&called);
-    let r = AsyncTask::to::<u8>()
+    let r = AsyncTask::<Boom>::to::<u8>()
         .timeout(Duration::ZERO)
         .recover_with(|_| async { Ok(0) })
         .run(move || {
@@ -79,7 +88,7 @@ async fn running_a_misconfigured_task_never_calls_the_work() {
     ));
     assert!(!called.load(Ordering::SeqCst));
     assert_eq!(r.attempts(), 0);
-    let spawned = AsyncTask::to::<u8>()
+    let spawned = AsyncTask::<Boom>::to::<u8>()
         .retry(MAX_RETRIES + 1)
         .spawn(|| async { Ok::<_, Boom>(1) });
     assert!(matches!(spawned, Err(TaskError::Config(_))));
@@ -87,7 +96,9 @@ async fn running_a_misconfigured_task_never_calls_the_work() {
 
 #[test]
 fn builders_are_reusable_and_immutable() {
-    let base = AsyncTask::to::<u8>().name("base").timeout(5.seconds());
+    let base = AsyncTask::<Boom>::to::<u8>()
+        .name("base")
+        .timeout(5.seconds());
     let longer = base.clone().timeout(10.seconds());
     assert_eq!(base.get_timeout(), Some(Duration::from_secs(5)));
     assert_eq!(longer.get_timeout(), Some(Duration::from_secs(10)));

@@ -1,5 +1,13 @@
 //! Integration tests of simple tasks: one binary, one module per concern.
 
+// Test helpers unwrap and panic: a failed expectation is the point of a test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod breaker;
 mod cancel;
 mod config;

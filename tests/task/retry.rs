@@ -183,7 +183,7 @@ async fn panics_are_not_retried_by_default() {
         .retry(3)
         .run(move || {
             *c.lock().unwrap() += 1;
-            async { panic!("kaboom") }
+            async { panic!("kaboom") as Result<u32, Boom> }
         })
         .await;
     assert_eq!(*calls.lock().unwrap(), 1);

@@ -16,10 +16,13 @@ struct SpanRec {
     fields: Vec<(String, String)>,
 }
 
+/// Events seen: the name of the span they were in, and their fields.
+type Events = Arc<Mutex<Vec<(Option<&'static str>, Vec<(String, String)>)>>>;
+
 #[derive(Default, Clone)]
 struct Capture {
     spans: Arc<Mutex<Vec<(Id, SpanRec)>>>,
-    events: Arc<Mutex<Vec<(Option<&'static str>, Vec<(String, String)>)>>>,
+    events: Events,
 }
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);

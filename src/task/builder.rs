@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,55 +44,105 @@ pub struct AsyncTaskBuilder<T, E = BoxError> {
 }
 
 /// Everything a builder holds; moved into the task future.
+///
+/// The settings every task reads sit inline; the rest live behind one `Arc`, allocated
+/// only when one of them is set, so a plain task stays small and cheap to move.
 pub(crate) struct TaskConfig<T, E> {
     pub(crate) id: Option<TaskId>,
-    pub(crate) label: TaskLabel,
     pub(crate) priority: TaskPriority,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) deadline: Option<TimePoint>,
-    pub(crate) start_at: Option<TimePoint>,
     pub(crate) retry: RetryPolicy,
     pub(crate) retries_set: bool,
+    pub(crate) record_error: Option<RecordError<E>>,
+    pub(crate) metrics: bool,
+    pub(crate) invalid: Option<Box<ConfigError>>,
+    pub(crate) cold: Option<Arc<ColdConfig<T, E>>>,
+}
+
+/// Settings most tasks never touch.
+pub(crate) struct ColdConfig<T, E> {
+    pub(crate) label: TaskLabel,
+    pub(crate) deadline: Option<TimePoint>,
+    pub(crate) start_at: Option<TimePoint>,
     pub(crate) retry_if: Option<RetryIf<E>>,
     pub(crate) recover: Option<Recover<T, E>>,
     pub(crate) breaker: Option<CircuitBreaker>,
-    pub(crate) record_error: Option<RecordError<E>>,
     pub(crate) fields: Option<SpanFields>,
     pub(crate) on_cancel: Option<OnCancel>,
     pub(crate) grace: Duration,
     pub(crate) token: Option<CancellationToken>,
-    pub(crate) metrics: bool,
     pub(crate) context: TaskContext,
     pub(crate) runtime: Option<Handle>,
-    pub(crate) invalid: Option<ConfigError>,
-    _types: PhantomData<fn() -> (T, E)>,
+}
+
+impl<T, E> Default for ColdConfig<T, E> {
+    fn default() -> Self {
+        ColdConfig {
+            label: TaskLabel::default(),
+            deadline: None,
+            start_at: None,
+            retry_if: None,
+            recover: None,
+            breaker: None,
+            fields: None,
+            on_cancel: None,
+            grace: DEFAULT_GRACE_PERIOD,
+            token: None,
+            context: TaskContext::default(),
+            runtime: None,
+        }
+    }
+}
+
+impl<T, E> Clone for ColdConfig<T, E> {
+    fn clone(&self) -> Self {
+        ColdConfig {
+            label: self.label.clone(),
+            deadline: self.deadline,
+            start_at: self.start_at,
+            retry_if: self.retry_if.clone(),
+            recover: self.recover.clone(),
+            breaker: self.breaker.clone(),
+            fields: self.fields.clone(),
+            on_cancel: self.on_cancel.clone(),
+            grace: self.grace,
+            token: self.token.clone(),
+            context: self.context.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
 }
 
 impl<T, E> Clone for TaskConfig<T, E> {
     fn clone(&self) -> Self {
         TaskConfig {
             id: self.id,
-            label: self.label.clone(),
             priority: self.priority,
             timeout: self.timeout,
-            deadline: self.deadline,
-            start_at: self.start_at,
             retry: self.retry.clone(),
             retries_set: self.retries_set,
-            retry_if: self.retry_if.clone(),
-            recover: self.recover.clone(),
-            breaker: self.breaker.clone(),
             record_error: self.record_error,
-            fields: self.fields.clone(),
-            on_cancel: self.on_cancel.clone(),
-            grace: self.grace,
-            token: self.token.clone(),
             metrics: self.metrics,
-            context: self.context.clone(),
-            runtime: self.runtime.clone(),
             invalid: self.invalid.clone(),
-            _types: PhantomData,
+            cold: self.cold.clone(),
         }
+    }
+}
+
+impl<T, E> TaskConfig<T, E> {
+    /// The rarely used settings, if any was set.
+    pub(crate) fn cold(&self) -> Option<&ColdConfig<T, E>> {
+        self.cold.as_deref()
+    }
+
+    /// The rarely used settings, for writing (copy-on-write when the builder was cloned).
+    fn cold_mut(&mut self) -> &mut ColdConfig<T, E> {
+        Arc::make_mut(self.cold.get_or_insert_with(Default::default))
+    }
+
+    /// The label, or the empty one.
+    pub(crate) fn label(&self) -> Option<&TaskLabel> {
+        self.cold().map(|c| &c.label)
     }
 }
 
@@ -118,53 +167,41 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         AsyncTaskBuilder {
             cfg: TaskConfig {
                 id: None,
-                label: TaskLabel::default(),
                 priority: TaskPriority::Normal,
                 timeout: None,
-                deadline: None,
-                start_at: None,
                 retry: RetryPolicy::default(),
                 retries_set: false,
-                retry_if: None,
-                recover: None,
-                breaker: None,
                 record_error: None,
-                fields: None,
-                on_cancel: None,
-                grace: DEFAULT_GRACE_PERIOD,
-                token: None,
                 metrics: false,
-                context: TaskContext::default(),
-                runtime: None,
                 invalid: None,
-                _types: PhantomData,
+                cold: None,
             },
         }
     }
 
     fn invalid(mut self, err: ConfigError) -> Self {
-        self.cfg.invalid.get_or_insert(err);
+        self.cfg.invalid.get_or_insert_with(|| Box::new(err));
         self
     }
 
     /// Names the task (shown in `Display`, spans and results).
     #[doc(alias = "with_name")]
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.cfg.label.name = Some(name.into());
+        self.cfg.cold_mut().label.name = Some(name.into());
         self
     }
 
     /// Describes the task.
     #[doc(alias = "with_description")]
     pub fn description(mut self, text: impl Into<Arc<str>>) -> Self {
-        self.cfg.label.description = Some(text.into());
+        self.cfg.cold_mut().label.description = Some(text.into());
         self
     }
 
     /// Adds one tag.
     #[doc(alias = "with_tag")]
     pub fn tag(mut self, tag: impl Into<Arc<str>>) -> Self {
-        self.cfg.label.push_tag(tag.into());
+        self.cfg.cold_mut().label.push_tag(tag.into());
         self
     }
 
@@ -175,8 +212,9 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         I: IntoIterator<Item = S>,
         S: Into<Arc<str>>,
     {
+        let label = &mut self.cfg.cold_mut().label;
         for t in tags {
-            self.cfg.label.push_tag(t.into());
+            label.push_tag(t.into());
         }
         self
     }
@@ -205,14 +243,14 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// [`TaskError::DeadlineExceeded`].
     #[doc(alias = "with_deadline")]
     pub fn deadline(mut self, at: impl Into<TimePoint>) -> Self {
-        self.cfg.deadline = Some(at.into());
+        self.cfg.cold_mut().deadline = Some(at.into());
         self
     }
 
     /// Delays the first attempt until `at`.
     #[doc(alias = "schedule_at")]
     pub fn wait_until(mut self, at: impl Into<TimePoint>) -> Self {
-        self.cfg.start_at = Some(at.into());
+        self.cfg.cold_mut().start_at = Some(at.into());
         self
     }
 
@@ -285,7 +323,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     where
         P: Fn(&TaskError<E>) -> bool + Send + Sync + 'static,
     {
-        self.cfg.retry_if = Some(Arc::new(predicate));
+        self.cfg.cold_mut().retry_if = Some(Arc::new(predicate));
         self
     }
 
@@ -301,7 +339,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         T: 'static,
         E: 'static,
     {
-        self.cfg.recover = Some(Arc::new(move |err| Box::pin(fallback(err))));
+        self.cfg.cold_mut().recover = Some(Arc::new(move |err| Box::pin(fallback(err))));
         self
     }
 
@@ -309,7 +347,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// circuit fails fast with [`TaskError::CircuitOpen`] without calling the work.
     #[doc(alias = "with_circuit_breaker")]
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
-        self.cfg.breaker = Some(breaker);
+        self.cfg.cold_mut().breaker = Some(breaker);
         self
     }
 
@@ -332,10 +370,11 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Adds a field to the task's span (shown as `key=value` in its `fields`).
     pub fn with_field(mut self, key: impl Into<Arc<str>>, value: impl fmt::Display) -> Self {
+        let cold = self.cfg.cold_mut();
         let mut fields: Vec<(Arc<str>, String)> =
-            self.cfg.fields.as_deref().unwrap_or_default().to_vec();
+            cold.fields.as_deref().unwrap_or_default().to_vec();
         fields.push((key.into(), value.to_string()));
-        self.cfg.fields = Some(fields.into());
+        cold.fields = Some(fields.into());
         self
     }
 
@@ -345,7 +384,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.cfg.on_cancel = Some(Arc::new(move || Box::pin(cleanup())));
+        self.cfg.cold_mut().on_cancel = Some(Arc::new(move || Box::pin(cleanup())));
         self
     }
 
@@ -354,7 +393,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     pub fn grace_period(mut self, d: Duration) -> Self {
         match ConfigError::check_duration("grace period", d) {
             Ok(d) => {
-                self.cfg.grace = d;
+                self.cfg.cold_mut().grace = d;
                 self
             }
             Err(e) => self.invalid(e),
@@ -363,7 +402,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Cancels the task (gracefully) when `token` is cancelled.
     pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
-        self.cfg.token = Some(token);
+        self.cfg.cold_mut().token = Some(token);
         self
     }
 
@@ -377,26 +416,29 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Adds a typed dependency the work reads with
     /// [`TaskContext::get`] (see [`run_with`](Self::run_with)).
     pub fn with<D: Send + Sync + 'static>(mut self, dependency: D) -> Self {
-        self.cfg.context = self.cfg.context.insert(dependency);
+        let cold = self.cfg.cold_mut();
+        cold.context = std::mem::take(&mut cold.context).insert(dependency);
         self
     }
 
     /// Sets the working directory reported by [`TaskContext::working_dir`].
     pub fn working_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.cfg.context = self.cfg.context.with_working_dir(dir.into());
+        let cold = self.cfg.cold_mut();
+        cold.context = std::mem::take(&mut cold.context).with_working_dir(dir.into());
         self
     }
 
     /// Spawns on `handle` instead of the current runtime.
     #[doc(alias = "with_runtime")]
     pub fn runtime(mut self, handle: Handle) -> Self {
-        self.cfg.runtime = Some(handle);
+        self.cfg.cold_mut().runtime = Some(handle);
         self
     }
 
     /// The task's name, description and tags.
     pub fn label(&self) -> &TaskLabel {
-        &self.cfg.label
+        static UNNAMED: TaskLabel = TaskLabel::EMPTY;
+        self.cfg.label().unwrap_or(&UNNAMED)
     }
 
     /// The configured priority.
@@ -421,7 +463,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// The [`ConfigError`] of the first invalid setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match &self.cfg.invalid {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(ConfigError::clone(e)),
             None => Ok(()),
         }
     }
@@ -454,7 +496,12 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         Fut: Future<Output = Result<T, E>>,
     {
         let id = *self.cfg.id.get_or_insert_with(TaskId::new);
-        let ctx = self.cfg.context.clone().with_task_id(id);
+        let ctx = self
+            .cfg
+            .cold()
+            .map(|c| c.context.clone())
+            .unwrap_or_default()
+            .with_task_id(id);
         self.run(move || work(ctx.clone()))
     }
 
@@ -490,26 +537,27 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
 impl<T, E> fmt::Display for AsyncTaskBuilder<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.cfg.label, f)
+        fmt::Display::fmt(self.label(), f)
     }
 }
 
 impl<T, E> fmt::Debug for AsyncTaskBuilder<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.cfg;
+        let cold = c.cold();
         f.debug_struct("AsyncTaskBuilder")
-            .field("label", &c.label)
+            .field("label", self.label())
             .field("priority", &c.priority)
             .field("timeout", &c.timeout)
-            .field("deadline", &c.deadline)
-            .field("start_at", &c.start_at)
+            .field("deadline", &cold.and_then(|c| c.deadline))
+            .field("start_at", &cold.and_then(|c| c.start_at))
             .field("retry", &c.retry)
-            .field("retry_if", &c.retry_if.is_some())
-            .field("recover", &c.recover.is_some())
-            .field("breaker", &c.breaker.as_ref().map(|b| b.name().clone()))
+            .field("retry_if", &cold.is_some_and(|c| c.retry_if.is_some()))
+            .field("recover", &cold.is_some_and(|c| c.recover.is_some()))
+            .field("breaker", &cold.and_then(|c| c.breaker.as_ref()).map(|b| b.name().clone()))
             .field("tracing", &c.record_error.is_some())
-            .field("on_cancel", &c.on_cancel.is_some())
-            .field("grace", &c.grace)
+            .field("on_cancel", &cold.is_some_and(|c| c.on_cancel.is_some()))
+            .field("grace", &cold.map_or(DEFAULT_GRACE_PERIOD, |c| c.grace))
             .field("metrics", &c.metrics)
             .field("invalid", &c.invalid)
             .finish_non_exhaustive()

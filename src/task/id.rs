@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
@@ -73,6 +74,23 @@ impl FromStr for TaskId {
                 input: s.chars().take(64).collect(),
                 reason: e.to_string(),
             })
+    }
+}
+
+/// A task id drawn the first time it is read: tasks whose id nobody asks for never pay
+/// for random generation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LazyTaskId(OnceLock<TaskId>);
+
+impl LazyTaskId {
+    /// An id fixed in advance.
+    pub(crate) fn fixed(id: TaskId) -> Self {
+        LazyTaskId(OnceLock::from(id))
+    }
+
+    /// The id, drawn now if it was not yet.
+    pub(crate) fn get(&self) -> TaskId {
+        *self.0.get_or_init(TaskId::new)
     }
 }
 

@@ -15,6 +15,13 @@ pub struct TaskLabel {
 }
 
 impl TaskLabel {
+    /// No name, description or tags.
+    pub(crate) const EMPTY: TaskLabel = TaskLabel {
+        name: None,
+        description: None,
+        tags: None,
+    };
+
     /// The name, if one was given.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()

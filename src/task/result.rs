@@ -3,7 +3,11 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use crate::error::{BoxError, TaskError};
+use crate::task::id::LazyTaskId;
+use crate::task::timing::system_time_at;
 use crate::task::{MetricsSnapshot, TaskId, TaskLabel, TaskPriority};
 
 /// What awaiting a task yields: the value or the error, plus who ran, how often and when.
@@ -36,14 +40,15 @@ pub struct TaskResult<T, E = BoxError> {
 /// Execution metadata shared by results and handles.
 #[derive(Debug, Clone)]
 pub(crate) struct RunMeta {
-    pub(crate) task_id: TaskId,
+    pub(crate) task_id: LazyTaskId,
     pub(crate) label: TaskLabel,
     pub(crate) priority: TaskPriority,
     pub(crate) attempts: u32,
-    pub(crate) started_at: SystemTime,
+    /// When the first poll happened, on the tokio clock.
+    pub(crate) started: Instant,
     pub(crate) execution_time: Duration,
     pub(crate) recovered: bool,
-    pub(crate) metrics: Option<MetricsSnapshot>,
+    pub(crate) metrics: Option<Box<MetricsSnapshot>>,
 }
 
 impl<T, E> TaskResult<T, E> {
@@ -83,7 +88,7 @@ impl<T, E> TaskResult<T, E> {
 
     /// The id of the task that produced this result.
     pub fn task_id(&self) -> TaskId {
-        self.meta.task_id
+        self.meta.task_id.get()
     }
 
     /// The task's name, description and tags.
@@ -103,15 +108,13 @@ impl<T, E> TaskResult<T, E> {
 
     /// Wall-clock time the task started (first poll).
     pub fn started_at(&self) -> SystemTime {
-        self.meta.started_at
+        system_time_at(self.meta.started)
     }
 
     /// Wall-clock time the task finished: `started_at + execution_time`.
     pub fn completed_at(&self) -> SystemTime {
-        self.meta
-            .started_at
-            .checked_add(self.meta.execution_time)
-            .unwrap_or(self.meta.started_at)
+        let start = self.started_at();
+        start.checked_add(self.meta.execution_time).unwrap_or(start)
     }
 
     /// Time from the first poll to completion (waits, retries, backoff and recovery
@@ -127,7 +130,7 @@ impl<T, E> TaskResult<T, E> {
 
     /// The final metrics, when the task ran `.with_metrics()`.
     pub fn metrics(&self) -> Option<&MetricsSnapshot> {
-        self.meta.metrics.as_ref()
+        self.meta.metrics.as_deref()
     }
 
     /// Transforms the value, keeping the error and the metadata.
@@ -157,7 +160,7 @@ impl<T: fmt::Debug, E: fmt::Debug> fmt::Debug for TaskResult<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskResult")
             .field("outcome", &self.outcome)
-            .field("task_id", &self.meta.task_id)
+            .field("task_id", &self.meta.task_id.get())
             .field("label", &self.meta.label)
             .field("attempts", &self.meta.attempts)
             .field("execution_time", &self.meta.execution_time)

@@ -13,7 +13,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use futures::future::{BoxFuture, FusedFuture};
 use pin_project_lite::pin_project;
@@ -24,6 +23,7 @@ use tracing::Span;
 use crate::error::TaskError;
 use crate::task::builder::TaskConfig;
 use crate::task::cancel::CancelNode;
+use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
 use crate::task::work::{AsyncWork, panic_message};
@@ -46,10 +46,8 @@ pin_project! {
         attempt: Option<W::Future>,
         #[pin]
         timer: Option<Sleep>,
-        #[pin]
-        deadline: Option<Sleep>,
-        #[pin]
-        cancelled: Option<WaitForCancellationFutureOwned>,
+        deadline: Option<Pin<Box<Sleep>>>,
+        cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
         recovering: Option<BoxFuture<'static, Result<T, TaskError<E>>>>,
         cleanup: Option<BoxFuture<'static, ()>>,
         st: RunState,
@@ -74,10 +72,11 @@ type IntoResultFn<T, E> = fn(TaskResult<T, E>) -> Result<T, TaskError<E>>;
 /// Bookkeeping that is not pinned.
 struct RunState {
     phase: Phase,
-    id: TaskId,
+    id: LazyTaskId,
+    timers_checked: bool,
     attempts: u32,
-    started: Option<(SystemTime, Instant)>,
-    backoff: Option<Backoff>,
+    started: Option<Instant>,
+    backoff: Option<Box<Backoff>>,
     permit: Option<CircuitPermit>,
     node: Option<Arc<CancelNode>>,
     pub(crate) shared: Option<Arc<TaskShared>>,
@@ -111,8 +110,8 @@ enum Step<T, E> {
 }
 
 impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
-    pub(crate) fn new(mut cfg: TaskConfig<T, E>, work: W) -> Self {
-        let id = *cfg.id.get_or_insert_with(TaskId::new);
+    pub(crate) fn new(cfg: TaskConfig<T, E>, work: W) -> Self {
+        let id = cfg.id.map(LazyTaskId::fixed).unwrap_or_default();
         TaskFuture {
             cfg,
             work,
@@ -125,6 +124,7 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
             st: RunState {
                 phase: Phase::Init,
                 id,
+                timers_checked: false,
                 attempts: 0,
                 started: None,
                 backoff: None,
@@ -142,7 +142,7 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
 
     /// The id this task runs (and reports) under.
     pub fn task_id(&self) -> TaskId {
-        self.st.id
+        self.st.id.get()
     }
 
     /// A future of the plain `Result`, for `?` and for the `AsyncResultExt` combinators.
@@ -186,19 +186,27 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
 }
 
 /// A tokio timer at `at`, or `NoRuntime` when no runtime with a time driver is running.
-fn sleep_until<E>(at: Instant) -> Result<Sleep, TaskError<E>> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(TaskError::NoRuntime);
+/// `checked` remembers that a runtime was found, so a task looks only once.
+fn sleep_until<E>(at: Instant, checked: &mut bool) -> Result<Sleep, TaskError<E>> {
+    if !*checked {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(TaskError::NoRuntime);
+        }
+        *checked = true;
     }
     // A runtime built without `enable_time` panics here; keep that a typed error.
     catch_unwind(|| tokio::time::sleep_until(at)).map_err(|_| TaskError::NoRuntime)
 }
 
 /// Arms `timer` for `at`, reusing its registration when it already exists.
-fn arm<E>(mut timer: Pin<&mut Option<Sleep>>, at: Instant) -> Result<(), TaskError<E>> {
+fn arm<E>(
+    mut timer: Pin<&mut Option<Sleep>>,
+    at: Instant,
+    checked: &mut bool,
+) -> Result<(), TaskError<E>> {
     match timer.as_mut().as_pin_mut() {
         Some(sleep) => sleep.reset(at),
-        None => timer.set(Some(sleep_until(at)?)),
+        None => timer.set(Some(sleep_until(at, checked)?)),
     }
     Ok(())
 }
@@ -225,33 +233,33 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
         }
         if this.st.phase == Phase::Init {
             if this.cfg.record_error.is_some() {
+                let cold = this.cfg.cold();
                 this.st.span = Some(trace::task_span(
-                    this.st.id,
-                    &this.cfg.label,
+                    this.st.id.get(),
+                    cold.map(|c| &c.label),
                     this.cfg.priority,
-                    this.cfg.fields.as_deref(),
+                    cold.and_then(|c| c.fields.as_deref()),
                 ));
             }
             if this.cfg.metrics && this.st.metrics.is_none() {
                 this.st.metrics = Some(TaskMetrics::new());
             }
         }
+        if this.st.span.is_none() && this.st.metrics.is_none() {
+            // Fast path: no span to enter, no poll to measure.
+            return match run_steps(&mut this, cx, None) {
+                None => Poll::Pending,
+                Some(outcome) => Poll::Ready(finish(&mut this, outcome, None)),
+            };
+        }
         let span = this.st.span.take();
         let entered = span.as_ref().map(Span::enter);
         let metrics = this.st.metrics.clone();
         let poll_guard = metrics.as_ref().map(TaskMetrics::enter_poll);
-
-        let step = loop {
-            match step(&mut this, cx, span.as_ref()) {
-                Step::Continue => continue,
-                Step::Pending => break None,
-                Step::Finish(outcome) => break Some(outcome),
-            }
-        };
-
+        let outcome = run_steps(&mut this, cx, span.as_ref());
         drop(poll_guard);
         drop(entered);
-        let out = match step {
+        let out = match outcome {
             None => Poll::Pending,
             Some(outcome) => Poll::Ready(finish(&mut this, outcome, span.as_ref())),
         };
@@ -261,6 +269,21 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
 }
 
 type Proj<'a, T, E, W> = TaskFutureProj<'a, T, E, W>;
+
+/// Steps until the task waits (`None`) or finishes.
+fn run_steps<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+    span: Option<&Span>,
+) -> Option<Result<T, TaskError<E>>> {
+    loop {
+        match step(this, cx, span) {
+            Step::Continue => continue,
+            Step::Pending => return None,
+            Step::Finish(outcome) => return Some(outcome),
+        }
+    }
+}
 
 /// One transition of the state machine.
 fn step<T, E, W: AsyncWork<T, E>>(
@@ -386,35 +409,39 @@ fn step<T, E, W: AsyncWork<T, E>>(
 
 /// First poll: validate, start the clocks, join the cancellation scope, arm timers.
 fn init<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> Step<T, E> {
-    this.st.started = Some((SystemTime::now(), Instant::now()));
+    this.st.started = Some(Instant::now());
     if let Some(err) = this.cfg.invalid.take() {
-        return Step::Finish(Err(TaskError::Config(err)));
+        return Step::Finish(Err(TaskError::Config(*err)));
     }
     if let Some(shared) = &this.st.shared {
         let _ = shared.status.transition(TaskStatus::Running);
     }
+    let cold = this.cfg.cold();
     if this.st.node.is_none() {
-        this.st.node = match &this.cfg.token {
+        this.st.node = match cold.and_then(|c| c.token.as_ref()) {
             Some(token) => Some(CancelNode::linked(token)),
             None => CancelNode::child_of_current(),
         };
     }
     if let Some(node) = &this.st.node {
-        this.cancelled
-            .set(Some(node.token().clone().cancelled_owned()));
+        *this.cancelled = Some(Box::pin(node.token().clone().cancelled_owned()));
     }
     if this.work.requires_runtime() && tokio::runtime::Handle::try_current().is_err() {
         return Step::Finish(Err(TaskError::NoRuntime));
     }
-    if let Some(deadline) = this.cfg.deadline {
-        match sleep_until(deadline.to_instant()) {
-            Ok(sleep) => this.deadline.set(Some(sleep)),
+    if let Some(deadline) = cold.and_then(|c| c.deadline) {
+        match sleep_until(deadline.to_instant(), &mut this.st.timers_checked) {
+            Ok(sleep) => *this.deadline = Some(Box::pin(sleep)),
             Err(e) => return Step::Finish(Err(e)),
         }
     }
-    match this.cfg.start_at {
+    match cold.and_then(|c| c.start_at) {
         Some(at) => {
-            if let Err(e) = arm(this.timer.as_mut(), at.to_instant()) {
+            if let Err(e) = arm(
+                this.timer.as_mut(),
+                at.to_instant(),
+                &mut this.st.timers_checked,
+            ) {
                 return Step::Finish(Err(e));
             }
             this.st.phase = Phase::Waiting;
@@ -429,7 +456,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     span: Option<&Span>,
 ) -> Step<T, E> {
-    if let Some(breaker) = &this.cfg.breaker {
+    if let Some(breaker) = this.cfg.cold().and_then(|c| c.breaker.as_ref()) {
         match breaker.try_acquire() {
             Ok(permit) => this.st.permit = Some(permit),
             Err(open) => {
@@ -449,7 +476,13 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
     }
     this.st.attempt_span = span.map(|s| trace::attempt_span(s, this.st.attempts));
     if let Some(after) = this.cfg.timeout {
-        if let Err(e) = arm(this.timer.as_mut(), Instant::now() + after) {
+        // The first attempt starts when the task does: no second clock read.
+        let delayed = this.cfg.cold().is_some_and(|c| c.start_at.is_some());
+        let now = match (this.st.attempts, this.st.started, delayed) {
+            (1, Some(started), false) => started,
+            _ => Instant::now(),
+        };
+        if let Err(e) = arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked) {
             return Step::Finish(Err(e));
         }
     }
@@ -486,7 +519,7 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     if never_retried(&err) {
         return final_error(this, err);
     }
-    let retryable = match &this.cfg.retry_if {
+    let retryable = match this.cfg.cold().and_then(|c| c.retry_if.as_ref()) {
         Some(predicate) => predicate(&err),
         None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
     };
@@ -494,7 +527,10 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
         return final_error(this, err);
     }
     let policy = &this.cfg.retry;
-    let backoff = this.st.backoff.get_or_insert_with(|| policy.backoff());
+    let backoff = this
+        .st
+        .backoff
+        .get_or_insert_with(|| Box::new(policy.backoff()));
     let exhausted = |attempts, err| {
         if policy.max_retries() == 0 {
             err
@@ -509,7 +545,7 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
         let err = exhausted(this.st.attempts, err);
         return final_error(this, err);
     };
-    if let (Some(budget), Some((_, started))) = (policy.max_elapsed(), this.st.started) {
+    if let (Some(budget), Some(started)) = (policy.max_elapsed(), this.st.started) {
         if started.elapsed().saturating_add(delay) > budget {
             let err = exhausted(this.st.attempts, err);
             return final_error(this, err);
@@ -518,7 +554,11 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     if delay.is_zero() {
         this.st.phase = Phase::StartAttempt;
     } else {
-        if let Err(e) = arm(this.timer.as_mut(), Instant::now() + delay) {
+        if let Err(e) = arm(
+            this.timer.as_mut(),
+            Instant::now() + delay,
+            &mut this.st.timers_checked,
+        ) {
             return Step::Finish(Err(e));
         }
         this.st.phase = Phase::Backoff;
@@ -535,7 +575,7 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
         err,
         TaskError::Cancelled { .. } | TaskError::Config(_) | TaskError::NoRuntime
     );
-    match (&this.cfg.recover, recoverable) {
+    match (this.cfg.cold().and_then(|c| c.recover.as_ref()), recoverable) {
         (Some(fallback), true) => {
             *this.recovering = Some(fallback(err));
             this.st.phase = Phase::Recovering;
@@ -550,11 +590,11 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    let fired = this.cancelled.as_mut().as_pin_mut()?.poll(cx).is_ready();
+    let fired = this.cancelled.as_mut()?.as_mut().poll(cx).is_ready();
     if !fired {
         return None;
     }
-    this.cancelled.set(None);
+    *this.cancelled = None;
     this.attempt.set(None);
     *this.recovering = None;
     // Unreported permit: neither success nor failure.
@@ -565,10 +605,17 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
         .as_ref()
         .map_or(CancellationLevel::Graceful, |n| n.level());
     this.st.cancel_level = level;
-    if let (CancellationLevel::Graceful, Some(cleanup)) = (level, &this.cfg.on_cancel) {
+    let cold = this.cfg.cold();
+    if let (CancellationLevel::Graceful, Some(cold), Some(cleanup)) =
+        (level, cold, cold.and_then(|c| c.on_cancel.as_ref()))
+    {
         *this.cleanup = Some(cleanup());
         // Without a timer the cleanup is not bounded, but it still runs.
-        let _ = arm::<E>(this.timer.as_mut(), Instant::now() + this.cfg.grace);
+        let _ = arm::<E>(
+            this.timer.as_mut(),
+            Instant::now() + cold.grace,
+            &mut this.st.timers_checked,
+        );
         this.st.phase = Phase::Cleanup;
         return Some(Step::Continue);
     }
@@ -580,11 +627,11 @@ fn check_deadline<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    let passed = this.deadline.as_mut().as_pin_mut()?.poll(cx).is_ready();
+    let passed = this.deadline.as_mut()?.as_mut().poll(cx).is_ready();
     if !passed {
         return None;
     }
-    this.deadline.set(None);
+    *this.deadline = None;
     this.attempt.set(None);
     this.st.permit = None;
     Some(final_error(this, TaskError::DeadlineExceeded))
@@ -606,12 +653,9 @@ fn finish<T, E, W: AsyncWork<T, E>>(
     this.st.phase = Phase::Done;
     this.attempt.set(None);
     this.timer.set(None);
-    this.deadline.set(None);
-    this.cancelled.set(None);
-    let (started_at, started) = this
-        .st
-        .started
-        .unwrap_or_else(|| (SystemTime::now(), Instant::now()));
+    *this.deadline = None;
+    *this.cancelled = None;
+    let started = this.st.started.unwrap_or_else(Instant::now);
     let execution_time = started.elapsed();
     let status = match &outcome {
         Ok(_) => TaskStatus::Completed,
@@ -630,16 +674,16 @@ fn finish<T, E, W: AsyncWork<T, E>>(
     }
     let metrics = this.st.metrics.as_ref().map(|m| {
         m.finish();
-        m.snapshot()
+        Box::new(m.snapshot())
     });
     TaskResult::new(
         outcome,
         RunMeta {
-            task_id: this.st.id,
-            label: std::mem::take(&mut this.cfg.label),
+            task_id: std::mem::take(&mut this.st.id),
+            label: this.cfg.label().cloned().unwrap_or_default(),
             priority: this.cfg.priority,
             attempts: this.st.attempts,
-            started_at,
+            started,
             execution_time,
             recovered: this.st.recovered,
             metrics,
@@ -656,8 +700,8 @@ impl<T, E, W: AsyncWork<T, E>> FusedFuture for TaskFuture<T, E, W> {
 impl<T, E, W: AsyncWork<T, E>> fmt::Debug for TaskFuture<T, E, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskFuture")
-            .field("id", &self.st.id)
-            .field("label", &self.cfg.label)
+            .field("id", &self.st.id.get())
+            .field("label", &self.cfg.label())
             .field("phase", &self.st.phase)
             .field("attempts", &self.st.attempts)
             .finish_non_exhaustive()

@@ -6,15 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use futures::future::FusedFuture;
 use tokio::runtime::Handle;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
-use crate::error::{BoxError, TaskError};
+use crate::error::{BoxError, ConfigError, TaskError};
 use crate::task::cancel::CancelNode;
+use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::run::TaskFuture;
 use crate::task::work::{AsyncWork, panic_message};
@@ -70,7 +70,7 @@ where
     /// assert_eq!(value, 7);
     /// ```
     pub fn spawn(self) -> Result<TaskHandle<T, E>, TaskError<E>> {
-        let handle = match &self.config().runtime {
+        let handle = match self.config().cold().and_then(|c| c.runtime.as_ref()) {
             Some(h) => h.clone(),
             None => Handle::try_current().map_err(|_| TaskError::NoRuntime)?,
         };
@@ -84,9 +84,9 @@ where
     /// [`TaskError::Config`] for an invalid setting; nothing runs.
     pub fn spawn_on(mut self, runtime: &Handle) -> Result<TaskHandle<T, E>, TaskError<E>> {
         if let Some(err) = &self.config().invalid {
-            return Err(TaskError::Config(err.clone()));
+            return Err(TaskError::Config(ConfigError::clone(err)));
         }
-        let node = match &self.config().token {
+        let node = match self.config().cold().and_then(|c| c.token.as_ref()) {
             Some(token) => CancelNode::linked(token),
             None => CancelNode::child_of_current().unwrap_or_else(CancelNode::root),
         };
@@ -99,9 +99,9 @@ where
         let metrics = self.config().metrics.then(TaskMetrics::new);
         self.attach(node, Arc::clone(&shared), metrics.clone());
         let id = self.task_id();
-        let label = self.config().label.clone();
+        let label = self.config().label().cloned().unwrap_or_default();
         let priority = self.config().priority;
-        let spawned_at = (SystemTime::now(), Instant::now());
+        let spawned_at = Instant::now();
         let join = runtime.spawn(self);
         Ok(TaskHandle {
             id,
@@ -156,7 +156,7 @@ pub struct TaskHandle<T, E = BoxError> {
     taken: bool,
     shared: Arc<TaskShared>,
     metrics: Option<TaskMetrics>,
-    spawned_at: (SystemTime, Instant),
+    spawned_at: Instant,
 }
 
 impl<T, E> TaskHandle<T, E> {
@@ -266,17 +266,17 @@ impl<T, E> TaskHandle<T, E> {
                 };
                 let metrics = self.metrics.as_ref().map(|m| {
                     m.finish();
-                    m.snapshot()
+                    Box::new(m.snapshot())
                 });
                 TaskResult::new(
                     Err(error),
                     RunMeta {
-                        task_id: self.id,
+                        task_id: LazyTaskId::fixed(self.id),
                         label: self.label.clone(),
                         priority: self.priority,
                         attempts: self.attempts(),
-                        started_at: self.spawned_at.0,
-                        execution_time: self.spawned_at.1.elapsed(),
+                        started: self.spawned_at,
+                        execution_time: self.spawned_at.elapsed(),
                         recovered: false,
                         metrics,
                     },

@@ -12,13 +12,13 @@ use crate::task::{TaskId, TaskLabel, TaskPriority};
 /// The `task` span: name, id, priority and the user's fields.
 pub(crate) fn task_span(
     id: TaskId,
-    label: &TaskLabel,
+    label: Option<&TaskLabel>,
     priority: TaskPriority,
     fields: Option<&[(Arc<str>, String)]>,
 ) -> Span {
     tracing::info_span!(
         "task",
-        name = label.name().unwrap_or("unnamed_task"),
+        name = label.and_then(TaskLabel::name).unwrap_or("unnamed_task"),
         id = %id,
         priority = %priority,
         fields = %Fields(fields.unwrap_or_default()),

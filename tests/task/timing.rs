@@ -108,3 +108,27 @@ fn timers_outside_a_runtime_are_a_typed_error() {
     );
     assert!(matches!(r.error(), Some(TaskError::NoRuntime)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeout_after_a_delayed_start_counts_from_the_attempt() {
+    let start = Instant::now();
+    let r = AsyncTask::to::<u32>()
+        .wait_until(start + Duration::from_secs(10))
+        .timeout(Duration::from_secs(1))
+        .run(forever)
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_secs(11));
+    assert!(r.error().unwrap().is_timeout());
+    assert_eq!(r.execution_time(), Duration::from_secs(11));
+}
+
+#[tokio::test(start_paused = true)]
+async fn started_at_follows_the_task_clock() {
+    let before = SystemTime::now();
+    let r = AsyncTask::to::<u32>().run(|| async { Ok::<_, Boom>(1) }).await;
+    let drift = match r.started_at().duration_since(before) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(drift < Duration::from_secs(1), "{drift:?}");
+}

@@ -554,7 +554,12 @@ impl<T, E> fmt::Debug for AsyncTaskBuilder<T, E> {
             .field("retry", &c.retry)
             .field("retry_if", &cold.is_some_and(|c| c.retry_if.is_some()))
             .field("recover", &cold.is_some_and(|c| c.recover.is_some()))
-            .field("breaker", &cold.and_then(|c| c.breaker.as_ref()).map(|b| b.name().clone()))
+            .field(
+                "breaker",
+                &cold
+                    .and_then(|c| c.breaker.as_ref())
+                    .map(|b| b.name().clone()),
+            )
             .field("tracing", &c.record_error.is_some())
             .field("on_cancel", &cold.is_some_and(|c| c.on_cancel.is_some()))
             .field("grace", &cold.map_or(DEFAULT_GRACE_PERIOD, |c| c.grace))

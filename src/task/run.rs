@@ -482,7 +482,11 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
             (1, Some(started), false) => started,
             _ => Instant::now(),
         };
-        if let Err(e) = arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked) {
+        if let Err(e) = arm(
+            this.timer.as_mut(),
+            now + after,
+            &mut this.st.timers_checked,
+        ) {
             return Step::Finish(Err(e));
         }
     }
@@ -575,7 +579,10 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
         err,
         TaskError::Cancelled { .. } | TaskError::Config(_) | TaskError::NoRuntime
     );
-    match (this.cfg.cold().and_then(|c| c.recover.as_ref()), recoverable) {
+    match (
+        this.cfg.cold().and_then(|c| c.recover.as_ref()),
+        recoverable,
+    ) {
         (Some(fallback), true) => {
             *this.recovering = Some(fallback(err));
             this.st.phase = Phase::Recovering;

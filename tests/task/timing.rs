@@ -125,7 +125,9 @@ async fn timeout_after_a_delayed_start_counts_from_the_attempt() {
 #[tokio::test(start_paused = true)]
 async fn started_at_follows_the_task_clock() {
     let before = SystemTime::now();
-    let r = AsyncTask::to::<u32>().run(|| async { Ok::<_, Boom>(1) }).await;
+    let r = AsyncTask::to::<u32>()
+        .run(|| async { Ok::<_, Boom>(1) })
+        .await;
     let drift = match r.started_at().duration_since(before) {
         Ok(d) => d,
         Err(e) => e.duration(),

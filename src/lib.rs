@@ -91,12 +91,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
+pub mod operators;
 pub mod task;
 pub mod units;
 
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use crate::error::{BoxError, ConfigError, TaskError};
+    pub use crate::operators::DataflowExt;
     pub use crate::task::{
         AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
         CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority, TaskContext,

@@ -81,8 +81,8 @@ struct RunState {
     node: Option<Arc<CancelNode>>,
     pub(crate) shared: Option<Arc<TaskShared>>,
     metrics: Option<TaskMetrics>,
-    span: Option<Span>,
-    attempt_span: Option<Span>,
+    span: Option<Box<Span>>,
+    attempt_span: Option<Box<Span>>,
     cancel_level: CancellationLevel,
     recovered: bool,
 }
@@ -234,12 +234,12 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
         if this.st.phase == Phase::Init {
             if this.cfg.record_error.is_some() {
                 let cold = this.cfg.cold();
-                this.st.span = Some(trace::task_span(
+                this.st.span = Some(Box::new(trace::task_span(
                     this.st.id.get(),
                     cold.map(|c| &c.label),
                     this.cfg.priority,
                     cold.and_then(|c| c.fields.as_deref()),
-                ));
+                )));
             }
             if this.cfg.metrics && this.st.metrics.is_none() {
                 this.st.metrics = Some(TaskMetrics::new());
@@ -253,15 +253,15 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
             };
         }
         let span = this.st.span.take();
-        let entered = span.as_ref().map(Span::enter);
+        let entered = span.as_deref().map(Span::enter);
         let metrics = this.st.metrics.clone();
         let poll_guard = metrics.as_ref().map(TaskMetrics::enter_poll);
-        let outcome = run_steps(&mut this, cx, span.as_ref());
+        let outcome = run_steps(&mut this, cx, span.as_deref());
         drop(poll_guard);
         drop(entered);
         let out = match outcome {
             None => Poll::Pending,
-            Some(outcome) => Poll::Ready(finish(&mut this, outcome, span.as_ref())),
+            Some(outcome) => Poll::Ready(finish(&mut this, outcome, span.as_deref())),
         };
         this.st.span = span;
         out
@@ -313,7 +313,7 @@ fn step<T, E, W: AsyncWork<T, E>>(
             let node = this.st.node.as_ref();
             let attempt = this.attempt.as_mut();
             let polled = catch_unwind(AssertUnwindSafe(|| {
-                let attempt_span = this.st.attempt_span.as_ref().map(Span::enter);
+                let attempt_span = this.st.attempt_span.as_deref().map(Span::enter);
                 let out = match (node, attempt.as_pin_mut()) {
                     (Some(node), Some(fut)) => node.enter(|| fut.poll(cx)),
                     (None, Some(fut)) => fut.poll(cx),
@@ -474,7 +474,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
     if let Some(shared) = &this.st.shared {
         shared.attempts.store(this.st.attempts, Ordering::Relaxed);
     }
-    this.st.attempt_span = span.map(|s| trace::attempt_span(s, this.st.attempts));
+    this.st.attempt_span = span.map(|s| Box::new(trace::attempt_span(s, this.st.attempts)));
     if let Some(after) = this.cfg.timeout {
         // The first attempt starts when the task does: no second clock read.
         let delayed = this.cfg.cold().is_some_and(|c| c.start_at.is_some());

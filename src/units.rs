@@ -1,11 +1,11 @@
-//! Units as methods on numbers: `30.seconds()`, `64usize.kb()`, `1000.rows()`.
+//! Units as methods on numbers: `30.seconds()`, `4.mb()`, `1000.rows()`.
 //!
 //! Three extension traits make settings read like prose:
 //!
 //! - [`TimeExt`] turns a number into a [`Duration`](std::time::Duration):
 //!   `500.millis()`, `30.seconds()`, `1.hour()`, `2.5.seconds()`.
 //! - [`SizeExt`] turns a number of units into a number of bytes, **1024-based**:
-//!   `64usize.kb() == 65_536`.
+//!   `64.kb() == 65_536`.
 //! - [`CountExt`] tags a number with what it counts: `1000.rows()` is a [`Count`], the
 //!   chunk or batch size the operators take, validated to be non-zero before any work
 //!   starts.

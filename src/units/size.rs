@@ -105,14 +105,12 @@ pub const fn tib(n: u64) -> u64 {
 /// `gb` GiB, `tb` TiB, as memory and buffer sizes are counted; `kb()` and `kib()` return
 /// the same value. There are no 1000-based units here.
 ///
-/// Implemented for `u32`, `u64` and `usize`; the result has the receiver's type and
+/// Implemented for `u32`, `u64` and `usize`, where the result has the receiver's type and
 /// saturates at its maximum instead of overflowing (`u32::MAX.kb() == u32::MAX`,
-/// `1u32.tb() == u32::MAX`).
-///
-/// An unsuffixed literal is an `i32`, which has no `SizeExt` (a size is never negative,
-/// and an `i32` would overflow at 2 GiB), so give the literal the type you need
-/// (`64usize.kb()`, `8u64.gb()`) or use the `const fn`s of [`units`](crate::units), which
-/// take and return `u64` (`units::gb(8)`).
+/// `1u32.tb() == u32::MAX`), and for `i32`, the type of an unsuffixed literal, where the
+/// result is a `u64` (so `4.mb()` and `file_size > 100.mb()` read as written and cannot
+/// overflow at 2 GiB; a negative count is zero bytes). Where a `usize` is needed
+/// (`vec![0u8; 64usize.kb()]`), suffix the literal.
 ///
 /// # Examples
 ///
@@ -288,10 +286,43 @@ macro_rules! size_ext {
 
 size_ext!(u32, u64, usize);
 
+/// Plain literals (`4.mb()`, `64.kb()`) are `i32`: they count in `u64` bytes so they
+/// cannot overflow at 2 GiB; a negative count is zero bytes.
+impl SizeExt for i32 {
+    type Output = u64;
+
+    fn bytes(self) -> u64 {
+        u64::try_from(self).unwrap_or(0)
+    }
+    fn kb(self) -> u64 {
+        kb(self.bytes())
+    }
+    fn mb(self) -> u64 {
+        mb(self.bytes())
+    }
+    fn gb(self) -> u64 {
+        gb(self.bytes())
+    }
+    fn tb(self) -> u64 {
+        tb(self.bytes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn plain_literals_count_in_u64_bytes() {
+        let file_size: u64 = 200 * 1024 * 1024;
+        assert!(file_size > 100.mb());
+        assert_eq!(4.mb(), 4_194_304u64);
+        assert_eq!(3.gb(), 3u64 << 30);
+        assert_eq!((-5).kb(), 0u64);
+        assert_eq!(i32::MAX.kb(), (i32::MAX as u64) << 10);
+        assert_eq!(i32::MAX.tb(), u64::MAX);
+    }
 
     #[test]
     fn size_exact_values() {

@@ -228,6 +228,29 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Bounds each attempt: an attempt still running after `d` fails with
     /// [`TaskError::Timeout`] (and may be retried). Zero is a [`ConfigError`].
+    ///
+    /// # Examples
+    ///
+    /// An API call with a strict SLA of 5 seconds:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let result = AsyncTask::to::<String>()
+    ///     .name("user-profile-fetch")
+    ///     .timeout(5.seconds())
+    ///     .run(|| async {
+    ///         tokio::time::sleep(Duration::from_secs(60)).await; // a hung backend
+    ///         Ok::<_, std::io::Error>(String::from("profile"))
+    ///     })
+    ///     .await;
+    /// assert!(result.error().unwrap().is_timeout());
+    /// assert_eq!(result.execution_time(), 5.seconds());
+    /// # }
+    /// ```
     #[doc(alias = "with_timeout")]
     pub fn timeout(mut self, d: Duration) -> Self {
         match ConfigError::check_duration("timeout", d) {
@@ -241,6 +264,26 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Bounds the whole task (waits, attempts, backoff): at `at` it stops with
     /// [`TaskError::DeadlineExceeded`].
+    ///
+    /// # Examples
+    ///
+    /// A batch job that must finish before a coordinated deployment:
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let deployment_start = SystemTime::now() + 30.minutes();
+    /// let migration = AsyncTask::to::<u32>()
+    ///     .deadline(deployment_start)
+    ///     .timeout(25.minutes())
+    ///     .run(|| async { Ok::<_, std::io::Error>(12) })
+    ///     .await;
+    /// assert_eq!(migration.value(), Some(&12));
+    /// # }
+    /// ```
     #[doc(alias = "with_deadline")]
     pub fn deadline(mut self, at: impl Into<TimePoint>) -> Self {
         self.cfg.cold_mut().deadline = Some(at.into());
@@ -262,6 +305,31 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Retries up to `n` times after the first attempt (0 = no retries), with the
     /// current backoff (exponential from 100 ms unless set). More than
     /// [`MAX_RETRIES`] is a [`ConfigError`].
+    ///
+    /// # Examples
+    ///
+    /// Retries of a flaky call, each after an exponential backoff:
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let calls = AtomicU32::new(0);
+    /// let result = AsyncTask::to::<&str>()
+    ///     .retry(3)
+    ///     .run(|| {
+    ///         let n = calls.fetch_add(1, Ordering::SeqCst);
+    ///         async move { if n < 2 { Err("503") } else { Ok("200 OK") } }
+    ///     })
+    ///     .await;
+    /// assert_eq!(result.value(), Some(&"200 OK"));
+    /// assert_eq!(result.attempts(), 3);
+    /// // Slept 100 ms, then 200 ms.
+    /// assert_eq!(result.execution_time(), 300.millis());
+    /// # }
+    /// ```
     pub fn retry(mut self, n: u32) -> Self {
         if n > MAX_RETRIES {
             return self.invalid(ConfigError::OutOfRange {
@@ -277,12 +345,51 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     }
 
     /// No retries (the default).
+    ///
+    /// # Examples
+    ///
+    /// A schema migration must never run twice:
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let migration = AsyncTask::to::<()>()
+    ///     .name("schema-migration-v2")
+    ///     .timeout(300.seconds())
+    ///     .no_retry()
+    ///     .run(|| async { Err::<(), _>("constraint violation at statement 7") })
+    ///     .await;
+    /// assert_eq!(migration.attempts(), 1);
+    /// assert!(matches!(migration.error(), Some(TaskError::Failed(_))));
+    /// # }
+    /// ```
     pub fn no_retry(self) -> Self {
         self.retry(0)
     }
 
     /// Sets the backoff between retries; keeps a retry count set with
     /// [`retry`](Self::retry), else allows 3 retries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::task::RetryStrategy;
+    ///
+    /// let training = AsyncTask::<std::io::Error>::to::<u64>()
+    ///     .name("train-llm")
+    ///     .timeout(2.hours())
+    ///     .retry_strategy(RetryStrategy::Exponential {
+    ///         base: Duration::from_secs(30),
+    ///         factor: 1.5,
+    ///         max: 10.minutes(),
+    ///     });
+    /// assert_eq!(training.get_retry_policy().max_retries(), 3);
+    /// assert!(training.validate().is_ok());
+    /// ```
     pub fn retry_strategy(mut self, strategy: RetryStrategy) -> Self {
         if let Err(e) = strategy.validate() {
             return self.invalid(e);
@@ -303,6 +410,27 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     }
 
     /// Replaces the whole retry policy: backoff, jitter, retry count and time budget.
+    ///
+    /// # Examples
+    ///
+    /// A database connection with exponential backoff, jitter and a one-minute budget:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::task::{Jitter, RetryPolicy, RetryStrategy};
+    ///
+    /// let policy = RetryPolicy::new(RetryStrategy::Exponential {
+    ///     base: Duration::from_millis(100),
+    ///     factor: 2.0,
+    ///     max: Duration::from_secs(5),
+    /// })
+    /// .with_jitter(Jitter::Full)
+    /// .with_max_retries(5)
+    /// .with_max_elapsed(1.minutes());
+    /// let connect = AsyncTask::<std::io::Error>::to::<()>().retry_policy(policy);
+    /// assert!(connect.validate().is_ok());
+    /// ```
     #[doc(alias = "with_retry_config")]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         if let Err(e) = policy.validate() {
@@ -318,6 +446,30 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Without it, user errors ([`TaskError::Failed`]) and timeouts are retried, panics
     /// are not. Cancellation, a passed deadline, an open circuit and configuration errors
     /// are never retried, whatever the predicate says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// #[derive(Debug)]
+    /// enum ApiError { RateLimited, NotFound }
+    /// # impl std::fmt::Display for ApiError {
+    /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let result = AsyncTask::to::<()>()
+    ///     .retry(5)
+    ///     // A 404 will not get better by asking again.
+    ///     .retry_if(|err| !matches!(err.user_error(), Some(ApiError::NotFound)))
+    ///     .run(|| async { Err::<(), _>(ApiError::NotFound) })
+    ///     .await;
+    /// assert_eq!(result.attempts(), 1);
+    /// # let _ = ApiError::RateLimited;
+    /// # }
+    /// ```
     #[doc(alias = "can_recover_from")]
     pub fn retry_if<P>(mut self, predicate: P) -> Self
     where
@@ -332,6 +484,33 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// It gets the error and returns the value to use instead, or an error: return
     /// `Err(err)` to pass the original error on unchanged. It does not run when the task
     /// was cancelled or misconfigured.
+    ///
+    /// # Examples
+    ///
+    /// A microservice call falling back to a cached response:
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let response = AsyncTask::to::<String>()
+    ///     .timeout(10.seconds())
+    ///     .recover_with(|error| async move {
+    ///         match error {
+    ///             TaskError::Timeout { .. } => Ok(String::from("cached response")),
+    ///             other => Err(other), // anything else stays an error
+    ///         }
+    ///     })
+    ///     .run(|| async {
+    ///         tokio::time::sleep(60.seconds()).await;
+    ///         Ok::<_, std::io::Error>(String::from("fresh response"))
+    ///     })
+    ///     .await;
+    /// assert_eq!(response.value().map(String::as_str), Some("cached response"));
+    /// assert!(response.was_recovered());
+    /// # }
+    /// ```
     pub fn recover_with<F, Fut>(mut self, fallback: F) -> Self
     where
         F: Fn(TaskError<E>) -> Fut + Send + Sync + 'static,
@@ -345,6 +524,32 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Guards every attempt with a circuit breaker, usually shared by many tasks. An open
     /// circuit fails fast with [`TaskError::CircuitOpen`] without calling the work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::task::CircuitBreaker;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let breaker = CircuitBreaker::builder("payments").failure_threshold(2).build()?;
+    /// for _ in 0..2 {
+    ///     let _ = AsyncTask::to::<()>()
+    ///         .circuit_breaker(breaker.clone())
+    ///         .run(|| async { Err::<(), _>("gateway error") })
+    ///         .await;
+    /// }
+    /// // Open now: the next call fails fast without running its work.
+    /// let fast = AsyncTask::to::<()>()
+    ///     .circuit_breaker(breaker.clone())
+    ///     .run(|| async { Ok::<(), &str>(()) })
+    ///     .await;
+    /// assert!(matches!(fast.error(), Some(TaskError::CircuitOpen { .. })));
+    /// assert_eq!(fast.attempts(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[doc(alias = "with_circuit_breaker")]
     pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.cfg.cold_mut().breaker = Some(breaker);
@@ -360,6 +565,28 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Emits a `task` span (name, id, priority, fields) with a child `attempt` span per
     /// attempt; failures are recorded on the spans as events and an `error` field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let user_id = 42;
+    /// let result = AsyncTask::to::<u32>()
+    ///     .name("api-request")
+    ///     .tracing(true)
+    ///     .with_field("endpoint", "/api/users/{id}")
+    ///     .with_field("user_id", user_id)
+    ///     .run(|| async {
+    ///         tracing::info!("inside the task and attempt spans");
+    ///         Ok::<_, std::io::Error>(200)
+    ///     })
+    ///     .await;
+    /// assert!(result.is_success());
+    /// # }
+    /// ```
     pub fn tracing(mut self, enabled: bool) -> Self
     where
         E: fmt::Display,
@@ -408,6 +635,29 @@ impl<T, E> AsyncTaskBuilder<T, E> {
 
     /// Records poll count, poll time, thread CPU time, I/O and (with the
     /// `memory-tracking` feature) memory per task; off and free by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::task::metrics;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let result = AsyncTask::to::<usize>()
+    ///     .with_metrics()
+    ///     .run(|| async {
+    ///         let data = vec![0u8; 4096]; // stands in for a file read
+    ///         metrics::record_read(data.len() as u64, Duration::from_micros(80));
+    ///         Ok::<_, std::io::Error>(data.len())
+    ///     })
+    ///     .await;
+    /// let m = result.metrics().unwrap();
+    /// assert_eq!(m.io().bytes_read(), 4096);
+    /// assert_eq!(m.cpu().poll_count(), 1);
+    /// # }
+    /// ```
     pub fn with_metrics(mut self) -> Self {
         self.cfg.metrics = true;
         self
@@ -509,6 +759,24 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     ///
     /// A timeout or cancellation stops waiting for it, but cannot stop a thread that is
     /// already running it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let checksum = AsyncTask::to::<u64>()
+    ///     .name("checksum")
+    ///     .run_blocking(|| {
+    ///         // CPU-heavy or blocking code stays off the async workers.
+    ///         Ok::<_, std::io::Error>((1..=1000u64).sum())
+    ///     })
+    ///     .await;
+    /// assert_eq!(checksum.value(), Some(&500_500));
+    /// # }
+    /// ```
     pub fn run_blocking<F>(self, work: F) -> TaskFuture<T, E, BlockingWork<F>>
     where
         F: Fn() -> Result<T, E> + Send + Sync + 'static,

@@ -592,20 +592,34 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
     }
 }
 
+/// Polls a one-shot signal (cancellation, deadline); `true`, with the slot emptied, once
+/// it has fired.
+fn fired<F: Future>(slot: &mut Option<Pin<Box<F>>>, cx: &mut Context<'_>) -> bool {
+    let ready = slot
+        .as_mut()
+        .is_some_and(|signal| signal.as_mut().poll(cx).is_ready());
+    if ready {
+        *slot = None;
+    }
+    ready
+}
+
+/// Drops the running attempt; its breaker permit counts as neither success nor failure.
+fn abandon_attempt<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) {
+    this.attempt.set(None);
+    this.st.permit = None;
+}
+
 /// Stops the task if its scope was cancelled; starts the cleanup for a graceful cancel.
 fn check_cancel<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    let fired = this.cancelled.as_mut()?.as_mut().poll(cx).is_ready();
-    if !fired {
+    if !fired(this.cancelled, cx) {
         return None;
     }
-    *this.cancelled = None;
-    this.attempt.set(None);
+    abandon_attempt(this);
     *this.recovering = None;
-    // Unreported permit: neither success nor failure.
-    this.st.permit = None;
     let level = this
         .st
         .node
@@ -634,13 +648,10 @@ fn check_deadline<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    let passed = this.deadline.as_mut()?.as_mut().poll(cx).is_ready();
-    if !passed {
+    if !fired(this.deadline, cx) {
         return None;
     }
-    *this.deadline = None;
-    this.attempt.set(None);
-    this.st.permit = None;
+    abandon_attempt(this);
     Some(final_error(this, TaskError::DeadlineExceeded))
 }
 

@@ -293,7 +293,8 @@ fn step<T, E, W: AsyncWork<T, E>>(
 ) -> Step<T, E> {
     match this.st.phase {
         Phase::Init => init(this),
-        Phase::Waiting => {
+        // A delayed start and a backoff both sleep, then start an attempt.
+        Phase::Waiting | Phase::Backoff => {
             if let Some(step) = check_cancel_and_deadline(this, cx) {
                 return step;
             }
@@ -350,18 +351,6 @@ fn step<T, E, W: AsyncWork<T, E>>(
                         }
                     }
                     check_deadline(this, cx).unwrap_or(Step::Pending)
-                }
-            }
-        }
-        Phase::Backoff => {
-            if let Some(step) = check_cancel_and_deadline(this, cx) {
-                return step;
-            }
-            match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
-                Some(Poll::Pending) => Step::Pending,
-                _ => {
-                    this.st.phase = Phase::StartAttempt;
-                    Step::Continue
                 }
             }
         }

@@ -101,6 +101,7 @@ async fn main() -> Result<(), ConfigError> {
         let service = Arc::clone(&service);
         let task = request
             .clone()
+            .name(format!("get-user-{user_id}"))
             .with_field("user_id", user_id)
             .recover_with(move |err| async move {
                 match err {
@@ -148,7 +149,11 @@ async fn main() -> Result<(), ConfigError> {
             }
             Err(err) => {
                 failed += 1;
-                println!("user ??: failed: {err}");
+                println!(
+                    "{}: failed after {} attempt(s): {err}",
+                    result.label(),
+                    result.attempts()
+                );
             }
         }
     }

@@ -24,7 +24,10 @@ async fn execute_migration_script(name: &str) -> Result<MigrationResult, std::io
 #[tokio::main]
 async fn main() {
     // Print the task's spans and events to stderr.
-    let _ = tracing::subscriber::set_global_default(Stderr);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .init();
 
     let summary = AsyncTask::to::<MigrationResult>()
         .name("schema-migration-v2")
@@ -44,27 +47,4 @@ async fn main() {
         })
         .await;
     println!("{summary}");
-}
-
-/// A tiny subscriber printing span names and event fields, so the example needs no
-/// extra dependency.
-struct Stderr;
-
-impl tracing::Subscriber for Stderr {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        eprintln!("span {} {:?}", span.metadata().name(), span.values());
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        eprintln!("  record {values:?}");
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        eprintln!("  event {event:?}");
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }

@@ -329,3 +329,62 @@ proptest! {
         prop_assert_eq!(seen, (0..input.len()).collect::<Vec<_>>());
     }
 }
+
+/// The seed's log-aggregation case: entries from several servers, up to 30 s late, put in
+/// chronological order; late entries and silent periods counted in the final summary.
+#[test]
+fn log_aggregation_use_case() {
+    #[derive(Debug, Clone, PartialEq)]
+    struct LogEntry {
+        server: &'static str,
+        at_ms: i64,
+    }
+    let entry = |server, s: i64| LogEntry {
+        server,
+        at_ms: s * 1_000,
+    };
+    let entries = vec![
+        entry("web-1", 0),
+        entry("web-2", 20),
+        entry("web-1", 5), // 15 s behind: reordered
+        entry("db-1", 40),
+        entry("web-2", 2), // behind 5 s, already emitted: late
+        entry("db-1", 200),
+        entry("web-1", 210),
+    ];
+    let mut ordered = stream::iter(entries)
+        .order_by_timestamp(|e| e.at_ms, 30_000)
+        .unwrap();
+    let out = oks(futures::executor::block_on(
+        (&mut ordered).collect::<Vec<_>>(),
+    ));
+    let late: Vec<_> = out.iter().filter(|o| o.is_late()).collect();
+    assert_eq!(late, [&Late(entry("web-2", 2))]);
+    let in_order = out.into_iter().filter_map(Sequenced::into_item);
+    // Periods longer than a minute without any log line.
+    let mut gaps = stream::iter(in_order)
+        .detect_gaps(|e| e.at_ms, 60_000)
+        .unwrap();
+    let marked = oks(futures::executor::block_on((&mut gaps).collect::<Vec<_>>()));
+    let servers: Vec<_> = marked
+        .iter()
+        .map(|o| match o {
+            Item(e) => format!("{}@{}", e.server, e.at_ms / 1_000),
+            other => format!("{:?}", other.gap()),
+        })
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            "web-1@0",
+            "web-1@5",
+            "web-2@20",
+            "db-1@40",
+            "Some((40000, 200000))",
+            "db-1@200",
+            "web-1@210"
+        ]
+    );
+    let (o, g) = (ordered.counts(), gaps.counts());
+    assert_eq!((o.out_of_order, o.late, g.gaps), (2, 1, 1));
+}

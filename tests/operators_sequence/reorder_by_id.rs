@@ -106,6 +106,37 @@ fn end_of_stream_flushes_with_gap_markers_for_the_holes() {
 }
 
 #[test]
+fn ids_far_ahead_of_the_next_one() {
+    assert_eq!(
+        reorder(&[0, 100, 3, 100, 2, 1, 50], 4),
+        [
+            Item(0),
+            Duplicate(100),
+            Item(1),
+            Item(2),
+            Item(3),
+            Gap { from: 4, to: 49 },
+            Item(50),
+            Gap { from: 51, to: 99 },
+            Item(100),
+        ]
+    );
+    // 6 is buffered while far ahead; when the next id comes close to it, a second 6 is
+    // still recognized as a duplicate.
+    assert_eq!(
+        reorder(&[0, 6, 2, 1, 6], 4),
+        [
+            Item(0),
+            Item(1),
+            Item(2),
+            Duplicate(6),
+            Gap { from: 3, to: 5 },
+            Item(6),
+        ]
+    );
+}
+
+#[test]
 fn first_id_and_first_seen() {
     assert_eq!(
         reorder(&[9, 11, 10], ReorderConfig::new(4).first_id(10)),

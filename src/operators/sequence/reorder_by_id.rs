@@ -100,6 +100,122 @@ impl From<Count> for ReorderConfig {
     }
 }
 
+/// Elements waiting for their turn, by id: a ring of slots for ids less than its width
+/// ahead of the next expected one (constant-time insert and take), a `BTreeMap` for ids
+/// further ahead.
+///
+/// Every id in the ring lies in `next..next + width`, so each has its own slot: `next`
+/// only moves to an id just emitted plus one, or to the smallest buffered id.
+struct IdBuffer<T> {
+    /// Empty until the first element arrives out of order, then `width` slots.
+    ring: Vec<Option<(u64, T)>>,
+    /// A power of two, at most `MAX_RING`.
+    width: usize,
+    in_ring: usize,
+    far: BTreeMap<u64, T>,
+}
+
+/// The widest ring: a larger bound keeps its extra elements in the map.
+const MAX_RING: usize = 4096;
+
+impl<T> IdBuffer<T> {
+    fn new(max_buffered: usize) -> Self {
+        IdBuffer {
+            ring: Vec::new(),
+            width: max_buffered.clamp(1, MAX_RING).next_power_of_two(),
+            in_ring: 0,
+            far: BTreeMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.in_ring + self.far.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot(&self, id: u64) -> usize {
+        // The mask keeps fewer bits than `usize` has: the cast loses nothing.
+        (id & (self.width as u64 - 1)) as usize
+    }
+
+    /// Buffers an element whose `id` is ahead of `next`, or gives it back when an element
+    /// with that id is already buffered.
+    fn insert(&mut self, next: u64, id: u64, item: T) -> Result<(), T> {
+        if id.wrapping_sub(next) < self.width as u64 {
+            if !self.far.is_empty() && self.far.contains_key(&id) {
+                return Err(item);
+            }
+            if self.ring.is_empty() {
+                self.ring.resize_with(self.width, || None);
+            }
+            let slot = self.slot(id);
+            if let Some(entry) = self.ring.get_mut(slot) {
+                if entry.is_some() {
+                    return Err(item);
+                }
+                *entry = Some((id, item));
+                self.in_ring += 1;
+                return Ok(());
+            }
+        }
+        match self.far.entry(id) {
+            std::collections::btree_map::Entry::Occupied(_) => Err(item),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(item);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the element with `id`, looking only where the smallest id can be.
+    fn take(&mut self, id: u64) -> Option<T> {
+        if self.in_ring > 0 {
+            let slot = self.slot(id);
+            if let Some(entry) = self.ring.get_mut(slot) {
+                if entry.as_ref().is_some_and(|(i, _)| *i == id) {
+                    self.in_ring -= 1;
+                    return entry.take().map(|(_, item)| item);
+                }
+            }
+        }
+        let entry = self.far.first_entry()?;
+        if *entry.key() == id {
+            Some(entry.remove())
+        } else {
+            None
+        }
+    }
+
+    /// The smallest buffered id (the ring is scanned upwards from `next`).
+    fn first_id(&self, next: u64) -> Option<u64> {
+        let in_ring = if self.in_ring > 0 {
+            (0..self.width as u64).find_map(|k| {
+                let slot = self.slot(next.wrapping_add(k));
+                self.ring.get(slot)?.as_ref().map(|(id, _)| *id)
+            })
+        } else {
+            None
+        };
+        let far = self.far.keys().next().copied();
+        match (in_ring, far) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Every buffered element, in id order.
+    fn take_all(&mut self) -> Vec<T> {
+        let mut all: Vec<(u64, T)> = self.ring.iter_mut().filter_map(Option::take).collect();
+        all.extend(std::mem::take(&mut self.far));
+        all.sort_unstable_by_key(|(id, _)| *id);
+        self.in_ring = 0;
+        all.into_iter().map(|(_, item)| item).collect()
+    }
+}
+
 /// The id the operator waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -121,7 +237,7 @@ pin_project! {
         max_buffered: usize,
         timeout: Option<Duration>,
         expect: Expect,
-        buffer: BTreeMap<u64, S::Item>,
+        buffer: IdBuffer<S::Item>,
         // When the operator gives up on `expect` (only with a timeout and a non-empty
         // buffer); the timer is created once and reset.
         deadline: Option<Instant>,
@@ -164,7 +280,7 @@ where
             max_buffered,
             timeout,
             expect: config.first.map_or(Expect::FirstSeen, Expect::Next),
-            buffer: BTreeMap::new(),
+            buffer: IdBuffer::new(max_buffered),
             deadline: None,
             sleep: None,
             phase: Phase::Running,
@@ -207,7 +323,7 @@ impl<S: Stream, F> ReorderById<S, F> {
 /// The buffer and the bookkeeping that moves `expect` forward.
 struct Cursor<'a, T> {
     expect: &'a mut Expect,
-    buffer: &'a mut BTreeMap<u64, T>,
+    buffer: &'a mut IdBuffer<T>,
     deadline: &'a mut Option<Instant>,
     timeout: Option<Duration>,
     counts: &'a mut SequenceCounts,
@@ -232,11 +348,10 @@ impl<T> Cursor<'_, T> {
         let Expect::Next(next) = *self.expect else {
             return None;
         };
-        let entry = self.buffer.first_entry()?;
-        if *entry.key() != next {
+        if self.buffer.is_empty() {
             return None;
         }
-        let item = entry.remove();
+        let item = self.buffer.take(next)?;
         self.passed(next);
         self.counts.emitted += 1;
         self.counts.set_buffered(self.buffer.len());
@@ -245,10 +360,10 @@ impl<T> Cursor<'_, T> {
 
     /// Gives up on the ids missing before the first buffered one.
     fn skip_to_first(&mut self) -> Option<Sequenced<T, u64>> {
-        let first = *self.buffer.first_key_value()?.0;
         let Expect::Next(next) = *self.expect else {
             return None;
         };
+        let first = self.buffer.first_id(next)?;
         *self.expect = Expect::Next(first);
         *self.deadline = None;
         let to = first.checked_sub(1)?;
@@ -259,10 +374,8 @@ impl<T> Cursor<'_, T> {
 
     /// All held elements, in id order, for an error.
     fn take_all(&mut self, first: Option<T>) -> Vec<T> {
-        let buffer = std::mem::take(self.buffer);
-        let mut items = Vec::with_capacity(buffer.len().saturating_add(1));
-        items.extend(first);
-        items.extend(buffer.into_values());
+        let mut items: Vec<T> = first.into_iter().collect();
+        items.extend(self.buffer.take_all());
         self.counts.handed_back += items.len() as u64;
         self.counts.set_buffered(0);
         *self.deadline = None;
@@ -385,14 +498,9 @@ where
                 cur.counts.already_passed += 1;
                 return Poll::Ready(Some(Ok(Sequenced::AlreadyPassed(item))));
             }
-            match cur.buffer.entry(id) {
-                std::collections::btree_map::Entry::Occupied(_) => {
-                    cur.counts.duplicates += 1;
-                    return Poll::Ready(Some(Ok(Sequenced::Duplicate(item))));
-                }
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(item);
-                }
+            if let Err(item) = cur.buffer.insert(next, id, item) {
+                cur.counts.duplicates += 1;
+                return Poll::Ready(Some(Ok(Sequenced::Duplicate(item))));
             }
             cur.counts.out_of_order += 1;
             if cur.buffer.len() == 1 {

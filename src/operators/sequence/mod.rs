@@ -160,6 +160,11 @@ impl<T, K> Sequenced<T, K> {
 /// It is always the last item of its stream, and it hands back every element the
 /// operator still held ([`items`](SequenceError::items)), so nothing is lost.
 pub struct SequenceError<T> {
+    // Boxed: errors are rare, and a small error keeps every `Ok` item small.
+    inner: Box<ErrorInner<T>>,
+}
+
+struct ErrorInner<T> {
     operator: &'static str,
     error: TaskError<Infallible>,
     items: Vec<T>,
@@ -168,15 +173,17 @@ pub struct SequenceError<T> {
 impl<T> SequenceError<T> {
     pub(crate) fn new(operator: &'static str, error: TaskError<Infallible>, items: Vec<T>) -> Self {
         SequenceError {
-            operator,
-            error,
-            items,
+            inner: Box::new(ErrorInner {
+                operator,
+                error,
+                items,
+            }),
         }
     }
 
     /// The operator that stopped, e.g. `"reorder_by_id"`.
     pub fn operator(&self) -> &'static str {
-        self.operator
+        self.inner.operator
     }
 
     /// Why it stopped: [`TaskError::Panicked`] with the panic message, or
@@ -184,33 +191,34 @@ impl<T> SequenceError<T> {
     /// (The user-error type is [`Infallible`]: these operators run no fallible user work;
     /// [`TaskError::map_user_error`] converts it to any other.)
     pub fn error(&self) -> &TaskError<Infallible> {
-        &self.error
+        &self.inner.error
     }
 
     /// The elements the operator held when it stopped: the element being processed first,
     /// then the buffered ones (in the operator's order where it does not need the user's
     /// closure to know it, otherwise in no particular order).
     pub fn items(&self) -> &[T] {
-        &self.items
+        &self.inner.items
     }
 
     /// Consumes the error, returning the elements it hands back.
     pub fn into_items(self) -> Vec<T> {
-        self.items
+        self.inner.items
     }
 
     /// Consumes the error, returning the task error and the elements handed back.
     pub fn into_parts(self) -> (TaskError<Infallible>, Vec<T>) {
-        (self.error, self.items)
+        let inner = *self.inner;
+        (inner.error, inner.items)
     }
 }
 
 impl<T> fmt::Debug for SequenceError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SequenceError")
-            .field("operator", &self.operator)
-            .field("error", &self.error)
-            .field("items", &self.items.len())
+            .field("operator", &self.inner.operator)
+            .field("error", &self.inner.error)
+            .field("items", &self.inner.items.len())
             .finish()
     }
 }
@@ -220,16 +228,16 @@ impl<T> fmt::Display for SequenceError<T> {
         write!(
             f,
             "{} stopped: {} ({} held items handed back)",
-            self.operator,
-            self.error,
-            self.items.len()
+            self.inner.operator,
+            self.inner.error,
+            self.inner.items.len()
         )
     }
 }
 
 impl<T> std::error::Error for SequenceError<T> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        Some(&self.inner.error)
     }
 }
 
@@ -269,6 +277,7 @@ pub struct SequenceCounts {
 }
 
 impl SequenceCounts {
+    #[inline]
     pub(crate) fn set_buffered(&mut self, n: usize) {
         self.buffered = n as u64;
         self.peak_buffered = self.peak_buffered.max(self.buffered);

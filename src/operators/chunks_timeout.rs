@@ -53,7 +53,7 @@ impl<S: Stream> ChunksTimeout<S> {
     }
 
     /// Items pulled from upstream and not yet emitted (always fewer than the chunk size).
-    pub fn buffered(&self) -> usize {
+    pub fn buffered_items(&self) -> usize {
         self.items.len()
     }
 

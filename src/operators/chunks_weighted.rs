@@ -46,7 +46,7 @@ impl<S: Stream, F> ChunksWeighted<S, F> {
     }
 
     /// Items pulled from upstream and not yet emitted.
-    pub fn buffered(&self) -> usize {
+    pub fn buffered_items(&self) -> usize {
         self.items.len()
     }
 

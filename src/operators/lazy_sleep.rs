@@ -11,8 +11,9 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 pin_project! {
-    /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and reset by the
-    /// next ones, so an operator registers one timer for its whole life.
+    /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and moved to the
+    /// armed deadline only when it is polled, so an operator registers one timer for its
+    /// whole life and a deadline that is never waited on costs no timer work.
     ///
     /// `tokio::time::sleep_until` panics outside a runtime with the time driver; here that
     /// case makes `arm` return `false` (and log one `tracing` error), and the operator
@@ -21,7 +22,7 @@ pin_project! {
     pub(crate) struct LazySleep {
         #[pin]
         sleep: Option<Sleep>,
-        armed: bool,
+        target: Option<Instant>,
         unavailable: bool,
         operator: &'static str,
     }
@@ -32,7 +33,7 @@ impl LazySleep {
     pub(crate) fn new(operator: &'static str) -> Self {
         LazySleep {
             sleep: None,
-            armed: false,
+            target: None,
             unavailable: false,
             operator,
         }
@@ -44,9 +45,8 @@ impl LazySleep {
         if *this.unavailable {
             return false;
         }
-        match this.sleep.as_mut().as_pin_mut() {
-            Some(sleep) => sleep.reset(at),
-            None => match new_sleep(at) {
+        if this.sleep.is_none() {
+            match new_sleep(at) {
                 Some(sleep) => this.sleep.set(Some(sleep)),
                 None => {
                     *this.unavailable = true;
@@ -57,37 +57,35 @@ impl LazySleep {
                     );
                     return false;
                 }
-            },
+            }
         }
-        *this.armed = true;
+        *this.target = Some(at);
         true
     }
 
     /// Forgets the deadline: `poll_elapsed` stays pending until the next `arm`.
     pub(crate) fn disarm(self: Pin<&mut Self>) {
-        *self.project().armed = false;
+        *self.project().target = None;
     }
 
     /// Whether a deadline is set and has not been reported yet.
     pub(crate) fn is_armed(&self) -> bool {
-        self.armed
+        self.target.is_some()
     }
 
     /// Ready once (then disarmed) when the armed deadline has passed. Pending, without
     /// registering a waker, when the timer is not armed.
     pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        if !*this.armed {
+        let (Some(target), Some(mut sleep)) = (*this.target, this.sleep.as_pin_mut()) else {
             return Poll::Pending;
+        };
+        if sleep.deadline() != target {
+            sleep.as_mut().reset(target);
         }
-        match this.sleep.as_pin_mut() {
-            Some(sleep) => {
-                ready!(sleep.poll(cx));
-                *this.armed = false;
-                Poll::Ready(())
-            }
-            None => Poll::Pending,
-        }
+        ready!(sleep.poll(cx));
+        *this.target = None;
+        Poll::Ready(())
     }
 }
 

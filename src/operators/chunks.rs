@@ -2,7 +2,7 @@
 
 use std::num::NonZeroUsize;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use futures::Stream;
 use futures::stream::FusedStream;
@@ -41,7 +41,7 @@ impl<S: Stream> Chunks<S> {
     pub(crate) fn new(stream: S, size: NonZeroUsize) -> Self {
         Chunks {
             stream,
-            items: Vec::with_capacity(prealloc::<S::Item>(size.get())),
+            items: Vec::new(),
             size,
             done: false,
         }
@@ -73,19 +73,28 @@ impl<S: Stream> Stream for Chunks<S> {
         if *this.done {
             return Poll::Ready(None);
         }
+        let size = this.size.get();
+        // Fill a local buffer (the optimiser keeps it in registers, as in futures'
+        // `ready_chunks`) and put it back only when upstream is not ready.
+        let mut items = std::mem::take(this.items);
+        if items.capacity() == 0 {
+            items.reserve_exact(prealloc::<S::Item>(size));
+        }
         loop {
-            match ready!(this.stream.as_mut().poll_next(cx)) {
-                Some(item) => {
-                    this.items.push(item);
-                    if this.items.len() >= this.size.get() {
-                        let next = Vec::with_capacity(prealloc::<S::Item>(this.size.get()));
-                        return Poll::Ready(Some(std::mem::replace(this.items, next)));
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    items.push(item);
+                    if items.len() >= size {
+                        return Poll::Ready(Some(items));
                     }
                 }
-                None => {
+                Poll::Ready(None) => {
                     *this.done = true;
-                    let last = std::mem::take(this.items);
-                    return Poll::Ready((!last.is_empty()).then_some(last));
+                    return Poll::Ready((!items.is_empty()).then_some(items));
+                }
+                Poll::Pending => {
+                    *this.items = items;
+                    return Poll::Pending;
                 }
             }
         }

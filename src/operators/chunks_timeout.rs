@@ -35,7 +35,7 @@ impl<S: Stream> ChunksTimeout<S> {
         ChunksTimeout {
             stream,
             timer: LazySleep::new("chunks_timeout"),
-            items: Vec::with_capacity(prealloc::<S::Item>(size.get())),
+            items: Vec::new(),
             size,
             timeout,
             done: false,
@@ -77,36 +77,42 @@ impl<S: Stream> Stream for ChunksTimeout<S> {
         // A chunk whose deadline passed while nobody polled goes out as it is, before
         // anything more is pulled into it.
         if !this.items.is_empty() && this.timer.as_mut().poll_elapsed(cx).is_ready() {
-            return Poll::Ready(Some(take(this.items, size)));
+            return Poll::Ready(Some(std::mem::take(this.items)));
         }
+        // Fill a local buffer (kept in registers by the optimiser) and put it back only
+        // when upstream is not ready.
+        let mut items = std::mem::take(this.items);
         loop {
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
-                    if this.items.is_empty() {
+                    if items.is_empty() {
                         // The clock of a chunk starts with its first item. Without a
                         // tokio timer, chunks close on size and end of stream only.
                         this.timer
                             .as_mut()
                             .arm(deadline(Instant::now(), *this.timeout));
+                        if items.capacity() == 0 {
+                            items.reserve_exact(prealloc::<S::Item>(size));
+                        }
                     }
-                    this.items.push(item);
-                    if this.items.len() >= size {
+                    items.push(item);
+                    if items.len() >= size {
                         this.timer.as_mut().disarm();
-                        return Poll::Ready(Some(take(this.items, size)));
+                        return Poll::Ready(Some(items));
                     }
                 }
                 Poll::Ready(None) => {
                     *this.done = true;
                     this.timer.as_mut().disarm();
-                    let last = std::mem::take(this.items);
-                    return Poll::Ready((!last.is_empty()).then_some(last));
+                    return Poll::Ready((!items.is_empty()).then_some(items));
                 }
                 Poll::Pending => break,
             }
         }
-        if !this.items.is_empty() && this.timer.as_mut().poll_elapsed(cx).is_ready() {
-            return Poll::Ready(Some(take(this.items, size)));
+        if !items.is_empty() && this.timer.as_mut().poll_elapsed(cx).is_ready() {
+            return Poll::Ready(Some(items));
         }
+        *this.items = items;
         Poll::Pending
     }
 
@@ -127,9 +133,4 @@ impl<S: Stream> FusedStream for ChunksTimeout<S> {
     fn is_terminated(&self) -> bool {
         self.done
     }
-}
-
-/// The full or timed-out chunk, leaving a fresh buffer behind.
-fn take<T>(items: &mut Vec<T>, size: usize) -> Vec<T> {
-    std::mem::replace(items, Vec::with_capacity(prealloc::<T>(size)))
 }

@@ -69,6 +69,11 @@ pub trait DataflowExt: Stream {
     /// `futures::StreamExt` has a `chunks` method too (which panics on zero): when both
     /// traits are in scope, call this one as `DataflowExt::chunks(stream, size)`.
     ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
+    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) when `size`
@@ -95,6 +100,7 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "batch")]
+    #[doc(alias = "into_chunks")]
     fn chunks(
         self,
         size: impl Into<crate::units::Count>,
@@ -126,6 +132,11 @@ pub trait DataflowExt: Stream {
     /// first poll that sees the deadline passed, before pulling anything more. It also
     /// makes a new `Sleep` per chunk where this one resets one, panics for a zero size
     /// where this one returns an error, and panics outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
     ///
     /// # Errors
     ///
@@ -186,6 +197,11 @@ pub trait DataflowExt: Stream {
     ///
     /// The operator holds at most one chunk's worth of weight (or one heavy item)
     /// between polls.
+    ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
     ///
     /// # Errors
     ///
@@ -315,6 +331,12 @@ pub trait DataflowExt: Stream {
     /// buffered. For concurrency, combine `par_map` with a per-call
     /// [`AsyncTask`](crate::task::AsyncTask) retry instead.
     ///
+    /// # Cancel safety
+    ///
+    /// The item and its attempt live in the stream: dropping a `next()` future neither
+    /// loses the item nor cancels the attempt, which goes on at the next poll. Dropping
+    /// the stream drops the attempt; [`RetryEach::into_parts`] gives the item back.
+    ///
     /// # Errors
     ///
     /// The errors of [`RetryPolicy::validate`](crate::task::RetryPolicy::validate).
@@ -410,6 +432,7 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "throttle")]
+    #[doc(alias = "with_rate_limit")]
     fn rate_limit(
         self,
         limit: impl Into<crate::units::Count>,

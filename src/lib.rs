@@ -87,6 +87,8 @@
 //! - `memory-tracking` (off by default): per-task memory metrics through
 //!   [`TrackingAllocator`](task::metrics::TrackingAllocator), which you install as the
 //!   global allocator. It holds the crate's only `unsafe` code.
+//! - `progress` (off by default): [`DataflowExt::progress_bar`](operators::DataflowExt::progress_bar)
+//!   draws a terminal progress bar with `indicatif` as a stream is consumed.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

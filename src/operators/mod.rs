@@ -9,6 +9,35 @@
 use futures::Stream;
 
 // region: chunk (modules)
+mod chunk_accessors;
+mod chunks;
+mod chunks_timeout;
+mod chunks_weighted;
+mod inspect_progress;
+mod lazy_sleep;
+mod partition_errors;
+#[cfg(feature = "progress")]
+mod progress_bar;
+mod rate_limit;
+mod retry_each;
+mod skip_errors;
+mod stop_on_error;
+mod timeout_each;
+
+pub use chunks::Chunks;
+pub use chunks_timeout::ChunksTimeout;
+pub use chunks_weighted::ChunksWeighted;
+pub use inspect_progress::{InspectProgress, NoBytes, Progress};
+pub use partition_errors::PartitionErrors;
+#[cfg(feature = "progress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
+pub use progress_bar::ProgressBar;
+pub use rate_limit::RateLimit;
+pub use retry_each::{RetryEach, RetryError};
+pub use skip_errors::{ErrorCount, SkipErrors};
+pub use stop_on_error::StopOnError;
+pub use timeout_each::{Elapsed, TimeoutEach};
+
 // endregion: chunk (modules)
 
 // region: window (modules)
@@ -25,6 +54,634 @@ pub use sequence::{ReorderConfig, SequenceCounts, SequenceError, Sequenced};
 /// Dataflow operators on every [`Stream`].
 pub trait DataflowExt: Stream {
     // region: chunk (methods)
+    /// Groups items into chunks of exactly `size` items; the last chunk holds the rest.
+    ///
+    /// Every chunk has `size` items except possibly the last, which has between 1 and
+    /// `size`; an empty chunk is never emitted, so an empty stream gives no chunk. `size`
+    /// is a [`Count`](crate::units::Count) (`1000.rows()`) or a plain `usize`.
+    ///
+    /// The operator holds at most `size - 1` items between polls and pulls from upstream
+    /// only while its consumer asks for a chunk. Each chunk is allocated with room for
+    /// `size` items up front (at most 1 MiB worth; a larger chunk grows as it fills), so
+    /// a huge `size` does not reserve memory before items arrive. Like `futures`'
+    /// [`chunks`](futures::StreamExt::chunks), a partial chunk waits for more items; use
+    /// [`chunks_timeout`](DataflowExt::chunks_timeout) to bound that wait, or `futures`'
+    /// `ready_chunks` to emit whatever is ready.
+    ///
+    /// `futures::StreamExt` has a `chunks` method too (which panics on zero): when both
+    /// traits are in scope, call this one as `DataflowExt::chunks(stream, size)`.
+    ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) when `size`
+    /// is zero.
+    ///
+    /// # Examples
+    ///
+    /// Insert rows into a database 1000 at a time:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let rows = stream::iter(0..2500u32);
+    /// // `futures::StreamExt` is in scope too, hence the explicit trait.
+    /// let batches: Vec<Vec<u32>> = DataflowExt::chunks(rows, 1000.rows())?.collect().await;
+    /// let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    /// assert_eq!(sizes, [1000, 1000, 500]);
+    ///
+    /// assert!(DataflowExt::chunks(stream::iter(0..3), 0).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "batch")]
+    #[doc(alias = "into_chunks")]
+    fn chunks(
+        self,
+        size: impl Into<crate::units::Count>,
+    ) -> Result<Chunks<Self>, crate::error::ConfigError>
+    where
+        Self: Sized,
+    {
+        let size = size.into().validate("chunk size")?;
+        Ok(Chunks::new(self, size))
+    }
+
+    /// Groups items into chunks of up to `size` items, emitting a chunk early when its
+    /// first item has waited `timeout`.
+    ///
+    /// A chunk is emitted when it holds `size` items, or when `timeout` has passed since
+    /// its **first item** was pulled (on the tokio clock, so tests can pause time), or at
+    /// the end of the stream. A chunk is never empty, and the clock of the next chunk
+    /// starts with its own first item, so a quiet stream costs no wake-ups. Use it to
+    /// bound the latency of batched writes: "1000 rows or 2 seconds, whichever first".
+    ///
+    /// The operator holds at most `size - 1` items between polls and keeps one timer
+    /// for its whole life.
+    ///
+    /// Compared with `tokio-stream`'s
+    /// [`chunks_timeout`](https://docs.rs/tokio-stream/0.1/tokio_stream/trait.StreamExt.html#method.chunks_timeout)
+    /// (0.1.19): its clock also starts at the first item of each chunk, but it checks the
+    /// deadline only once upstream has nothing ready, so an overdue chunk keeps filling
+    /// (up to `size`) while upstream has items; this one emits an overdue chunk on the
+    /// first poll that sees the deadline passed, before pulling anything more. It also
+    /// makes a new `Sleep` per chunk where this one resets one, panics for a zero size
+    /// where this one returns an error, and panics outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) and
+    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// (`"chunk timeout"`).
+    ///
+    /// # Runtime
+    ///
+    /// Polled outside a tokio runtime with the time driver, it does not panic: it logs a
+    /// `tracing` error and closes chunks on size and end of stream only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// // Three events at once, then a fourth after 5 s.
+    /// let burst = stream::iter([1, 2, 3]);
+    /// let late = stream::once(async {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     4
+    /// });
+    /// let mut batches = std::pin::pin!(burst.chain(late).chunks_timeout(2, 1.seconds())?);
+    /// assert_eq!(batches.next().await, Some(vec![1, 2])); // full
+    /// assert_eq!(batches.next().await, Some(vec![3]));    // 1 s after its first item
+    /// assert_eq!(batches.next().await, Some(vec![4]));    // end of stream
+    /// assert_eq!(batches.next().await, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn chunks_timeout(
+        self,
+        size: impl Into<crate::units::Count>,
+        timeout: std::time::Duration,
+    ) -> Result<ChunksTimeout<Self>, crate::error::ConfigError>
+    where
+        Self: Sized,
+    {
+        let size = size.into().validate("chunk size")?;
+        let timeout = crate::error::ConfigError::check_duration("chunk timeout", timeout)?;
+        Ok(ChunksTimeout::new(self, size, timeout))
+    }
+
+    /// Groups items into chunks whose total weight stays within `max_weight`, where
+    /// `weigh(&item)` gives each item's weight (bytes, rows, cost).
+    ///
+    /// Items keep their order. A chunk is emitted as soon as its weight reaches
+    /// `max_weight`, or when the next item would push it over (that item opens the next
+    /// chunk), or at the end of the stream. An item heavier than `max_weight` on its own
+    /// forms a chunk of one: it is never dropped and never an error, so check
+    /// `chunk.len() == 1` if such items need special handling. A chunk is never empty.
+    /// Weights add up with saturating arithmetic.
+    ///
+    /// The operator holds at most one chunk's worth of weight (or one heavy item)
+    /// between polls.
+    ///
+    /// # Cancel safety
+    ///
+    /// The partial chunk lives in the stream, not in the `next()` future: dropping a
+    /// `next()` (in `select!`, on a timeout) loses nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk weight"`) when
+    /// `max_weight` is zero.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `weigh` propagates to the code polling the stream, as in `futures`'
+    /// combinators: chunks carry no error channel to turn it into.
+    ///
+    /// # Examples
+    ///
+    /// Upload lines in requests of at most 4 MB:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let lines = stream::iter(["ab", "cde", "f", "0123456789", "gh"]);
+    /// let bodies: Vec<Vec<&str>> = lines
+    ///     .chunks_weighted(5, |line: &&str| line.len())? // 4.mb() in real life
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(
+    ///     bodies,
+    ///     [vec!["ab", "cde"], vec!["f"], vec!["0123456789"], vec!["gh"]]
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn chunks_weighted<F>(
+        self,
+        max_weight: usize,
+        weigh: F,
+    ) -> Result<ChunksWeighted<Self, F>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        F: FnMut(&Self::Item) -> usize,
+    {
+        let max = crate::units::Count::from(max_weight).validate("chunk weight")?;
+        Ok(ChunksWeighted::new(self, max, weigh))
+    }
+
+    /// Reports every wait longer than `timeout` for the next item, as an
+    /// [`Elapsed`] error, and goes on waiting.
+    ///
+    /// Items come out as `Ok(item)`. The clock starts when the consumer asks for the next
+    /// item (the first poll after the previous item), so the consumer's own work between
+    /// items never counts. If no item has arrived `timeout` later, the stream yields
+    /// `Err(Elapsed)` naming the awaited item's index and the timeout; asking again starts
+    /// a new wait for the same item, so a stalled source gives one `Elapsed` per
+    /// `timeout` until the consumer stops asking. Nothing is dropped: the stream ends when
+    /// upstream ends. Time is the tokio clock, so tests can pause it.
+    ///
+    /// Unlike `tokio-stream`'s `timeout`, whose clock runs from the previous item's
+    /// arrival and which reports at most one error between two items, this clock runs
+    /// from each request and repeats (like `tokio-stream`'s `timeout_repeating`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// (`"item timeout"`).
+    ///
+    /// # Runtime
+    ///
+    /// Polled outside a tokio runtime with the time driver, it does not panic: it logs a
+    /// `tracing` error and passes items through without timing them.
+    ///
+    /// # Examples
+    ///
+    /// Notice a sensor that went quiet:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let readings = stream::iter([(0, 20.5), (3, 21.0)]).then(|(delay, celsius)| async move {
+    ///     tokio::time::sleep(Duration::from_secs(delay)).await;
+    ///     celsius
+    /// });
+    /// let out: Vec<_> = readings
+    ///     .timeout_each(2.seconds())?
+    ///     .map(|r| r.map_err(|e| (e.item(), e.after())))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(
+    ///     out,
+    ///     [Ok(20.5), Err((1, Duration::from_secs(2))), Ok(21.0)]
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn timeout_each(
+        self,
+        timeout: std::time::Duration,
+    ) -> Result<TimeoutEach<Self>, crate::error::ConfigError>
+    where
+        Self: Sized,
+    {
+        let timeout = crate::error::ConfigError::check_duration("item timeout", timeout)?;
+        Ok(TimeoutEach::new(self, timeout))
+    }
+
+    /// Runs `call(&item)` for each item and retries its failures with `policy`, one item
+    /// at a time, in order.
+    ///
+    /// For each item the call is made; an `Err` is retried after the delays of the
+    /// policy's [`backoff`](crate::task::RetryPolicy::backoff) (slept on the tokio clock),
+    /// at most [`max_retries`](crate::task::RetryPolicy::max_retries) times and, with a
+    /// [`max_elapsed`](crate::task::RetryPolicy::max_elapsed) budget, only while the next
+    /// delay still ends within the budget counted from the item's first attempt. The
+    /// stream yields `Ok(value)` for a success, or a [`RetryError`] for an item given
+    /// up: it holds the item itself (nothing is lost), its index, the number of attempts
+    /// and the last error ([`TaskError::Failed`](crate::error::TaskError::Failed)).
+    /// A panic in `call` or in its future becomes
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked) and is not retried;
+    /// the stream goes on with the next item.
+    ///
+    /// Items are processed one at a time: the next item is pulled only after the current
+    /// one succeeded or was given up, so the output keeps the input order and nothing is
+    /// buffered. For concurrency, combine `par_map` with a per-call
+    /// [`AsyncTask`](crate::task::AsyncTask) retry instead.
+    ///
+    /// # Cancel safety
+    ///
+    /// The item and its attempt live in the stream: dropping a `next()` future neither
+    /// loses the item nor cancels the attempt, which goes on at the next poll. Dropping
+    /// the stream drops the attempt; [`RetryEach::into_parts`] gives the item back.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`RetryPolicy::validate`](crate::task::RetryPolicy::validate).
+    ///
+    /// # Runtime
+    ///
+    /// Without a tokio runtime with the time driver it does not panic: an item that
+    /// needs a non-zero backoff is given up with its last error, and a `tracing` error
+    /// says why.
+    ///
+    /// # Examples
+    ///
+    /// Push records to a flaky API, retrying each twice:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::task::{RetryPolicy, RetryStrategy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let policy = RetryPolicy::new(RetryStrategy::Fixed(Duration::from_millis(100)))
+    ///     .with_max_retries(2);
+    /// let results: Vec<_> = stream::iter([1u32, 2, 3])
+    ///     .retry_each(policy, |&id| async move {
+    ///         if id == 2 { Err("HTTP 503") } else { Ok(id * 10) }
+    ///     })?
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(results[0].as_ref().ok(), Some(&10));
+    /// let failed = results[1].as_ref().unwrap_err();
+    /// assert_eq!((failed.index(), failed.attempts(), *failed.item()), (1, 3, 2));
+    /// assert_eq!(results[2].as_ref().ok(), Some(&30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn retry_each<F, Fut>(
+        self,
+        policy: impl Into<crate::task::RetryPolicy>,
+        call: F,
+    ) -> Result<RetryEach<Self, F, Fut>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        F: FnMut(&Self::Item) -> Fut,
+        Fut: futures::TryFuture,
+    {
+        let policy = policy.into();
+        policy.validate()?;
+        Ok(RetryEach::new(self, policy, call))
+    }
+
+    /// Lets at most `limit` items through per `period`, in bursts of up to `limit`.
+    ///
+    /// A token bucket on the tokio clock: it holds up to `limit` tokens, starts full at
+    /// the first poll and refills continuously at `limit` tokens per `period`; each item
+    /// takes one. Upstream is asked for an item only when a token is available, so the
+    /// operator buffers nothing and a slow consumer simply lets tokens accumulate (up to
+    /// `limit`). With `limit = 10` and `period = 1 s`, ten ready items pass at once and
+    /// then one every 100 ms.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"rate limit"`) and
+    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// (`"rate limit period"`).
+    ///
+    /// # Runtime
+    ///
+    /// Polled outside a tokio runtime with the time driver, it cannot wait for a token:
+    /// rather than hang or panic it logs a `tracing` error and lets items through
+    /// unthrottled.
+    ///
+    /// # Examples
+    ///
+    /// Call an API that allows 2 requests per second:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let start = Instant::now();
+    /// let sent: Vec<u128> = stream::iter(0..5)
+    ///     .rate_limit(2.messages(), 1.seconds())?
+    ///     .map(|_| start.elapsed().as_millis())
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(sent, [0, 0, 500, 1000, 1500]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "throttle")]
+    #[doc(alias = "with_rate_limit")]
+    fn rate_limit(
+        self,
+        limit: impl Into<crate::units::Count>,
+        period: std::time::Duration,
+    ) -> Result<RateLimit<Self>, crate::error::ConfigError>
+    where
+        Self: Sized,
+    {
+        let limit = limit.into().validate("rate limit")?;
+        let period = crate::error::ConfigError::check_duration("rate limit period", period)?;
+        Ok(RateLimit::new(self, limit, period))
+    }
+
+    /// Keeps the `Ok` values of a stream of `Result`s and counts the errors it skips.
+    ///
+    /// The count is shared: take a handle with [`SkipErrors::counter`] before consuming
+    /// the stream and read it afterwards, so "items in = items out + skipped" can be
+    /// checked and reported. The errors themselves are dropped; to keep them, use
+    /// [`partition_errors`](DataflowExt::partition_errors).
+    ///
+    /// # Examples
+    ///
+    /// Parse what parses, report how much did not:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let parsed = stream::iter(["1", "x", "3", ""]).map(|s| s.parse::<u32>());
+    /// let numbers = parsed.skip_errors();
+    /// let skipped = numbers.counter();
+    /// assert_eq!(numbers.collect::<Vec<_>>().await, [1, 3]);
+    /// assert_eq!(skipped.get(), 2);
+    /// # }
+    /// ```
+    fn skip_errors<T, E>(self) -> SkipErrors<Self>
+    where
+        Self: Sized + futures::Stream<Item = Result<T, E>>,
+    {
+        SkipErrors::new(self)
+    }
+
+    /// Passes a stream of `Result`s through until its first error, yields that error,
+    /// then ends.
+    ///
+    /// Nothing after the error is pulled from upstream (it is still there:
+    /// [`StopOnError::into_inner`] gives it back). The stream is fused: it keeps
+    /// returning `None` after the error.
+    ///
+    /// # Examples
+    ///
+    /// A migration that must not go on past a failed step:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let steps = stream::iter([Ok(1), Ok(2), Err("step 3 failed"), Ok(4)]);
+    /// let done: Vec<_> = steps.stop_on_error().collect().await;
+    /// assert_eq!(done, [Ok(1), Ok(2), Err("step 3 failed")]);
+    /// # }
+    /// ```
+    fn stop_on_error<T, E>(self) -> StopOnError<Self>
+    where
+        Self: Sized + futures::Stream<Item = Result<T, E>>,
+    {
+        StopOnError::new(self)
+    }
+
+    /// Splits a stream of `Result`s: the `Ok` values flow on, and each error is handed
+    /// to `on_err(index, error)` with its 0-based position in the input.
+    ///
+    /// The error side is a closure rather than a second stream: a pair of streams must
+    /// either buffer without bound or stall one side until the other is read, which
+    /// hangs a program that reads the values to the end first. Here the error is handed
+    /// over (ownership and all) the moment it is pulled, before the next value is
+    /// yielded: nothing is buffered and nothing is lost. Push it into a `Vec`, log it,
+    /// or `try_send` it to a dead-letter channel. [`PartitionErrors::counter`] counts
+    /// the errors.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `on_err` propagates to the code polling the stream.
+    ///
+    /// # Examples
+    ///
+    /// Load the good rows, keep the bad ones with their line numbers:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let rows = stream::iter(["7", "seven", "8"]).map(|s| s.parse::<u8>());
+    /// let mut rejected = Vec::new();
+    /// let good: Vec<u8> = rows
+    ///     .partition_errors(|index, err| rejected.push((index, err.to_string())))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(good, [7, 8]);
+    /// assert_eq!(rejected, [(1, "invalid digit found in string".to_owned())]);
+    /// # }
+    /// ```
+    fn partition_errors<T, E, F>(self, on_err: F) -> PartitionErrors<Self, F>
+    where
+        Self: Sized + futures::Stream<Item = Result<T, E>>,
+        F: FnMut(u64, E),
+    {
+        PartitionErrors::new(self, on_err)
+    }
+
+    /// Passes items through and calls `report` with a [`Progress`] every `every` items
+    /// and once more at the end of the stream.
+    ///
+    /// A report holds the items so far, the time since the stream was first polled (on
+    /// the tokio clock) and the rate in items per second; the last one has `finished`
+    /// set (it comes even when the count is a multiple of `every`, and for an empty
+    /// stream). The clock is read only when a report is made, so the cost per item is a
+    /// counter. To count bytes too, use
+    /// [`inspect_progress_bytes`](DataflowExt::inspect_progress_bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`).
+    ///
+    /// # Panics
+    ///
+    /// A panic in `report` propagates to the code polling the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let mut seen = Vec::new();
+    /// let rows = stream::iter(0..25)
+    ///     .inspect_progress(10.rows(), |p| seen.push((p.items, p.finished)))?
+    ///     .count()
+    ///     .await;
+    /// assert_eq!(rows, 25);
+    /// assert_eq!(seen, [(10, false), (20, false), (25, true)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn inspect_progress<F>(
+        self,
+        every: impl Into<crate::units::Count>,
+        report: F,
+    ) -> Result<InspectProgress<Self, F>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        F: FnMut(&Progress),
+    {
+        let every = every.into().validate("progress interval")?;
+        Ok(InspectProgress::new(self, every, None, report))
+    }
+
+    /// Like [`inspect_progress`](DataflowExt::inspect_progress), also counting bytes:
+    /// `bytes_of(&item)` gives each item's size, summed into [`Progress::bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`).
+    ///
+    /// # Panics
+    ///
+    /// A panic in `bytes_of` or `report` propagates to the code polling the stream.
+    ///
+    /// # Examples
+    ///
+    /// Log throughput while copying lines:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let lines = stream::iter(["alpha", "beta", "gamma"]).then(|line| async move {
+    ///     tokio::time::sleep(Duration::from_millis(500)).await;
+    ///     line
+    /// });
+    /// let mut last = None;
+    /// lines
+    ///     .inspect_progress_bytes(2, |line| line.len() as u64, |p| last = Some(*p))?
+    ///     .for_each(|_| async {})
+    ///     .await;
+    /// let p = last.unwrap();
+    /// assert_eq!((p.items, p.bytes, p.elapsed), (3, Some(14), 1500.millis()));
+    /// assert_eq!(p.rate, 2.0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn inspect_progress_bytes<B, F>(
+        self,
+        every: impl Into<crate::units::Count>,
+        bytes_of: B,
+        report: F,
+    ) -> Result<InspectProgress<Self, F, B>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        B: FnMut(&Self::Item) -> u64,
+        F: FnMut(&Progress),
+    {
+        let every = every.into().validate("progress interval")?;
+        Ok(InspectProgress::new(self, every, Some(bytes_of), report))
+    }
+
+    /// Draws a terminal progress bar (with `indicatif`) that advances with each item and
+    /// finishes at the end of the stream.
+    ///
+    /// `total` gives the bar a length (a percentage and an ETA); `None` draws a counter.
+    /// The bar goes to standard error and hides itself when that is not a terminal (in
+    /// CI, in a pipe), so it is safe in any program. A stream dropped before its end
+    /// leaves the bar abandoned where it stopped. Style it or set a message through
+    /// [`ProgressBar::bar`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let files = stream::iter(["a.csv", "b.csv", "c.csv"]).progress_bar(Some(3));
+    /// files.bar().set_message("importing");
+    /// assert_eq!(files.count().await, 3);
+    /// # }
+    /// ```
+    #[cfg(feature = "progress")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
+    fn progress_bar(self, total: Option<u64>) -> ProgressBar<Self>
+    where
+        Self: Sized,
+    {
+        ProgressBar::new(self, total)
+    }
     // endregion: chunk (methods)
 
     // region: window (methods)

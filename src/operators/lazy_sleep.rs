@@ -1,0 +1,106 @@
+//! [`LazySleep`]: one reusable tokio timer for the timed operators, made on first use
+//! without ever panicking.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+pin_project! {
+    /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and moved to the
+    /// armed deadline only when it is polled, so an operator registers one timer for its
+    /// whole life and a deadline that is never waited on costs no timer work.
+    ///
+    /// `tokio::time::sleep_until` panics outside a runtime with the time driver; here that
+    /// case makes `arm` return `false` (and log one `tracing` error), and the operator
+    /// falls back to its documented timer-less behaviour.
+    #[derive(Debug)]
+    pub(crate) struct LazySleep {
+        #[pin]
+        sleep: Option<Sleep>,
+        target: Option<Instant>,
+        unavailable: bool,
+        operator: &'static str,
+    }
+}
+
+impl LazySleep {
+    /// An unarmed timer for `operator` (named in the error log).
+    pub(crate) fn new(operator: &'static str) -> Self {
+        LazySleep {
+            sleep: None,
+            target: None,
+            unavailable: false,
+            operator,
+        }
+    }
+
+    /// Arms the timer for `at`. `false` when no tokio timer can be made here.
+    pub(crate) fn arm(self: Pin<&mut Self>, at: Instant) -> bool {
+        let mut this = self.project();
+        if *this.unavailable {
+            return false;
+        }
+        if this.sleep.is_none() {
+            match new_sleep(at) {
+                Some(sleep) => this.sleep.set(Some(sleep)),
+                None => {
+                    *this.unavailable = true;
+                    tracing::error!(
+                        operator = *this.operator,
+                        "no tokio runtime with the time driver is running: \
+                         the operator goes on without its timer"
+                    );
+                    return false;
+                }
+            }
+        }
+        *this.target = Some(at);
+        true
+    }
+
+    /// Forgets the deadline: `poll_elapsed` stays pending until the next `arm`.
+    pub(crate) fn disarm(self: Pin<&mut Self>) {
+        *self.project().target = None;
+    }
+
+    /// Whether a deadline is set and has not been reported yet.
+    pub(crate) fn is_armed(&self) -> bool {
+        self.target.is_some()
+    }
+
+    /// Ready once (then disarmed) when the armed deadline has passed. Pending, without
+    /// registering a waker, when the timer is not armed.
+    pub(crate) fn poll_elapsed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let (Some(target), Some(mut sleep)) = (*this.target, this.sleep.as_pin_mut()) else {
+            return Poll::Pending;
+        };
+        if sleep.deadline() != target {
+            sleep.as_mut().reset(target);
+        }
+        ready!(sleep.poll(cx));
+        *this.target = None;
+        Poll::Ready(())
+    }
+}
+
+/// `from + d`, or about 30 years from `from` when that would overflow the clock (a
+/// "never" that cannot panic).
+pub(crate) fn deadline(from: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    from.checked_add(d.min(FAR))
+        .or_else(|| from.checked_add(FAR))
+        .unwrap_or(from)
+}
+
+/// A tokio timer at `at`, or `None` outside a runtime with the time driver.
+fn new_sleep(at: Instant) -> Option<Sleep> {
+    tokio::runtime::Handle::try_current().ok()?;
+    // A runtime built without `enable_time` panics here; keep that a fallback.
+    catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(at))).ok()
+}

@@ -12,6 +12,7 @@ use futures::Stream;
 // endregion: chunk (modules)
 
 // region: window (modules)
+pub mod window;
 // endregion: window (modules)
 
 // region: sequence (modules)
@@ -26,6 +27,59 @@ pub trait DataflowExt: Stream {
     // endregion: chunk (methods)
 
     // region: window (methods)
+    /// EVENT
+    fn event_time_window<A, F>(
+        self,
+        spec: window::EventTimeSpec<A>,
+        timestamp: F,
+    ) -> Result<
+        window::EventTimeWindow<Self, window::NoKey, F, A, window::Contents>,
+        crate::error::ConfigError,
+    >
+    where
+        Self: Sized,
+        Self::Item: Clone,
+        F: FnMut(&Self::Item) -> i64,
+    {
+        window::KeyBy::new(self, window::NoKey).event_time_window(spec, timestamp)
+    }
+
+    /// PROC
+    fn processing_time_window<A>(
+        self,
+        spec: window::ProcessingTimeSpec<A>,
+    ) -> Result<
+        window::ProcessingTimeWindow<Self, window::NoKey, A, window::Contents>,
+        crate::error::ConfigError,
+    >
+    where
+        Self: Sized,
+        Self::Item: Clone,
+    {
+        window::KeyBy::new(self, window::NoKey).processing_time_window(spec)
+    }
+
+    /// COUNT
+    fn count_window(
+        self,
+        spec: window::CountSpec,
+    ) -> Result<window::CountWindow<Self, window::NoKey, window::Contents>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        Self::Item: Clone,
+    {
+        window::KeyBy::new(self, window::NoKey).count_window(spec)
+    }
+
+    /// KEY
+    fn key_by<K, F>(self, key: F) -> window::KeyBy<Self, F>
+    where
+        Self: Sized,
+        F: FnMut(&Self::Item) -> K,
+        K: std::hash::Hash + Eq + Clone,
+    {
+        window::KeyBy::new(self, key)
+    }
     // endregion: window (methods)
 
     // region: sequence (methods)

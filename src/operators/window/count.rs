@@ -5,7 +5,8 @@
 //! (`c` a multiple of the slide); window `c` holds its elements `max(0, c - n)..c`. A window
 //! is opened by its first element and fires at its count, so a key holds at most
 //! `ceil(n / s)` accumulators. At the end of the input the window that would fire next
-//! fires with what it has (the later ones hold a subset of its elements and are dropped).
+//! fires with what it has if the key has elements not emitted yet (the later windows hold a
+//! subset of its elements and are dropped).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -98,6 +99,12 @@ where
         self.order.clear();
         self.open = 0;
         self.pending.push_back(WindowEvent::Error(error));
+    }
+
+    fn fail_on_element(&mut self, error: TaskError) {
+        self.stats.elements += 1;
+        self.stats.discarded += 1;
+        self.fail(error);
     }
 
     fn push_fired(
@@ -215,10 +222,11 @@ where
             };
             let Some(element) = element else { break };
             let acc = slot.acc.take();
-            slot.acc = Some(catch(|| match acc {
+            let added = catch(|| match acc {
                 Some(acc) => agg.add(acc, element),
                 None => agg.create(element),
-            })?);
+            });
+            slot.acc = Some(added.inspect_err(|_| self.stats.discarded += 1)?);
             slot.count += 1;
             slot.last = pos;
             self.stats.held_elements += 1;
@@ -240,29 +248,23 @@ where
         Ok(())
     }
 
-    /// End of input: each key's next window fires with what it has.
+    /// End of input: a key with elements since its last firing fires its next window with
+    /// what it has; its later windows hold a subset of those elements and are dropped, as
+    /// are the windows of a key whose elements were all emitted already.
     fn finish(&mut self) -> Result<(), TaskError> {
         let order = std::mem::take(&mut self.order);
         for ((_, seq), key) in order {
             let Some(state) = self.keys.remove(&key) else {
                 continue;
             };
-            let mut windows = state.windows;
-            let front = windows.pop_front();
-            // The later windows hold a subset of the front window's elements.
-            let dropped: u64 = windows.iter().map(|w| w.count).sum();
-            self.open -= windows.len();
-            self.stats.held_elements = self.stats.held_elements.saturating_sub(dropped);
-            match front {
-                Some(slot) if slot.seq == seq => {
-                    self.push_fired(key, slot, FireReason::EndOfStream)?;
-                }
-                Some(slot) => {
-                    // Unreachable: `order` visits a key's oldest window first.
+            let fire = state.seen % self.slide != 0;
+            for slot in state.windows {
+                if fire && slot.seq == seq {
+                    self.push_fired(key.clone(), slot, FireReason::EndOfStream)?;
+                } else {
                     self.open -= 1;
                     self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
                 }
-                None => {}
             }
         }
         Ok(())
@@ -390,10 +392,17 @@ where
                 }
                 Poll::Ready(Some(item)) => {
                     let key = &mut *this.key;
-                    let step = catch(|| key.key(&item)).and_then(|k| this.core.insert(k, item));
-                    if let Err(error) = step {
-                        *this.done = true;
-                        this.core.fail(error);
+                    match catch(|| key.key(&item)) {
+                        Ok(k) => {
+                            if let Err(error) = this.core.insert(k, item) {
+                                *this.done = true;
+                                this.core.fail(error);
+                            }
+                        }
+                        Err(error) => {
+                            *this.done = true;
+                            this.core.fail_on_element(error);
+                        }
                     }
                     budget -= 1;
                     if budget == 0 && this.core.pending.is_empty() {

@@ -173,18 +173,24 @@ where
                 }
                 Poll::Ready(Some(item)) => {
                     let (key, timestamp) = (&mut *this.key, &mut *this.timestamp);
-                    let step =
-                        catch(|| (key.key(&item), timestamp(&item))).and_then(|(key, ts)| {
+                    match catch(|| (key.key(&item), timestamp(&item))) {
+                        Err(error) => {
+                            *this.done = true;
+                            this.core.fail_on_element(error);
+                        }
+                        Ok((key, ts)) => {
                             // The element is processed under the old watermark, then the
                             // watermark moves (Flink emits it after the element).
-                            this.core.insert(key, ts, item)?;
-                            this.watermark.observe(ts);
-                            this.core
-                                .advance(this.watermark.current(), FireReason::Watermark)
-                        });
-                    if let Err(error) = step {
-                        *this.done = true;
-                        this.core.fail(error);
+                            let step = this.core.insert(key, ts, item).and_then(|()| {
+                                this.watermark.observe(ts);
+                                this.core
+                                    .advance(this.watermark.current(), FireReason::Watermark)
+                            });
+                            if let Err(error) = step {
+                                *this.done = true;
+                                this.core.fail(error);
+                            }
+                        }
                     }
                     budget -= 1;
                     if budget == 0 && this.core.pending_len() == 0 {

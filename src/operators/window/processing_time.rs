@@ -219,11 +219,17 @@ where
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     let key = &mut *this.key;
-                    let step =
-                        catch(|| key.key(&item)).and_then(|k| this.core.insert(k, now, item));
-                    if let Err(error) = step {
-                        *this.done = true;
-                        this.core.fail(error);
+                    match catch(|| key.key(&item)) {
+                        Ok(k) => {
+                            if let Err(error) = this.core.insert(k, now, item) {
+                                *this.done = true;
+                                this.core.fail(error);
+                            }
+                        }
+                        Err(error) => {
+                            *this.done = true;
+                            this.core.fail_on_element(error);
+                        }
                     }
                     budget -= 1;
                     if budget == 0 && this.core.pending_len() == 0 {

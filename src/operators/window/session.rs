@@ -72,8 +72,13 @@ where
             [idx] if self.covers(*idx, start, end) => self.add_to(*idx, item),
             _ => {
                 touching.reverse();
-                self.merge_into_new(key, start, end, &touching)
-                    .and_then(|idx| self.add_to(idx, item))
+                match self.merge_into_new(key, start, end, &touching) {
+                    Ok(idx) => self.add_to(idx, item),
+                    Err(error) => {
+                        self.stats.discarded += 1;
+                        Err(error)
+                    }
+                }
             }
         };
         self.scratch = touching;

@@ -126,6 +126,14 @@ where
         self.pending.push_back(WindowEvent::Error(error));
     }
 
+    /// Ends the stream on `error` raised while extracting the key or timestamp of an
+    /// element: the element counts as pulled and discarded.
+    pub(crate) fn fail_on_element(&mut self, error: TaskError) {
+        self.stats.elements += 1;
+        self.stats.discarded += 1;
+        self.fail(error);
+    }
+
     fn cleanup_time(&self, end: i64) -> i64 {
         end.saturating_sub(1).saturating_add(self.lateness)
     }
@@ -308,10 +316,13 @@ where
             return Err(missing_slot());
         };
         let acc = slot.acc.take();
-        slot.acc = Some(catch(|| match acc {
+        let added = catch(|| match acc {
             Some(acc) => agg.add(acc, item),
             None => agg.create(item),
-        })?);
+        });
+        // On a panic the element is gone with the accumulator; `fail` counts the window's
+        // other elements as discarded.
+        slot.acc = Some(added.inspect_err(|_| self.stats.discarded += 1)?);
         slot.count += 1;
         let fire_now = slot.end.saturating_sub(1) <= self.watermark;
         self.stats.held_elements += 1;

@@ -25,7 +25,7 @@ impl NonMerging for Tumbling {}
 impl NonMerging for Sliding {}
 
 /// An event-time window specification, built by [`Tumbling::event_time`],
-/// [`Sliding::event_time`] or [`Session::event_time`].
+/// [`Sliding::event_time`] or [`Session::event_time`](super::Session::event_time).
 ///
 /// All durations are `i64` in the unit of your timestamps. Defaults: no out-of-orderness,
 /// no allowed lateness, [`DEFAULT_MAX_OPEN_WINDOWS`].
@@ -106,7 +106,7 @@ impl EventTimeSpec<Sliding> {
 }
 
 /// A processing-time window specification, built by [`Tumbling::processing_time`],
-/// [`Sliding::processing_time`] or [`Session::processing_time`].
+/// [`Sliding::processing_time`] or [`Session::processing_time`](super::Session::processing_time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a window spec does nothing until passed to a window method"]
 pub struct ProcessingTimeSpec<A> {

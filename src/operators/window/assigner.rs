@@ -89,7 +89,14 @@ impl Shape {
 
 /// Flink's `TimeWindow.getWindowStartWithOffset`: `t - (t - offset).rem_euclid(size)`,
 /// computed without overflow and saturated to `i64`. `size` must be positive.
+#[inline]
 pub(crate) fn window_start(timestamp: i64, offset: i64, size: i64) -> i64 {
+    // Fast path in i64; i128 only where `timestamp - offset - rem` could overflow.
+    if let Some(d) = timestamp.checked_sub(offset) {
+        if let Some(start) = timestamp.checked_sub(d.rem_euclid(size.max(1))) {
+            return start;
+        }
+    }
     let t = i128::from(timestamp);
     let rem = (t - i128::from(offset)).rem_euclid(i128::from(size.max(1)));
     saturate(t - rem)

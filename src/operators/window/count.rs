@@ -20,7 +20,7 @@ use pin_project_lite::pin_project;
 
 use super::spec::CountConfig;
 use super::{
-    Contents, FireReason, Fold, KeySelector, Reduce, Window, WindowAggregate, WindowEvent,
+    Contents, Fault, FireReason, Fold, KeySelector, Reduce, Window, WindowAggregate, WindowEvent,
     WindowStats, catch, inner_access, polled_before_aggregate,
 };
 use crate::error::TaskError;
@@ -57,6 +57,10 @@ pub(crate) struct CountCore<K, T, G: WindowAggregate<T>> {
     open: usize,
     pending: VecDeque<WindowEvent<K, G::Output, T, u64>>,
     stats: WindowStats,
+    /// The element being processed is in its windows.
+    element_stored: bool,
+    /// Elements of a window taken out while user code finishes it.
+    in_hand: u64,
 }
 
 impl<K, T, G> CountCore<K, T, G>
@@ -78,6 +82,8 @@ where
             open: 0,
             pending: VecDeque::new(),
             stats: WindowStats::default(),
+            element_stored: true,
+            in_hand: 0,
         }
     }
 
@@ -92,8 +98,14 @@ where
         self.stats.elements > 0 || !self.pending.is_empty()
     }
 
+    /// Ends the stream on `error` (see `TimeCore::fail`).
     fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements;
+        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        if !self.element_stored {
+            self.stats.discarded += 1;
+        }
+        self.element_stored = true;
+        self.in_hand = 0;
         self.stats.held_elements = 0;
         self.keys.clear();
         self.order.clear();
@@ -101,10 +113,9 @@ where
         self.pending.push_back(WindowEvent::Error(error));
     }
 
-    fn fail_on_element(&mut self, error: TaskError) {
+    fn begin_element(&mut self) {
         self.stats.elements += 1;
-        self.stats.discarded += 1;
-        self.fail(error);
+        self.element_stored = false;
     }
 
     fn push_fired(
@@ -112,14 +123,14 @@ where
         key: K,
         slot: CountSlot<G::Acc>,
         reason: FireReason,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), Fault> {
         self.open -= 1;
         self.order.remove(&(slot.start, slot.seq));
         self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
         let Some(acc) = slot.acc else { return Ok(()) };
-        let agg = &mut self.agg;
-        let value =
-            catch(|| agg.finish(acc)).inspect_err(|_| self.stats.discarded += slot.count)?;
+        self.in_hand = slot.count;
+        let value = self.agg.finish(acc);
+        self.in_hand = 0;
         self.stats.fired += 1;
         self.pending.push_back(WindowEvent::Fired(Window {
             key,
@@ -135,7 +146,7 @@ where
 
     /// Fires the oldest window early until one more fits; never touches `current`'s state
     /// entry (only its windows).
-    fn make_room(&mut self, current: &K) -> Result<(), TaskError> {
+    fn make_room(&mut self, current: &K) -> Result<(), Fault> {
         while self.open >= self.max_open {
             let Some((&(start, seq), key)) = self.order.first_key_value() else {
                 break;
@@ -161,7 +172,7 @@ where
         Ok(())
     }
 
-    fn open_window(&mut self, key: &K, fire_at: u64, start: u64) -> Result<(), TaskError> {
+    fn open_window(&mut self, key: &K, fire_at: u64, start: u64) -> Result<(), Fault> {
         self.make_room(key)?;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -190,10 +201,9 @@ where
         Ok(())
     }
 
-    fn insert(&mut self, key: K, item: T) -> Result<(), TaskError> {
+    fn insert(&mut self, key: K, item: T) -> Result<(), Fault> {
         let pos = self.position;
         self.position += 1;
-        self.stats.elements += 1;
         let seen = self.keys.get(&key).map_or(0, |state| state.seen);
         // Windows whose first element this is: at a key's first element every window
         // firing at a multiple of the slide up to `size`; later, window `seen + size`.
@@ -208,9 +218,7 @@ where
         }
         let agg = &mut self.agg;
         let Some(state) = self.keys.get_mut(&key) else {
-            return Err(TaskError::Panicked {
-                message: String::from("count window lost its key state (a bug)"),
-            });
+            return Err(Fault::Lost);
         };
         let n = state.windows.len();
         let mut item = Some(item);
@@ -221,15 +229,14 @@ where
                 item.clone()
             };
             let Some(element) = element else { break };
-            let acc = slot.acc.take();
-            let added = catch(|| match acc {
+            slot.acc = Some(match slot.acc.take() {
                 Some(acc) => agg.add(acc, element),
                 None => agg.create(element),
             });
-            slot.acc = Some(added.inspect_err(|_| self.stats.discarded += 1)?);
             slot.count += 1;
             slot.last = pos;
             self.stats.held_elements += 1;
+            self.element_stored = true;
         }
         state.seen += 1;
         let seen = state.seen;
@@ -251,7 +258,7 @@ where
     /// End of input: a key with elements since its last firing fires its next window with
     /// what it has; its later windows hold a subset of those elements and are dropped, as
     /// are the windows of a key whose elements were all emitted already.
-    fn finish(&mut self) -> Result<(), TaskError> {
+    fn finish(&mut self) -> Result<(), Fault> {
         let order = std::mem::take(&mut self.order);
         for ((_, seq), key) in order {
             let Some(state) = self.keys.remove(&key) else {
@@ -386,23 +393,18 @@ where
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     *this.done = true;
-                    if let Err(error) = this.core.finish() {
-                        this.core.fail(error);
+                    let core = &mut *this.core;
+                    if let Err(fault) = catch(|| core.finish()) {
+                        core.fail(fault.into());
                     }
                 }
                 Poll::Ready(Some(item)) => {
-                    let key = &mut *this.key;
-                    match catch(|| key.key(&item)) {
-                        Ok(k) => {
-                            if let Err(error) = this.core.insert(k, item) {
-                                *this.done = true;
-                                this.core.fail(error);
-                            }
-                        }
-                        Err(error) => {
-                            *this.done = true;
-                            this.core.fail_on_element(error);
-                        }
+                    this.core.begin_element();
+                    let (key, core) = (&mut *this.key, &mut *this.core);
+                    let step = catch(|| core.insert(key.key(&item), item));
+                    if let Err(fault) = step {
+                        *this.done = true;
+                        core.fail(fault.into());
                     }
                     budget -= 1;
                     if budget == 0 && this.core.pending.is_empty() {

@@ -167,30 +167,28 @@ where
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     *this.done = true;
-                    if let Err(error) = this.core.finish() {
-                        this.core.fail(error);
+                    let core = &mut *this.core;
+                    if let Err(fault) = catch(|| core.finish()) {
+                        core.fail(fault.into());
                     }
                 }
                 Poll::Ready(Some(item)) => {
+                    this.core.begin_element();
                     let (key, timestamp) = (&mut *this.key, &mut *this.timestamp);
-                    match catch(|| (key.key(&item), timestamp(&item))) {
-                        Err(error) => {
-                            *this.done = true;
-                            this.core.fail_on_element(error);
-                        }
-                        Ok((key, ts)) => {
-                            // The element is processed under the old watermark, then the
-                            // watermark moves (Flink emits it after the element).
-                            let step = this.core.insert(key, ts, item).and_then(|()| {
-                                this.watermark.observe(ts);
-                                this.core
-                                    .advance(this.watermark.current(), FireReason::Watermark)
-                            });
-                            if let Err(error) = step {
-                                *this.done = true;
-                                this.core.fail(error);
-                            }
-                        }
+                    let (core, watermark) = (&mut *this.core, &mut *this.watermark);
+                    // One unwind guard per element around all user code (key, timestamp,
+                    // aggregate): a panic ends the stream with an error item.
+                    let step = catch(|| {
+                        let (key, ts) = (key.key(&item), timestamp(&item));
+                        // The element is processed under the old watermark, then the
+                        // watermark moves (Flink emits it after the element).
+                        core.insert(key, ts, item)?;
+                        watermark.observe(ts);
+                        core.advance(watermark.current(), FireReason::Watermark)
+                    });
+                    if let Err(fault) = step {
+                        *this.done = true;
+                        core.fail(fault.into());
                     }
                     budget -= 1;
                     if budget == 0 && this.core.pending_len() == 0 {

@@ -241,11 +241,45 @@ pub struct WindowStats {
     pub discarded: u64,
 }
 
-/// Runs a user closure, turning a panic into [`TaskError::Panicked`].
-pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| TaskError::Panicked {
-        message: panic_message(&*payload),
-    })
+/// Why a window operator stopped, before it becomes a [`TaskError`]; small, because it
+/// travels on the per-element path.
+pub(crate) enum Fault {
+    /// User code panicked.
+    Panicked(Box<dyn Any + Send>),
+    /// A session merge needed [`WindowAggregate::merge`], which returned `None`.
+    Unmergeable,
+    /// The operator lost track of an open window (a bug).
+    Lost,
+}
+
+impl From<Fault> for TaskError {
+    #[cold]
+    fn from(fault: Fault) -> TaskError {
+        match fault {
+            Fault::Panicked(payload) => TaskError::Panicked {
+                message: panic_message(&*payload),
+            },
+            Fault::Unmergeable => TaskError::Config(crate::error::ConfigError::Conflict {
+                reason: String::from(
+                    "session windows need an aggregate that can merge \
+                     (WindowAggregate::merge returned None)",
+                ),
+            }),
+            Fault::Lost => TaskError::Panicked {
+                message: String::from("window operator lost track of an open window (a bug)"),
+            },
+        }
+    }
+}
+
+/// Runs the user code of one step (a closure returning a `Fault` of its own), turning a
+/// panic into [`Fault::Panicked`].
+#[inline]
+pub(crate) fn catch<R>(f: impl FnOnce() -> Result<R, Fault>) -> Result<R, Fault> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(Fault::Panicked(payload)),
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::catch_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -171,7 +172,7 @@ fn arm(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant) -> Result<(), Tas
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(TaskError::NoRuntime);
             }
-            let created = catch(|| Box::pin(tokio::time::sleep_until(deadline)))
+            let created = catch_unwind(|| Box::pin(tokio::time::sleep_until(deadline)))
                 .map_err(|_| TaskError::NoRuntime)?;
             *sleep = Some(created);
         }
@@ -201,38 +202,34 @@ where
             }
             // A window [start, end) fires once the clock reaches `end`: W = now - 1.
             let now = nanos_since(origin, Instant::now());
-            if let Err(error) = this.core.advance(now.saturating_sub(1), FireReason::Timer) {
+            let core = &mut *this.core;
+            let fired = catch(|| core.advance(now.saturating_sub(1), FireReason::Timer));
+            if let Err(fault) = fired {
                 *this.done = true;
-                this.core.fail(error);
+                core.fail(fault.into());
                 continue;
             }
-            if this.core.pending_len() > 0 {
+            if core.pending_len() > 0 {
                 continue;
             }
             if *this.upstream_done {
                 *this.done = true;
-                if let Err(error) = this.core.finish() {
-                    this.core.fail(error);
+                if let Err(fault) = catch(|| core.finish()) {
+                    core.fail(fault.into());
                 }
                 continue;
             }
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
+                    core.begin_element();
                     let key = &mut *this.key;
-                    match catch(|| key.key(&item)) {
-                        Ok(k) => {
-                            if let Err(error) = this.core.insert(k, now, item) {
-                                *this.done = true;
-                                this.core.fail(error);
-                            }
-                        }
-                        Err(error) => {
-                            *this.done = true;
-                            this.core.fail_on_element(error);
-                        }
+                    let step = catch(|| core.insert(key.key(&item), now, item));
+                    if let Err(fault) = step {
+                        *this.done = true;
+                        core.fail(fault.into());
                     }
                     budget -= 1;
-                    if budget == 0 && this.core.pending_len() == 0 {
+                    if budget == 0 && core.pending_len() == 0 {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
@@ -245,7 +242,7 @@ where
                 Poll::Pending => {}
             }
             // Nothing to emit and nothing from upstream: wake up when the next window ends.
-            let Some(due) = this.core.next_due() else {
+            let Some(due) = core.next_due() else {
                 return Poll::Pending;
             };
             let Some(deadline) = checked_instant(origin, due.saturating_add(1)) else {
@@ -253,7 +250,7 @@ where
             };
             if let Err(error) = arm(this.sleep, deadline) {
                 *this.done = true;
-                this.core.fail(error);
+                core.fail(error);
                 continue;
             }
             match this.sleep.as_mut().map(|s| s.as_mut().poll(cx)) {

@@ -7,8 +7,7 @@ use std::time::Duration;
 use super::assigner::Shape;
 use super::spec::{EventTimeSpec, ProcessingTimeSpec, duration_nanos};
 use super::store::TimeCore;
-use super::{WindowAggregate, catch};
-use crate::error::{ConfigError, TaskError};
+use super::{Fault, WindowAggregate};
 
 /// Session windows: each element opens `[t, t + gap)`, and windows of the same key that
 /// overlap or touch merge (events at 0 and 5 with gap 5 are one session `[0, 10)`).
@@ -46,7 +45,7 @@ where
         ts: i64,
         item: T,
         gap: i64,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), Fault> {
         let (start, end) = (ts, ts.saturating_add(gap));
         // The key's sessions are disjoint and do not touch, so the ones this window
         // overlaps or touches (`s.start <= end && s.end >= start`) are consecutive.
@@ -72,20 +71,15 @@ where
             [idx] if self.covers(*idx, start, end) => self.add_to(*idx, item),
             _ => {
                 touching.reverse();
-                match self.merge_into_new(key, start, end, &touching) {
-                    Ok(idx) => self.add_to(idx, item),
-                    Err(error) => {
-                        self.stats.discarded += 1;
-                        Err(error)
-                    }
-                }
+                self.merge_into_new(key, start, end, &touching)
+                    .and_then(|idx| self.add_to(idx, item))
             }
         };
         self.scratch = touching;
         result
     }
 
-    fn open_and_add(&mut self, key: K, start: i64, end: i64, item: T) -> Result<(), TaskError> {
+    fn open_and_add(&mut self, key: K, start: i64, end: i64, item: T) -> Result<(), Fault> {
         self.make_room()?;
         let idx = self.create(key, start, end, None, 0, false);
         self.add_to(idx, item)
@@ -103,7 +97,7 @@ where
         start: i64,
         end: i64,
         slots: &[usize],
-    ) -> Result<usize, TaskError> {
+    ) -> Result<usize, Fault> {
         let (mut lo, mut hi) = (start, end);
         let (mut count, mut emitted) = (0u64, false);
         let mut merged: Option<G::Acc> = None;
@@ -115,31 +109,19 @@ where
             hi = hi.max(slot.end);
             count += slot.count;
             emitted |= slot.emitted;
+            // While user code merges, the removed windows' elements are in hand.
+            self.in_hand = count;
             merged = match (merged, slot.acc) {
                 (None, acc) => acc,
                 (Some(acc), None) => Some(acc),
-                (Some(earlier), Some(later)) => {
-                    let agg = &mut self.agg;
-                    match catch(|| agg.merge(earlier, later)) {
-                        Ok(Some(acc)) => Some(acc),
-                        Err(error) => {
-                            self.stats.discarded += count;
-                            return Err(error);
-                        }
-                        Ok(None) => {
-                            self.stats.discarded += count;
-                            return Err(TaskError::Config(ConfigError::Conflict {
-                                reason: String::from(
-                                    "session windows need an aggregate that can merge \
-                                     (WindowAggregate::merge returned None)",
-                                ),
-                            }));
-                        }
-                    }
-                }
+                (Some(earlier), Some(later)) => match self.agg.merge(earlier, later) {
+                    Some(acc) => Some(acc),
+                    None => return Err(Fault::Unmergeable),
+                },
             };
         }
         // Merging only shrinks the number of open windows: no eviction needed.
+        self.in_hand = 0;
         Ok(self.create(key, lo, hi, merged, count, emitted))
     }
 }

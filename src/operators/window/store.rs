@@ -11,7 +11,7 @@ use std::hash::Hash;
 
 use super::assigner::{Shape, sliding_starts, window_start};
 use super::spec::TimeConfig;
-use super::{FireReason, Window, WindowAggregate, WindowEvent, WindowStats, catch};
+use super::{Fault, FireReason, Window, WindowAggregate, WindowEvent, WindowStats};
 use crate::error::TaskError;
 
 /// No cached slot.
@@ -42,6 +42,9 @@ pub(crate) struct TimeCore<K, T, G: WindowAggregate<T>> {
     pub(super) index: HashMap<K, BTreeMap<i64, usize>>,
     /// `(due, seq, slot)`: fire time `end - 1` before firing, cleanup time after.
     timers: BTreeSet<(i64, u64, usize)>,
+    /// The earliest due time in `timers` (`i64::MAX` when empty), so the per-element
+    /// watermark check is one comparison.
+    next_due: i64,
     /// `(end, seq, slot)`: eviction order.
     by_end: BTreeSet<(i64, u64, usize)>,
     watermark: i64,
@@ -52,6 +55,11 @@ pub(crate) struct TimeCore<K, T, G: WindowAggregate<T>> {
     pub(super) scratch: Vec<usize>,
     pending: VecDeque<WindowEvent<K, G::Output, T>>,
     pub(super) stats: WindowStats,
+    /// The element being processed is in a window or in the late output.
+    element_stored: bool,
+    /// Elements of windows taken out of the store while user code runs on them (a final
+    /// firing or a session merge): lost if that code panics.
+    pub(super) in_hand: u64,
 }
 
 impl<K, T, G> TimeCore<K, T, G>
@@ -70,6 +78,7 @@ where
             free: Vec::new(),
             index: HashMap::new(),
             timers: BTreeSet::new(),
+            next_due: i64::MAX,
             by_end: BTreeSet::new(),
             watermark: i64::MIN,
             next_seq: 0,
@@ -78,6 +87,8 @@ where
             scratch: Vec::new(),
             pending: VecDeque::new(),
             stats: WindowStats::default(),
+            element_stored: true,
+            in_hand: 0,
         }
     }
 
@@ -111,27 +122,46 @@ where
         self.timers.first().map(|t| t.0)
     }
 
-    /// Ends the stream on `error`: the error is the last output, open windows are dropped
-    /// and counted in `discarded`.
+    fn add_timer(&mut self, timer: (i64, u64, usize)) {
+        self.timers.insert(timer);
+        self.next_due = self.next_due.min(timer.0);
+    }
+
+    fn remove_timer(&mut self, timer: (i64, u64, usize)) {
+        if self.timers.remove(&timer) && timer.0 <= self.next_due {
+            self.next_due = self.timers.first().map_or(i64::MAX, |t| t.0);
+        }
+    }
+
+    /// Ends the stream on `error` (a panic in user code, caught by the caller around the
+    /// whole processing of an element, or a typed error): the error is the last output; the
+    /// open windows, the windows user code was working on, and the element in flight are
+    /// dropped and counted in `discarded`. The store may be inconsistent after a panic:
+    /// everything is cleared.
     pub(crate) fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements;
+        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        if !self.element_stored {
+            self.stats.discarded += 1;
+        }
+        self.element_stored = true;
+        self.in_hand = 0;
         self.stats.held_elements = 0;
         self.slots.clear();
         self.free.clear();
         self.index.clear();
         self.timers.clear();
+        self.next_due = i64::MAX;
         self.by_end.clear();
         self.open = 0;
         self.last = NO_SLOT;
         self.pending.push_back(WindowEvent::Error(error));
     }
 
-    /// Ends the stream on `error` raised while extracting the key or timestamp of an
-    /// element: the element counts as pulled and discarded.
-    pub(crate) fn fail_on_element(&mut self, error: TaskError) {
+    /// Counts an element pulled from upstream, before its key and timestamp are read.
+    #[inline]
+    pub(crate) fn begin_element(&mut self) {
         self.stats.elements += 1;
-        self.stats.discarded += 1;
-        self.fail(error);
+        self.element_stored = false;
     }
 
     fn cleanup_time(&self, end: i64) -> i64 {
@@ -144,13 +174,31 @@ where
     }
 
     pub(super) fn late(&mut self, item: T) {
+        self.element_stored = true;
         self.stats.late += 1;
         self.pending.push_back(WindowEvent::Late(item));
     }
 
     /// Adds one element with timestamp `ts` under `key` (Flink's `processElement`).
-    pub(crate) fn insert(&mut self, key: K, ts: i64, item: T) -> Result<(), TaskError> {
-        self.stats.elements += 1;
+    ///
+    /// User code runs here (the aggregate): call it inside `catch`, after
+    /// [`begin_element`](Self::begin_element).
+    #[inline]
+    pub(crate) fn insert(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
+        // Fast path: a tumbling element usually goes to the previous element's window. An
+        // open window is never late (it is closed as soon as the watermark passes its
+        // cleanup time).
+        if let Shape::Tumbling { .. } = self.shape {
+            if let Some(Some(slot)) = self.slots.get(self.last) {
+                if slot.start <= ts && ts < slot.end && slot.key == key {
+                    return self.add_to(self.last, item);
+                }
+            }
+        }
+        self.insert_assigned(key, ts, item)
+    }
+
+    fn insert_assigned(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
         match self.shape {
             Shape::Tumbling { size, offset } => {
                 let start = window_start(ts, offset, size);
@@ -199,7 +247,7 @@ where
         }
     }
 
-    fn find_or_create(&mut self, key: &K, start: i64, end: i64) -> Result<usize, TaskError> {
+    fn find_or_create(&mut self, key: &K, start: i64, end: i64) -> Result<usize, Fault> {
         if let Some(Some(slot)) = self.slots.get(self.last) {
             if slot.start == start && slot.key == *key {
                 return Ok(self.last);
@@ -257,7 +305,7 @@ where
                 seq,
             });
         }
-        self.timers.insert((end.saturating_sub(1), seq, idx));
+        self.add_timer((end.saturating_sub(1), seq, idx));
         self.by_end.insert((end, seq, idx));
         self.open += 1;
         self.stats.held_elements += count;
@@ -279,7 +327,7 @@ where
         } else {
             slot.end.saturating_sub(1)
         };
-        self.timers.remove(&(due, slot.seq, idx));
+        self.remove_timer((due, slot.seq, idx));
         self.by_end.remove(&(slot.end, slot.seq, idx));
         self.open -= 1;
         self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
@@ -290,7 +338,7 @@ where
     }
 
     /// Evicts windows (smallest end first) until one more fits.
-    pub(super) fn make_room(&mut self) -> Result<(), TaskError> {
+    pub(super) fn make_room(&mut self) -> Result<(), Fault> {
         while self.open >= self.max_open {
             let Some(&(_, _, idx)) = self.by_end.first() else {
                 break;
@@ -310,22 +358,22 @@ where
 
     /// Folds `item` into the window in `idx`; fires it at once if the watermark has
     /// already passed its end (Flink's `EventTimeTrigger.onElement`).
-    pub(super) fn add_to(&mut self, idx: usize, item: T) -> Result<(), TaskError> {
+    #[inline]
+    pub(super) fn add_to(&mut self, idx: usize, item: T) -> Result<(), Fault> {
         let agg = &mut self.agg;
         let Some(Some(slot)) = self.slots.get_mut(idx) else {
-            return Err(missing_slot());
+            return Err(Fault::Lost);
         };
-        let acc = slot.acc.take();
-        let added = catch(|| match acc {
+        // A panic here loses the accumulator; `fail` counts the window's elements (in
+        // `held_elements`) and this one (not stored yet) as discarded.
+        slot.acc = Some(match slot.acc.take() {
             Some(acc) => agg.add(acc, item),
             None => agg.create(item),
         });
-        // On a panic the element is gone with the accumulator; `fail` counts the window's
-        // other elements as discarded.
-        slot.acc = Some(added.inspect_err(|_| self.stats.discarded += 1)?);
         slot.count += 1;
         let fire_now = slot.end.saturating_sub(1) <= self.watermark;
         self.stats.held_elements += 1;
+        self.element_stored = true;
         if fire_now {
             self.fire_and_keep(idx, FireReason::LateUpdate)?;
         }
@@ -333,16 +381,16 @@ where
     }
 
     /// Emits the window's current value and keeps it open until its cleanup time.
-    fn fire_and_keep(&mut self, idx: usize, reason: FireReason) -> Result<(), TaskError> {
+    fn fire_and_keep(&mut self, idx: usize, reason: FireReason) -> Result<(), Fault> {
         let cleanup = self.cleanup_time(self.slot_end(idx));
         let agg = &mut self.agg;
         let Some(Some(slot)) = self.slots.get_mut(idx) else {
-            return Err(missing_slot());
+            return Err(Fault::Lost);
         };
         let Some(acc) = slot.acc.as_ref() else {
             return Ok(());
         };
-        let value = catch(|| agg.output(acc))?;
+        let value = agg.output(acc);
         let window = Window {
             key: slot.key.clone(),
             start: slot.start,
@@ -356,8 +404,8 @@ where
         if !slot.fired {
             slot.fired = true;
             let (end, seq) = (slot.end, slot.seq);
-            self.timers.remove(&(end.saturating_sub(1), seq, idx));
-            self.timers.insert((cleanup, seq, idx));
+            self.remove_timer((end.saturating_sub(1), seq, idx));
+            self.add_timer((cleanup, seq, idx));
         }
         self.push_fired(window);
         Ok(())
@@ -371,27 +419,21 @@ where
     }
 
     /// Emits a closed window's final value.
-    fn emit_final(&mut self, slot: Slot<K, G::Acc>, reason: FireReason) -> Result<(), TaskError> {
+    fn emit_final(&mut self, slot: Slot<K, G::Acc>, reason: FireReason) -> Result<(), Fault> {
         let Some(acc) = slot.acc else { return Ok(()) };
-        let agg = &mut self.agg;
-        match catch(|| agg.finish(acc)) {
-            Ok(value) => {
-                self.push_fired(Window {
-                    key: slot.key,
-                    start: slot.start,
-                    end: slot.end,
-                    value,
-                    count: slot.count,
-                    reason,
-                    update: slot.emitted,
-                });
-                Ok(())
-            }
-            Err(error) => {
-                self.stats.discarded += slot.count;
-                Err(error)
-            }
-        }
+        self.in_hand = slot.count;
+        let value = self.agg.finish(acc);
+        self.in_hand = 0;
+        self.push_fired(Window {
+            key: slot.key,
+            start: slot.start,
+            end: slot.end,
+            value,
+            count: slot.count,
+            reason,
+            update: slot.emitted,
+        });
+        Ok(())
     }
 
     fn push_fired(&mut self, window: Window<K, G::Output>) {
@@ -405,16 +447,24 @@ where
     /// Raises the watermark to `watermark` (it never goes back) and fires or cleans up every
     /// window due (Flink's `processWatermark`): a window fires once `W >= end - 1` and is
     /// dropped once `W >= end - 1 + allowed_lateness`.
-    pub(crate) fn advance(&mut self, watermark: i64, reason: FireReason) -> Result<(), TaskError> {
+    #[inline]
+    pub(crate) fn advance(&mut self, watermark: i64, reason: FireReason) -> Result<(), Fault> {
         if watermark > self.watermark {
             self.watermark = watermark;
         }
+        if self.next_due > self.watermark {
+            return Ok(());
+        }
+        self.fire_due(reason)
+    }
+
+    fn fire_due(&mut self, reason: FireReason) -> Result<(), Fault> {
         let w = self.watermark;
         while let Some(&(due, seq, idx)) = self.timers.first() {
             if due > w {
                 break;
             }
-            self.timers.pop_first();
+            self.remove_timer((due, seq, idx));
             let (fired, end) = match self.slots.get(idx) {
                 Some(Some(slot)) if slot.seq == seq => (slot.fired, slot.end),
                 _ => continue,
@@ -433,13 +483,7 @@ where
     }
 
     /// End of input: the watermark becomes `+inf` and every open window fires.
-    pub(crate) fn finish(&mut self) -> Result<(), TaskError> {
+    pub(crate) fn finish(&mut self) -> Result<(), Fault> {
         self.advance(i64::MAX, FireReason::EndOfStream)
-    }
-}
-
-fn missing_slot() -> TaskError {
-    TaskError::Panicked {
-        message: String::from("window operator lost track of an open window (a bug)"),
     }
 }

@@ -4,7 +4,9 @@
 /// timestamp `<= W` is still expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BoundedOutOfOrderness {
-    max_timestamp: Option<i64>,
+    /// `i64::MIN` before the first element.
+    max_timestamp: i64,
+    seen: bool,
     bound: i64,
 }
 
@@ -12,22 +14,29 @@ impl BoundedOutOfOrderness {
     /// A watermark that trails the largest timestamp by `bound` (validated `>= 0`).
     pub(crate) fn new(bound: i64) -> Self {
         BoundedOutOfOrderness {
-            max_timestamp: None,
+            max_timestamp: i64::MIN,
+            seen: false,
             bound,
         }
     }
 
     /// Records an element's timestamp.
+    #[inline]
     pub(crate) fn observe(&mut self, timestamp: i64) {
-        self.max_timestamp = Some(self.max_timestamp.map_or(timestamp, |m| m.max(timestamp)));
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.seen = true;
     }
 
     /// The current watermark: `i64::MIN` before the first element (Flink's
     /// `Long.MIN_VALUE`), then `max_timestamp - bound - 1`, saturating.
+    #[inline]
     pub(crate) fn current(&self) -> i64 {
-        match self.max_timestamp {
-            None => i64::MIN,
-            Some(m) => m.saturating_sub(self.bound).saturating_sub(1),
+        if self.seen {
+            self.max_timestamp
+                .saturating_sub(self.bound)
+                .saturating_sub(1)
+        } else {
+            i64::MIN
         }
     }
 }

@@ -124,7 +124,7 @@ where
         slot: CountSlot<G::Acc>,
         reason: FireReason,
     ) -> Result<(), Fault> {
-        self.open -= 1;
+        self.open = self.open.saturating_sub(1);
         self.order.remove(&(slot.start, slot.seq));
         self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
         let Some(acc) = slot.acc else { return Ok(()) };
@@ -269,7 +269,7 @@ where
                 if fire && slot.seq == seq {
                     self.push_fired(key.clone(), slot, FireReason::EndOfStream)?;
                 } else {
-                    self.open -= 1;
+                    self.open = self.open.saturating_sub(1);
                     self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
                 }
             }
@@ -406,7 +406,7 @@ where
                         *this.done = true;
                         core.fail(fault.into());
                     }
-                    budget -= 1;
+                    budget = budget.saturating_sub(1);
                     if budget == 0 && this.core.pending.is_empty() {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;

@@ -228,7 +228,7 @@ where
                         *this.done = true;
                         core.fail(fault.into());
                     }
-                    budget -= 1;
+                    budget = budget.saturating_sub(1);
                     if budget == 0 && core.pending_len() == 0 {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;

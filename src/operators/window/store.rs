@@ -234,7 +234,7 @@ where
                     if self.is_late(end) {
                         continue;
                     }
-                    open -= 1;
+                    open = open.saturating_sub(1);
                     let element = if open == 0 { item.take() } else { item.clone() };
                     if let Some(element) = element {
                         let idx = self.find_or_create(&key, start, end)?;
@@ -329,7 +329,7 @@ where
         };
         self.remove_timer((due, slot.seq, idx));
         self.by_end.remove(&(slot.end, slot.seq, idx));
-        self.open -= 1;
+        self.open = self.open.saturating_sub(1);
         self.stats.held_elements = self.stats.held_elements.saturating_sub(slot.count);
         if self.last == idx {
             self.last = NO_SLOT;

@@ -76,6 +76,39 @@
 //! `with_metrics()` records poll count, poll time, thread CPU time and I/O per task (and
 //! memory with the `memory-tracking` feature).
 //!
+//! ## Operators
+//!
+//! [`DataflowExt`](operators::DataflowExt) gives every `Stream` (ours and anyone else's)
+//! backpressure-aware operators, each bounded in memory and pulling from upstream only as
+//! fast as downstream consumes: chunks (by count, time or weight), windows (count,
+//! processing time, event time with watermarks and allowed lateness, sessions, keyed),
+//! ordering (by timestamp, by id, bounded sort), parallel maps, per-item timeout, retry
+//! and rate limit, error policies and progress. Invalid arguments are a `ConfigError`;
+//! late or out-of-sequence items come out of the same stream as distinct variants, so
+//! nothing is dropped silently.
+//!
+//! ```
+//! use futures::{StreamExt, stream};
+//! use sweet_async::prelude::*;
+//! use sweet_async::operators::window::Tumbling;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), ConfigError> {
+//! // Trades as (timestamp in ms, price): sum the prices per 5 ms event-time window,
+//! // tolerating 2 ms of disorder.
+//! let trades = [(1, 10.0), (3, 11.0), (2, 9.5), (7, 12.0), (9, 12.5)];
+//! let sums: Vec<(i64, f64)> = stream::iter(trades)
+//!     .event_time_window(Tumbling::event_time(5).out_of_orderness(2), |t| t.0)?
+//!     .fold(0.0, |sum, t| sum + t.1)
+//!     .filter_map(|event| async move { event.into_window() })
+//!     .map(|w| (w.start, w.value))
+//!     .collect()
+//!     .await;
+//! assert_eq!(sums, [(0, 30.5), (5, 24.5)]);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and

@@ -94,6 +94,10 @@ pub mod error;
 pub mod operators;
 pub mod task;
 pub mod units;
+// region: orchestra
+pub mod message;
+pub mod orchestra;
+// endregion: orchestra
 
 /// The names most programs need, in one import.
 pub mod prelude {

@@ -80,6 +80,13 @@ pub struct Orchestra<T, E = BoxError, I = &'static str> {
     cmds_rx: Option<UnboundedReceiver<Command<T, E>>>,
 }
 
+impl Orchestra<()> {
+    /// Starts configuring an orchestra; `build()` picks the value, error and id types.
+    pub fn builder() -> OrchestratorBuilder {
+        OrchestratorBuilder::new()
+    }
+}
+
 /// The seed's name for [`Orchestra`].
 pub type TaskOrchestrator<T, E = BoxError, I = &'static str> = Orchestra<T, E, I>;
 
@@ -89,11 +96,6 @@ where
     E: Send + 'static,
     I: TaskKey,
 {
-    /// Starts configuring an orchestra.
-    pub fn builder() -> OrchestratorBuilder {
-        OrchestratorBuilder::new()
-    }
-
     /// An orchestra with the default settings on the current runtime.
     ///
     /// # Errors

@@ -182,8 +182,29 @@ impl<I: TaskKey> TaskRelationships<I> {
     /// [`OrchestraError::AlreadyHasParent`] when `child` has another parent, and
     /// [`OrchestraError::Cycle`] when `child` is `parent` or one of its ancestors.
     pub fn add_child(&mut self, parent: I, child: I) -> Result<(), OrchestraError> {
-        let p = self.insert(parent);
-        let c = self.insert(child);
+        // Check before inserting, so a refused relation leaves no new task behind.
+        if parent == child {
+            let name = parent.to_string();
+            return Err(OrchestraError::Cycle {
+                path: vec![name.clone(), name],
+            });
+        }
+        if let Some(existing) = self
+            .slot(&child)
+            .and_then(|c| self.rel(c))
+            .and_then(|r| r.parent)
+        {
+            if self.slot(&parent) != Some(existing) {
+                return Err(OrchestraError::AlreadyHasParent {
+                    child: child.to_string(),
+                    parent: self.name(existing),
+                });
+            }
+        }
+        let (p, c) = match (self.slot(&parent), self.slot(&child)) {
+            (Some(p), Some(c)) => (p, c),
+            _ => (self.insert(parent), self.insert(child)),
+        };
         // Walk up from the parent: meeting the child means a loop in the hierarchy.
         let mut path = vec![p];
         let mut up = Some(p);
@@ -226,9 +247,21 @@ impl<I: TaskKey> TaskRelationships<I> {
     /// [`OrchestraError::Cycle`] naming the cycle when `depends_on` already depends,
     /// directly or not, on `task` (or is `task`). The graph is left unchanged.
     pub fn add_dependency(&mut self, task: I, depends_on: I) -> Result<(), OrchestraError> {
-        let t = self.insert(task);
-        let d = self.insert(depends_on);
-        self.link(t, d)
+        match (self.slot(&task), self.slot(&depends_on)) {
+            (Some(t), Some(d)) => self.link(t, d),
+            _ if task == depends_on => {
+                let name = task.to_string();
+                Err(OrchestraError::Cycle {
+                    path: vec![name.clone(), name],
+                })
+            }
+            // A new task cannot close a cycle.
+            _ => {
+                let t = self.insert(task);
+                let d = self.insert(depends_on);
+                self.link(t, d)
+            }
+        }
     }
 
     /// Adds the edge `t` depends on `d` between known slots, refusing cycles.

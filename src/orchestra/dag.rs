@@ -179,11 +179,9 @@ where
             return Err(OrchestraError::DuplicateTask { id: id.to_string() });
         }
         let job: Job<T, E> = task.into();
-        let priority = job.cfg.priority;
-        let label = job.cfg.label().cloned().unwrap_or_default();
-        let (prepared, work) =
+        let (mut prepared, work) =
             job.prepare(self.cfg.default_timeout, self.cfg.default_retry.as_ref())?;
-        let name = self.cfg.tracing.then(|| Arc::from(id.to_string()));
+        prepared.name = self.cfg.tracing.then(|| Arc::from(id.to_string()));
         let slot = self.rel.insert(id);
         let shared = Arc::new(NodeShared::default());
         self.shared.push(Arc::clone(&shared));
@@ -192,10 +190,7 @@ where
             slot,
             prepared: Box::new(prepared),
             work,
-            priority,
-            label,
             shared,
-            name,
         })
     }
 

@@ -4,10 +4,15 @@
 //! that the wait between two attempts (the retry backoff) holds no concurrency slot.
 //! Each attempt is the task side's own [`TaskFuture`] with retries and recovery turned
 //! off: timeouts, circuit breaker, cancellation scope, panic capture, tracing and metrics
-//! behave exactly as for a task awaited on its own.
+//! behave exactly as for a task awaited on its own. A task with none of those settings
+//! (a bare closure) takes a fast path: its work is polled directly, panics still caught,
+//! inside the orchestra's cancellation scope.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedSender;
@@ -16,8 +21,8 @@ use tokio::task::JoinHandle;
 use crate::error::{BoxError, TaskError};
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, Recover, RetryIf, RetryPolicy, TaskConfig, TaskFuture, TaskId,
-    TaskPriority, TaskResult, TaskShared,
+    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
+    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -111,6 +116,13 @@ impl<T, E> fmt::Debug for Job<T, E> {
 pub(crate) struct Prepared<T, E> {
     /// Settings for one attempt: no retries, no recovery, no delayed start.
     pub(crate) attempt_cfg: TaskConfig<T, E>,
+    /// Nothing but the work: no timeout, breaker, tracing, metrics, cleanup or scope
+    /// settings, so an attempt can run without the `TaskFuture` machinery.
+    pub(crate) plain: bool,
+    pub(crate) priority: TaskPriority,
+    pub(crate) label: TaskLabel,
+    /// The id's text, kept only when tracing is on.
+    pub(crate) name: Option<Arc<str>>,
     pub(crate) task_id: TaskId,
     pub(crate) retry: RetryPolicy,
     pub(crate) retry_if: Option<RetryIf<E>>,
@@ -143,6 +155,7 @@ impl<T, E> Job<T, E> {
         let recover = cold.and_then(|c| c.recover.clone());
         let start_at = cold.and_then(|c| c.start_at).map(|t| t.to_instant());
         let deadline = cold.and_then(|c| c.deadline).map(|t| t.to_instant());
+        let label = cfg.label().cloned().unwrap_or_default();
         let mut attempt_cfg = cfg;
         attempt_cfg.retry = RetryPolicy::none();
         attempt_cfg.retries_set = true;
@@ -154,8 +167,16 @@ impl<T, E> Job<T, E> {
                 attempt_cfg.cold = Some(Arc::new(c));
             }
         }
+        let plain = attempt_cfg.cold.is_none()
+            && attempt_cfg.timeout.is_none()
+            && !attempt_cfg.metrics
+            && attempt_cfg.record_error.is_none();
         let prepared = Prepared {
+            priority: attempt_cfg.priority,
             attempt_cfg,
+            plain,
+            label,
+            name: None,
             task_id,
             retry,
             retry_if,
@@ -172,7 +193,10 @@ pub(crate) enum Event<T, E> {
     /// An attempt ended; the work comes back for the next attempt.
     Attempted {
         slot: u32,
-        result: TaskResult<T, E>,
+        outcome: Result<T, TaskError<E>>,
+        /// Attempts made (0 when a circuit breaker refused it).
+        attempts: u32,
+        metrics: Option<Box<MetricsSnapshot>>,
         work: Box<dyn Attempt<T, E>>,
     },
     /// The recovery fallback ended.
@@ -213,14 +237,17 @@ pub(crate) struct AttemptEnv<T, E> {
     pub(crate) handle: Handle,
     pub(crate) tx: UnboundedSender<Event<T, E>>,
     pub(crate) slot: u32,
-    pub(crate) node: Arc<CancelNode>,
-    pub(crate) shared: Arc<TaskShared>,
+    /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
+    /// aborting the attempt).
+    pub(crate) scope: Option<(Arc<CancelNode>, Arc<TaskShared>)>,
+    /// The orchestra's scope: tasks spawned by plain work are cancelled with it.
+    pub(crate) root: Arc<CancelNode>,
 }
 
 /// Type-erased work that can start one attempt of itself.
 pub(crate) trait Attempt<T, E>: Send {
     /// Spawns one attempt; the work travels with it and comes back in the event.
-    fn spawn(self: Box<Self>, cfg: TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()>;
+    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()>;
 }
 
 struct Work<W>(W);
@@ -247,32 +274,80 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    fn spawn(mut self: Box<Self>, cfg: TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()> {
+    fn spawn(mut self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()> {
         let AttemptEnv {
             handle,
             tx,
             slot,
-            node,
-            shared,
+            scope,
+            root,
         } = env;
-        handle.spawn(async move {
-            let report = Report {
-                tx,
-                slot,
-                sent: false,
-            };
-            let result = {
-                let mut attempt = TaskFuture::new(cfg, ByRef(&mut self.0));
-                attempt.attach(node, shared, None);
-                attempt.await
-            };
-            report.send(Event::Attempted {
-                slot,
-                result,
-                work: self,
-            });
-        })
+        let report = Report {
+            tx,
+            slot,
+            sent: false,
+        };
+        match scope {
+            Some((node, shared)) => {
+                let cfg = cfg.clone();
+                handle.spawn(async move {
+                    let result = {
+                        let mut attempt = TaskFuture::new(cfg, ByRef(&mut self.0));
+                        attempt.attach(node, shared, None);
+                        attempt.await
+                    };
+                    let attempts = result.attempts();
+                    let metrics = result.metrics().copied().map(Box::new);
+                    report.send(Event::Attempted {
+                        slot,
+                        outcome: result.into_result(),
+                        attempts,
+                        metrics,
+                        work: self,
+                    });
+                })
+            }
+            None => handle.spawn(async move {
+                let outcome = plain_attempt(&mut self.0, &root).await;
+                report.send(Event::Attempted {
+                    slot,
+                    outcome,
+                    attempts: 1,
+                    metrics: None,
+                    work: self,
+                });
+            }),
+        }
     }
+}
+
+/// One attempt without the `TaskFuture` machinery: the work polled inside the
+/// orchestra's cancellation scope, a panic caught and turned into `TaskError::Panicked`.
+async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
+    work: &mut W,
+    root: &Arc<CancelNode>,
+) -> Result<T, TaskError<E>> {
+    let called = catch_unwind(AssertUnwindSafe(|| root.enter(|| work.call())));
+    let fut = match called {
+        Ok(fut) => fut,
+        Err(payload) => {
+            return Err(TaskError::Panicked {
+                message: panic_message(&*payload),
+            });
+        }
+    };
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| root.enter(|| fut.as_mut().poll(cx)))) {
+            Ok(Poll::Ready(Ok(v))) => Poll::Ready(Ok(v)),
+            Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(TaskError::Failed(e))),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(TaskError::Panicked {
+                message: panic_message(&*payload),
+            })),
+        }
+    })
+    .await
 }
 
 /// Spawns the recovery fallback of a task that failed for good.
@@ -293,17 +368,17 @@ where
         slot,
         sent: false,
     };
-    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| recover(err)));
+    let called = catch_unwind(AssertUnwindSafe(|| recover(err)));
     handle.spawn(async move {
         let outcome = match called {
-            Ok(fut) => match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(out) => out,
                 Err(payload) => Err(TaskError::Panicked {
-                    message: crate::task::panic_message(&*payload),
+                    message: panic_message(&*payload),
                 }),
             },
             Err(payload) => Err(TaskError::Panicked {
-                message: crate::task::panic_message(&*payload),
+                message: panic_message(&*payload),
             }),
         };
         report.send(Event::Recovered { slot, outcome });

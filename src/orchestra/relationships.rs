@@ -292,6 +292,9 @@ impl<I: TaskKey> TaskRelationships<I> {
         if from == to {
             return Some(vec![from]);
         }
+        if self.rel(from).is_none_or(|r| r.dependents.is_empty()) {
+            return None;
+        }
         let mut came_from: HashMap<u32, u32> = HashMap::new();
         let mut queue = VecDeque::from([from]);
         while let Some(n) = queue.pop_front() {

@@ -32,7 +32,7 @@ use crate::orchestra::stats::{Ended, ExecutionStats};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
-    StatusCell, TaskPriority, TaskResult, TaskShared, TaskStatus,
+    StatusCell, TaskResult, TaskShared, TaskStatus,
 };
 
 /// Per-task state readable from outside the scheduler, lock-free.
@@ -67,10 +67,7 @@ pub(crate) enum Command<T, E> {
         slot: u32,
         prepared: Box<Prepared<T, E>>,
         work: Box<dyn Attempt<T, E>>,
-        priority: TaskPriority,
-        label: crate::task::TaskLabel,
         shared: Arc<NodeShared>,
-        name: Option<Arc<str>>,
     },
     /// `slot` depends on `dep` (the orchestra has checked for cycles).
     Link { slot: u32, dep: u32 },
@@ -111,26 +108,24 @@ enum Phase {
     Done,
 }
 
+/// One task, kept small (settings behind one box) so the node table moves cheaply.
 struct Node<T, E> {
-    prep: Prepared<T, E>,
+    prep: Box<Prepared<T, E>>,
     work: Option<Box<dyn Attempt<T, E>>>,
-    priority: TaskPriority,
-    label: crate::task::TaskLabel,
-    name: Option<Arc<str>>,
     shared: Arc<NodeShared>,
     pending: u32,
     dependents: Vec<u32>,
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
+    skipped_because: Option<u32>,
     cancel: Option<CancellationLevel>,
     attempts: u32,
     first_start: Option<Instant>,
     backoff: Option<Box<Backoff>>,
     task_shared: Option<Arc<TaskShared>>,
     join: Option<JoinHandle<()>>,
-    metrics: Option<MetricsSnapshot>,
-    outcome: Option<TaskOutcome<T, E, u32>>,
+    metrics: Option<Box<MetricsSnapshot>>,
     waiters: Vec<u32>,
 }
 
@@ -156,7 +151,10 @@ pub(crate) struct Scheduler<T, E> {
     waiters: Vec<Waiter>,
     free_waiters: Vec<u32>,
     join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
-    ended: Vec<u32>,
+    /// Outcomes not yet handed out, in the order tasks ended.
+    ended: EndedOutcomes<T, E>,
+    /// The orchestra's cancellation scope (plain attempts are polled inside it).
+    root: Arc<CancelNode>,
     /// Work list of tasks to end, so cascades never recurse.
     to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
 }
@@ -186,6 +184,7 @@ where
             free_waiters: Vec::new(),
             join_all: None,
             ended: Vec::new(),
+            root: CancelNode::root(),
             to_end: Vec::new(),
         }
     }
@@ -201,10 +200,7 @@ where
                 slot,
                 prepared,
                 work,
-                priority,
-                label,
                 shared,
-                name,
             } => {
                 if slot as usize != self.nodes.len() {
                     // The orchestra hands out slots in order; anything else is a bug we
@@ -212,17 +208,15 @@ where
                     return;
                 }
                 self.nodes.push(Node {
-                    prep: *prepared,
+                    prep: prepared,
                     work: Some(work),
-                    priority,
-                    label,
-                    name,
                     shared,
                     pending: 0,
                     dependents: Vec::new(),
                     phase: Phase::Idle,
                     activated: false,
                     failed_dep: None,
+                    skipped_because: None,
                     cancel: None,
                     attempts: 0,
                     first_start: None,
@@ -230,7 +224,6 @@ where
                     task_shared: None,
                     join: None,
                     metrics: None,
-                    outcome: None,
                     waiters: Vec::new(),
                 });
             }
@@ -316,7 +309,7 @@ where
             }
         }
         n.phase = Phase::Ready;
-        let q = usize::from(n.priority.as_u8()).min(4);
+        let q = usize::from(n.prep.priority.as_u8()).min(4);
         if let Some(queue) = self.ready.get_mut(q) {
             queue.push_back(s);
         }
@@ -355,25 +348,29 @@ where
             );
             return;
         };
-        let task_shared = n
-            .task_shared
-            .get_or_insert_with(|| {
-                let node = CancelNode::root();
-                Arc::new(TaskShared {
-                    status: StatusCell::new(),
-                    node,
-                    cleanup_ran: AtomicBool::new(false),
-                    attempts: AtomicU32::new(0),
+        let scope = if n.prep.plain {
+            None
+        } else {
+            let ts = n
+                .task_shared
+                .get_or_insert_with(|| {
+                    Arc::new(TaskShared {
+                        status: StatusCell::new(),
+                        node: CancelNode::root(),
+                        cleanup_ran: AtomicBool::new(false),
+                        attempts: AtomicU32::new(0),
+                    })
                 })
-            })
-            .clone();
+                .clone();
+            Some((Arc::clone(&ts.node), ts))
+        };
         n.phase = Phase::Running;
         n.first_start.get_or_insert(now);
         let _ = n.shared.status.transition(TaskStatus::Running);
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.name.as_deref().unwrap_or(""),
+                task = n.prep.name.as_deref().unwrap_or(""),
                 attempt = n.attempts + 1,
                 "attempt started"
             );
@@ -382,10 +379,10 @@ where
             handle: self.cfg.handle.clone(),
             tx: self.tx.clone(),
             slot: s,
-            node: Arc::clone(&task_shared.node),
-            shared: task_shared,
+            scope,
+            root: Arc::clone(&self.root),
         };
-        n.join = Some(work.spawn(n.prep.attempt_cfg.clone(), env));
+        n.join = Some(work.spawn(&n.prep.attempt_cfg, env));
         self.running += 1;
         if let Some(st) = &self.stats {
             st.started();
@@ -402,9 +399,15 @@ where
     /// Handles what a spawned attempt or recovery reported.
     pub(crate) fn on_event(&mut self, ev: Event<T, E>) {
         match ev {
-            Event::Attempted { slot, result, work } => {
+            Event::Attempted {
+                slot,
+                outcome,
+                attempts,
+                metrics,
+                work,
+            } => {
                 self.slot_freed();
-                self.attempted(slot, result, work);
+                self.attempted(slot, outcome, attempts, metrics, work);
             }
             Event::Recovered { slot, outcome } => {
                 self.slot_freed();
@@ -424,15 +427,22 @@ where
         self.drain_ends();
     }
 
-    fn attempted(&mut self, s: u32, result: TaskResult<T, E>, work: Box<dyn Attempt<T, E>>) {
+    fn attempted(
+        &mut self,
+        s: u32,
+        outcome: Result<T, TaskError<E>>,
+        attempts: u32,
+        metrics: Option<Box<MetricsSnapshot>>,
+        work: Box<dyn Attempt<T, E>>,
+    ) {
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
         n.work = Some(work);
         n.join = None;
-        n.attempts = n.attempts.saturating_add(result.attempts());
-        n.metrics = result.metrics().copied();
-        let err = match result.into_result() {
+        n.attempts = n.attempts.saturating_add(attempts);
+        n.metrics = metrics;
+        let err = match outcome {
             Ok(v) => return self.end_ran(s, Ok(v), false),
             Err(e) => e,
         };
@@ -464,7 +474,7 @@ where
                 if self.cfg.tracing {
                     tracing::debug!(
                         target: "sweet_async::orchestra",
-                        task = n.name.as_deref().unwrap_or(""),
+                        task = n.prep.name.as_deref().unwrap_or(""),
                         attempts = n.attempts,
                         delay = ?d,
                         "attempt failed, retrying after backoff"
@@ -535,13 +545,13 @@ where
             outcome,
             RunMeta {
                 task_id: LazyTaskId::fixed(n.prep.task_id),
-                label: n.label.clone(),
-                priority: n.priority,
+                label: n.prep.label.clone(),
+                priority: n.prep.priority,
                 attempts: n.attempts,
                 started,
                 execution_time: now.duration_since(started),
                 recovered,
-                metrics: n.metrics.take().map(Box::new),
+                metrics: n.metrics.take(),
             },
         );
         self.end(s, TaskOutcome::Finished(result));
@@ -576,8 +586,9 @@ where
             OutcomeKind::Failed => TaskStatus::Failed,
             OutcomeKind::Cancelled | OutcomeKind::Skipped => TaskStatus::Cancelled,
         };
-        if kind == OutcomeKind::Skipped {
+        if let TaskOutcome::Skipped { because } = &outcome {
             n.shared.skipped.store(true, Ordering::Release);
+            n.skipped_because = Some(*because);
         }
         let _ = n.shared.status.transition(status);
         let cause = match &outcome {
@@ -588,12 +599,11 @@ where
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.name.as_deref().unwrap_or(""),
+                task = n.prep.name.as_deref().unwrap_or(""),
                 outcome = ?kind,
                 "task ended"
             );
         }
-        n.outcome = Some(outcome);
         if n.activated {
             self.unfinished = self.unfinished.saturating_sub(1);
         }
@@ -608,7 +618,7 @@ where
             };
             st.ended(how, took);
         }
-        self.ended.push(s);
+        self.ended.push((s, outcome));
         for w in waiters {
             self.waiter_done(w);
         }
@@ -669,10 +679,16 @@ where
             Phase::Done => {}
             Phase::Running | Phase::Recovering => {
                 n.cancel.get_or_insert(level);
-                if let Some(ts) = &n.task_shared {
-                    ts.node.cancel(level);
-                }
-                if level == CancellationLevel::KillHard || n.phase == Phase::Recovering {
+                let scoped = match (&n.task_shared, n.phase) {
+                    (Some(ts), Phase::Running) => {
+                        ts.node.cancel(level);
+                        true
+                    }
+                    _ => false,
+                };
+                // A plain attempt has no scope of its own (and no cleanup): stopping it
+                // at its next `.await` is an abort.
+                if level == CancellationLevel::KillHard || !scoped {
                     if let Some(j) = &n.join {
                         j.abort();
                     }
@@ -755,15 +771,7 @@ where
             return;
         }
         if let Some(reply) = self.join_all.take() {
-            let ended = std::mem::take(&mut self.ended);
-            let out = ended
-                .into_iter()
-                .filter_map(|s| {
-                    let n = self.nodes.get_mut(s as usize)?;
-                    n.outcome.take().map(|o| (s, o))
-                })
-                .collect();
-            let _ = reply.send(out);
+            let _ = reply.send(std::mem::take(&mut self.ended));
         }
     }
 
@@ -827,11 +835,12 @@ where
 
     /// The orchestra is gone: nothing it started may outlive it.
     fn shutdown(&mut self) {
+        self.root.cancel(CancellationLevel::KillHard);
         for n in &mut self.nodes {
-            if let Some(ts) = &n.task_shared {
-                ts.node.cancel(CancellationLevel::KillHard);
-            }
             if let Some(j) = n.join.take() {
+                if let Some(ts) = &n.task_shared {
+                    ts.node.cancel(CancellationLevel::KillHard);
+                }
                 j.abort();
             }
         }
@@ -845,10 +854,7 @@ where
 
 /// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.
 fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
-    match &n.outcome {
-        Some(TaskOutcome::Skipped { because }) => *because,
-        _ => s,
-    }
+    n.skipped_because.unwrap_or(s)
 }
 
 /// A cancellation before the task ran, or a cancelled result if it had attempts.
@@ -862,8 +868,8 @@ fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutc
         Err(TaskError::Cancelled { level }),
         RunMeta {
             task_id: LazyTaskId::fixed(n.prep.task_id),
-            label: n.label.clone(),
-            priority: n.priority,
+            label: n.prep.label.clone(),
+            priority: n.prep.priority,
             attempts: n.attempts,
             started,
             execution_time: now.duration_since(started),

@@ -172,3 +172,43 @@ async fn dropping_the_orchestra_stops_its_tasks() {
     // The attempt was aborted: its drop guard recorded the end.
     assert_eq!(probe.log().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_plain_running_task_reports_the_level() {
+    let mut o: Orchestra<u8, Boom> = Orchestra::new().unwrap();
+    o.register_fn("plain", || async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(1)
+    })
+    .unwrap();
+    o.create_group("g").unwrap();
+    o.add_task_to_group("g", "plain").unwrap();
+    o.start_group("g").unwrap();
+    tokio::time::sleep(ms(1)).await;
+    let report = o
+        .cancel_group("g", CancellationLevel::Graceful)
+        .await
+        .unwrap();
+    assert_eq!(report.cancelled, ["plain"]);
+    let all = o.join_all().await.unwrap();
+    assert!(matches!(
+        all.get("plain").unwrap().error(),
+        Some(TaskError::Cancelled {
+            level: CancellationLevel::Graceful
+        })
+    ));
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send::<Orchestra<u8, Boom>>();
+    send::<sweet_async::orchestra::Job<u8, Boom>>();
+    send_sync::<sweet_async::orchestra::Runtime>();
+    send_sync::<sweet_async::orchestra::ExecutionStats>();
+    send_sync::<sweet_async::orchestra::TaskRelationships<&str>>();
+    send_sync::<sweet_async::orchestra::OrchestraReport<u8, Boom>>();
+    send_sync::<sweet_async::message::MessageBus<String>>();
+    send_sync::<sweet_async::message::Mailbox<String>>();
+}

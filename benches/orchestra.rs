@@ -60,9 +60,9 @@ async fn orchestra() -> usize {
 async fn joinset_runner() -> usize {
     let mut pending = vec![0u32; N];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); N];
-    for i in WIDTH..N {
+    for (i, p) in pending.iter_mut().enumerate().skip(WIDTH) {
         for d in deps(i) {
-            pending[i] += 1;
+            *p += 1;
             dependents[d].push(i);
         }
     }

@@ -138,6 +138,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     pipeline.message().completed().broadcast().await?;
     let _ = monitor_task.await;
     let rows = report.into_values()?;
-    println!("warehouse rows: {}", rows["load-warehouse"]);
+    println!("warehouse rows: {:?}", rows.get("load-warehouse"));
     Ok(())
 }

@@ -131,13 +131,16 @@ pub(crate) struct Prepared<T, E> {
     pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
+/// A job's scheduling settings and its work.
+pub(crate) type PreparedJob<T, E> = (Prepared<T, E>, Box<dyn Attempt<T, E>>);
+
 impl<T, E> Job<T, E> {
     /// Applies the orchestra's defaults and splits the job for the scheduler.
     pub(crate) fn prepare(
         self,
         default_timeout: Option<std::time::Duration>,
         default_retry: Option<&RetryPolicy>,
-    ) -> Result<(Prepared<T, E>, Box<dyn Attempt<T, E>>), crate::error::ConfigError> {
+    ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
         let Job { mut cfg, work } = self;
         if let Some(err) = cfg.invalid.take() {
             return Err(*err);

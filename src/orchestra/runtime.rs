@@ -182,9 +182,9 @@ impl RuntimeBuilder {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let runtime = Runtime::current()?;
 /// let job = runtime.spawn(
-///     AsyncTask::to::<()>().name("stubborn").run(|| async {
-///         loop { tokio::time::sleep(Duration::from_secs(1)).await }
-///         #[allow(unreachable_code)] Ok::<_, BoxError>(())
+///     AsyncTask::to::<()>().name("long-poll").run(|| async {
+///         tokio::time::sleep(Duration::from_secs(3600)).await;
+///         Ok::<_, std::io::Error>(())
 ///     }),
 ///     TaskPriority::Low,
 /// )?;

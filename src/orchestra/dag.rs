@@ -175,14 +175,18 @@ where
         id: I,
         task: impl Into<Job<T, E>>,
     ) -> Result<(), OrchestraError> {
-        if self.rel.contains(&id) {
-            return Err(OrchestraError::DuplicateTask { id: id.to_string() });
-        }
         let job: Job<T, E> = task.into();
         let (mut prepared, work) =
             job.prepare(self.cfg.default_timeout, self.cfg.default_retry.as_ref())?;
         prepared.name = self.cfg.tracing.then(|| Arc::from(id.to_string()));
-        let slot = self.rel.insert(id);
+        let slot = match self.rel.try_insert(id) {
+            Ok(slot) => slot,
+            Err(existing) => {
+                return Err(OrchestraError::DuplicateTask {
+                    id: self.name(existing),
+                });
+            }
+        };
         let shared = Arc::new(NodeShared::default());
         self.shared.push(Arc::clone(&shared));
         self.activated.push(false);

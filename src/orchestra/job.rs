@@ -236,8 +236,8 @@ impl<T, E> Drop for Report<T, E> {
 }
 
 /// Where and how to run one attempt.
-pub(crate) struct AttemptEnv<T, E> {
-    pub(crate) handle: Handle,
+pub(crate) struct AttemptEnv<'a, T, E> {
+    pub(crate) handle: &'a Handle,
     pub(crate) tx: UnboundedSender<Event<T, E>>,
     pub(crate) slot: u32,
     /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
@@ -250,7 +250,7 @@ pub(crate) struct AttemptEnv<T, E> {
 /// Type-erased work that can start one attempt of itself.
 pub(crate) trait Attempt<T, E>: Send {
     /// Spawns one attempt; the work travels with it and comes back in the event.
-    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()>;
+    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<'_, T, E>) -> JoinHandle<()>;
 }
 
 struct Work<W>(W);
@@ -277,7 +277,11 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    fn spawn(mut self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<T, E>) -> JoinHandle<()> {
+    fn spawn(
+        mut self: Box<Self>,
+        cfg: &TaskConfig<T, E>,
+        env: AttemptEnv<'_, T, E>,
+    ) -> JoinHandle<()> {
         let AttemptEnv {
             handle,
             tx,

@@ -96,32 +96,42 @@ impl<I: TaskKey> TaskRelationships<I> {
 
     /// The slot of `id`, added if new.
     pub(crate) fn insert(&mut self, id: I) -> u32 {
-        if let Some(&i) = self.index.get(&id) {
-            return i;
+        match self.try_insert(id) {
+            Ok(i) | Err(i) => i,
         }
+    }
+
+    /// Adds `id` in a new slot (`Ok`), or finds its existing slot (`Err`): one hash
+    /// lookup either way.
+    pub(crate) fn try_insert(&mut self, id: I) -> Result<u32, u32> {
+        use std::collections::hash_map::Entry;
+        let next = match self.free.last() {
+            Some(&i) => i,
+            None => u32::try_from(self.nodes.len()).unwrap_or(u32::MAX),
+        };
+        let key = match self.index.entry(id) {
+            Entry::Occupied(e) => return Err(*e.get()),
+            Entry::Vacant(e) => {
+                let key = e.key().clone();
+                e.insert(next);
+                key
+            }
+        };
         let rel = Rel {
-            id: Some(id.clone()),
+            id: Some(key),
             parent: None,
             children: Vec::new(),
             deps: Vec::new(),
             dependents: Vec::new(),
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                if let Some(slot) = self.nodes.get_mut(i as usize) {
-                    *slot = rel;
-                }
-                i
+        if self.free.pop().is_some() {
+            if let Some(slot) = self.nodes.get_mut(next as usize) {
+                *slot = rel;
             }
-            None => {
-                // More than u32::MAX tasks cannot be held in memory anyway; saturate.
-                let i = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
-                self.nodes.push(rel);
-                i
-            }
-        };
-        self.index.insert(id, i);
-        i
+        } else {
+            self.nodes.push(rel);
+        }
+        Ok(next)
     }
 
     /// The slot of `id`, if known.

@@ -129,19 +129,20 @@ impl<T: fmt::Debug, E: fmt::Debug, I: fmt::Debug> fmt::Debug for TaskOutcome<T, 
 /// the tasks ended.
 #[must_use = "a report may hold errors"]
 pub struct OrchestraReport<T, E = BoxError, I = &'static str> {
-    outcomes: HashMap<I, TaskOutcome<T, E, I>>,
-    order: Vec<I>,
+    /// Outcomes in the order tasks ended.
+    ended: Vec<(I, TaskOutcome<T, E, I>)>,
+    /// Id to position in `ended`.
+    index: HashMap<I, usize>,
 }
 
 impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
     pub(crate) fn new(ended: Vec<(I, TaskOutcome<T, E, I>)>) -> Self {
-        let mut order = Vec::with_capacity(ended.len());
-        let mut outcomes = HashMap::with_capacity(ended.len());
-        for (id, outcome) in ended {
-            order.push(id.clone());
-            outcomes.insert(id, outcome);
-        }
-        OrchestraReport { outcomes, order }
+        let index = ended
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.clone(), i))
+            .collect();
+        OrchestraReport { ended, index }
     }
 
     /// The outcome of `id`.
@@ -150,7 +151,10 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
         I: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.outcomes.get(id)
+        self.index
+            .get(id)
+            .and_then(|&i| self.ended.get(i))
+            .map(|(_, o)| o)
     }
 
     /// The value of `id`, when it succeeded.
@@ -172,16 +176,21 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
     }
 
     /// Ids in the order their tasks ended.
-    pub fn order(&self) -> &[I] {
-        &self.order
+    pub fn order(&self) -> Vec<I> {
+        self.ended.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// Every id and outcome, in the order the tasks ended.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&I, &TaskOutcome<T, E, I>)> + '_ {
+        self.ended.iter().map(|(id, o)| (id, o))
     }
 
     /// Ids that ended as `kind`, in the order they ended.
     pub fn ids(&self, kind: OutcomeKind) -> Vec<I> {
-        self.order
+        self.ended
             .iter()
-            .filter(|id| self.outcomes.get(*id).map(TaskOutcome::kind) == Some(kind))
-            .cloned()
+            .filter(|(_, o)| o.kind() == kind)
+            .map(|(id, _)| id.clone())
             .collect()
     }
 
@@ -207,22 +216,22 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
 
     /// `true` when every task in the report succeeded.
     pub fn is_success(&self) -> bool {
-        self.outcomes.values().all(TaskOutcome::is_success)
+        self.ended.iter().all(|(_, o)| o.is_success())
     }
 
     /// Number of tasks in the report.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.ended.len()
     }
 
     /// `true` when no task ended.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.ended.is_empty()
     }
 
     /// Every outcome, by id.
     pub fn into_outcomes(self) -> HashMap<I, TaskOutcome<T, E, I>> {
-        self.outcomes
+        self.ended.into_iter().collect()
     }
 
     /// The values by id, or an error listing every task that did not succeed.
@@ -243,7 +252,7 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
             });
         }
         Ok(self
-            .outcomes
+            .ended
             .into_iter()
             .filter_map(|(id, o)| o.into_value().map(|v| (id, v)))
             .collect())
@@ -253,10 +262,8 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
 impl<T: fmt::Debug, E: fmt::Debug, I: TaskKey> fmt::Debug for OrchestraReport<T, E, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for id in &self.order {
-            if let Some(o) = self.outcomes.get(id) {
-                m.entry(id, o);
-            }
+        for (id, o) in &self.ended {
+            m.entry(id, o);
         }
         m.finish()
     }

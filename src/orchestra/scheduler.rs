@@ -376,7 +376,7 @@ where
             );
         }
         let env = AttemptEnv {
-            handle: self.cfg.handle.clone(),
+            handle: &self.cfg.handle,
             tx: self.tx.clone(),
             slot: s,
             scope,

@@ -109,6 +109,42 @@
 //! # }
 //! ```
 //!
+//! ## Orchestration
+//!
+//! An [`Orchestra`](orchestra::Orchestra) runs many tasks as a DAG: tasks registered by
+//! id, dependencies (a cycle is refused when added, and named), groups started and
+//! joined in stages, priorities, a concurrency limit, a
+//! [`FailureStrategy`](orchestra::FailureStrategy), and typed results per id. A retry
+//! backoff holds no slot; a panic is a failed task with its message. A
+//! [`Runtime`](orchestra::Runtime) wraps a tokio runtime (current or owned) and shuts down
+//! with a timeout, reporting what it had to abort. Tasks talk through bounded mailboxes
+//! with typed [`Envelope`](message::Envelope)s (`mailbox.message().data(x).send_to(id)`).
+//!
+//! ```
+//! use sweet_async::orchestra::{FailureStrategy, Orchestra};
+//! use sweet_async::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut etl: Orchestra<usize, std::io::Error> = Orchestra::builder()
+//!     .max_concurrent_tasks(2)
+//!     .failure_strategy(FailureStrategy::ContinueSkipDependents)
+//!     .build()?;
+//! etl.register_task("users", AsyncTask::to().retry(2).run(|| async { Ok(120) }))?;
+//! etl.register_task("orders", AsyncTask::to().run(|| async { Ok(80) }))?;
+//! etl.register_task("load", AsyncTask::to().priority(TaskPriority::High).run(|| async { Ok(200) }))?;
+//! etl.add_dependency("load", "users")?;
+//! etl.add_dependency("load", "orders")?;
+//!
+//! etl.start_all()?;
+//! let report = etl.join_all().await?;
+//! assert_eq!(report.value("load"), Some(&200));
+//! assert_eq!(report.order().last(), Some(&"load"));
+//! assert_eq!(etl.stats().snapshot().completed, 3);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
@@ -122,6 +158,10 @@
 //!   global allocator. It holds the crate's only `unsafe` code.
 //! - `progress` (off by default): [`DataflowExt::progress_bar`](operators::DataflowExt::progress_bar)
 //!   draws a terminal progress bar with `indicatif` as a stream is consumed.
+//! - `encryption` (off by default): sealed task messages
+//!   (`Message::seal` / `Envelope::open`), XChaCha20-Poly1305 from RustCrypto's
+//!   `chacha20poly1305`, bodies serialized with `postcard`; a tampered envelope is
+//!   `MessageError::Tampered`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -129,6 +169,10 @@ pub mod error;
 pub mod operators;
 pub mod task;
 pub mod units;
+// region: orchestra
+pub mod message;
+pub mod orchestra;
+// endregion: orchestra
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -140,4 +184,11 @@ pub mod prelude {
         TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
+    // region: orchestra
+    pub use crate::message::{Envelope, MessageBuilderExt, MessageBus, MessageKind};
+    pub use crate::orchestra::{
+        ExecutionStats, FailureStrategy, Orchestra, OrchestraError, OrchestratorBuilder, Runtime,
+        RuntimeBuilder, TaskOrchestrator, TaskRelationships,
+    };
+    // endregion: orchestra
 }

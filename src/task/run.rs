@@ -171,6 +171,13 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
         &self.cfg
     }
 
+    /// Orchestra hook: the settings and the work of a task that was never polled, so the
+    /// orchestrator can run its attempts itself (a backoff must not hold a slot).
+    pub(crate) fn into_parts(self) -> (TaskConfig<T, E>, W) {
+        let TaskFuture { cfg, work, .. } = self;
+        (cfg, work)
+    }
+
     pub(crate) fn attach(
         &mut self,
         node: Arc<CancelNode>,

@@ -195,6 +195,16 @@ impl<T, E> TaskHandle<T, E> {
         self.metrics.as_ref().map(TaskMetrics::snapshot)
     }
 
+    /// Runtime hook: the task's cancellation scope, to cancel it without the handle.
+    pub(crate) fn cancel_node(&self) -> Arc<CancelNode> {
+        Arc::clone(&self.shared.node)
+    }
+
+    /// Runtime hook: aborts the tokio task without the handle.
+    pub(crate) fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.join.abort_handle()
+    }
+
     /// Aborts the task at once, like `cancel(KillHard)` without waiting.
     pub fn abort(&self) {
         self.shared.node.cancel(CancellationLevel::KillHard);

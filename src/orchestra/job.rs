@@ -1,0 +1,393 @@
+//! [`Job`]: a configured task handed to an orchestra, and how one attempt of it runs.
+//!
+//! An orchestra runs a task's attempts itself, one spawned tokio task per attempt, so
+//! that the wait between two attempts (the retry backoff) holds no concurrency slot.
+//! Each attempt is the task side's own [`TaskFuture`] with retries and recovery turned
+//! off: timeouts, circuit breaker, cancellation scope, panic capture, tracing and metrics
+//! behave exactly as for a task awaited on its own. A task with none of those settings
+//! (a bare closure) takes a fast path: its work is polled directly, panics still caught,
+//! inside the orchestra's cancellation scope.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::Poll;
+
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::error::{BoxError, TaskError};
+use crate::task::cancel::CancelNode;
+use crate::task::{
+    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
+    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
+};
+
+/// A task ready to hand to an orchestra: its settings and its work, with the work's type
+/// erased so tasks built from different closures fit in one collection.
+///
+/// Made from a task future (`AsyncTask::to::<T>()...run(work)`) with [`Job::new`] or
+/// `.into()`, or from a bare closure with [`Job::from_fn`]. The future is never polled:
+/// the orchestra takes it apart and runs its attempts itself.
+///
+/// # Examples
+///
+/// ```
+/// use sweet_async::orchestra::Job;
+/// use sweet_async::prelude::*;
+///
+/// let jobs: Vec<Job<u32, std::io::Error>> = vec![
+///     AsyncTask::to::<u32>().name("one").run(|| async { Ok(1) }).into(),
+///     Job::from_fn(|| async { Ok(2) }),
+/// ];
+/// assert_eq!(jobs[0].name(), Some("one"));
+/// assert_eq!(jobs[1].priority(), TaskPriority::Normal);
+/// ```
+pub struct Job<T, E = BoxError> {
+    pub(crate) cfg: TaskConfig<T, E>,
+    pub(crate) work: Box<dyn Attempt<T, E>>,
+}
+
+impl<T, E> Job<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// A job from a configured task future.
+    pub fn new<W>(task: TaskFuture<T, E, W>) -> Self
+    where
+        W: AsyncWork<T, E> + Send + 'static,
+        W::Future: Send + 'static,
+    {
+        let (cfg, work) = task.into_parts();
+        Job {
+            cfg,
+            work: Box::new(Work(work)),
+        }
+    }
+
+    /// A job running `work` with the orchestra's default settings.
+    pub fn from_fn<W>(work: W) -> Self
+    where
+        W: AsyncWork<T, E> + Send + 'static,
+        W::Future: Send + 'static,
+    {
+        Job::new(AsyncTaskBuilder::new().run(work))
+    }
+}
+
+impl<T, E> Job<T, E> {
+    /// The task's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.cfg.label().and_then(|l| l.name())
+    }
+
+    /// The task's priority.
+    pub fn priority(&self) -> TaskPriority {
+        self.cfg.priority
+    }
+}
+
+impl<T, E, W> From<TaskFuture<T, E, W>> for Job<T, E>
+where
+    W: AsyncWork<T, E> + Send + 'static,
+    W::Future: Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn from(task: TaskFuture<T, E, W>) -> Self {
+        Job::new(task)
+    }
+}
+
+impl<T, E> fmt::Debug for Job<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("name", &self.name())
+            .field("priority", &self.cfg.priority)
+            .field("timeout", &self.cfg.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job split into what the scheduler needs.
+pub(crate) struct Prepared<T, E> {
+    /// Settings for one attempt: no retries, no recovery, no delayed start.
+    pub(crate) attempt_cfg: TaskConfig<T, E>,
+    /// Nothing but the work: no timeout, breaker, tracing, metrics, cleanup or scope
+    /// settings, so an attempt can run without the `TaskFuture` machinery.
+    pub(crate) plain: bool,
+    pub(crate) priority: TaskPriority,
+    pub(crate) label: TaskLabel,
+    /// The id's text, kept only when tracing is on.
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) task_id: TaskId,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) retry_if: Option<RetryIf<E>>,
+    pub(crate) recover: Option<Recover<T, E>>,
+    pub(crate) start_at: Option<tokio::time::Instant>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// A job's scheduling settings and its work.
+pub(crate) type PreparedJob<T, E> = (Prepared<T, E>, Box<dyn Attempt<T, E>>);
+
+impl<T, E> Job<T, E> {
+    /// Applies the orchestra's defaults and splits the job for the scheduler.
+    pub(crate) fn prepare(
+        self,
+        default_timeout: Option<std::time::Duration>,
+        default_retry: Option<&RetryPolicy>,
+    ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
+        let Job { mut cfg, work } = self;
+        if let Some(err) = cfg.invalid.take() {
+            return Err(*err);
+        }
+        if cfg.timeout.is_none() {
+            cfg.timeout = default_timeout;
+        }
+        let retry = match (cfg.retries_set, default_retry) {
+            (false, Some(policy)) => policy.clone(),
+            _ => cfg.retry.clone(),
+        };
+        let task_id = *cfg.id.get_or_insert_with(TaskId::new);
+        let cold = cfg.cold();
+        let retry_if = cold.and_then(|c| c.retry_if.clone());
+        let recover = cold.and_then(|c| c.recover.clone());
+        let start_at = cold.and_then(|c| c.start_at).map(|t| t.to_instant());
+        let deadline = cold.and_then(|c| c.deadline).map(|t| t.to_instant());
+        let label = cfg.label().cloned().unwrap_or_default();
+        let mut attempt_cfg = cfg;
+        attempt_cfg.retry = RetryPolicy::none();
+        attempt_cfg.retries_set = true;
+        if recover.is_some() || start_at.is_some() {
+            if let Some(cold) = &attempt_cfg.cold {
+                let mut c = (**cold).clone();
+                c.recover = None;
+                c.start_at = None;
+                attempt_cfg.cold = Some(Arc::new(c));
+            }
+        }
+        let plain = attempt_cfg.cold.is_none()
+            && attempt_cfg.timeout.is_none()
+            && !attempt_cfg.metrics
+            && attempt_cfg.record_error.is_none();
+        let prepared = Prepared {
+            priority: attempt_cfg.priority,
+            attempt_cfg,
+            plain,
+            label,
+            name: None,
+            task_id,
+            retry,
+            retry_if,
+            recover,
+            start_at,
+            deadline,
+        };
+        Ok((prepared, work))
+    }
+}
+
+/// What the scheduler hears back from a spawned attempt or recovery.
+pub(crate) enum Event<T, E> {
+    /// An attempt ended; the work comes back for the next attempt.
+    Attempted {
+        slot: u32,
+        outcome: Result<T, TaskError<E>>,
+        /// Attempts made (0 when a circuit breaker refused it).
+        attempts: u32,
+        metrics: Option<Box<MetricsSnapshot>>,
+        work: Box<dyn Attempt<T, E>>,
+    },
+    /// The recovery fallback ended.
+    Recovered {
+        slot: u32,
+        outcome: Result<T, TaskError<E>>,
+    },
+    /// The spawned future was dropped before it reported (aborted, or its runtime shut
+    /// down).
+    Lost { slot: u32 },
+}
+
+/// Sends `Lost` if the spawned future is dropped before it reported.
+struct Report<T, E> {
+    tx: UnboundedSender<Event<T, E>>,
+    slot: u32,
+    sent: bool,
+}
+
+impl<T, E> Report<T, E> {
+    fn send(mut self, ev: Event<T, E>) {
+        self.sent = true;
+        // A closed channel means the orchestra is gone: nobody is left to tell.
+        let _ = self.tx.send(ev);
+    }
+}
+
+impl<T, E> Drop for Report<T, E> {
+    fn drop(&mut self) {
+        if !self.sent {
+            let _ = self.tx.send(Event::Lost { slot: self.slot });
+        }
+    }
+}
+
+/// Where and how to run one attempt.
+pub(crate) struct AttemptEnv<'a, T, E> {
+    pub(crate) handle: &'a Handle,
+    pub(crate) tx: UnboundedSender<Event<T, E>>,
+    pub(crate) slot: u32,
+    /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
+    /// aborting the attempt).
+    pub(crate) scope: Option<(Arc<CancelNode>, Arc<TaskShared>)>,
+    /// The orchestra's scope: tasks spawned by plain work are cancelled with it.
+    pub(crate) root: Arc<CancelNode>,
+}
+
+/// Type-erased work that can start one attempt of itself.
+pub(crate) trait Attempt<T, E>: Send {
+    /// Spawns one attempt; the work travels with it and comes back in the event.
+    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<'_, T, E>) -> JoinHandle<()>;
+}
+
+struct Work<W>(W);
+
+/// Lends the work to one attempt's `TaskFuture`.
+struct ByRef<'a, W>(&'a mut W);
+
+impl<T, E, W: AsyncWork<T, E>> AsyncWork<T, E> for ByRef<'_, W> {
+    type Future = W::Future;
+
+    fn call(&mut self) -> Self::Future {
+        self.0.call()
+    }
+
+    fn requires_runtime(&self) -> bool {
+        self.0.requires_runtime()
+    }
+}
+
+impl<T, E, W> Attempt<T, E> for Work<W>
+where
+    W: AsyncWork<T, E> + Send + 'static,
+    W::Future: Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn spawn(
+        mut self: Box<Self>,
+        cfg: &TaskConfig<T, E>,
+        env: AttemptEnv<'_, T, E>,
+    ) -> JoinHandle<()> {
+        let AttemptEnv {
+            handle,
+            tx,
+            slot,
+            scope,
+            root,
+        } = env;
+        let report = Report {
+            tx,
+            slot,
+            sent: false,
+        };
+        match scope {
+            Some((node, shared)) => {
+                let cfg = cfg.clone();
+                handle.spawn(async move {
+                    let result = {
+                        let mut attempt = TaskFuture::new(cfg, ByRef(&mut self.0));
+                        attempt.attach(node, shared, None);
+                        attempt.await
+                    };
+                    let attempts = result.attempts();
+                    let metrics = result.metrics().copied().map(Box::new);
+                    report.send(Event::Attempted {
+                        slot,
+                        outcome: result.into_result(),
+                        attempts,
+                        metrics,
+                        work: self,
+                    });
+                })
+            }
+            None => handle.spawn(async move {
+                let outcome = plain_attempt(&mut self.0, &root).await;
+                report.send(Event::Attempted {
+                    slot,
+                    outcome,
+                    attempts: 1,
+                    metrics: None,
+                    work: self,
+                });
+            }),
+        }
+    }
+}
+
+/// One attempt without the `TaskFuture` machinery: the work polled inside the
+/// orchestra's cancellation scope, a panic caught and turned into `TaskError::Panicked`.
+async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
+    work: &mut W,
+    root: &Arc<CancelNode>,
+) -> Result<T, TaskError<E>> {
+    let called = catch_unwind(AssertUnwindSafe(|| root.enter(|| work.call())));
+    let fut = match called {
+        Ok(fut) => fut,
+        Err(payload) => {
+            return Err(TaskError::Panicked {
+                message: panic_message(&*payload),
+            });
+        }
+    };
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| root.enter(|| fut.as_mut().poll(cx)))) {
+            Ok(Poll::Ready(Ok(v))) => Poll::Ready(Ok(v)),
+            Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(TaskError::Failed(e))),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(TaskError::Panicked {
+                message: panic_message(&*payload),
+            })),
+        }
+    })
+    .await
+}
+
+/// Spawns the recovery fallback of a task that failed for good.
+pub(crate) fn spawn_recovery<T, E>(
+    handle: &Handle,
+    tx: UnboundedSender<Event<T, E>>,
+    slot: u32,
+    recover: &Recover<T, E>,
+    err: TaskError<E>,
+) -> JoinHandle<()>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    use futures::FutureExt;
+    let report = Report {
+        tx,
+        slot,
+        sent: false,
+    };
+    let called = catch_unwind(AssertUnwindSafe(|| recover(err)));
+    handle.spawn(async move {
+        let outcome = match called {
+            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(out) => out,
+                Err(payload) => Err(TaskError::Panicked {
+                    message: panic_message(&*payload),
+                }),
+            },
+            Err(payload) => Err(TaskError::Panicked {
+                message: panic_message(&*payload),
+            }),
+        };
+        report.send(Event::Recovered { slot, outcome });
+    })
+}

@@ -1,0 +1,942 @@
+//! The scheduler behind an [`Orchestra`](crate::orchestra::Orchestra): one spawned
+//! future that owns every piece of scheduling state, so nothing on the hot path takes a
+//! lock.
+//!
+//! It hears from the orchestra through a command channel and from running attempts
+//! through an event channel. Ready tasks wait in five FIFO queues, one per priority; at
+//! most `limit` attempts (or recovery fallbacks) are in flight. A task waiting for a
+//! retry backoff or its start time sits in a timer heap and holds no slot. When a task
+//! ends, its dependents' pending counts drop, and those that reach zero become ready (or
+//! are skipped / cancelled, by the failure strategy). Cascades use a work list, never
+//! recursion, so a 100,000-task chain cannot overflow the stack.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::future::Future;
+use std::panic::catch_unwind;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::TaskError;
+use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
+use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
+use crate::orchestra::report::{OutcomeKind, TaskOutcome};
+use crate::orchestra::stats::{Ended, ExecutionStats};
+use crate::task::cancel::CancelNode;
+use crate::task::{
+    Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
+    StatusCell, TaskResult, TaskShared, TaskStatus,
+};
+
+/// Per-task state readable from outside the scheduler, lock-free.
+#[derive(Debug, Default)]
+pub(crate) struct NodeShared {
+    pub(crate) status: StatusCell,
+    pub(crate) skipped: AtomicBool,
+}
+
+impl NodeShared {
+    /// How the task ended, if it did.
+    pub(crate) fn kind(&self) -> Option<OutcomeKind> {
+        match self.status.get() {
+            TaskStatus::Completed => Some(OutcomeKind::Succeeded),
+            TaskStatus::Failed => Some(OutcomeKind::Failed),
+            TaskStatus::Cancelled if self.skipped.load(Ordering::Acquire) => {
+                Some(OutcomeKind::Skipped)
+            }
+            TaskStatus::Cancelled => Some(OutcomeKind::Cancelled),
+            TaskStatus::Pending | TaskStatus::Running => None,
+        }
+    }
+}
+
+/// Outcomes handed to `join_all`, in the order tasks ended.
+pub(crate) type EndedOutcomes<T, E> = Vec<(u32, TaskOutcome<T, E, u32>)>;
+
+/// What the orchestra asks of the scheduler.
+pub(crate) enum Command<T, E> {
+    /// A new task in slot `slot` (slots are handed out in order).
+    Register {
+        slot: u32,
+        prepared: Box<Prepared<T, E>>,
+        work: Box<dyn Attempt<T, E>>,
+        shared: Arc<NodeShared>,
+    },
+    /// `slot` depends on `dep` (the orchestra has checked for cycles).
+    Link { slot: u32, dep: u32 },
+    /// Start these tasks (each once their dependencies have ended).
+    Activate(Vec<u32>),
+    /// Cancel these tasks, then reply once all have ended.
+    Cancel {
+        slots: Vec<u32>,
+        level: CancellationLevel,
+        reply: oneshot::Sender<Result<(), u32>>,
+    },
+    /// Reply once these tasks have ended (`Err(slot)`: one was never started).
+    Wait {
+        slots: Vec<u32>,
+        reply: oneshot::Sender<Result<(), u32>>,
+    },
+    /// Reply with every outcome not yet handed out, once no started task is running.
+    JoinAll(oneshot::Sender<EndedOutcomes<T, E>>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Registered, not started by the user.
+    Idle,
+    /// Started, waiting for dependencies.
+    Waiting,
+    /// Waiting for its start time.
+    Delayed,
+    /// In a ready queue.
+    Ready,
+    /// An attempt is in flight.
+    Running,
+    /// The recovery fallback is in flight.
+    Recovering,
+    /// Waiting for a retry backoff.
+    Backoff,
+    /// Ended; `outcome` holds how until `join_all` takes it.
+    Done,
+}
+
+/// One task, kept small (settings behind one box) so the node table moves cheaply.
+struct Node<T, E> {
+    prep: Box<Prepared<T, E>>,
+    work: Option<Box<dyn Attempt<T, E>>>,
+    shared: Arc<NodeShared>,
+    pending: u32,
+    dependents: Vec<u32>,
+    phase: Phase,
+    activated: bool,
+    failed_dep: Option<u32>,
+    skipped_because: Option<u32>,
+    cancel: Option<CancellationLevel>,
+    attempts: u32,
+    first_start: Option<Instant>,
+    backoff: Option<Box<Backoff>>,
+    task_shared: Option<Arc<TaskShared>>,
+    join: Option<JoinHandle<()>>,
+    metrics: Option<Box<MetricsSnapshot>>,
+    waiters: Vec<u32>,
+}
+
+struct Waiter {
+    remaining: usize,
+    reply: Option<oneshot::Sender<Result<(), u32>>>,
+}
+
+/// All scheduling state; owned by one future, never shared.
+pub(crate) struct Scheduler<T, E> {
+    cfg: Arc<OrchestraConfig>,
+    stats: Option<ExecutionStats>,
+    nodes: Vec<Node<T, E>>,
+    ready: [VecDeque<u32>; 5],
+    running: usize,
+    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    sleep_at: Option<Instant>,
+    tx: UnboundedSender<Event<T, E>>,
+    rx: UnboundedReceiver<Event<T, E>>,
+    unfinished: usize,
+    halted: bool,
+    waiters: Vec<Waiter>,
+    free_waiters: Vec<u32>,
+    join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
+    /// Outcomes not yet handed out, in the order tasks ended.
+    ended: EndedOutcomes<T, E>,
+    /// The orchestra's cancellation scope (plain attempts are polled inside it).
+    root: Arc<CancelNode>,
+    /// Work list of tasks to end, so cascades never recurse.
+    to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
+}
+
+impl<T, E> Scheduler<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    pub(crate) fn new(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let stats = cfg.metrics.then_some(stats);
+        Scheduler {
+            cfg,
+            stats,
+            nodes: Vec::new(),
+            ready: Default::default(),
+            running: 0,
+            timers: BinaryHeap::new(),
+            sleep: None,
+            sleep_at: None,
+            tx,
+            rx,
+            unfinished: 0,
+            halted: false,
+            waiters: Vec::new(),
+            free_waiters: Vec::new(),
+            join_all: None,
+            ended: Vec::new(),
+            root: CancelNode::root(),
+            to_end: Vec::new(),
+        }
+    }
+
+    fn node(&mut self, slot: u32) -> Option<&mut Node<T, E>> {
+        self.nodes.get_mut(slot as usize)
+    }
+
+    /// Applies one command from the orchestra.
+    pub(crate) fn apply(&mut self, cmd: Command<T, E>) {
+        match cmd {
+            Command::Register {
+                slot,
+                prepared,
+                work,
+                shared,
+            } => {
+                if slot as usize != self.nodes.len() {
+                    // The orchestra hands out slots in order; anything else is a bug we
+                    // refuse to act on rather than corrupt the graph.
+                    return;
+                }
+                self.nodes.push(Node {
+                    prep: prepared,
+                    work: Some(work),
+                    shared,
+                    pending: 0,
+                    dependents: Vec::new(),
+                    phase: Phase::Idle,
+                    activated: false,
+                    failed_dep: None,
+                    skipped_because: None,
+                    cancel: None,
+                    attempts: 0,
+                    first_start: None,
+                    backoff: None,
+                    task_shared: None,
+                    join: None,
+                    metrics: None,
+                    waiters: Vec::new(),
+                });
+            }
+            Command::Link { slot, dep } => self.link(slot, dep),
+            Command::Activate(slots) => {
+                for s in slots {
+                    self.activate(s);
+                }
+                self.drain_ends();
+            }
+            Command::Cancel {
+                slots,
+                level,
+                reply,
+            } => {
+                for &s in &slots {
+                    self.cancel(s, level);
+                }
+                self.drain_ends();
+                self.add_waiter(slots, reply, false);
+            }
+            Command::Wait { slots, reply } => self.add_waiter(slots, reply, true),
+            Command::JoinAll(reply) => self.join_all = Some(reply),
+        }
+    }
+
+    fn link(&mut self, slot: u32, dep: u32) {
+        let Some(d) = self.nodes.get_mut(dep as usize) else {
+            return;
+        };
+        if d.phase == Phase::Done {
+            if d.shared.kind() != Some(OutcomeKind::Succeeded) {
+                let cause = cause_of(d, dep);
+                if let Some(n) = self.node(slot) {
+                    n.failed_dep.get_or_insert(cause);
+                }
+            }
+            return;
+        }
+        d.dependents.push(slot);
+        if let Some(n) = self.node(slot) {
+            n.pending = n.pending.saturating_add(1);
+        }
+    }
+
+    fn activate(&mut self, s: u32) {
+        let halted = self.halted;
+        let failure = self.cfg.failure;
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        if n.activated || n.phase == Phase::Done {
+            return;
+        }
+        n.activated = true;
+        self.unfinished += 1;
+        if let Some(st) = &self.stats {
+            st.submitted();
+        }
+        if halted {
+            let o = cancelled_outcome(n, CancellationLevel::Graceful);
+            self.end(s, o);
+        } else if let (Some(because), true) =
+            (n.failed_dep, failure != FailureStrategy::ContinueAll)
+        {
+            self.end(s, TaskOutcome::Skipped { because });
+        } else if n.pending == 0 {
+            self.make_ready(s);
+        } else {
+            n.phase = Phase::Waiting;
+        }
+    }
+
+    fn make_ready(&mut self, s: u32) {
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        if let Some(at) = n.prep.start_at.take() {
+            if at > Instant::now() {
+                n.phase = Phase::Delayed;
+                self.timers.push(Reverse((at, s)));
+                return;
+            }
+        }
+        n.phase = Phase::Ready;
+        let q = usize::from(n.prep.priority.as_u8()).min(4);
+        if let Some(queue) = self.ready.get_mut(q) {
+            queue.push_back(s);
+        }
+    }
+
+    /// Starts ready tasks, highest priority first, while slots are free.
+    fn pump(&mut self) {
+        while self.running < self.cfg.limit {
+            let Some(s) = self.ready.iter_mut().find_map(VecDeque::pop_front) else {
+                return;
+            };
+            if self.nodes.get(s as usize).map(|n| n.phase) == Some(Phase::Ready) {
+                self.start_attempt(s);
+                self.drain_ends();
+            }
+        }
+    }
+
+    fn start_attempt(&mut self, s: u32) {
+        let now = Instant::now();
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        if n.prep.deadline.is_some_and(|d| d <= now) {
+            let outcome = Err(TaskError::DeadlineExceeded);
+            self.end_ran(s, outcome, false);
+            return;
+        }
+        let Some(work) = n.work.take() else {
+            self.end_ran(
+                s,
+                Err(TaskError::Cancelled {
+                    level: CancellationLevel::KillHard,
+                }),
+                false,
+            );
+            return;
+        };
+        let scope = if n.prep.plain {
+            None
+        } else {
+            let ts = n
+                .task_shared
+                .get_or_insert_with(|| {
+                    Arc::new(TaskShared {
+                        status: StatusCell::new(),
+                        node: CancelNode::root(),
+                        cleanup_ran: AtomicBool::new(false),
+                        attempts: AtomicU32::new(0),
+                    })
+                })
+                .clone();
+            Some((Arc::clone(&ts.node), ts))
+        };
+        n.phase = Phase::Running;
+        n.first_start.get_or_insert(now);
+        let _ = n.shared.status.transition(TaskStatus::Running);
+        if self.cfg.tracing {
+            tracing::debug!(
+                target: "sweet_async::orchestra",
+                task = n.prep.name.as_deref().unwrap_or(""),
+                attempt = n.attempts + 1,
+                "attempt started"
+            );
+        }
+        let env = AttemptEnv {
+            handle: &self.cfg.handle,
+            tx: self.tx.clone(),
+            slot: s,
+            scope,
+            root: Arc::clone(&self.root),
+        };
+        n.join = Some(work.spawn(&n.prep.attempt_cfg, env));
+        self.running += 1;
+        if let Some(st) = &self.stats {
+            st.started();
+        }
+    }
+
+    fn slot_freed(&mut self) {
+        self.running = self.running.saturating_sub(1);
+        if let Some(st) = &self.stats {
+            st.stopped();
+        }
+    }
+
+    /// Handles what a spawned attempt or recovery reported.
+    pub(crate) fn on_event(&mut self, ev: Event<T, E>) {
+        match ev {
+            Event::Attempted {
+                slot,
+                outcome,
+                attempts,
+                metrics,
+                work,
+            } => {
+                self.slot_freed();
+                self.attempted(slot, outcome, attempts, metrics, work);
+            }
+            Event::Recovered { slot, outcome } => {
+                self.slot_freed();
+                let ok = outcome.is_ok();
+                self.end_ran(slot, outcome, ok);
+            }
+            Event::Lost { slot } => {
+                self.slot_freed();
+                let level = self
+                    .nodes
+                    .get(slot as usize)
+                    .and_then(|n| n.cancel)
+                    .unwrap_or(CancellationLevel::KillHard);
+                self.end_ran(slot, Err(TaskError::Cancelled { level }), false);
+            }
+        }
+        self.drain_ends();
+    }
+
+    fn attempted(
+        &mut self,
+        s: u32,
+        outcome: Result<T, TaskError<E>>,
+        attempts: u32,
+        metrics: Option<Box<MetricsSnapshot>>,
+        work: Box<dyn Attempt<T, E>>,
+    ) {
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        n.work = Some(work);
+        n.join = None;
+        n.attempts = n.attempts.saturating_add(attempts);
+        n.metrics = metrics;
+        let err = match outcome {
+            Ok(v) => return self.end_ran(s, Ok(v), false),
+            Err(e) => e,
+        };
+        if n.cancel.is_some() || never_retried(&err) {
+            return self.final_error(s, err);
+        }
+        let retryable = match &n.prep.retry_if {
+            Some(p) => p(&err),
+            None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+        };
+        if !retryable {
+            return self.final_error(s, err);
+        }
+        let policy = &n.prep.retry;
+        let delay = n
+            .backoff
+            .get_or_insert_with(|| Box::new(policy.backoff()))
+            .next_delay();
+        let now = Instant::now();
+        let within_budget = |d| match (policy.max_elapsed(), n.first_start) {
+            (Some(budget), Some(start)) => now.duration_since(start).saturating_add(d) <= budget,
+            _ => true,
+        };
+        match delay {
+            Some(d) if within_budget(d) && !self.halted => {
+                if let Some(st) = &self.stats {
+                    st.retried();
+                }
+                if self.cfg.tracing {
+                    tracing::debug!(
+                        target: "sweet_async::orchestra",
+                        task = n.prep.name.as_deref().unwrap_or(""),
+                        attempts = n.attempts,
+                        delay = ?d,
+                        "attempt failed, retrying after backoff"
+                    );
+                }
+                let mut at = now + d;
+                if let Some(deadline) = n.prep.deadline {
+                    at = at.min(deadline);
+                }
+                if at <= now {
+                    n.phase = Phase::Idle;
+                    self.make_ready(s);
+                } else {
+                    n.phase = Phase::Backoff;
+                    self.timers.push(Reverse((at, s)));
+                }
+            }
+            _ => {
+                let err = if policy.max_retries() == 0 {
+                    err
+                } else {
+                    TaskError::RetriesExhausted {
+                        attempts: n.attempts,
+                        last: Box::new(err),
+                    }
+                };
+                self.final_error(s, err);
+            }
+        }
+    }
+
+    /// The task failed for good: run its recovery fallback, or end it.
+    fn final_error(&mut self, s: u32, err: TaskError<E>) {
+        let recoverable = !matches!(
+            err,
+            TaskError::Cancelled { .. } | TaskError::Config(_) | TaskError::NoRuntime
+        );
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        match (&n.prep.recover, recoverable && n.cancel.is_none()) {
+            (Some(recover), true) => {
+                n.phase = Phase::Recovering;
+                n.join = Some(spawn_recovery(
+                    &self.cfg.handle,
+                    self.tx.clone(),
+                    s,
+                    recover,
+                    err,
+                ));
+                self.running += 1;
+                if let Some(st) = &self.stats {
+                    st.started();
+                }
+            }
+            _ => self.end_ran(s, Err(err), false),
+        }
+    }
+
+    /// Ends a task that ran (or tried to), with its full result.
+    fn end_ran(&mut self, s: u32, outcome: Result<T, TaskError<E>>, recovered: bool) {
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        let now = Instant::now();
+        let started = n.first_start.unwrap_or(now);
+        let result = TaskResult::new(
+            outcome,
+            RunMeta {
+                task_id: LazyTaskId::fixed(n.prep.task_id),
+                label: n.prep.label.clone(),
+                priority: n.prep.priority,
+                attempts: n.attempts,
+                started,
+                execution_time: now.duration_since(started),
+                recovered,
+                metrics: n.metrics.take(),
+            },
+        );
+        self.end(s, TaskOutcome::Finished(result));
+    }
+
+    /// Queues the end of a task; `drain_ends` processes the cascade.
+    fn end(&mut self, s: u32, outcome: TaskOutcome<T, E, u32>) {
+        self.to_end.push((s, outcome));
+    }
+
+    fn drain_ends(&mut self) {
+        while let Some((s, outcome)) = self.to_end.pop() {
+            self.finish(s, outcome);
+        }
+    }
+
+    fn finish(&mut self, s: u32, outcome: TaskOutcome<T, E, u32>) {
+        let failure = self.cfg.failure;
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        if n.phase == Phase::Done {
+            return;
+        }
+        let kind = outcome.kind();
+        n.phase = Phase::Done;
+        n.work = None;
+        n.join = None;
+        n.backoff = None;
+        let status = match kind {
+            OutcomeKind::Succeeded => TaskStatus::Completed,
+            OutcomeKind::Failed => TaskStatus::Failed,
+            OutcomeKind::Cancelled | OutcomeKind::Skipped => TaskStatus::Cancelled,
+        };
+        if let TaskOutcome::Skipped { because } = &outcome {
+            n.shared.skipped.store(true, Ordering::Release);
+            n.skipped_because = Some(*because);
+        }
+        let _ = n.shared.status.transition(status);
+        let cause = match &outcome {
+            TaskOutcome::Skipped { because } => *because,
+            _ => s,
+        };
+        let took = outcome.result().map(TaskResult::execution_time);
+        if self.cfg.tracing {
+            tracing::debug!(
+                target: "sweet_async::orchestra",
+                task = n.prep.name.as_deref().unwrap_or(""),
+                outcome = ?kind,
+                "task ended"
+            );
+        }
+        if n.activated {
+            self.unfinished = self.unfinished.saturating_sub(1);
+        }
+        let waiters = std::mem::take(&mut n.waiters);
+        let dependents = std::mem::take(&mut n.dependents);
+        if let Some(st) = &self.stats {
+            let how = match kind {
+                OutcomeKind::Succeeded => Ended::Completed,
+                OutcomeKind::Failed => Ended::Failed,
+                OutcomeKind::Cancelled => Ended::Cancelled,
+                OutcomeKind::Skipped => Ended::Skipped,
+            };
+            st.ended(how, took);
+        }
+        self.ended.push((s, outcome));
+        for w in waiters {
+            self.waiter_done(w);
+        }
+        if kind == OutcomeKind::Failed && failure == FailureStrategy::FailFast && !self.halted {
+            self.halt();
+        }
+        let success = kind == OutcomeKind::Succeeded;
+        let halted = self.halted;
+        for d in dependents {
+            let Some(dn) = self.nodes.get_mut(d as usize) else {
+                continue;
+            };
+            if dn.phase == Phase::Done {
+                continue;
+            }
+            dn.pending = dn.pending.saturating_sub(1);
+            if !success {
+                dn.failed_dep.get_or_insert(cause);
+            }
+            if dn.phase != Phase::Waiting {
+                continue;
+            }
+            match (dn.failed_dep, failure) {
+                (Some(_), FailureStrategy::ContinueAll) | (None, _) => {
+                    if dn.pending == 0 {
+                        self.make_ready(d);
+                    }
+                }
+                (Some(_), _) if halted => {
+                    let o = cancelled_outcome(dn, CancellationLevel::Graceful);
+                    self.end(d, o);
+                }
+                (Some(because), _) => self.end(d, TaskOutcome::Skipped { because }),
+            }
+        }
+    }
+
+    /// Fail-fast: cancel every started task that has not ended.
+    fn halt(&mut self) {
+        self.halted = true;
+        for s in 0..self.nodes.len() {
+            let Ok(s) = u32::try_from(s) else { break };
+            let active = self
+                .nodes
+                .get(s as usize)
+                .is_some_and(|n| n.activated && n.phase != Phase::Done);
+            if active {
+                self.cancel(s, CancellationLevel::Graceful);
+            }
+        }
+    }
+
+    fn cancel(&mut self, s: u32, level: CancellationLevel) {
+        let Some(n) = self.nodes.get_mut(s as usize) else {
+            return;
+        };
+        match n.phase {
+            Phase::Done => {}
+            Phase::Running | Phase::Recovering => {
+                n.cancel.get_or_insert(level);
+                let scoped = match (&n.task_shared, n.phase) {
+                    (Some(ts), Phase::Running) => {
+                        ts.node.cancel(level);
+                        true
+                    }
+                    _ => false,
+                };
+                // A plain attempt has no scope of its own (and no cleanup): stopping it
+                // at its next `.await` is an abort.
+                if level == CancellationLevel::KillHard || !scoped {
+                    if let Some(j) = &n.join {
+                        j.abort();
+                    }
+                }
+            }
+            Phase::Backoff => {
+                n.cancel = Some(level);
+                self.end_ran(s, Err(TaskError::Cancelled { level }), false);
+            }
+            Phase::Idle | Phase::Waiting | Phase::Delayed | Phase::Ready => {
+                n.cancel = Some(level);
+                let o = cancelled_outcome(n, level);
+                self.end(s, o);
+            }
+        }
+    }
+
+    fn add_waiter(
+        &mut self,
+        slots: Vec<u32>,
+        reply: oneshot::Sender<Result<(), u32>>,
+        must_be_started: bool,
+    ) {
+        let mut remaining = 0;
+        for &s in &slots {
+            match self.nodes.get(s as usize) {
+                Some(n) if n.phase == Phase::Done => {}
+                Some(n) if must_be_started && !n.activated => {
+                    let _ = reply.send(Err(s));
+                    return;
+                }
+                Some(_) => remaining += 1,
+                None => {}
+            }
+        }
+        if remaining == 0 {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let w = Waiter {
+            remaining,
+            reply: Some(reply),
+        };
+        let id = match self.free_waiters.pop() {
+            Some(id) => {
+                if let Some(slot) = self.waiters.get_mut(id as usize) {
+                    *slot = w;
+                }
+                id
+            }
+            None => {
+                self.waiters.push(w);
+                u32::try_from(self.waiters.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        for s in slots {
+            if let Some(n) = self.node(s) {
+                if n.phase != Phase::Done {
+                    n.waiters.push(id);
+                }
+            }
+        }
+    }
+
+    fn waiter_done(&mut self, id: u32) {
+        let Some(w) = self.waiters.get_mut(id as usize) else {
+            return;
+        };
+        w.remaining = w.remaining.saturating_sub(1);
+        if w.remaining == 0 {
+            if let Some(reply) = w.reply.take() {
+                let _ = reply.send(Ok(()));
+            }
+            self.free_waiters.push(id);
+        }
+    }
+
+    fn check_join_all(&mut self) {
+        if self.unfinished > 0 || !self.to_end.is_empty() {
+            return;
+        }
+        if let Some(reply) = self.join_all.take() {
+            let _ = reply.send(std::mem::take(&mut self.ended));
+        }
+    }
+
+    /// Moves due timers to the ready queues; arms the sleep for the next one.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        loop {
+            let Some(&Reverse((at, _))) = self.timers.peek() else {
+                self.sleep = None;
+                self.sleep_at = None;
+                return progressed;
+            };
+            let now = Instant::now();
+            if at <= now {
+                while let Some(&Reverse((at, s))) = self.timers.peek() {
+                    if at > now {
+                        break;
+                    }
+                    self.timers.pop();
+                    let phase = self.nodes.get(s as usize).map(|n| n.phase);
+                    if matches!(phase, Some(Phase::Backoff | Phase::Delayed)) {
+                        if let Some(n) = self.node(s) {
+                            n.phase = Phase::Idle;
+                        }
+                        self.make_ready(s);
+                    }
+                }
+                progressed = true;
+                continue;
+            }
+            if self.sleep_at != Some(at) {
+                match self.sleep.as_mut() {
+                    Some(sleep) => sleep.as_mut().reset(at),
+                    None => match catch_unwind(|| tokio::time::sleep_until(at)) {
+                        Ok(sleep) => self.sleep = Some(Box::pin(sleep)),
+                        Err(_) => {
+                            // No time driver on this runtime: the waits cannot happen.
+                            self.fail_timers();
+                            continue;
+                        }
+                    },
+                }
+                self.sleep_at = Some(at);
+            }
+            match self.sleep.as_mut().map(|s| s.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    self.sleep_at = None;
+                    continue;
+                }
+                _ => return progressed,
+            }
+        }
+    }
+
+    fn fail_timers(&mut self) {
+        while let Some(Reverse((_, s))) = self.timers.pop() {
+            self.end_ran(s, Err(TaskError::NoRuntime), false);
+        }
+        self.drain_ends();
+    }
+
+    /// The orchestra is gone: nothing it started may outlive it.
+    fn shutdown(&mut self) {
+        self.root.cancel(CancellationLevel::KillHard);
+        for n in &mut self.nodes {
+            if let Some(j) = n.join.take() {
+                if let Some(ts) = &n.task_shared {
+                    ts.node.cancel(CancellationLevel::KillHard);
+                }
+                j.abort();
+            }
+        }
+    }
+
+    /// Runs the scheduler until the orchestra is dropped.
+    pub(crate) fn run(self, cmds: UnboundedReceiver<Command<T, E>>) -> Driver<T, E> {
+        Driver { sched: self, cmds }
+    }
+}
+
+/// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.
+fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
+    n.skipped_because.unwrap_or(s)
+}
+
+/// A cancellation before the task ran, or a cancelled result if it had attempts.
+fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutcome<T, E, u32> {
+    if n.attempts == 0 {
+        return TaskOutcome::Cancelled { level };
+    }
+    let now = Instant::now();
+    let started = n.first_start.unwrap_or(now);
+    TaskOutcome::Finished(TaskResult::new(
+        Err(TaskError::Cancelled { level }),
+        RunMeta {
+            task_id: LazyTaskId::fixed(n.prep.task_id),
+            label: n.prep.label.clone(),
+            priority: n.prep.priority,
+            attempts: n.attempts,
+            started,
+            execution_time: now.duration_since(started),
+            recovered: false,
+            metrics: None,
+        },
+    ))
+}
+
+/// Errors no predicate can make retryable (as for a task awaited on its own).
+fn never_retried<E>(err: &TaskError<E>) -> bool {
+    matches!(
+        err,
+        TaskError::Cancelled { .. }
+            | TaskError::DeadlineExceeded
+            | TaskError::CircuitOpen { .. }
+            | TaskError::NoRuntime
+            | TaskError::Config(_)
+    )
+}
+
+/// The spawned future that runs a scheduler.
+pub(crate) struct Driver<T, E> {
+    sched: Scheduler<T, E>,
+    cmds: UnboundedReceiver<Command<T, E>>,
+}
+
+// Nothing in the driver is pinned in place: the timer is boxed, the rest moves freely.
+impl<T, E> Unpin for Driver<T, E> {}
+
+impl<T, E> Future for Driver<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            let mut progressed = false;
+            loop {
+                match this.cmds.poll_recv(cx) {
+                    Poll::Ready(Some(cmd)) => {
+                        this.sched.apply(cmd);
+                        progressed = true;
+                    }
+                    Poll::Ready(None) => {
+                        this.sched.shutdown();
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            while let Poll::Ready(Some(ev)) = this.sched.rx.poll_recv(cx) {
+                this.sched.on_event(ev);
+                progressed = true;
+            }
+            if this.sched.poll_timers(cx) {
+                progressed = true;
+            }
+            this.sched.drain_ends();
+            this.sched.pump();
+            this.sched.check_join_all();
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}

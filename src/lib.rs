@@ -142,8 +142,8 @@
 pub mod error;
 pub mod operators;
 // region: stream (modules)
-pub mod stream;
 pub mod collect;
+pub mod stream;
 // endregion: stream (modules)
 pub mod task;
 pub mod units;

@@ -129,7 +129,11 @@ pub struct Collector<K, V> {
 }
 
 impl<K, V> Collector<K, V> {
-    pub(crate) fn new(shared: Arc<Shared<K, V>>, event: EventId, position: Option<Position>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared<K, V>>,
+        event: EventId,
+        position: Option<Position>,
+    ) -> Self {
         Collector {
             shared,
             event,

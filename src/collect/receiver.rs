@@ -352,7 +352,10 @@ impl<S: fmt::Debug, F, Fut, K, V, R> fmt::Debug for Receiver<S, F, Fut, K, V, R>
         f.debug_struct("Receiver")
             .field("upstream", &self.upstream)
             .field("strategy", &self.strategy)
-            .field("in_flight", &Self::in_flight(self.current.is_some(), &self.pool))
+            .field(
+                "in_flight",
+                &Self::in_flight(self.current.is_some(), &self.pool),
+            )
             .field("upstream_done", &self.upstream_done)
             .field("done", &self.done)
             .finish_non_exhaustive()

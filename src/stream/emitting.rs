@@ -87,10 +87,7 @@ pub(crate) struct StreamSettings {
 }
 
 impl<S> EmittingStream<S> {
-    pub(crate) fn new(
-        source: Result<S, ConfigError>,
-        settings: StreamSettings,
-    ) -> Self {
+    pub(crate) fn new(source: Result<S, ConfigError>, settings: StreamSettings) -> Self {
         let (source, config_error) = match source {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),
@@ -147,7 +144,8 @@ where
         let _entered = this.span.as_ref().map(tracing::Span::enter);
         if let Some(config) = this.config_error.take() {
             *this.errors += 1;
-            this.stats.publish(*this.emitted, *this.errors, *this.skipped);
+            this.stats
+                .publish(*this.emitted, *this.errors, *this.skipped);
             this.stats.set_finished();
             let id = EventId::new(*this.task, 0);
             return Poll::Ready(Some(Err(EventError::from_source(
@@ -165,7 +163,13 @@ where
                     this.stats.set_cancelled();
                     report_cancelled();
                     this.source.set(None);
-                    finish(this.stats, *this.emitted, *this.errors, *this.skipped, this.span);
+                    finish(
+                        this.stats,
+                        *this.emitted,
+                        *this.errors,
+                        *this.skipped,
+                        this.span,
+                    );
                     return Poll::Ready(None);
                 }
             }
@@ -180,7 +184,13 @@ where
                 }
                 Poll::Ready(None) => {
                     this.source.set(None);
-                    finish(this.stats, *this.emitted, *this.errors, *this.skipped, this.span);
+                    finish(
+                        this.stats,
+                        *this.emitted,
+                        *this.errors,
+                        *this.skipped,
+                        this.span,
+                    );
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Ok(item))) => {
@@ -215,14 +225,22 @@ where
                     if !fatal && *this.policy == ErrorPolicy::Skip {
                         *this.skipped += 1;
                         report_skip();
-                        this.stats.publish(*this.emitted, *this.errors, *this.skipped);
+                        this.stats
+                            .publish(*this.emitted, *this.errors, *this.skipped);
                         continue;
                     }
                     if fatal || *this.policy == ErrorPolicy::Stop {
                         this.source.set(None);
-                        finish(this.stats, *this.emitted, *this.errors, *this.skipped, this.span);
+                        finish(
+                            this.stats,
+                            *this.emitted,
+                            *this.errors,
+                            *this.skipped,
+                            this.span,
+                        );
                     } else {
-                        this.stats.publish(*this.emitted, *this.errors, *this.skipped);
+                        this.stats
+                            .publish(*this.emitted, *this.errors, *this.skipped);
                     }
                     return Poll::Ready(Some(Err(EventError::from_source(
                         id,
@@ -246,11 +264,23 @@ where
     }
 }
 
-fn finish(stats: &SourceStats, emitted: u64, errors: u64, skipped: u64, span: &Option<tracing::Span>) {
+fn finish(
+    stats: &SourceStats,
+    emitted: u64,
+    errors: u64,
+    skipped: u64,
+    span: &Option<tracing::Span>,
+) {
     stats.publish(emitted, errors, skipped);
     stats.set_finished();
     if span.is_some() {
-        tracing::debug!(emitted, errors, skipped, cancelled = stats.is_cancelled(), "emitting task finished");
+        tracing::debug!(
+            emitted,
+            errors,
+            skipped,
+            cancelled = stats.is_cancelled(),
+            "emitting task finished"
+        );
     }
 }
 

@@ -112,10 +112,7 @@ impl fmt::Display for SourceError {
                 byte,
                 record,
                 message,
-            } => write!(
-                f,
-                "{file}:{line} (byte {byte}, record {record}): {message}"
-            ),
+            } => write!(f, "{file}:{line} (byte {byte}, record {record}): {message}"),
             SourceError::Item(e) => write!(f, "item error: {e}"),
             SourceError::SenderFailed(e) => write!(f, "sender failed: {e}"),
             SourceError::Panicked { message } => write!(f, "sender panicked: {message}"),

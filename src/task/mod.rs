@@ -87,8 +87,12 @@ impl<E> AsyncTask<E> {
     pub fn to<T>() -> AsyncTaskBuilder<T, E> {
         AsyncTaskBuilder::new()
     }
+}
 
-    // region: stream (emits)
+// region: stream (emits)
+// `emits` lives in its own `impl` of `AsyncTask<BoxError>`: an emitting task has no work
+// error type, so in `impl<E>` nothing would fix `E` and every call would need annotations.
+impl AsyncTask {
     /// A builder for an emitting task: a source of `T` items as a native `Stream` of
     /// events. See [`EmittingTaskBuilder`](crate::stream::EmittingTaskBuilder).
     ///
@@ -111,5 +115,5 @@ impl<E> AsyncTask<E> {
     pub fn emits<T>() -> crate::stream::EmittingTaskBuilder<T> {
         crate::stream::EmittingTaskBuilder::new()
     }
-    // endregion: stream (emits)
 }
+// endregion: stream (emits)

@@ -83,7 +83,12 @@ pin_project! {
 }
 
 impl<S, T> ChunkedSource<S, T> {
-    fn flush(buf: &mut Vec<T>, size: usize, first: Option<Position>, next: &mut u64) -> Located<Vec<T>> {
+    fn flush(
+        buf: &mut Vec<T>,
+        size: usize,
+        first: Option<Position>,
+        next: &mut u64,
+    ) -> Located<Vec<T>> {
         let value = std::mem::replace(buf, Vec::with_capacity(size));
         let batch = *next;
         *next = next.saturating_add(1);

@@ -29,7 +29,9 @@ use crate::units::Count;
 /// # });
 /// ```
 pub fn of<I: IntoIterator>(iter: I) -> Of<I::IntoIter> {
-    Of { iter: iter.into_iter() }
+    Of {
+        iter: iter.into_iter(),
+    }
 }
 
 /// The source made by [`of`].

@@ -202,7 +202,9 @@ where
         }
         match this.rx.poll_recv(cx) {
             Poll::Ready(Some(Ok(v))) => Poll::Ready(Some(Ok(Located::bare(v)))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Located::bare(SourceError::Item(e))))),
+            Poll::Ready(Some(Err(e))) => {
+                Poll::Ready(Some(Err(Located::bare(SourceError::Item(e)))))
+            }
             Poll::Ready(None) => {
                 *this.done = true;
                 Poll::Ready(this.failure.take().map(|f| Err(Located::bare(f))))

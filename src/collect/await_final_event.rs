@@ -77,7 +77,7 @@ where
                         Received::Collected(batch) => {
                             tally.values += (batch.items.len() + batch.keyed.len()) as u64;
                             tally.collected_errors += batch.errors.len() as u64;
-                            collected.absorb(batch);
+                            collected.absorb(*batch);
                         }
                     },
                     Poll::Ready(None) => return Poll::Ready(()),

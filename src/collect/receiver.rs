@@ -80,7 +80,7 @@ pub enum Received<K, V, R> {
     /// (an `Err`, or a panic caught as [`EventErrorKind::Panicked`]).
     Failed(EventError),
     /// Values and errors kept by the collectors since the last batch.
-    Collected(Batch<K, V>),
+    Collected(Box<Batch<K, V>>),
 }
 
 /// Items a receiver accepts: events, or results of events (what an
@@ -169,6 +169,8 @@ pin_project! {
         shared: Arc<Shared<K, V>>,
         strategy: ReceiverStrategy,
         pool: Pool<Fut, R>,
+        // The event whose receiver call is being made: a panic caught then is its.
+        starting: Option<(EventId, Option<Position>)>,
         upstream_done: bool,
         done: bool,
     }
@@ -183,6 +185,7 @@ impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
             shared: Shared::new(),
             strategy,
             pool: Pool::Idle,
+            starting: None,
             upstream_done: false,
             done: false,
         }
@@ -205,7 +208,7 @@ fn received<K, V, R>(done: Done<R>) -> Received<K, V, R> {
     }
 }
 
-impl<S, F, Fut, K, V, R, E> Stream for Receiver<S, F, Fut, K, V, R>
+impl<S, F, Fut, K, V, R, E> Receiver<S, F, Fut, K, V, R>
 where
     S: Stream,
     S::Item: IntoEvent,
@@ -214,17 +217,13 @@ where
     E: Into<BoxError>,
     R: Send + 'static,
 {
-    type Item = Received<K, V, R>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    #[inline]
+    fn poll_inner(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received<K, V, R>>> {
         let mut this = self.project();
-        if *this.done {
-            return Poll::Ready(None);
-        }
         let workers = this.strategy.workers();
         loop {
             if this.shared.pending() >= DRAIN_AT {
-                return Poll::Ready(Some(Received::Collected(this.shared.take())));
+                return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
             }
             // Finished work first: it frees a slot.
             if let Some(work) = this.current.as_mut().as_pin_mut() {
@@ -264,23 +263,13 @@ where
                             let id = event.id();
                             let position = event.position();
                             let collector = Collector::new(this.shared.clone(), id, position);
-                            let f = &mut *this.f;
-                            let fut = match catch_unwind(AssertUnwindSafe(|| f(event, collector))) {
-                                Ok(fut) => fut,
-                                Err(payload) => {
-                                    let kind = EventErrorKind::Panicked {
-                                        message: panic_message(payload.as_ref()),
-                                    };
-                                    return Poll::Ready(Some(Received::Failed(EventError::new(
-                                        id, position, kind,
-                                    ))));
-                                }
-                            };
+                            *this.starting = Some((id, position));
                             let work = Work {
                                 id,
                                 position,
-                                fut: AssertUnwindSafe(fut).catch_unwind(),
+                                fut: AssertUnwindSafe((this.f)(event, collector)).catch_unwind(),
                             };
+                            *this.starting = None;
                             match this.strategy {
                                 ReceiverStrategy::Serial => this.current.set(Some(work)),
                                 ReceiverStrategy::Parallel { .. } => {
@@ -312,13 +301,49 @@ where
             }
             // Nothing ready now.
             if this.shared.pending() > 0 {
-                return Poll::Ready(Some(Received::Collected(this.shared.take())));
+                return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
             }
             if *this.upstream_done && in_flight == 0 {
                 *this.done = true;
                 return Poll::Ready(None);
             }
             return Poll::Pending;
+        }
+    }
+}
+
+impl<S, F, Fut, K, V, R, E> Stream for Receiver<S, F, Fut, K, V, R>
+where
+    S: Stream,
+    S::Item: IntoEvent,
+    F: FnMut(SenderEvent<<S::Item as IntoEvent>::Data>, Collector<K, V>) -> Fut,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    E: Into<BoxError>,
+    R: Send + 'static,
+{
+    type Item = Received<K, V, R>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        // One landing pad for the whole poll: a panic of the receiver's synchronous part
+        // fails its event; a panic of upstream ends the stage.
+        match catch_unwind(AssertUnwindSafe(|| self.as_mut().poll_inner(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                let this = self.project();
+                let message = panic_message(payload.as_ref());
+                let (id, position) = match this.starting.take() {
+                    Some(started) => started,
+                    None => {
+                        *this.upstream_done = true;
+                        (EventId::default(), None)
+                    }
+                };
+                let kind = EventErrorKind::Panicked { message };
+                Poll::Ready(Some(Received::Failed(EventError::new(id, position, kind))))
+            }
         }
     }
 

@@ -165,8 +165,14 @@ pub enum EventErrorKind {
 /// assert!(err.is_fatal());
 /// assert_eq!(err.id().sequence_number(), 0);
 /// ```
+///
+/// The error is one pointer wide (its parts are boxed): results of events stay as small
+/// as the events themselves on the fast path.
 #[derive(Debug)]
-pub struct EventError {
+pub struct EventError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     id: EventId,
     position: Option<Position>,
     kind: EventErrorKind,
@@ -175,49 +181,41 @@ pub struct EventError {
 impl EventError {
     /// A source error for the event `id`.
     pub fn from_source(id: EventId, position: Option<Position>, error: SourceError) -> Self {
-        EventError {
-            id,
-            position,
-            kind: EventErrorKind::Source(error),
-        }
+        EventError::new(id, position, EventErrorKind::Source(error))
     }
 
     /// A receiver error for the event `id`.
     pub fn from_receiver(id: EventId, position: Option<Position>, error: BoxError) -> Self {
-        EventError {
-            id,
-            position,
-            kind: EventErrorKind::Receiver(error),
-        }
+        EventError::new(id, position, EventErrorKind::Receiver(error))
     }
 
     pub(crate) fn new(id: EventId, position: Option<Position>, kind: EventErrorKind) -> Self {
-        EventError { id, position, kind }
+        EventError(Box::new(Inner { id, position, kind }))
     }
 
     /// The key of the failed event: task id and sequence number.
     pub fn id(&self) -> EventId {
-        self.id
+        self.0.id
     }
 
     /// Where the item was in its source (line and byte offset), when known.
     pub fn position(&self) -> Option<Position> {
-        self.position
+        self.0.position
     }
 
     /// What failed.
     pub fn kind(&self) -> &EventErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Consumes the error, returning what failed.
     pub fn into_kind(self) -> EventErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The source error, when the source failed.
     pub fn source_error(&self) -> Option<&SourceError> {
-        match &self.kind {
+        match &self.0.kind {
             EventErrorKind::Source(e) => Some(e),
             _ => None,
         }
@@ -225,12 +223,12 @@ impl EventError {
 
     /// `true` when the receiver panicked on this event.
     pub fn is_panic(&self) -> bool {
-        matches!(self.kind, EventErrorKind::Panicked { .. })
+        matches!(self.0.kind, EventErrorKind::Panicked { .. })
     }
 
     /// `true` when nothing more can come from the source after this error.
     pub fn is_fatal(&self) -> bool {
-        match &self.kind {
+        match &self.0.kind {
             EventErrorKind::Source(e) => e.is_fatal(),
             EventErrorKind::Config(_) => true,
             _ => false,
@@ -240,8 +238,8 @@ impl EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event {}: ", self.id)?;
-        match &self.kind {
+        write!(f, "event {}: ", self.0.id)?;
+        match &self.0.kind {
             EventErrorKind::Source(e) => write!(f, "{e}"),
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),
             EventErrorKind::Panicked { message } => write!(f, "receiver panicked: {message}"),
@@ -252,7 +250,7 @@ impl fmt::Display for EventError {
 
 impl StdError for EventError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match &self.kind {
+        match &self.0.kind {
             EventErrorKind::Source(e) => Some(e),
             EventErrorKind::Receiver(e) => Some(e.as_ref()),
             EventErrorKind::Config(c) => Some(c),

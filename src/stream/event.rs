@@ -126,12 +126,27 @@ struct Extras {
 pub struct SenderEvent<T> {
     data: T,
     id: EventId,
-    position: Option<Position>,
+    // Valid when `flags & HAS_POSITION`; kept unwrapped (with flags) so an event stays
+    // small: events are moved through every stage of a pipeline.
+    position: Position,
+    // Valid when `flags & HAS_BATCH`.
+    batch: u64,
+    // Nanoseconds since the Unix epoch, valid when `flags & HAS_TIMESTAMP`.
+    timestamp: u64,
     origin: Option<Arc<str>>,
-    batch: Option<u64>,
-    timestamp: Option<SystemTime>,
-    is_final: bool,
     extras: Option<Box<Extras>>,
+    flags: u8,
+}
+
+const HAS_POSITION: u8 = 1;
+const HAS_BATCH: u8 = 2;
+const HAS_TIMESTAMP: u8 = 4;
+const IS_FINAL: u8 = 8;
+
+/// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
+fn to_nanos(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// The event as a receiver sees it: the same type as [`SenderEvent`].
@@ -148,12 +163,12 @@ impl<T> SenderEvent<T> {
         SenderEvent {
             data,
             id: EventId::default(),
-            position: None,
+            position: Position::new(0, 0),
+            batch: 0,
+            timestamp: 0,
             origin: None,
-            batch: None,
-            timestamp: None,
-            is_final: false,
             extras: None,
+            flags: 0,
         }
     }
 
@@ -168,15 +183,28 @@ impl<T> SenderEvent<T> {
         timestamp: Option<SystemTime>,
         is_final: bool,
     ) -> Self {
+        let mut flags = 0;
+        if position.is_some() {
+            flags |= HAS_POSITION;
+        }
+        if batch.is_some() {
+            flags |= HAS_BATCH;
+        }
+        if timestamp.is_some() {
+            flags |= HAS_TIMESTAMP;
+        }
+        if is_final {
+            flags |= IS_FINAL;
+        }
         SenderEvent {
             data,
             id,
-            position,
+            position: position.unwrap_or(Position::new(0, 0)),
+            batch: batch.unwrap_or(0),
+            timestamp: timestamp.map_or(0, to_nanos),
             origin,
-            batch,
-            timestamp,
-            is_final,
             extras: None,
+            flags,
         }
     }
 
@@ -212,18 +240,19 @@ impl<T> SenderEvent<T> {
 
     /// When the event was emitted, if the task takes timestamps (or one was set by hand).
     pub fn timestamp(&self) -> Option<SystemTime> {
-        self.timestamp
+        (self.flags & HAS_TIMESTAMP != 0)
+            .then(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.timestamp))
     }
 
     /// Where the item was in its source (line and byte offset), for file sources.
     #[doc(alias = "stream_position")]
     pub fn position(&self) -> Option<Position> {
-        self.position
+        (self.flags & HAS_POSITION != 0).then_some(self.position)
     }
 
     /// The byte offset of the item in its source, for file sources.
     pub fn offset(&self) -> Option<u64> {
-        self.position.map(|p| p.byte)
+        self.position().map(|p| p.byte)
     }
 
     /// The name of the source (the file path for file sources).
@@ -234,7 +263,7 @@ impl<T> SenderEvent<T> {
 
     /// The number of the chunk this event carries, for chunked sources (from 0).
     pub fn batch_id(&self) -> Option<u64> {
-        self.batch
+        (self.flags & HAS_BATCH != 0).then_some(self.batch)
     }
 
     /// `true` for the last event of its source, when the source knows it is the last.
@@ -242,7 +271,7 @@ impl<T> SenderEvent<T> {
     /// Iterator and file sources know; channels and foreign streams cannot, so their
     /// events are never marked final: the end of the stream is the reliable signal.
     pub fn is_final(&self) -> bool {
-        self.is_final
+        self.flags & IS_FINAL != 0
     }
 
     /// The metadata pairs, in insertion order (empty unless some were set).
@@ -288,11 +317,11 @@ impl<T> SenderEvent<T> {
             data: f(self.data),
             id: self.id,
             position: self.position,
-            origin: self.origin,
             batch: self.batch,
             timestamp: self.timestamp,
-            is_final: self.is_final,
+            origin: self.origin,
             extras: self.extras,
+            flags: self.flags,
         }
     }
 }
@@ -303,10 +332,10 @@ impl<T: Clone> Clone for SenderEvent<T> {
             data: self.data.clone(),
             id: self.id,
             position: self.position,
-            origin: self.origin.clone(),
             batch: self.batch,
             timestamp: self.timestamp,
-            is_final: self.is_final,
+            origin: self.origin.clone(),
+            flags: self.flags,
             extras: self.extras.as_ref().map(|e| {
                 Box::new(Extras {
                     metadata: e.metadata.clone(),
@@ -321,19 +350,19 @@ impl<T: fmt::Debug> fmt::Debug for SenderEvent<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("SenderEvent");
         d.field("id", &self.id).field("data", &self.data);
-        if let Some(p) = &self.position {
+        if let Some(p) = &self.position() {
             d.field("position", p);
         }
         if let Some(o) = &self.origin {
             d.field("source", o);
         }
-        if let Some(b) = &self.batch {
+        if let Some(b) = &self.batch_id() {
             d.field("batch", b);
         }
-        if let Some(t) = &self.timestamp {
+        if let Some(t) = &self.timestamp() {
             d.field("timestamp", t);
         }
-        if self.is_final {
+        if self.is_final() {
             d.field("is_final", &true);
         }
         if !self.metadata().is_empty() {
@@ -395,14 +424,19 @@ impl<T> SenderEventBuilder<T> {
     }
 
     /// Sets the timestamp (events built by hand have none by default).
+    ///
+    /// Kept as nanoseconds since the Unix epoch: a time before the epoch reads back as
+    /// the epoch.
     pub fn with_timestamp(mut self, at: SystemTime) -> Self {
-        self.event.timestamp = Some(at);
+        self.event.timestamp = to_nanos(at);
+        self.event.flags |= HAS_TIMESTAMP;
         self
     }
 
     /// Sets the position in the source.
     pub fn position(mut self, position: Position) -> Self {
-        self.event.position = Some(position);
+        self.event.position = position;
+        self.event.flags |= HAS_POSITION;
         self
     }
 
@@ -414,13 +448,18 @@ impl<T> SenderEventBuilder<T> {
 
     /// Sets the batch number.
     pub fn batch_id(mut self, batch: u64) -> Self {
-        self.event.batch = Some(batch);
+        self.event.batch = batch;
+        self.event.flags |= HAS_BATCH;
         self
     }
 
     /// Marks the event as the last of its source.
     pub fn final_event(mut self, is_final: bool) -> Self {
-        self.event.is_final = is_final;
+        if is_final {
+            self.event.flags |= IS_FINAL;
+        } else {
+            self.event.flags &= !IS_FINAL;
+        }
         self
     }
 

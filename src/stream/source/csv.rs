@@ -207,27 +207,68 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
         let batch = ctx.batch_hint.map_or(DEFAULT_BATCH, NonZeroUsize::get);
         let batches = ctx.capacity.get().div_ceil(batch).max(1);
         CsvSource {
+            name: self.name.clone(),
+            convert: self.convert,
             state: CsvState::NotStarted(Box::new(self)),
             batch,
             batches,
-            current: Vec::new().into_iter(),
+            current: None,
+            next_entry: 0,
+            next_field: 0,
+            headers: None,
+            scratch: ByteRecord::new(),
             last_received: false,
             stats: ctx.stats.clone(),
         }
     }
 }
 
-/// One message of the reader thread.
-struct Batch<R> {
-    items: Vec<SourceItem<R>>,
-    bytes: u64,
+/// One entry of a batch: a record's fields (an end index into the batch's field ends)
+/// and position, or a failed row.
+enum Entry {
+    Record {
+        fields_end: usize,
+        position: Position,
+        record: u64,
+    },
+    /// Taken (`None`) once yielded.
+    Failed(Option<Box<Located<SourceError>>>),
+}
+
+/// One message of the reader thread: the raw bytes of up to `batch` rows.
+///
+/// The reader thread only parses; turning fields into owned values (which allocates)
+/// happens on the consuming thread, where they are also dropped: allocation and free on
+/// one thread keep the allocator's fast path.
+struct Batch {
+    /// Field bytes of every record, back to back.
+    bytes: Vec<u8>,
+    /// End offset in `bytes` of each field.
+    ends: Vec<usize>,
+    entries: Vec<Entry>,
+    headers: Option<ByteRecord>,
+    bytes_read: u64,
     read_time: Duration,
     last: bool,
 }
 
+impl Batch {
+    fn with_capacity(rows: usize) -> Self {
+        Batch {
+            bytes: Vec::with_capacity(rows * 64),
+            ends: Vec::with_capacity(rows * 8),
+            entries: Vec::with_capacity(rows),
+            headers: None,
+            bytes_read: 0,
+            read_time: Duration::ZERO,
+            last: false,
+        }
+    }
+}
+
 enum CsvState<R> {
     NotStarted(Box<CsvFile<R>>),
-    Running(mpsc::Receiver<Batch<R>>),
+    Running(mpsc::Receiver<Batch>),
     Done,
 }
 
@@ -235,14 +276,68 @@ enum CsvState<R> {
 #[must_use = "streams do nothing unless polled"]
 pub struct CsvSource<R> {
     state: CsvState<R>,
+    name: Arc<str>,
+    convert: Convert<R>,
     batch: usize,
     batches: usize,
-    current: std::vec::IntoIter<SourceItem<R>>,
+    current: Option<Batch>,
+    // Next entry of `current`, and the first field of that entry.
+    next_entry: usize,
+    next_field: usize,
+    headers: Option<ByteRecord>,
+    scratch: ByteRecord,
     last_received: bool,
     stats: SourceStats,
 }
 
 impl<R> Unpin for CsvSource<R> {}
+
+impl<R> CsvSource<R> {
+    /// Entries of the batch in hand not yet yielded.
+    fn in_hand(&self) -> usize {
+        self.current
+            .as_ref()
+            .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
+    }
+
+    /// The next item of the batch in hand, if any.
+    fn next_in_batch(&mut self) -> Option<SourceItem<R>> {
+        let batch = self.current.as_mut()?;
+        let entry = batch.entries.get_mut(self.next_entry)?;
+        self.next_entry += 1;
+        match entry {
+            Entry::Failed(err) => err.take().map(|e| Err(*e)),
+            Entry::Record {
+                fields_end,
+                position,
+                record,
+            } => {
+                let first = self.next_field;
+                let mut start = match first.checked_sub(1) {
+                    Some(prev) => batch.ends.get(prev).copied().unwrap_or(0),
+                    None => 0,
+                };
+                let ends = batch.ends.get(first..*fields_end).unwrap_or_default();
+                self.next_field = *fields_end;
+                self.scratch.clear();
+                for &end in ends {
+                    self.scratch
+                        .push_field(batch.bytes.get(start..end).unwrap_or_default());
+                    start = end;
+                }
+                let position = *position;
+                Some(match (self.convert)(&self.scratch, self.headers.as_ref()) {
+                    Ok(value) => Ok(Located::at(value, position)),
+                    Err(e) => Err(csv_error(
+                        &self.name,
+                        e,
+                        Some(&csv_position(position, *record)),
+                    )),
+                })
+            }
+        }
+    }
+}
 
 impl<R: Send + 'static> Stream for CsvSource<R> {
     type Item = SourceItem<R>;
@@ -250,11 +345,14 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(item) = this.current.next() {
+            if let Some(item) = this.next_in_batch() {
                 return Poll::Ready(Some(item));
             }
             match &mut this.state {
-                CsvState::Done => return Poll::Ready(None),
+                CsvState::Done => {
+                    this.current = None;
+                    return Poll::Ready(None);
+                }
                 CsvState::NotStarted(_) => {
                     let handle = match Handle::try_current() {
                         Ok(h) => h,
@@ -276,11 +374,16 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
                     this.state = CsvState::Running(rx);
                 }
                 CsvState::Running(rx) => match rx.poll_recv(cx) {
-                    Poll::Ready(Some(batch)) => {
-                        record_read(batch.bytes, batch.read_time);
-                        this.stats.add_bytes(batch.bytes);
+                    Poll::Ready(Some(mut batch)) => {
+                        record_read(batch.bytes_read, batch.read_time);
+                        this.stats.add_bytes(batch.bytes_read);
                         this.last_received = batch.last;
-                        this.current = batch.items.into_iter();
+                        if let Some(h) = batch.headers.take() {
+                            this.headers = Some(h);
+                        }
+                        this.current = Some(batch);
+                        this.next_entry = 0;
+                        this.next_field = 0;
                     }
                     Poll::Ready(None) => this.state = CsvState::Done,
                     Poll::Pending => return Poll::Pending,
@@ -290,7 +393,7 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.current.len();
+        let n = self.in_hand();
         if self.last_received || matches!(self.state, CsvState::Done) {
             (n, Some(n))
         } else {
@@ -301,7 +404,7 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
 
 impl<R: Send + 'static> FusedStream for CsvSource<R> {
     fn is_terminated(&self) -> bool {
-        matches!(self.state, CsvState::Done) && self.current.len() == 0
+        matches!(self.state, CsvState::Done) && self.in_hand() == 0
     }
 }
 
@@ -313,29 +416,36 @@ impl<R> fmt::Debug for CsvSource<R> {
             CsvState::Done => "done",
         };
         f.debug_struct("CsvSource")
+            .field("file", &self.name)
             .field("state", &state)
             .field("batch", &self.batch)
             .field("batches_buffered", &self.batches)
-            .field("in_hand", &self.current.len())
+            .field("in_hand", &self.in_hand())
             .finish()
     }
 }
 
+/// A csv position for errors raised on the consuming side.
+fn csv_position(p: Position, record: u64) -> csv::Position {
+    let mut pos = csv::Position::new();
+    pos.set_line(p.line()).set_byte(p.byte()).set_record(record);
+    pos
+}
+
 /// The reader thread: parses the whole file, a batch at a time, until the end, a fatal
 /// error, or the stream is gone.
-fn read_all<R>(file: CsvFile<R>, batch: usize, tx: &mpsc::Sender<Batch<R>>) {
+fn read_all<R>(file: CsvFile<R>, batch_rows: usize, tx: &mpsc::Sender<Batch>) {
     let name = file.name.clone();
     let started = Instant::now();
+    let mut batch = Batch::with_capacity(batch_rows);
     let reader = match std::fs::File::open(&file.path) {
         Ok(f) => f,
         Err(error) => {
-            let items = vec![Err(Located::bare(SourceError::Io { file: name, error }))];
-            let _ = tx.blocking_send(Batch {
-                items,
-                bytes: 0,
-                read_time: started.elapsed(),
-                last: true,
-            });
+            let err = Located::bare(SourceError::Io { file: name, error });
+            batch.entries.push(Entry::Failed(Some(Box::new(err))));
+            batch.read_time = started.elapsed();
+            batch.last = true;
+            let _ = tx.blocking_send(batch);
             return;
         }
     };
@@ -346,63 +456,59 @@ fn read_all<R>(file: CsvFile<R>, batch: usize, tx: &mpsc::Sender<Batch<R>>) {
         .flexible(file.flexible)
         .buffer_capacity(64 * 1024)
         .from_reader(reader);
-    let mut items: Vec<SourceItem<R>> = Vec::with_capacity(batch);
-    let headers = if file.has_headers {
+    if file.has_headers {
         match rdr.byte_headers() {
-            Ok(h) => Some(h.clone()),
+            Ok(h) => batch.headers = Some(h.clone()),
             Err(e) => {
                 let fatal = e.is_io_error();
-                items.push(Err(csv_error(&name, e, None)));
+                batch
+                    .entries
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
                 if fatal {
-                    let _ = tx.blocking_send(Batch {
-                        items,
-                        bytes: rdr.position().byte(),
-                        read_time: started.elapsed(),
-                        last: true,
-                    });
+                    batch.bytes_read = rdr.position().byte();
+                    batch.read_time = started.elapsed();
+                    batch.last = true;
+                    let _ = tx.blocking_send(batch);
                     return;
                 }
-                None
             }
         }
-    } else {
-        None
-    };
+    }
     let mut record = ByteRecord::new();
     let mut sent_bytes = 0u64;
     let mut batch_started = Instant::now();
     loop {
         let (last, fatal) = match rdr.read_byte_record(&mut record) {
             Ok(true) => {
-                let pos = record.position().map(to_position);
-                match (file.convert)(&record, headers.as_ref()) {
-                    Ok(v) => items.push(Ok(Located {
-                        value: v,
-                        position: pos,
-                        batch: None,
-                    })),
-                    Err(e) => items.push(Err(csv_error(&name, e, record.position()))),
+                for field in &record {
+                    batch.bytes.extend_from_slice(field);
+                    batch.ends.push(batch.bytes.len());
                 }
+                let pos = record.position();
+                batch.entries.push(Entry::Record {
+                    fields_end: batch.ends.len(),
+                    position: pos.map_or(Position::new(0, 0), to_position),
+                    record: pos.map_or(0, csv::Position::record),
+                });
                 (false, false)
             }
             Ok(false) => (true, false),
             Err(e) => {
                 let fatal = e.is_io_error();
-                items.push(Err(csv_error(&name, e, None)));
+                batch
+                    .entries
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
                 (fatal, fatal)
             }
         };
-        if last || items.len() >= batch {
+        if last || batch.entries.len() >= batch_rows {
             let bytes = rdr.position().byte();
-            let full = std::mem::replace(&mut items, Vec::with_capacity(batch));
-            let msg = Batch {
-                items: full,
-                bytes: bytes.saturating_sub(sent_bytes),
-                read_time: batch_started.elapsed(),
-                last,
-            };
+            let mut full = std::mem::replace(&mut batch, Batch::with_capacity(batch_rows));
+            full.bytes_read = bytes.saturating_sub(sent_bytes);
+            full.read_time = batch_started.elapsed();
+            full.last = last;
             sent_bytes = bytes;
-            if tx.blocking_send(msg).is_err() || last || fatal {
+            if tx.blocking_send(full).is_err() || last || fatal {
                 return;
             }
             batch_started = Instant::now();

@@ -64,11 +64,11 @@ fn trades_file() -> PathBuf {
             out,
             "{i},{secs}.{:03},{},{},{:.2},{},{}",
             rng.u32(0..1000),
-            symbols[rng.usize(0..symbols.len())],
+            rng.choice(symbols).unwrap(),
             if rng.bool() { "BUY" } else { "SELL" },
             10.0 + rng.f64() * 490.0,
             rng.u32(1..5000),
-            venues[rng.usize(0..venues.len())],
+            rng.choice(venues).unwrap(),
         )
         .unwrap();
     }

@@ -189,10 +189,16 @@ fn generate(rows: usize) -> std::io::Result<PathBuf> {
     let tmp = path.with_extension("partial");
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
     let mut rng = fastrand::Rng::with_seed(7);
-    let symbols = [
-        "ACME", "BETA", "GAMMA", "DELTA", "OMEGA", "SIGMA", "KAPPA", "ZETA",
+    let mut market = [
+        ("ACME", 120.0),
+        ("BETA", 45.5),
+        ("GAMMA", 310.0),
+        ("DELTA", 12.25),
+        ("OMEGA", 88.0),
+        ("SIGMA", 230.0),
+        ("KAPPA", 64.0),
+        ("ZETA", 150.0),
     ];
-    let mut prices = [120.0, 45.5, 310.0, 12.25, 88.0, 230.0, 64.0, 150.0];
     let venues = ["XNYS", "XNAS", "BATS", "ARCA", "IEXG"];
     writeln!(out, "trade_id,timestamp,symbol,side,price,quantity,venue")?;
     for i in 0..rows {
@@ -202,18 +208,20 @@ fn generate(rows: usize) -> std::io::Result<PathBuf> {
             writeln!(out, "{i},1700000000.000,ACME,BUY,n/a,100,XNYS")?;
             continue;
         }
-        let s = rng.usize(0..symbols.len());
-        prices[s] = (prices[s] * (1.0 + (rng.f64() - 0.5) * 0.002)).max(0.01);
+        let Some((symbol, price)) = market.get_mut(rng.usize(0..8)) else {
+            continue;
+        };
+        *price = (*price * (1.0 + (rng.f64() - 0.5) * 0.002)).max(0.01);
         writeln!(
             out,
             "{i},{}.{:03},{},{},{:.2},{},{}",
             1_700_000_000 + i / 100,
             rng.u32(0..1000),
-            symbols[s],
+            symbol,
             if rng.bool() { "BUY" } else { "SELL" },
-            prices[s],
+            price,
             rng.u32(1..=BLOCK_QUANTITY),
-            venues[rng.usize(0..venues.len())],
+            rng.choice(venues).unwrap_or("XNYS"),
         )?;
     }
     out.flush()?;

@@ -1,7 +1,7 @@
 //! Sources: what [`sender(..)`](crate::stream::EmittingTaskBuilder::sender) accepts.
 //!
 //! - any `Stream<Item = T>` or `Stream<Item = Result<T, E>>`;
-//! - an async closure handed a [`Sender`](crate::stream::Sender) (`send(x).await` waits
+//! - an async closure handed a [`Sender`] (`send(x).await` waits
 //!   while the buffer is full);
 //! - [`of`] an iterator, [`of_file`] a text file split by a delimiter, [`csv_file`] typed
 //!   CSV records and [`csv_records`] raw CSV records, each with `.into_chunks(n)` to emit
@@ -10,7 +10,7 @@
 //! File sources read a block at a time, never the whole file, count the bytes they read
 //! into the polling task's I/O metrics
 //! ([`record_read`](crate::task::metrics::record_read)) and into the stream's
-//! [`SourceStats`](crate::stream::SourceStats), and report a bad item (invalid UTF-8, a
+//! [`SourceStats`], and report a bad item (invalid UTF-8, a
 //! malformed CSV row) as a [`SourceError`] naming the file, line and byte offset while
 //! the rest goes on.
 

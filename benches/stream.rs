@@ -23,7 +23,7 @@ use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use serde::Deserialize;
 use sweet_async::prelude::*;
-use sweet_async::stream::source::{csv_file, csv_records, of};
+use sweet_async::stream::source::{RawRecord, csv_file, csv_records, of};
 
 mod common;
 
@@ -152,7 +152,7 @@ fn bench_csv(c: &mut Criterion) {
     g.bench_function("sweet_async_csv_records", |b| {
         b.to_async(&rt).iter(|| async {
             let mut events =
-                std::pin::pin!(AsyncTask::emits::<csv::ByteRecord>().sender(csv_records(&path)));
+                std::pin::pin!(AsyncTask::emits::<RawRecord>().sender(csv_records(&path)));
             let mut n = 0usize;
             while let Some(e) = events.next().await {
                 black_box(e.unwrap());
@@ -164,8 +164,7 @@ fn bench_csv(c: &mut Criterion) {
     g.bench_function("sweet_async_csv_records_chunked", |b| {
         b.to_async(&rt).iter(|| async {
             let mut events = std::pin::pin!(
-                AsyncTask::emits::<csv::ByteRecord>()
-                    .sender(csv_records(&path).into_chunks(1000.rows()))
+                AsyncTask::emits::<RawRecord>().sender(csv_records(&path).into_chunks(1000.rows()))
             );
             let mut n = 0usize;
             while let Some(e) = events.next().await {

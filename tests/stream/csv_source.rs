@@ -4,7 +4,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use sweet_async::prelude::*;
 use sweet_async::stream::SourceError;
-use sweet_async::stream::source::{csv_file, csv_records};
+use sweet_async::stream::source::{RawRecord, csv_file, csv_records};
 
 use crate::data;
 
@@ -128,7 +128,7 @@ async fn malformed_rows_in_the_middle_are_errors_naming_file_line_and_offset() {
 
 #[tokio::test]
 async fn raw_records_only_fail_on_structure() {
-    let items: Vec<_> = AsyncTask::emits::<csv::ByteRecord>()
+    let items: Vec<_> = AsyncTask::emits::<RawRecord>()
         .sender(csv_records(data("malformed.csv")))
         .collect()
         .await;
@@ -159,7 +159,7 @@ async fn no_headers_custom_delimiter_and_flexible() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("semi.csv");
     std::fs::write(&path, "ACME;10.5;3\nBETA;2.25;10;extra\n").unwrap();
-    let rows: Vec<_> = AsyncTask::emits::<csv::ByteRecord>()
+    let rows: Vec<_> = AsyncTask::emits::<RawRecord>()
         .sender(
             csv_records(&path)
                 .has_headers(false)
@@ -172,7 +172,7 @@ async fn no_headers_custom_delimiter_and_flexible() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].len(), 4);
     // Same delimiter and quote: a config error, nothing read.
-    let bad: Vec<_> = AsyncTask::emits::<csv::ByteRecord>()
+    let bad: Vec<_> = AsyncTask::emits::<RawRecord>()
         .sender(csv_records(&path).delimiter(b'"'))
         .collect()
         .await;

@@ -1,5 +1,6 @@
 //! CSV sources: the `csv` crate's synchronous reader on tokio's blocking pool, sending
-//! batches of records through a bounded channel.
+//! batches of parsed rows through a bounded channel; values are built on the consuming
+//! thread.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 use futures::Stream;
 use futures::stream::FusedStream;
 use serde::de::DeserializeOwned;
@@ -24,17 +25,17 @@ use crate::stream::stats::SourceStats;
 use crate::task::metrics::record_read;
 use crate::units::Count;
 
-/// Records per batch sent by the reader thread when the source is not chunked.
+/// Records parsed per batch when the source is not chunked.
 const DEFAULT_BATCH: usize = 512;
-
-type Convert<R> = fn(&ByteRecord, Option<&ByteRecord>) -> Result<R, csv::Error>;
 
 /// A source of typed CSV records: each row is deserialized into `R` with `serde`, by
 /// header name when the file has a header row (the default), by position otherwise.
 ///
-/// The file is parsed by the [`csv`] crate's synchronous reader on tokio's blocking pool,
-/// a batch of records at a time, through a channel bounded by the task's
-/// [`buffer`](crate::stream::EmittingTaskBuilder::buffer) (rounded up to whole batches).
+/// The [`csv`] crate's synchronous reader parses the file on tokio's blocking pool and
+/// sends batches of 512 rows (or the chunk size) through a channel bounded by the task's
+/// [`buffer`](crate::stream::EmittingTaskBuilder::buffer) (rounded up to whole batches,
+/// at least 2). Values are built from the parsed rows on the thread polling the stream,
+/// where they are also dropped, and drained batches go back to the reader for reuse.
 /// A row with the wrong number of fields, or one that does not fit `R`, is a per-item
 /// [`SourceError::Csv`] naming the file, line, byte offset and record, and reading goes
 /// on. Dropping the stream closes the channel and the reader stops at its next batch.
@@ -68,10 +69,11 @@ type Convert<R> = fn(&ByteRecord, Option<&ByteRecord>) -> Result<R, csv::Error>;
 /// # }
 /// ```
 pub fn csv_file<R: DeserializeOwned>(path: impl AsRef<Path>) -> CsvFile<R> {
-    CsvFile::new(path.as_ref(), |record, headers| record.deserialize(headers))
+    CsvFile::new(path.as_ref(), Mode::Typed(deserialize_record::<R>))
 }
 
-/// A source of raw CSV records ([`ByteRecord`]): no deserialization, no UTF-8 check.
+/// A source of raw CSV records ([`RawRecord`]): fields as bytes, no deserialization, no
+/// UTF-8 check, and no allocation per record (records share their batch's buffer).
 ///
 /// Same reading, batching and error reporting as [`csv_file`].
 ///
@@ -86,7 +88,8 @@ pub fn csv_file<R: DeserializeOwned>(path: impl AsRef<Path>) -> CsvFile<R> {
 /// # async fn main() -> std::io::Result<()> {
 /// let path = std::env::temp_dir().join("sweet_async_doc_raw.csv");
 /// std::fs::write(&path, "a;b\n1;\"x;y\"\n")?;
-/// let records: Vec<csv::ByteRecord> = AsyncTask::emits::<csv::ByteRecord>()
+/// use sweet_async::stream::source::RawRecord;
+/// let records: Vec<RawRecord> = AsyncTask::emits::<RawRecord>()
 ///     .sender(csv_records(&path).delimiter(b';'))
 ///     .map(|event| event.unwrap().into_data())
 ///     .collect()
@@ -95,8 +98,8 @@ pub fn csv_file<R: DeserializeOwned>(path: impl AsRef<Path>) -> CsvFile<R> {
 /// # std::fs::remove_file(&path)
 /// # }
 /// ```
-pub fn csv_records(path: impl AsRef<Path>) -> CsvFile<ByteRecord> {
-    CsvFile::new(path.as_ref(), |record, _| Ok(record.clone()))
+pub fn csv_records(path: impl AsRef<Path>) -> CsvFile<RawRecord> {
+    CsvFile::new(path.as_ref(), Mode::Raw(std::convert::identity))
 }
 
 /// The source made by [`csv_file`] and [`csv_records`].
@@ -108,11 +111,11 @@ pub struct CsvFile<R> {
     quote: u8,
     has_headers: bool,
     flexible: bool,
-    convert: Convert<R>,
+    convert: Mode<R>,
 }
 
 impl<R> CsvFile<R> {
-    fn new(path: &Path, convert: Convert<R>) -> Self {
+    fn new(path: &Path, convert: Mode<R>) -> Self {
         CsvFile {
             path: path.to_path_buf(),
             name: Arc::from(path.to_string_lossy().as_ref()),
@@ -204,60 +207,179 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
     }
 
     fn into_source(self, ctx: &SourceContext) -> Self::Source {
-        let batch = ctx.batch_hint.map_or(DEFAULT_BATCH, NonZeroUsize::get);
-        let batches = ctx.capacity.get().div_ceil(batch).max(1);
+        let batch_rows = ctx.batch_hint.map_or(DEFAULT_BATCH, NonZeroUsize::get);
         CsvSource {
             name: self.name.clone(),
-            convert: self.convert,
-            state: CsvState::NotStarted(Box::new(self)),
-            batch,
-            batches,
+            mode: self.convert,
+            input: Input::NotStarted(Box::new(self)),
+            batch_rows,
+            batches: ctx.capacity.get().div_ceil(batch_rows).clamp(2, 64),
             current: None,
             next_entry: 0,
-            next_field: 0,
             headers: None,
-            scratch: ByteRecord::new(),
             last_received: false,
+            raw: Vec::new().into_iter(),
             stats: ctx.stats.clone(),
         }
     }
 }
 
-/// One entry of a batch: a record's fields (an end index into the batch's field ends)
-/// and position, or a failed row.
-enum Entry {
-    Record {
-        fields_end: usize,
-        position: Position,
-        record: u64,
-    },
-    /// Taken (`None`) once yielded.
-    Failed(Option<Box<Located<SourceError>>>),
+/// A raw CSV record: its fields' bytes, shared with the other records parsed in the same
+/// batch (one reference-count increment per record, no allocation).
+///
+/// Made by [`csv_records`]. Holding a record keeps its batch's buffer (a few hundred
+/// records) alive; call [`to_byte_record`](RawRecord::to_byte_record) for an owned
+/// [`ByteRecord`].
+#[derive(Clone)]
+pub struct RawRecord {
+    batch: Arc<RawBatch>,
+    // Field indices into `batch.ends`.
+    first: usize,
+    end: usize,
 }
 
-/// One message of the reader thread: the raw bytes of up to `batch` rows.
-///
-/// The reader thread only parses; turning fields into owned values (which allocates)
-/// happens on the consuming thread, where they are also dropped: allocation and free on
-/// one thread keep the allocator's fast path.
-struct Batch {
-    /// Field bytes of every record, back to back.
+/// The field bytes of a batch of records, back to back, and where each field ends.
+#[derive(Debug, Default)]
+struct RawBatch {
     bytes: Vec<u8>,
-    /// End offset in `bytes` of each field.
     ends: Vec<usize>,
+}
+
+impl RawRecord {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.end - self.first
+    }
+
+    /// `true` when the record has no field.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.first
+    }
+
+    fn start(&self) -> usize {
+        match self.first.checked_sub(1) {
+            Some(prev) => self.batch.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// Field `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let idx = self.first.checked_add(i).filter(|&idx| idx < self.end)?;
+        let end = *self.batch.ends.get(idx)?;
+        let start = match idx.checked_sub(1) {
+            Some(prev) if idx > self.first => *self.batch.ends.get(prev)?,
+            _ => self.start(),
+        };
+        self.batch.bytes.get(start..end)
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+
+    /// All field bytes back to back (without delimiters or quotes).
+    pub fn as_slice(&self) -> &[u8] {
+        let end = match self.end.checked_sub(1) {
+            Some(last) if self.end > self.first => self.batch.ends.get(last).copied(),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.start());
+        self.batch.bytes.get(self.start()..end).unwrap_or_default()
+    }
+
+    /// An owned copy as a [`ByteRecord`].
+    pub fn to_byte_record(&self) -> ByteRecord {
+        let mut record = ByteRecord::with_capacity(self.as_slice().len(), self.len());
+        for field in self.iter() {
+            record.push_field(field);
+        }
+        record
+    }
+
+    /// Deserializes the record into `T`, by header name when `headers` are given.
+    ///
+    /// # Errors
+    ///
+    /// The `csv` crate's error when the record does not fit `T`.
+    pub fn deserialize<T: DeserializeOwned>(
+        &self,
+        headers: Option<&ByteRecord>,
+    ) -> Result<T, csv::Error> {
+        self.to_byte_record().deserialize(headers)
+    }
+}
+
+impl fmt::Debug for RawRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|b| String::from_utf8_lossy(b)))
+            .finish()
+    }
+}
+
+impl PartialEq for RawRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for RawRecord {}
+
+/// How records become output values.
+enum Mode<R> {
+    /// Deserialized as soon as the record is parsed (from a UTF-8 checked record, as
+    /// `csv::Reader::deserialize` does).
+    Typed(fn(&StringRecord, Option<&StringRecord>) -> Result<R, csv::Error>),
+    /// Raw records sharing their batch's buffer, made when the batch is handed over.
+    Raw(fn(RawRecord) -> R),
+}
+
+impl<R> Clone for Mode<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Mode<R> {}
+
+fn deserialize_record<R: DeserializeOwned>(
+    record: &StringRecord,
+    headers: Option<&StringRecord>,
+) -> Result<R, csv::Error> {
+    record.deserialize(headers)
+}
+
+/// One entry of a batch: a parsed record (its index in `records`) or a failed row.
+enum Entry {
+    Record(usize),
+    Failed(Box<Located<SourceError>>),
+}
+
+/// One message of the reader thread: up to `rows` parsed rows.
+///
+/// Batches travel back to the reader once drained, with their records, so the record
+/// buffers are allocated once by the reader thread and reused: values are built (and
+/// dropped) on the consuming thread, and no memory is freed on a thread other than the
+/// one that allocated it on the hot path.
+struct Batch<R> {
+    records: Vec<ByteRecord>,
     entries: Vec<Entry>,
+    // Raw mode: the values, made on the reader thread (they share one buffer).
+    ready: Vec<SourceItem<R>>,
     headers: Option<ByteRecord>,
     bytes_read: u64,
     read_time: Duration,
     last: bool,
 }
 
-impl Batch {
-    fn with_capacity(rows: usize) -> Self {
+impl<R> Batch<R> {
+    fn new(rows: usize) -> Self {
         Batch {
-            bytes: Vec::with_capacity(rows * 64),
-            ends: Vec::with_capacity(rows * 8),
+            records: Vec::with_capacity(rows),
             entries: Vec::with_capacity(rows),
+            ready: Vec::new(),
             headers: None,
             bytes_read: 0,
             read_time: Duration::ZERO,
@@ -266,77 +388,160 @@ impl Batch {
     }
 }
 
-enum CsvState<R> {
+enum Input<R> {
     NotStarted(Box<CsvFile<R>>),
-    Running(mpsc::Receiver<Batch>),
+    Reading {
+        rx: mpsc::Receiver<Batch<R>>,
+        recycle: std::sync::mpsc::Sender<Batch<R>>,
+    },
     Done,
 }
 
 /// The stream of a [`CsvFile`] source.
+///
+/// A thread of tokio's blocking pool runs the `csv` crate's reader over the file and
+/// sends batches of parsed rows through a bounded channel; the values are built from
+/// them on the thread that polls the stream, and the drained batches go back to the
+/// reader for reuse.
 #[must_use = "streams do nothing unless polled"]
 pub struct CsvSource<R> {
-    state: CsvState<R>,
+    input: Input<R>,
     name: Arc<str>,
-    convert: Convert<R>,
-    batch: usize,
+    mode: Mode<R>,
+    batch_rows: usize,
     batches: usize,
-    current: Option<Batch>,
-    // Next entry of `current`, and the first field of that entry.
+    current: Option<Batch<R>>,
     next_entry: usize,
-    next_field: usize,
-    headers: Option<ByteRecord>,
-    scratch: ByteRecord,
+    headers: Option<StringRecord>,
     last_received: bool,
+    // Raw mode: the values of the current batch.
+    raw: std::vec::IntoIter<SourceItem<R>>,
     stats: SourceStats,
 }
 
 impl<R> Unpin for CsvSource<R> {}
 
 impl<R> CsvSource<R> {
-    /// Entries of the batch in hand not yet yielded.
+    /// Rows of the batch in hand not yet yielded.
     fn in_hand(&self) -> usize {
-        self.current
-            .as_ref()
-            .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
+        self.raw.len()
+            + self
+                .current
+                .as_ref()
+                .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
     }
 
     /// The next item of the batch in hand, if any.
     fn next_in_batch(&mut self) -> Option<SourceItem<R>> {
+        if let Some(item) = self.raw.next() {
+            return Some(item);
+        }
+        let Mode::Typed(convert) = self.mode else {
+            return None;
+        };
         let batch = self.current.as_mut()?;
         let entry = batch.entries.get_mut(self.next_entry)?;
         self.next_entry += 1;
-        match entry {
-            Entry::Failed(err) => err.take().map(|e| Err(*e)),
-            Entry::Record {
-                fields_end,
-                position,
-                record,
-            } => {
-                let first = self.next_field;
-                let mut start = match first.checked_sub(1) {
-                    Some(prev) => batch.ends.get(prev).copied().unwrap_or(0),
-                    None => 0,
-                };
-                let ends = batch.ends.get(first..*fields_end).unwrap_or_default();
-                self.next_field = *fields_end;
-                self.scratch.clear();
-                for &end in ends {
-                    self.scratch
-                        .push_field(batch.bytes.get(start..end).unwrap_or_default());
-                    start = end;
+        let index = match entry {
+            Entry::Record(index) => *index,
+            Entry::Failed(err) => {
+                let placeholder = Located::bare(SourceError::NoRuntime);
+                return Some(Err(std::mem::replace(&mut **err, placeholder)));
+            }
+        };
+        let slot = batch.records.get_mut(index)?;
+        let record = std::mem::take(slot);
+        let position = record.position().map(to_position);
+        let pos = record.position().cloned();
+        // One UTF-8 check per record, then fields are `&str`s: as `csv::Reader::deserialize`.
+        let item = match StringRecord::from_byte_record(record) {
+            Ok(text) => {
+                let value = convert(&text, self.headers.as_ref());
+                *slot = text.into_byte_record();
+                match value {
+                    Ok(v) => Ok(Located {
+                        value: v,
+                        position,
+                        batch: None,
+                    }),
+                    Err(e) => Err(csv_error(&self.name, e, pos.as_ref())),
                 }
-                let position = *position;
-                Some(match (self.convert)(&self.scratch, self.headers.as_ref()) {
-                    Ok(value) => Ok(Located::at(value, position)),
-                    Err(e) => Err(csv_error(
-                        &self.name,
-                        e,
-                        Some(&csv_position(position, *record)),
-                    )),
+            }
+            Err(e) => {
+                let err = SourceError::Csv {
+                    file: self.name.clone(),
+                    line: pos.as_ref().map_or(0, csv::Position::line),
+                    byte: pos.as_ref().map_or(0, csv::Position::byte),
+                    record: pos.as_ref().map_or(0, csv::Position::record),
+                    message: format!("invalid UTF-8: {}", e.utf8_error()),
+                };
+                *slot = e.into_byte_record();
+                Err(Located {
+                    value: err,
+                    position,
+                    batch: None,
                 })
             }
-        }
+        };
+        Some(item)
     }
+
+    /// Takes a new batch from the reader.
+    fn take_batch(&mut self, mut batch: Batch<R>) {
+        if let Some(h) = batch.headers.take() {
+            self.headers = StringRecord::from_byte_record(h).ok();
+        }
+        self.last_received = batch.last;
+        self.next_entry = 0;
+        self.raw = std::mem::take(&mut batch.ready).into_iter();
+        // The drained batch goes back to the reader with its record buffers.
+        if let (Some(old), Input::Reading { recycle, .. }) = (self.current.take(), &self.input) {
+            let _ = recycle.send(old);
+        }
+        self.current = Some(batch);
+    }
+}
+
+/// Raw records of a batch: their fields copied into one shared buffer.
+fn raw_items<R>(batch: &mut Batch<R>, make: fn(RawRecord) -> R) -> Vec<SourceItem<R>> {
+    let bytes: usize = batch.records.iter().map(|r| r.as_slice().len()).sum();
+    let fields: usize = batch.records.iter().map(ByteRecord::len).sum();
+    let mut shared = RawBatch {
+        bytes: Vec::with_capacity(bytes),
+        ends: Vec::with_capacity(fields),
+    };
+    let mut spans = Vec::with_capacity(batch.records.len());
+    for record in &batch.records {
+        let first = shared.ends.len();
+        // One copy of the record's field bytes, then their ends.
+        let mut end = shared.bytes.len();
+        shared.bytes.extend_from_slice(record.as_slice());
+        for field in record {
+            end += field.len();
+            shared.ends.push(end);
+        }
+        spans.push((first, shared.ends.len(), record.position().map(to_position)));
+    }
+    let shared = Arc::new(shared);
+    let mut items = Vec::with_capacity(batch.entries.len());
+    for entry in batch.entries.drain(..) {
+        items.push(match entry {
+            Entry::Record(index) => match spans.get(index) {
+                Some(&(first, end, position)) => Ok(Located {
+                    value: make(RawRecord {
+                        batch: shared.clone(),
+                        first,
+                        end,
+                    }),
+                    position,
+                    batch: None,
+                }),
+                None => continue,
+            },
+            Entry::Failed(err) => Err(*err),
+        });
+    }
+    items
 }
 
 impl<R: Send + 'static> Stream for CsvSource<R> {
@@ -348,44 +553,35 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
             if let Some(item) = this.next_in_batch() {
                 return Poll::Ready(Some(item));
             }
-            match &mut this.state {
-                CsvState::Done => {
+            match &mut this.input {
+                Input::Done => {
                     this.current = None;
                     return Poll::Ready(None);
                 }
-                CsvState::NotStarted(_) => {
-                    let handle = match Handle::try_current() {
-                        Ok(h) => h,
-                        Err(_) => {
-                            this.state = CsvState::Done;
-                            return Poll::Ready(Some(Err(Located::bare(SourceError::NoRuntime))));
-                        }
+                Input::NotStarted(_) => {
+                    let Ok(handle) = Handle::try_current() else {
+                        this.input = Input::Done;
+                        return Poll::Ready(Some(Err(Located::bare(SourceError::NoRuntime))));
                     };
-                    let CsvState::NotStarted(file) =
-                        std::mem::replace(&mut this.state, CsvState::Done)
+                    let Input::NotStarted(file) = std::mem::replace(&mut this.input, Input::Done)
                     else {
                         continue;
                     };
                     let (tx, rx) = mpsc::channel(this.batches);
-                    let batch = this.batch;
+                    let (recycle, reuse) = std::sync::mpsc::channel();
+                    let rows = this.batch_rows;
                     // Detached on purpose: the reader stops at its next send once `rx`
                     // (owned by this stream) is dropped.
-                    drop(handle.spawn_blocking(move || read_all(*file, batch, &tx)));
-                    this.state = CsvState::Running(rx);
+                    drop(handle.spawn_blocking(move || read_all(*file, rows, &tx, &reuse)));
+                    this.input = Input::Reading { rx, recycle };
                 }
-                CsvState::Running(rx) => match rx.poll_recv(cx) {
-                    Poll::Ready(Some(mut batch)) => {
+                Input::Reading { rx, .. } => match rx.poll_recv(cx) {
+                    Poll::Ready(Some(batch)) => {
                         record_read(batch.bytes_read, batch.read_time);
                         this.stats.add_bytes(batch.bytes_read);
-                        this.last_received = batch.last;
-                        if let Some(h) = batch.headers.take() {
-                            this.headers = Some(h);
-                        }
-                        this.current = Some(batch);
-                        this.next_entry = 0;
-                        this.next_field = 0;
+                        this.take_batch(batch);
                     }
-                    Poll::Ready(None) => this.state = CsvState::Done,
+                    Poll::Ready(None) => this.input = Input::Done,
                     Poll::Pending => return Poll::Pending,
                 },
             }
@@ -394,7 +590,7 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.in_hand();
-        if self.last_received || matches!(self.state, CsvState::Done) {
+        if self.last_received || matches!(self.input, Input::Done) {
             (n, Some(n))
         } else {
             (n, None)
@@ -404,45 +600,43 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
 
 impl<R: Send + 'static> FusedStream for CsvSource<R> {
     fn is_terminated(&self) -> bool {
-        matches!(self.state, CsvState::Done) && self.in_hand() == 0
+        matches!(self.input, Input::Done) && self.in_hand() == 0
     }
 }
 
 impl<R> fmt::Debug for CsvSource<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            CsvState::NotStarted(_) => "not started",
-            CsvState::Running(_) => "running",
-            CsvState::Done => "done",
+        let input = match self.input {
+            Input::NotStarted(_) => "not started",
+            Input::Reading { .. } => "reading",
+            Input::Done => "done",
         };
         f.debug_struct("CsvSource")
             .field("file", &self.name)
-            .field("state", &state)
-            .field("batch", &self.batch)
-            .field("batches_buffered", &self.batches)
+            .field("input", &input)
+            .field("batch_rows", &self.batch_rows)
+            .field("batches_ahead", &self.batches)
             .field("in_hand", &self.in_hand())
             .finish()
     }
 }
 
-/// A csv position for errors raised on the consuming side.
-fn csv_position(p: Position, record: u64) -> csv::Position {
-    let mut pos = csv::Position::new();
-    pos.set_line(p.line()).set_byte(p.byte()).set_record(record);
-    pos
-}
-
 /// The reader thread: parses the whole file, a batch at a time, until the end, a fatal
 /// error, or the stream is gone.
-fn read_all<R>(file: CsvFile<R>, batch_rows: usize, tx: &mpsc::Sender<Batch>) {
+fn read_all<R>(
+    file: CsvFile<R>,
+    rows: usize,
+    tx: &mpsc::Sender<Batch<R>>,
+    reuse: &std::sync::mpsc::Receiver<Batch<R>>,
+) {
     let name = file.name.clone();
     let started = Instant::now();
-    let mut batch = Batch::with_capacity(batch_rows);
+    let mut batch = Batch::new(rows);
     let reader = match std::fs::File::open(&file.path) {
         Ok(f) => f,
         Err(error) => {
             let err = Located::bare(SourceError::Io { file: name, error });
-            batch.entries.push(Entry::Failed(Some(Box::new(err))));
+            batch.entries.push(Entry::Failed(Box::new(err)));
             batch.read_time = started.elapsed();
             batch.last = true;
             let _ = tx.blocking_send(batch);
@@ -463,7 +657,7 @@ fn read_all<R>(file: CsvFile<R>, batch_rows: usize, tx: &mpsc::Sender<Batch>) {
                 let fatal = e.is_io_error();
                 batch
                     .entries
-                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                    .push(Entry::Failed(Box::new(csv_error(&name, e, None))));
                 if fatal {
                     batch.bytes_read = rdr.position().byte();
                     batch.read_time = started.elapsed();
@@ -474,22 +668,20 @@ fn read_all<R>(file: CsvFile<R>, batch_rows: usize, tx: &mpsc::Sender<Batch>) {
             }
         }
     }
-    let mut record = ByteRecord::new();
+    let mut used = 0; // records of `batch.records` in use
     let mut sent_bytes = 0u64;
     let mut batch_started = Instant::now();
     loop {
-        let (last, fatal) = match rdr.read_byte_record(&mut record) {
+        if used == batch.records.len() {
+            batch.records.push(ByteRecord::new());
+        }
+        let Some(record) = batch.records.get_mut(used) else {
+            return;
+        };
+        let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
-                for field in &record {
-                    batch.bytes.extend_from_slice(field);
-                    batch.ends.push(batch.bytes.len());
-                }
-                let pos = record.position();
-                batch.entries.push(Entry::Record {
-                    fields_end: batch.ends.len(),
-                    position: pos.map_or(Position::new(0, 0), to_position),
-                    record: pos.map_or(0, csv::Position::record),
-                });
+                batch.entries.push(Entry::Record(used));
+                used += 1;
                 (false, false)
             }
             Ok(false) => (true, false),
@@ -497,17 +689,30 @@ fn read_all<R>(file: CsvFile<R>, batch_rows: usize, tx: &mpsc::Sender<Batch>) {
                 let fatal = e.is_io_error();
                 batch
                     .entries
-                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                    .push(Entry::Failed(Box::new(csv_error(&name, e, None))));
                 (fatal, fatal)
             }
         };
-        if last || batch.entries.len() >= batch_rows {
+        if last || batch.entries.len() >= rows {
             let bytes = rdr.position().byte();
-            let mut full = std::mem::replace(&mut batch, Batch::with_capacity(batch_rows));
-            full.bytes_read = bytes.saturating_sub(sent_bytes);
-            full.read_time = batch_started.elapsed();
-            full.last = last;
+            batch.records.truncate(used);
+            batch.bytes_read = bytes.saturating_sub(sent_bytes);
+            batch.read_time = batch_started.elapsed();
+            batch.last = last;
+            if let Mode::Raw(make) = file.convert {
+                batch.ready = raw_items(&mut batch, make);
+            }
             sent_bytes = bytes;
+            let next = match reuse.try_recv() {
+                Ok(mut old) => {
+                    old.entries.clear();
+                    old.headers = None;
+                    old
+                }
+                Err(_) => Batch::new(rows),
+            };
+            let full = std::mem::replace(&mut batch, next);
+            used = 0;
             if tx.blocking_send(full).is_err() || last || fatal {
                 return;
             }

@@ -31,7 +31,7 @@ use crate::stream::stats::SourceStats;
 use crate::units::Count;
 
 pub use self::chunks::{Chunked, ChunkedSource};
-pub use self::csv::{CsvFile, CsvSource, csv_file, csv_records};
+pub use self::csv::{CsvFile, CsvSource, RawRecord, csv_file, csv_records};
 pub use self::iter::{Of, OfSource, of};
 pub use self::lines::{Delimiter, FileLines, LineData, LinesSource, of_file};
 pub use self::producer::{ProducerOutput, ProducerSource, SendError, Sender};

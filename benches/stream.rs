@@ -5,7 +5,8 @@
 //!   records (`csv_records` vs `read_byte_record`); goal: at least 0.8x the records/s,
 //!   i.e. a time ratio of at most 1.25;
 //! - `emits -> receiver(Serial) -> await_final_event` of 1M small items against
-//!   `futures::stream::iter(..).then(..).collect()`; goal: at most 1.1x its time;
+//!   `futures::stream::iter(..).then(..).collect()`; goal: at most 1.1x its time; one
+//!   event per item (the per-event cost) and `into_chunks(1000)` (the recommended shape);
 //!
 //! each with a plain loop as the floor. Run: `cargo bench --bench stream`; the ratios
 //! print at the end.
@@ -211,6 +212,23 @@ fn bench_pipeline(c: &mut Criterion) {
             black_box(v)
         })
     });
+    g.bench_function("sweet_async_receiver_serial_chunked", |b| {
+        b.to_async(&rt).iter(|| async {
+            let v = AsyncTask::emits::<u64>()
+                .sender(of(0..ITEMS).into_chunks(1000.items()))
+                .receiver(
+                    ReceiverStrategy::Serial,
+                    |chunk, c: Collector<(), u64>| async move {
+                        c.collect_items(chunk.into_data().into_iter().map(|x| black_box(x) + 1));
+                        Ok::<_, Infallible>(())
+                    },
+                )
+                .await_final_event(|_, collected| collected.into_parts().1)
+                .await;
+            assert_eq!(v.len(), ITEMS as usize);
+            black_box(v)
+        })
+    });
     g.bench_function("sweet_async_receiver_serial_collector", |b| {
         b.to_async(&rt).iter(|| async {
             let v = AsyncTask::emits::<u64>()
@@ -257,6 +275,10 @@ fn main() {
         "emits_receiver_collect",
         &[
             ("sweet_async_receiver_serial", "futures_iter_then_collect"),
+            (
+                "sweet_async_receiver_serial_chunked",
+                "futures_iter_then_collect",
+            ),
             (
                 "sweet_async_receiver_serial_collector",
                 "futures_iter_then_collect",

@@ -226,3 +226,55 @@ async fn dropping_a_csv_stream_early_stops_the_reader() {
     // The reader ran at most a few batches ahead of the consumer: bounded, not the file.
     assert!(stats.bytes_read() < text.len() as u64 / 10, "{stats:?}");
 }
+
+#[tokio::test]
+async fn invalid_utf8_in_a_typed_row_is_an_error_and_raw_rows_keep_the_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.csv");
+    std::fs::write(
+        &path,
+        b"symbol,price,qty\nACME,1.5,2\nCAF\xc9,2.5,3\nBETA,3.5,4\n",
+    )
+    .unwrap();
+    let items: Vec<_> = AsyncTask::emits::<Trade>()
+        .sender(csv_file::<Trade>(&path))
+        .collect()
+        .await;
+    assert_eq!(items.len(), 3);
+    let err = items[1].as_ref().unwrap_err();
+    assert!(err.to_string().contains("invalid UTF-8"), "{err}");
+    assert_eq!(err.position().map(|p| p.line()), Some(3));
+    assert_eq!(items[2].as_ref().unwrap().data().symbol, "BETA");
+
+    let raw: Vec<RawRecord> = AsyncTask::emits::<RawRecord>()
+        .sender(csv_records(&path))
+        .map(|r| r.unwrap().into_data())
+        .collect()
+        .await;
+    assert_eq!(raw[1].get(0), Some(&b"CAF\xc9"[..]));
+}
+
+#[tokio::test]
+async fn raw_record_api() {
+    let records: Vec<RawRecord> = AsyncTask::emits::<RawRecord>()
+        .sender(csv_records(data("quoted.csv")))
+        .map(|r| r.unwrap().into_data())
+        .collect()
+        .await;
+    let r = &records[1];
+    assert_eq!(r.len(), 4);
+    assert!(!r.is_empty());
+    assert_eq!(r.get(0), Some(&b"BE,TA"[..]));
+    assert_eq!(r.get(3), Some(&b"said \"hi\""[..]));
+    assert_eq!(r.get(4), None);
+    assert_eq!(r.iter().count(), 4);
+    assert_eq!(r.as_slice(), b"BE,TA2.2510said \"hi\"");
+    let owned = r.to_byte_record();
+    assert_eq!(owned.get(2), Some(&b"10"[..]));
+    let headers = csv::ByteRecord::from(vec!["symbol", "price", "qty", "note"]);
+    let noted: Noted = r.deserialize(Some(&headers)).unwrap();
+    assert_eq!(noted.qty, 10);
+    assert_eq!(records[1].clone(), records[1]);
+    assert_ne!(records[0], records[1]);
+    assert!(format!("{:?}", records[0]).contains("ACME"));
+}

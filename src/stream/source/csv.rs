@@ -32,7 +32,8 @@ const DEFAULT_BATCH: usize = 512;
 /// header name when the file has a header row (the default), by position otherwise.
 ///
 /// The [`csv`] crate's synchronous reader parses the file on tokio's blocking pool and
-/// sends batches of 512 rows (or the chunk size) through a channel bounded by the task's
+/// sends batches of 512 rows (fewer if the buffer is smaller; the chunk size when
+/// chunked) through a channel bounded by the task's
 /// [`buffer`](crate::stream::EmittingTaskBuilder::buffer) (rounded up to whole batches,
 /// at least 2). Values are built from the parsed rows on the thread polling the stream,
 /// where they are also dropped, and drained batches go back to the reader for reuse.
@@ -207,7 +208,10 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
     }
 
     fn into_source(self, ctx: &SourceContext) -> Self::Source {
-        let batch_rows = ctx.batch_hint.map_or(DEFAULT_BATCH, NonZeroUsize::get);
+        // Batches never hold more rows than the task's buffer allows (unless chunked).
+        let batch_rows = ctx
+            .batch_hint
+            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), NonZeroUsize::get);
         CsvSource {
             name: self.name.clone(),
             mode: self.convert,
@@ -354,7 +358,8 @@ fn deserialize_record<R: DeserializeOwned>(
 /// One entry of a batch: a parsed record (its index in `records`) or a failed row.
 enum Entry {
     Record(usize),
-    Failed(Box<Located<SourceError>>),
+    /// Taken (`None`) once yielded.
+    Failed(Option<Box<Located<SourceError>>>),
 }
 
 /// One message of the reader thread: up to `rows` parsed rows.
@@ -444,10 +449,7 @@ impl<R> CsvSource<R> {
         self.next_entry += 1;
         let index = match entry {
             Entry::Record(index) => *index,
-            Entry::Failed(err) => {
-                let placeholder = Located::bare(SourceError::NoRuntime);
-                return Some(Err(std::mem::replace(&mut **err, placeholder)));
-            }
+            Entry::Failed(err) => return err.take().map(|e| Err(*e)),
         };
         let slot = batch.records.get_mut(index)?;
         let record = std::mem::take(slot);
@@ -538,7 +540,10 @@ fn raw_items<R>(batch: &mut Batch<R>, make: fn(RawRecord) -> R) -> Vec<SourceIte
                 }),
                 None => continue,
             },
-            Entry::Failed(err) => Err(*err),
+            Entry::Failed(err) => match err {
+                Some(err) => Err(*err),
+                None => continue,
+            },
         });
     }
     items
@@ -636,7 +641,7 @@ fn read_all<R>(
         Ok(f) => f,
         Err(error) => {
             let err = Located::bare(SourceError::Io { file: name, error });
-            batch.entries.push(Entry::Failed(Box::new(err)));
+            batch.entries.push(Entry::Failed(Some(Box::new(err))));
             batch.read_time = started.elapsed();
             batch.last = true;
             let _ = tx.blocking_send(batch);
@@ -657,7 +662,7 @@ fn read_all<R>(
                 let fatal = e.is_io_error();
                 batch
                     .entries
-                    .push(Entry::Failed(Box::new(csv_error(&name, e, None))));
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
                 if fatal {
                     batch.bytes_read = rdr.position().byte();
                     batch.read_time = started.elapsed();
@@ -689,7 +694,7 @@ fn read_all<R>(
                 let fatal = e.is_io_error();
                 batch
                     .entries
-                    .push(Entry::Failed(Box::new(csv_error(&name, e, None))));
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
                 (fatal, fatal)
             }
         };

@@ -222,6 +222,7 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
             next_entry: 0,
             headers: None,
             last_received: false,
+            spare: None,
             raw: Vec::new().into_iter(),
             stats: ctx.stats.clone(),
         }
@@ -336,8 +337,9 @@ enum Mode<R> {
     /// Deserialized as soon as the record is parsed (from a UTF-8 checked record, as
     /// `csv::Reader::deserialize` does).
     Typed(fn(&StringRecord, Option<&StringRecord>) -> Result<R, csv::Error>),
-    /// Raw records sharing their batch's buffer, made when the batch is handed over.
-    Raw(fn(RawRecord) -> R),
+    /// Raw records sharing their batch's buffer, made when the batch is handed over
+    /// (the function turns a batch of them into `R`s: the identity).
+    Raw(fn(Vec<SourceItem<RawRecord>>) -> Vec<SourceItem<R>>),
 }
 
 impl<R> Clone for Mode<R> {
@@ -368,23 +370,20 @@ enum Entry {
 /// buffers are allocated once by the reader thread and reused: values are built (and
 /// dropped) on the consuming thread, and no memory is freed on a thread other than the
 /// one that allocated it on the hot path.
-struct Batch<R> {
+struct Batch {
     records: Vec<ByteRecord>,
     entries: Vec<Entry>,
-    // Raw mode: the values, made on the reader thread (they share one buffer).
-    ready: Vec<SourceItem<R>>,
     headers: Option<ByteRecord>,
     bytes_read: u64,
     read_time: Duration,
     last: bool,
 }
 
-impl<R> Batch<R> {
+impl Batch {
     fn new(rows: usize) -> Self {
         Batch {
             records: Vec::with_capacity(rows),
             entries: Vec::with_capacity(rows),
-            ready: Vec::new(),
             headers: None,
             bytes_read: 0,
             read_time: Duration::ZERO,
@@ -396,8 +395,8 @@ impl<R> Batch<R> {
 enum Input<R> {
     NotStarted(Box<CsvFile<R>>),
     Reading {
-        rx: mpsc::Receiver<Batch<R>>,
-        recycle: std::sync::mpsc::Sender<Batch<R>>,
+        rx: mpsc::Receiver<Batch>,
+        recycle: std::sync::mpsc::Sender<Batch>,
     },
     Done,
 }
@@ -415,10 +414,12 @@ pub struct CsvSource<R> {
     mode: Mode<R>,
     batch_rows: usize,
     batches: usize,
-    current: Option<Batch<R>>,
+    current: Option<Batch>,
     next_entry: usize,
     headers: Option<StringRecord>,
     last_received: bool,
+    // A record swapped in while a parsed one is being converted.
+    spare: Option<ByteRecord>,
     // Raw mode: the values of the current batch.
     raw: std::vec::IntoIter<SourceItem<R>>,
     stats: SourceStats,
@@ -452,14 +453,17 @@ impl<R> CsvSource<R> {
             Entry::Failed(err) => return err.take().map(|e| Err(*e)),
         };
         let slot = batch.records.get_mut(index)?;
-        let record = std::mem::take(slot);
+        // Swap the record out with a spare one (allocated once), so no record is
+        // allocated or freed here.
+        let spare = self.spare.take().unwrap_or_default();
+        let record = std::mem::replace(slot, spare);
         let position = record.position().map(to_position);
         let pos = record.position().cloned();
         // One UTF-8 check per record, then fields are `&str`s: as `csv::Reader::deserialize`.
         let item = match StringRecord::from_byte_record(record) {
             Ok(text) => {
                 let value = convert(&text, self.headers.as_ref());
-                *slot = text.into_byte_record();
+                self.spare = Some(std::mem::replace(slot, text.into_byte_record()));
                 match value {
                     Ok(v) => Ok(Located {
                         value: v,
@@ -477,7 +481,7 @@ impl<R> CsvSource<R> {
                     record: pos.as_ref().map_or(0, csv::Position::record),
                     message: format!("invalid UTF-8: {}", e.utf8_error()),
                 };
-                *slot = e.into_byte_record();
+                self.spare = Some(std::mem::replace(slot, e.into_byte_record()));
                 Err(Located {
                     value: err,
                     position,
@@ -489,13 +493,15 @@ impl<R> CsvSource<R> {
     }
 
     /// Takes a new batch from the reader.
-    fn take_batch(&mut self, mut batch: Batch<R>) {
+    fn take_batch(&mut self, mut batch: Batch) {
         if let Some(h) = batch.headers.take() {
             self.headers = StringRecord::from_byte_record(h).ok();
         }
         self.last_received = batch.last;
         self.next_entry = 0;
-        self.raw = std::mem::take(&mut batch.ready).into_iter();
+        if let Mode::Raw(make) = self.mode {
+            self.raw = make(raw_items(&mut batch)).into_iter();
+        }
         // The drained batch goes back to the reader with its record buffers.
         if let (Some(old), Input::Reading { recycle, .. }) = (self.current.take(), &self.input) {
             let _ = recycle.send(old);
@@ -505,7 +511,7 @@ impl<R> CsvSource<R> {
 }
 
 /// Raw records of a batch: their fields copied into one shared buffer.
-fn raw_items<R>(batch: &mut Batch<R>, make: fn(RawRecord) -> R) -> Vec<SourceItem<R>> {
+fn raw_items(batch: &mut Batch) -> Vec<SourceItem<RawRecord>> {
     let bytes: usize = batch.records.iter().map(|r| r.as_slice().len()).sum();
     let fields: usize = batch.records.iter().map(ByteRecord::len).sum();
     let mut shared = RawBatch {
@@ -530,11 +536,11 @@ fn raw_items<R>(batch: &mut Batch<R>, make: fn(RawRecord) -> R) -> Vec<SourceIte
         items.push(match entry {
             Entry::Record(index) => match spans.get(index) {
                 Some(&(first, end, position)) => Ok(Located {
-                    value: make(RawRecord {
+                    value: RawRecord {
                         batch: shared.clone(),
                         first,
                         end,
-                    }),
+                    },
                     position,
                     batch: None,
                 }),
@@ -631,8 +637,8 @@ impl<R> fmt::Debug for CsvSource<R> {
 fn read_all<R>(
     file: CsvFile<R>,
     rows: usize,
-    tx: &mpsc::Sender<Batch<R>>,
-    reuse: &std::sync::mpsc::Receiver<Batch<R>>,
+    tx: &mpsc::Sender<Batch>,
+    reuse: &std::sync::mpsc::Receiver<Batch>,
 ) {
     let name = file.name.clone();
     let started = Instant::now();
@@ -704,9 +710,6 @@ fn read_all<R>(
             batch.bytes_read = bytes.saturating_sub(sent_bytes);
             batch.read_time = batch_started.elapsed();
             batch.last = last;
-            if let Mode::Raw(make) = file.convert {
-                batch.ready = raw_items(&mut batch, make);
-            }
             sent_bytes = bytes;
             let next = match reuse.try_recv() {
                 Ok(mut old) => {

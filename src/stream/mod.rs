@@ -12,6 +12,17 @@
 //!
 //! Per-item errors follow the task's [`ErrorPolicy`]. The
 //! [`collect`](crate::collect) module adds the receiver stage and the final event.
+//!
+//! # Performance
+//!
+//! An event costs a few tens of nanoseconds on its way through a pipeline (its key and
+//! provenance are moved with it, a receiver call gets its own collector handle and panic
+//! isolation): negligible for rows that take microseconds to process, dominant for
+//! trivially small items. For those, emit batches with `.into_chunks(n)`: an
+//! `emits -> receiver -> collect` pipeline over chunks of 1000 small items runs at the
+//! speed of a plain `futures` `then().collect()` loop. Event timestamps are opt-in
+//! ([`with_timestamps`](EmittingTaskBuilder::with_timestamps)) because a clock read per
+//! event costs about as much as the rest of the event.
 
 mod builder;
 mod emitting;

@@ -1,6 +1,6 @@
 //! Standalone collectors and `await_final_event` on plain `futures` streams.
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use sweet_async::prelude::*;
 use sweet_async::stream::source::of;
 
@@ -161,4 +161,40 @@ async fn the_receiver_stream_is_a_plain_stream_too() {
         })
         .sum();
     assert_eq!(collected, 2);
+}
+
+#[tokio::test]
+async fn the_receiver_is_fused() {
+    use futures::stream::FusedStream;
+    let mut stage = Box::pin(AsyncTask::emits::<u8>().sender(of([1])).receiver(
+        ReceiverStrategy::Serial,
+        |e, _: Collector<(), ()>| async move { Ok::<_, std::io::Error>(e.into_data()) },
+    ));
+    assert!(stage.next().await.is_some());
+    assert!(stage.next().await.is_none());
+    assert!(stage.is_terminated());
+    assert!(stage.next().await.is_none());
+    assert_eq!(stage.size_hint(), (0, Some(0)));
+}
+
+#[tokio::test]
+async fn an_upstream_error_passes_the_receiver_with_its_key() {
+    let (summary, collected) = AsyncTask::emits::<u8>()
+        .sender(futures::stream::iter(vec![
+            Ok(1u8),
+            Err("corrupt frame"),
+            Ok(3),
+        ]))
+        .receiver(
+            ReceiverStrategy::Serial,
+            |e, _: Collector<(), ()>| async move { Ok::<_, std::io::Error>(e.into_data()) },
+        )
+        .await_final_event(|summary, collected| (summary, collected))
+        .await;
+    assert_eq!(collected.outputs(), [1, 3]);
+    let err = &collected.errors()[0];
+    assert!(err.key.is_none());
+    assert_eq!(err.error.id().sequence_number(), 1);
+    assert!(err.error.to_string().contains("corrupt frame"));
+    assert_eq!((summary.items_in, summary.errors), (3, 1));
 }

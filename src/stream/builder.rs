@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ConfigError;
 use crate::stream::ErrorPolicy;
 use crate::stream::emitting::{EmittingStream, StreamSettings};
+use crate::stream::origin::Origin;
 use crate::stream::source::{IntoSource, SourceContext};
 use crate::stream::stats::SourceStats;
 use crate::task::TaskId;
@@ -175,7 +176,10 @@ impl<T> EmittingTaskBuilder<T> {
     {
         let stats = SourceStats::default();
         let task = self.id.unwrap_or_default();
-        let origin = source.name().or_else(|| self.name.clone());
+        let origin = source
+            .name()
+            .or_else(|| self.name.clone())
+            .map(Origin::interned);
         let checked = self
             .buffer
             .validate("emitting task buffer")

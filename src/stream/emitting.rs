@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
@@ -15,6 +14,7 @@ use crate::error::ConfigError;
 use crate::stream::ErrorPolicy;
 use crate::stream::error::{EventError, SourceError};
 use crate::stream::event::{EventId, SenderEvent};
+use crate::stream::origin::Origin;
 use crate::stream::source::SourceItem;
 use crate::stream::stats::{SourceStats, report_cancelled, report_skip};
 use crate::task::TaskId;
@@ -58,7 +58,7 @@ pin_project! {
         source: Option<S>,
         task: TaskId,
         seq: u64,
-        origin: Option<Arc<str>>,
+        origin: Option<Origin>,
         policy: ErrorPolicy,
         timestamps: bool,
         emitted: u64,
@@ -78,7 +78,7 @@ pub type IntoData<S, D> =
 /// Settings the builder hands to the stream.
 pub(crate) struct StreamSettings {
     pub(crate) task: TaskId,
-    pub(crate) origin: Option<Arc<str>>,
+    pub(crate) origin: Option<Origin>,
     pub(crate) policy: ErrorPolicy,
     pub(crate) timestamps: bool,
     pub(crate) stats: SourceStats,

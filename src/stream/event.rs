@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::stream::origin::Origin;
 use crate::task::TaskId;
 
 /// The key of an event: the id of the task that emitted it plus a per-task sequence
@@ -133,7 +134,7 @@ pub struct SenderEvent<T> {
     batch: u64,
     // Nanoseconds since the Unix epoch, valid when `flags & HAS_TIMESTAMP`.
     timestamp: u64,
-    origin: Option<Arc<str>>,
+    origin: Option<Origin>,
     extras: Option<Box<Extras>>,
     flags: u8,
 }
@@ -178,7 +179,7 @@ impl<T> SenderEvent<T> {
         data: T,
         id: EventId,
         position: Option<Position>,
-        origin: Option<Arc<str>>,
+        origin: Option<Origin>,
         batch: Option<u64>,
         timestamp: Option<SystemTime>,
         is_final: bool,
@@ -256,9 +257,13 @@ impl<T> SenderEvent<T> {
     }
 
     /// The name of the source (the file path for file sources).
+    ///
+    /// Emitting tasks intern their source's name once per distinct name for the life of
+    /// the process (the first 4096 names; later ones are reference-counted), so events
+    /// carry it without a reference-count update each.
     #[doc(alias = "source_id")]
     pub fn source_name(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.as_ref().map(Origin::as_str)
     }
 
     /// The number of the chunk this event carries, for chunked sources (from 0).
@@ -442,7 +447,7 @@ impl<T> SenderEventBuilder<T> {
 
     /// Sets the source name.
     pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.event.origin = Some(name.into());
+        self.event.origin = Some(Origin::Shared(name.into()));
         self
     }
 

@@ -28,6 +28,7 @@ mod builder;
 mod emitting;
 mod error;
 mod event;
+mod origin;
 pub mod source;
 mod stats;
 

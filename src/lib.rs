@@ -9,6 +9,10 @@
 //!   configures one unit of async work (name, timeout, deadline, retry with backoff,
 //!   recovery, circuit breaker, cancellation, priority, tracing, metrics) and
 //!   `.run(|| async { .. })` returns a future resolving to a [`TaskResult`](task::TaskResult).
+//! - **Emitting tasks** are native `Stream`s. [`AsyncTask::emits`](task::AsyncTask::emits)
+//!   turns a source (an iterator, a file, a CSV file, any stream, a producer closure) into
+//!   a backpressure-aware `Stream` of events; a receiver stage and
+//!   [`await_final_event`](collect::FinalEvent::await_final_event) finish the pipeline.
 //! - **Extension traits** over the `futures` ecosystem: [`AsyncResultExt`](task::AsyncResultExt)
 //!   adds `map`, `and_then`, `or_else`, `recover`... to every `TryFuture`.
 //!
@@ -145,6 +149,51 @@
 //! # }
 //! ```
 //!
+// region: stream (crate docs)
+//! ## Streams
+//!
+//! `AsyncTask::emits::<T>()` configures an emitting task (buffer bound, error policy,
+//! cancellation token, tracing) and `.sender(source)` returns an
+//! [`EmittingStream`](stream::EmittingStream): a plain `Stream` of
+//! `Result<SenderEvent<T>, EventError>` that any `futures` code can consume. Each
+//! [`SenderEvent`](stream::SenderEvent) carries its key (task id plus sequence number)
+//! and, for file sources, the file, line and byte offset it came from. Sources read
+//! lazily ([`source::of`](stream::source::of), [`of_file`](stream::source::of_file),
+//! [`csv_file`](stream::source::csv_file), with `.into_chunks(n)` for batches); a bad
+//! row is an error naming its file and line, and the
+//! [`ErrorPolicy`](stream::ErrorPolicy) decides whether to stop, skip (counted) or
+//! collect it. [`receiver`](collect::ReceiverExt::receiver) processes events with
+//! bounded concurrency, and [`await_final_event`](collect::FinalEvent::await_final_event)
+//! hands over what was collected with a [`Summary`](collect::Summary) that always adds
+//! up: items in = items out + errors + skipped.
+//!
+//! ```
+//! use sweet_async::prelude::*;
+//! use sweet_async::stream::source::of;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), ConfigError> {
+//! let lines = ["ACME,10.5", "BETA,oops", "INIT,2.25"];
+//! let (total, summary) = AsyncTask::emits::<&str>()
+//!     .name("prices")
+//!     .sender(of(lines))
+//!     .receiver(ReceiverStrategy::parallel(4)?, |event, collector: Collector<String, f64>| async move {
+//!         let (symbol, price) = event.data().split_once(',').unwrap_or_default();
+//!         let price: f64 = price.parse()?;              // an `Err` fails this event only
+//!         collector.collect(symbol.to_owned(), price);
+//!         Ok::<_, std::num::ParseFloatError>(())
+//!     })
+//!     .await_final_event(|summary, collected| {
+//!         (collected.keyed().iter().map(|(_, p)| p).sum::<f64>(), summary)
+//!     })
+//!     .await;
+//! assert_eq!(total, 12.75);
+//! assert_eq!((summary.items_in, summary.items_out, summary.errors), (3, 2, 1));
+//! # Ok(())
+//! # }
+//! ```
+//!
+// endregion: stream (crate docs)
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
@@ -167,6 +216,10 @@
 
 pub mod error;
 pub mod operators;
+// region: stream (modules)
+pub mod collect;
+pub mod stream;
+// endregion: stream (modules)
 pub mod task;
 pub mod units;
 // region: orchestra
@@ -191,4 +244,13 @@ pub mod prelude {
         RuntimeBuilder, TaskOrchestrator, TaskRelationships,
     };
     // endregion: orchestra
+    // region: stream (prelude)
+    pub use crate::collect::{
+        CollectExt, Collected, Collector, FinalEvent, ReceiverExt, ReceiverStrategy, Summary,
+    };
+    pub use crate::stream::{
+        EmittingStream, EmittingTaskBuilder, ErrorPolicy, EventError, EventId, ReceiverEvent,
+        SenderEvent, SenderEventBuilder, StreamingEvent,
+    };
+    // endregion: stream (prelude)
 }

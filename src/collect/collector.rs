@@ -1,0 +1,196 @@
+//! [`Collector`]: the handle a receiver uses to keep values and errors.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::BoxError;
+use crate::stream::{EventError, EventId, Position};
+
+/// Values and errors kept by a [`Collector`], handed downstream in batches.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Batch<K, V> {
+    /// Values kept with [`Collector::collect_item`], in order.
+    pub items: Vec<V>,
+    /// Values kept with [`Collector::collect`], with their keys, in order.
+    pub keyed: Vec<(K, V)>,
+    /// Errors kept with [`Collector::collect_error`].
+    pub errors: Vec<KeyedError<K>>,
+}
+
+impl<K, V> Default for Batch<K, V> {
+    fn default() -> Self {
+        Batch {
+            items: Vec::new(),
+            keyed: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Batch<K, V> {
+    /// Values and errors in the batch.
+    pub fn len(&self) -> usize {
+        self.items.len() + self.keyed.len() + self.errors.len()
+    }
+
+    /// `true` when the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A failed item with its key: the user's key for errors kept with
+/// [`Collector::collect_error`], none for failed events (the [`EventError`] carries the
+/// event's id and position).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct KeyedError<K> {
+    /// The user's key, if the error was collected with one.
+    pub key: Option<K>,
+    /// The error, with its event id and position.
+    pub error: EventError,
+}
+
+pub(crate) struct Shared<K, V> {
+    batch: Mutex<Batch<K, V>>,
+    pending: AtomicUsize,
+}
+
+impl<K, V> Shared<K, V> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            batch: Mutex::new(Batch::default()),
+            pending: AtomicUsize::new(0),
+        })
+    }
+
+    /// Values and errors waiting to be drained.
+    #[inline]
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Takes everything kept so far.
+    pub(crate) fn take(&self) -> Batch<K, V> {
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        self.pending.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *batch)
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Batch<K, V>)) {
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut batch);
+        // Under the lock: a plain store of the new length is exact.
+        self.pending.store(batch.len(), Ordering::Relaxed);
+    }
+}
+
+/// The handle a receiver uses to keep results: values by key or in order, and errors
+/// with their keys.
+///
+/// Each event's call of the receiver closure gets a clone (one reference-count
+/// increment), which knows the event it belongs to. What it keeps reaches
+/// [`await_final_event`](crate::collect::FinalEvent::await_final_event) as the
+/// [`Collected`](crate::collect::Collected) values, and a plain consumer of the receiver
+/// stream as [`Received::Collected`](crate::collect::Received::Collected) batches.
+///
+/// # Examples
+///
+/// ```
+/// use sweet_async::prelude::*;
+/// use sweet_async::collect::{Collector, ReceiverStrategy};
+/// use sweet_async::stream::source::of;
+///
+/// # futures::executor::block_on(async {
+/// let report = AsyncTask::emits::<(u32, i64)>()
+///     .sender(of([(1, 10), (2, -5), (3, 7)]))
+///     .receiver(ReceiverStrategy::Serial, |event, collector: Collector<u32, i64>| async move {
+///         let (account, amount) = event.into_data();
+///         if amount < 0 {
+///             collector.collect_error(account, "negative amount");
+///         } else {
+///             collector.collect(account, amount);
+///         }
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .await_final_event(|summary, collected| {
+///         (summary.values_collected, collected.keyed().len(), collected.errors().len())
+///     })
+///     .await;
+/// assert_eq!(report, (2, 2, 1));
+/// # });
+/// ```
+pub struct Collector<K, V> {
+    shared: Arc<Shared<K, V>>,
+    event: EventId,
+    position: Option<Position>,
+}
+
+impl<K, V> Collector<K, V> {
+    pub(crate) fn new(
+        shared: Arc<Shared<K, V>>,
+        event: EventId,
+        position: Option<Position>,
+    ) -> Self {
+        Collector {
+            shared,
+            event,
+            position,
+        }
+    }
+
+    /// Keeps `value` under `key`.
+    pub fn collect(&self, key: K, value: V) {
+        self.shared.with(|b| b.keyed.push((key, value)));
+    }
+
+    /// Keeps `value`, in order.
+    pub fn collect_item(&self, value: V) {
+        self.shared.with(|b| b.items.push(value));
+    }
+
+    /// Keeps every value of `values`, in order.
+    pub fn collect_items(&self, values: impl IntoIterator<Item = V>) {
+        let values: Vec<V> = values.into_iter().collect();
+        if !values.is_empty() {
+            self.shared.with(|b| b.items.extend(values));
+        }
+    }
+
+    /// Keeps an error under `key`, with the current event's id and position.
+    pub fn collect_error(&self, key: K, error: impl Into<BoxError>) {
+        let error = EventError::from_receiver(self.event, self.position, error.into());
+        self.shared.with(|b| {
+            b.errors.push(KeyedError {
+                key: Some(key),
+                error,
+            })
+        });
+    }
+
+    /// The key of the event this handle was given for.
+    pub fn event_id(&self) -> EventId {
+        self.event
+    }
+}
+
+impl<K, V> Clone for Collector<K, V> {
+    fn clone(&self) -> Self {
+        Collector {
+            shared: self.shared.clone(),
+            event: self.event,
+            position: self.position,
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Collector<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collector")
+            .field("event", &self.event)
+            .field("pending", &self.shared.pending())
+            .finish()
+    }
+}

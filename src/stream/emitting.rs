@@ -1,0 +1,306 @@
+//! [`EmittingStream`]: a source turned into a native `Stream` of events.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use futures::Stream;
+use futures::stream::FusedStream;
+use pin_project_lite::pin_project;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::error::ConfigError;
+use crate::stream::ErrorPolicy;
+use crate::stream::error::{EventError, SourceError};
+use crate::stream::event::{EventId, SenderEvent};
+use crate::stream::origin::Origin;
+use crate::stream::source::SourceItem;
+use crate::stream::stats::{SourceStats, report_cancelled, report_skip};
+use crate::task::TaskId;
+
+/// The cancellation token and, once needed, the future that wakes the stream on cancel.
+struct Cancel {
+    token: CancellationToken,
+    wait: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+}
+
+impl Cancel {
+    /// `true` when cancelled; otherwise registers the waker.
+    fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.token.is_cancelled() {
+            return true;
+        }
+        let token = &self.token;
+        let wait = self
+            .wait
+            .get_or_insert_with(|| Box::pin(token.clone().cancelled_owned()));
+        wait.as_mut().poll(cx).is_ready()
+    }
+}
+
+use std::future::Future;
+
+pin_project! {
+    /// An emitting task: a source as a native `Stream` of
+    /// `Result<SenderEvent<D>, EventError>`.
+    ///
+    /// Made by [`EmittingTaskBuilder::sender`](crate::stream::EmittingTaskBuilder::sender).
+    /// Any `futures`/`tokio-stream` code can consume it; the
+    /// [`receiver`](crate::collect::ReceiverExt::receiver) stage and
+    /// [`await_final_event`](crate::collect::FinalEvent::await_final_event) finish the
+    /// seed's pipeline.
+    #[doc(alias = "EmittingTask")]
+    #[doc(alias = "SenderTask")]
+    #[must_use = "streams do nothing unless polled"]
+    pub struct EmittingStream<S> {
+        #[pin]
+        source: Option<S>,
+        task: TaskId,
+        seq: u64,
+        origin: Option<Origin>,
+        policy: ErrorPolicy,
+        timestamps: bool,
+        emitted: u64,
+        errors: u64,
+        skipped: u64,
+        stats: SourceStats,
+        cancel: Option<Cancel>,
+        config_error: Option<ConfigError>,
+        span: Option<tracing::Span>,
+    }
+}
+
+/// The stream returned by [`EmittingStream::into_data`]: plain payloads.
+pub type IntoData<S, D> =
+    futures::stream::Map<S, fn(Result<SenderEvent<D>, EventError>) -> Result<D, EventError>>;
+
+/// Settings the builder hands to the stream.
+pub(crate) struct StreamSettings {
+    pub(crate) task: TaskId,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) policy: ErrorPolicy,
+    pub(crate) timestamps: bool,
+    pub(crate) stats: SourceStats,
+    pub(crate) token: Option<CancellationToken>,
+    pub(crate) span: Option<tracing::Span>,
+}
+
+impl<S> EmittingStream<S> {
+    pub(crate) fn new(source: Result<S, ConfigError>, settings: StreamSettings) -> Self {
+        let (source, config_error) = match source {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        };
+        EmittingStream {
+            source,
+            task: settings.task,
+            seq: 0,
+            origin: settings.origin,
+            policy: settings.policy,
+            timestamps: settings.timestamps,
+            emitted: 0,
+            errors: 0,
+            skipped: 0,
+            stats: settings.stats,
+            cancel: settings.token.map(|token| Cancel { token, wait: None }),
+            config_error,
+            span: settings.span,
+        }
+    }
+
+    /// A handle on the live counters: emitted, errors, skipped, bytes read, cancelled.
+    pub fn stats(&self) -> SourceStats {
+        self.stats.clone()
+    }
+
+    /// The id of this emitting task, shared by the keys of all its events.
+    pub fn task_id(&self) -> TaskId {
+        self.task
+    }
+
+    /// The error policy in force.
+    pub fn error_policy(&self) -> ErrorPolicy {
+        self.policy
+    }
+
+    /// Plain payloads instead of events: `Result<D, EventError>` items.
+    pub fn into_data<D>(self) -> IntoData<Self, D>
+    where
+        S: Stream<Item = SourceItem<D>>,
+    {
+        futures::StreamExt::map(self, |r| r.map(SenderEvent::into_data))
+    }
+}
+
+impl<S, D> Stream for EmittingStream<S>
+where
+    S: Stream<Item = SourceItem<D>>,
+{
+    type Item = Result<SenderEvent<D>, EventError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        if let Some(config) = this.config_error.take() {
+            *this.errors += 1;
+            this.stats
+                .publish(*this.emitted, *this.errors, *this.skipped);
+            this.stats.set_finished();
+            let id = EventId::new(*this.task, 0);
+            return Poll::Ready(Some(Err(EventError::from_source(
+                id,
+                None,
+                SourceError::Config(config),
+            ))));
+        }
+        loop {
+            let Some(mut source) = this.source.as_mut().as_pin_mut() else {
+                return Poll::Ready(None);
+            };
+            if let Some(cancel) = this.cancel.as_ref() {
+                if cancel.token.is_cancelled() {
+                    this.stats.set_cancelled();
+                    report_cancelled();
+                    this.source.set(None);
+                    finish(
+                        this.stats,
+                        *this.emitted,
+                        *this.errors,
+                        *this.skipped,
+                        this.span,
+                    );
+                    return Poll::Ready(None);
+                }
+            }
+            match source.as_mut().poll_next(cx) {
+                Poll::Pending => {
+                    if let Some(cancel) = this.cancel.as_mut() {
+                        if cancel.poll_cancelled(cx) {
+                            continue; // handled at the top of the loop
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(None) => {
+                    this.source.set(None);
+                    finish(
+                        this.stats,
+                        *this.emitted,
+                        *this.errors,
+                        *this.skipped,
+                        this.span,
+                    );
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Ok(item))) => {
+                    let is_final = source.size_hint().1 == Some(0);
+                    let id = EventId::new(*this.task, *this.seq);
+                    *this.seq += 1;
+                    *this.emitted += 1;
+                    this.stats.publish_emitted(*this.emitted);
+                    let timestamp = if *this.timestamps {
+                        Some(SystemTime::now())
+                    } else {
+                        None
+                    };
+                    return Poll::Ready(Some(Ok(SenderEvent::emitted(
+                        item.value,
+                        id,
+                        item.position,
+                        this.origin.clone(),
+                        item.batch,
+                        timestamp,
+                        is_final,
+                    ))));
+                }
+                Poll::Ready(Some(Err(failed))) => {
+                    let id = EventId::new(*this.task, *this.seq);
+                    *this.seq += 1;
+                    *this.errors += 1;
+                    let fatal = failed.value.is_fatal();
+                    if this.span.is_some() {
+                        tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
+                    }
+                    if !fatal && *this.policy == ErrorPolicy::Skip {
+                        *this.skipped += 1;
+                        report_skip();
+                        this.stats
+                            .publish(*this.emitted, *this.errors, *this.skipped);
+                        continue;
+                    }
+                    if fatal || *this.policy == ErrorPolicy::Stop {
+                        this.source.set(None);
+                        finish(
+                            this.stats,
+                            *this.emitted,
+                            *this.errors,
+                            *this.skipped,
+                            this.span,
+                        );
+                    } else {
+                        this.stats
+                            .publish(*this.emitted, *this.errors, *this.skipped);
+                    }
+                    return Poll::Ready(Some(Err(EventError::from_source(
+                        id,
+                        failed.position,
+                        failed.value,
+                    ))));
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.config_error.is_some() {
+            return (1, Some(1));
+        }
+        match &self.source {
+            // Errors may be skipped, or stop the stream: no lower bound.
+            Some(s) => (0, s.size_hint().1),
+            None => (0, Some(0)),
+        }
+    }
+}
+
+fn finish(
+    stats: &SourceStats,
+    emitted: u64,
+    errors: u64,
+    skipped: u64,
+    span: &Option<tracing::Span>,
+) {
+    stats.publish(emitted, errors, skipped);
+    stats.set_finished();
+    if span.is_some() {
+        tracing::debug!(
+            emitted,
+            errors,
+            skipped,
+            cancelled = stats.is_cancelled(),
+            "emitting task finished"
+        );
+    }
+}
+
+impl<S, D> FusedStream for EmittingStream<S>
+where
+    S: Stream<Item = SourceItem<D>>,
+{
+    fn is_terminated(&self) -> bool {
+        self.source.is_none() && self.config_error.is_none()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for EmittingStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmittingStream")
+            .field("task", &self.task)
+            .field("source", &self.source)
+            .field("policy", &self.policy)
+            .field("next_sequence", &self.seq)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

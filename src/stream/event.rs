@@ -1,0 +1,497 @@
+//! Events: [`SenderEvent`] (also named [`ReceiverEvent`] and [`StreamingEvent`]),
+//! its key [`EventId`], its [`Position`] in the source, and [`SenderEventBuilder`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::stream::origin::Origin;
+use crate::task::TaskId;
+
+/// The key of an event: the id of the task that emitted it plus a per-task sequence
+/// number.
+///
+/// Taking the task id once and counting events costs nothing per event, where a UUID per
+/// event would cost a random draw each; the pair is still unique across tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId {
+    task: TaskId,
+    seq: u64,
+}
+
+impl EventId {
+    /// The key of event number `seq` of `task`.
+    pub const fn new(task: TaskId, seq: u64) -> Self {
+        EventId { task, seq }
+    }
+
+    /// The task that emitted the event.
+    pub const fn task_id(&self) -> TaskId {
+        self.task
+    }
+
+    /// The event's number within its task (the first event of a task is 0).
+    pub const fn sequence_number(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Default for EventId {
+    /// Sequence number 0 of the all-zero task id: the key of events built by hand.
+    fn default() -> Self {
+        EventId::new(TaskId::from_bytes([0; 16]), 0)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.task, self.seq)
+    }
+}
+
+/// Where an item was in its source: the 1-based line where it starts and its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    line: u64,
+    byte: u64,
+}
+
+impl Position {
+    /// Line `line` (1-based), starting at byte `byte` of the source.
+    pub const fn new(line: u64, byte: u64) -> Self {
+        Position { line, byte }
+    }
+
+    /// The 1-based line where the item starts (0 when the source has no lines).
+    pub const fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The byte offset of the item's start.
+    pub const fn byte(&self) -> u64 {
+        self.byte
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} (byte {})", self.line, self.byte)
+    }
+}
+
+/// Receives acknowledgements and rejections of events, e.g. to commit broker offsets.
+///
+/// File sources have none: [`SenderEvent::acknowledge`] is then a no-op.
+pub trait Acknowledge: Send + Sync {
+    /// The event was processed successfully.
+    fn acknowledge(&self, id: EventId);
+    /// The event could not be processed, for `reason`.
+    fn reject(&self, id: EventId, reason: &str);
+}
+
+/// Metadata key/value pairs of an event.
+pub type Metadata = Vec<(Arc<str>, String)>;
+
+/// Rarely used parts of an event, allocated only when one is set.
+#[derive(Default)]
+struct Extras {
+    metadata: Metadata,
+    ack: Option<Arc<dyn Acknowledge>>,
+}
+
+/// One item travelling through an emitting task, with its key and provenance.
+///
+/// The payload is [`data`](Self::data); the rest is cheap metadata: the [`EventId`]
+/// (task id plus sequence number), the source's name and the item's [`Position`] in it
+/// (for file sources), the batch number for chunked sources, an optional timestamp
+/// (taken only when the task was built with
+/// [`with_timestamps`](crate::stream::EmittingTaskBuilder::with_timestamps)) and
+/// key/value metadata, which allocates only when used.
+///
+/// # Examples
+///
+/// ```
+/// use sweet_async::stream::SenderEventBuilder;
+///
+/// let event = SenderEventBuilder::new(41)
+///     .sequence_number(7)
+///     .metadata("source", "sensor-3")
+///     .build();
+/// assert_eq!(event.sequence_number(), 7);
+/// assert_eq!(event.metadata_value("source"), Some("sensor-3"));
+/// let doubled = event.map_data(|x| x * 2 + 20);
+/// assert_eq!(*doubled.data(), 102);
+/// assert_eq!(doubled.sequence_number(), 7); // metadata is kept
+/// ```
+#[doc(alias = "TokioSenderEvent")]
+pub struct SenderEvent<T> {
+    data: T,
+    id: EventId,
+    // Valid when `flags & HAS_POSITION`; kept unwrapped (with flags) so an event stays
+    // small: events are moved through every stage of a pipeline.
+    position: Position,
+    // Valid when `flags & HAS_BATCH`.
+    batch: u64,
+    // Nanoseconds since the Unix epoch, valid when `flags & HAS_TIMESTAMP`.
+    timestamp: u64,
+    origin: Option<Origin>,
+    extras: Option<Box<Extras>>,
+    flags: u8,
+}
+
+const HAS_POSITION: u8 = 1;
+const HAS_BATCH: u8 = 2;
+const HAS_TIMESTAMP: u8 = 4;
+const IS_FINAL: u8 = 8;
+
+/// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
+fn to_nanos(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The event as a receiver sees it: the same type as [`SenderEvent`].
+pub type ReceiverEvent<T> = SenderEvent<T>;
+
+/// An event of a continuous stream, with `acknowledge`/`reject`: the same type as
+/// [`SenderEvent`].
+pub type StreamingEvent<T> = SenderEvent<T>;
+
+impl<T> SenderEvent<T> {
+    /// An event built by hand, with sequence number 0 and a zero task id; use
+    /// [`SenderEventBuilder`] to set more.
+    pub fn new(data: T) -> Self {
+        SenderEvent {
+            data,
+            id: EventId::default(),
+            position: Position::new(0, 0),
+            batch: 0,
+            timestamp: 0,
+            origin: None,
+            extras: None,
+            flags: 0,
+        }
+    }
+
+    /// Used by the emitting stream: all the hot fields at once.
+    #[inline]
+    pub(crate) fn emitted(
+        data: T,
+        id: EventId,
+        position: Option<Position>,
+        origin: Option<Origin>,
+        batch: Option<u64>,
+        timestamp: Option<SystemTime>,
+        is_final: bool,
+    ) -> Self {
+        let mut flags = 0;
+        if position.is_some() {
+            flags |= HAS_POSITION;
+        }
+        if batch.is_some() {
+            flags |= HAS_BATCH;
+        }
+        if timestamp.is_some() {
+            flags |= HAS_TIMESTAMP;
+        }
+        if is_final {
+            flags |= IS_FINAL;
+        }
+        SenderEvent {
+            data,
+            id,
+            position: position.unwrap_or(Position::new(0, 0)),
+            batch: batch.unwrap_or(0),
+            timestamp: timestamp.map_or(0, to_nanos),
+            origin,
+            extras: None,
+            flags,
+        }
+    }
+
+    /// The payload.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The payload, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// Consumes the event and returns the payload.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The event's key: task id plus sequence number.
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The id of the task that emitted the event.
+    pub fn task_id(&self) -> TaskId {
+        self.id.task
+    }
+
+    /// The event's number within its task, in emission order (starts at 0).
+    pub fn sequence_number(&self) -> u64 {
+        self.id.seq
+    }
+
+    /// When the event was emitted, if the task takes timestamps (or one was set by hand).
+    pub fn timestamp(&self) -> Option<SystemTime> {
+        (self.flags & HAS_TIMESTAMP != 0)
+            .then(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.timestamp))
+    }
+
+    /// Where the item was in its source (line and byte offset), for file sources.
+    #[doc(alias = "stream_position")]
+    pub fn position(&self) -> Option<Position> {
+        (self.flags & HAS_POSITION != 0).then_some(self.position)
+    }
+
+    /// The byte offset of the item in its source, for file sources.
+    pub fn offset(&self) -> Option<u64> {
+        self.position().map(|p| p.byte)
+    }
+
+    /// The name of the source (the file path for file sources).
+    ///
+    /// Emitting tasks intern their source's name once per distinct name for the life of
+    /// the process (the first 4096 names; later ones are reference-counted), so events
+    /// carry it without a reference-count update each.
+    #[doc(alias = "source_id")]
+    pub fn source_name(&self) -> Option<&str> {
+        self.origin.as_ref().map(Origin::as_str)
+    }
+
+    /// The number of the chunk this event carries, for chunked sources (from 0).
+    pub fn batch_id(&self) -> Option<u64> {
+        (self.flags & HAS_BATCH != 0).then_some(self.batch)
+    }
+
+    /// `true` for the last event of its source, when the source knows it is the last.
+    ///
+    /// Iterator and file sources know; channels and foreign streams cannot, so their
+    /// events are never marked final: the end of the stream is the reliable signal.
+    pub fn is_final(&self) -> bool {
+        self.flags & IS_FINAL != 0
+    }
+
+    /// The metadata pairs, in insertion order (empty unless some were set).
+    pub fn metadata(&self) -> &[(Arc<str>, String)] {
+        self.extras.as_ref().map_or(&[], |e| e.metadata.as_slice())
+    }
+
+    /// The value of the first metadata pair named `key`.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata()
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds a metadata pair (allocates the metadata the first time).
+    pub fn insert_metadata(&mut self, key: impl Into<Arc<str>>, value: impl Into<String>) {
+        self.extras
+            .get_or_insert_with(Box::default)
+            .metadata
+            .push((key.into(), value.into()));
+    }
+
+    /// Tells the source the event was processed (commits its offset for brokers; a
+    /// no-op for files and iterators).
+    pub fn acknowledge(&self) {
+        if let Some(ack) = self.extras.as_ref().and_then(|e| e.ack.as_ref()) {
+            ack.acknowledge(self.id);
+        }
+    }
+
+    /// Tells the source the event could not be processed (a no-op for files and
+    /// iterators).
+    pub fn reject(&self, reason: impl AsRef<str>) {
+        if let Some(ack) = self.extras.as_ref().and_then(|e| e.ack.as_ref()) {
+            ack.reject(self.id, reason.as_ref());
+        }
+    }
+
+    /// Transforms the payload, keeping the key, position and metadata.
+    pub fn map_data<U>(self, f: impl FnOnce(T) -> U) -> SenderEvent<U> {
+        SenderEvent {
+            data: f(self.data),
+            id: self.id,
+            position: self.position,
+            batch: self.batch,
+            timestamp: self.timestamp,
+            origin: self.origin,
+            extras: self.extras,
+            flags: self.flags,
+        }
+    }
+}
+
+impl<T: Clone> Clone for SenderEvent<T> {
+    fn clone(&self) -> Self {
+        SenderEvent {
+            data: self.data.clone(),
+            id: self.id,
+            position: self.position,
+            batch: self.batch,
+            timestamp: self.timestamp,
+            origin: self.origin.clone(),
+            flags: self.flags,
+            extras: self.extras.as_ref().map(|e| {
+                Box::new(Extras {
+                    metadata: e.metadata.clone(),
+                    ack: e.ack.clone(),
+                })
+            }),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SenderEvent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SenderEvent");
+        d.field("id", &self.id).field("data", &self.data);
+        if let Some(p) = &self.position() {
+            d.field("position", p);
+        }
+        if let Some(o) = &self.origin {
+            d.field("source", o);
+        }
+        if let Some(b) = &self.batch_id() {
+            d.field("batch", b);
+        }
+        if let Some(t) = &self.timestamp() {
+            d.field("timestamp", t);
+        }
+        if self.is_final() {
+            d.field("is_final", &true);
+        }
+        if !self.metadata().is_empty() {
+            d.field("metadata", &self.metadata());
+        }
+        d.finish()
+    }
+}
+
+/// Builds a [`SenderEvent`] by hand: for tests, adapters and custom sources.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use sweet_async::stream::{EventId, Position, SenderEventBuilder};
+/// use sweet_async::task::TaskId;
+///
+/// let task = TaskId::new();
+/// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let event = SenderEventBuilder::new("GET /health 200")
+///     .with_id(EventId::new(task, 12))
+///     .with_timestamp(at)
+///     .position(Position::new(13, 1024))
+///     .source_name("access.log")
+///     .batch_id(3)
+///     .metadata("level", "info")
+///     .build();
+/// assert_eq!(event.task_id(), task);
+/// assert_eq!(event.timestamp(), Some(at));
+/// assert_eq!(event.position().map(|p| p.line()), Some(13));
+/// assert_eq!(event.source_name(), Some("access.log"));
+/// assert_eq!(event.batch_id(), Some(3));
+/// ```
+#[must_use = "a builder does nothing until `.build()`"]
+#[derive(Debug)]
+pub struct SenderEventBuilder<T> {
+    event: SenderEvent<T>,
+}
+
+impl<T> SenderEventBuilder<T> {
+    /// Starts an event carrying `data`.
+    pub fn new(data: T) -> Self {
+        SenderEventBuilder {
+            event: SenderEvent::new(data),
+        }
+    }
+
+    /// Sets the whole key (task id and sequence number).
+    pub fn with_id(mut self, id: EventId) -> Self {
+        self.event.id = id;
+        self
+    }
+
+    /// Sets the sequence number, keeping the task id.
+    pub fn sequence_number(mut self, seq: u64) -> Self {
+        self.event.id.seq = seq;
+        self
+    }
+
+    /// Sets the timestamp (events built by hand have none by default).
+    ///
+    /// Kept as nanoseconds since the Unix epoch: a time before the epoch reads back as
+    /// the epoch.
+    pub fn with_timestamp(mut self, at: SystemTime) -> Self {
+        self.event.timestamp = to_nanos(at);
+        self.event.flags |= HAS_TIMESTAMP;
+        self
+    }
+
+    /// Sets the position in the source.
+    pub fn position(mut self, position: Position) -> Self {
+        self.event.position = position;
+        self.event.flags |= HAS_POSITION;
+        self
+    }
+
+    /// Sets the source name.
+    pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.event.origin = Some(Origin::Shared(name.into()));
+        self
+    }
+
+    /// Sets the batch number.
+    pub fn batch_id(mut self, batch: u64) -> Self {
+        self.event.batch = batch;
+        self.event.flags |= HAS_BATCH;
+        self
+    }
+
+    /// Marks the event as the last of its source.
+    pub fn final_event(mut self, is_final: bool) -> Self {
+        if is_final {
+            self.event.flags |= IS_FINAL;
+        } else {
+            self.event.flags &= !IS_FINAL;
+        }
+        self
+    }
+
+    /// Adds a metadata pair.
+    pub fn metadata(mut self, key: impl Into<Arc<str>>, value: impl Into<String>) -> Self {
+        self.event.insert_metadata(key, value);
+        self
+    }
+
+    /// Routes [`acknowledge`](SenderEvent::acknowledge) and
+    /// [`reject`](SenderEvent::reject) to `ack`.
+    pub fn acknowledger(mut self, ack: Arc<dyn Acknowledge>) -> Self {
+        self.event.extras.get_or_insert_with(Box::default).ack = Some(ack);
+        self
+    }
+
+    /// The event.
+    pub fn build(self) -> SenderEvent<T> {
+        self.event
+    }
+}
+
+impl fmt::Debug for Extras {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extras")
+            .field("metadata", &self.metadata)
+            .field("ack", &self.ack.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,193 @@
+//! `into_chunks(n)`: a source that emits `Vec<T>` batches of its items.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::stream::FusedStream;
+use pin_project_lite::pin_project;
+
+use super::{IntoSource, Located, SourceContext, SourceItem, chunk_size, marker};
+use crate::error::ConfigError;
+use crate::stream::error::SourceError;
+use crate::stream::event::Position;
+use crate::units::Count;
+
+/// A source whose events carry chunks of `n` items (the last one may be shorter).
+///
+/// Made by `into_chunks(n)` on [`of`](super::of), [`of_file`](super::of_file),
+/// [`csv_file`](super::csv_file) and [`csv_records`](super::csv_records). A chunk never
+/// is empty. A failed item is not put in a chunk: the chunk collected so far is emitted
+/// first, then the error, so order is kept. The event's position is the first item's.
+#[must_use = "a source does nothing until given to `sender(..)`"]
+#[derive(Debug, Clone)]
+pub struct Chunked<P> {
+    inner: P,
+    size: Count,
+}
+
+impl<P> Chunked<P> {
+    pub(crate) fn new(inner: P, size: Count) -> Self {
+        Chunked { inner, size }
+    }
+}
+
+impl<T, P> IntoSource<T, marker::Native> for Chunked<P>
+where
+    P: IntoSource<T, marker::Native>,
+{
+    type Data = Vec<P::Data>;
+    type Source = ChunkedSource<P::Source, P::Data>;
+
+    fn name(&self) -> Option<Arc<str>> {
+        self.inner.name()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        chunk_size(self.size)?;
+        self.inner.validate()
+    }
+
+    fn into_source(self, ctx: &SourceContext) -> Self::Source {
+        let size = chunk_size(self.size).unwrap_or(NonZeroUsize::MIN);
+        let mut ctx = ctx.clone();
+        ctx.batch_hint = Some(size);
+        ChunkedSource {
+            inner: self.inner.into_source(&ctx),
+            size,
+            buf: Vec::new(),
+            first: None,
+            pending: None,
+            next_batch: 0,
+            done: false,
+        }
+    }
+}
+
+pin_project! {
+    /// The stream of a [`Chunked`] source.
+    #[must_use = "streams do nothing unless polled"]
+    pub struct ChunkedSource<S, T> {
+        #[pin]
+        inner: S,
+        size: NonZeroUsize,
+        buf: Vec<T>,
+        first: Option<Position>,
+        pending: Option<Located<SourceError>>,
+        next_batch: u64,
+        done: bool,
+    }
+}
+
+impl<S, T> ChunkedSource<S, T> {
+    fn flush(
+        buf: &mut Vec<T>,
+        size: usize,
+        first: Option<Position>,
+        next: &mut u64,
+    ) -> Located<Vec<T>> {
+        let value = std::mem::replace(buf, Vec::with_capacity(size));
+        let batch = *next;
+        *next = next.saturating_add(1);
+        Located {
+            value,
+            position: first,
+            batch: Some(batch),
+        }
+    }
+}
+
+impl<S, T> Stream for ChunkedSource<S, T>
+where
+    S: Stream<Item = SourceItem<T>>,
+{
+    type Item = SourceItem<Vec<T>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        if let Some(err) = this.pending.take() {
+            return Poll::Ready(Some(Err(err)));
+        }
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        let size = this.size.get();
+        loop {
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(item))) => {
+                    if this.buf.is_empty() {
+                        *this.first = item.position;
+                        if this.buf.capacity() == 0 {
+                            this.buf.reserve_exact(size);
+                        }
+                    }
+                    this.buf.push(item.value);
+                    if this.buf.len() >= size {
+                        let chunk = Self::flush(this.buf, size, *this.first, this.next_batch);
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    if this.buf.is_empty() {
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                    *this.pending = Some(err);
+                    let chunk = Self::flush(this.buf, size, *this.first, this.next_batch);
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                Poll::Ready(None) => {
+                    *this.done = true;
+                    if this.buf.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    let chunk = Located {
+                        value: std::mem::take(this.buf),
+                        position: *this.first,
+                        batch: Some(*this.next_batch),
+                    };
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let pending = usize::from(self.pending.is_some());
+        if self.done {
+            return (pending, Some(pending));
+        }
+        let (lo, hi) = self.inner.size_hint();
+        let buffered = !self.buf.is_empty();
+        let lower = usize::from(lo > 0 || buffered).saturating_add(pending);
+        // Every remaining item may end up alone in a chunk (errors split chunks).
+        let upper = hi.map(|h| {
+            h.saturating_add(usize::from(buffered))
+                .saturating_add(pending)
+        });
+        (lower, upper)
+    }
+}
+
+impl<S, T> FusedStream for ChunkedSource<S, T>
+where
+    S: Stream<Item = SourceItem<T>>,
+{
+    fn is_terminated(&self) -> bool {
+        self.done && self.pending.is_none()
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for ChunkedSource<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkedSource")
+            .field("inner", &self.inner)
+            .field("size", &self.size)
+            .field("buffered", &self.buf.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}

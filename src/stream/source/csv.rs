@@ -1,0 +1,763 @@
+//! CSV sources: the `csv` crate's synchronous reader on tokio's blocking pool, sending
+//! batches of parsed rows through a bounded channel; values are built on the consuming
+//! thread.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use csv::{ByteRecord, StringRecord};
+use futures::Stream;
+use futures::stream::FusedStream;
+use serde::de::DeserializeOwned;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use super::{Chunked, IntoSource, Located, SourceContext, SourceItem, marker};
+use crate::error::ConfigError;
+use crate::stream::error::SourceError;
+use crate::stream::event::Position;
+use crate::stream::stats::SourceStats;
+use crate::task::metrics::record_read;
+use crate::units::Count;
+
+/// Records parsed per batch when the source is not chunked.
+const DEFAULT_BATCH: usize = 512;
+
+/// A source of typed CSV records: each row is deserialized into `R` with `serde`, by
+/// header name when the file has a header row (the default), by position otherwise.
+///
+/// The [`csv`] crate's synchronous reader parses the file on tokio's blocking pool and
+/// sends batches of 512 rows (fewer if the buffer is smaller; the chunk size when
+/// chunked) through a channel bounded by the task's
+/// [`buffer`](crate::stream::EmittingTaskBuilder::buffer) (rounded up to whole batches,
+/// at least 2). Values are built from the parsed rows on the thread polling the stream,
+/// where they are also dropped, and drained batches go back to the reader for reuse.
+/// A row with the wrong number of fields, or one that does not fit `R`, is a per-item
+/// [`SourceError::Csv`] naming the file, line, byte offset and record, and reading goes
+/// on. Dropping the stream closes the channel and the reader stops at its next batch.
+/// Needs a tokio runtime: without one the stream yields [`SourceError::NoRuntime`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use serde::Deserialize;
+/// use sweet_async::prelude::*;
+/// use sweet_async::stream::source::csv_file;
+///
+/// #[derive(Debug, Deserialize, PartialEq)]
+/// struct Trade { symbol: String, price: f64, qty: u32 }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let path = std::env::temp_dir().join("sweet_async_doc_trades.csv");
+/// std::fs::write(&path, "symbol,price,qty\nACME,10.5,3\nINIT,oops,1\nBETA,2.25,10\n")?;
+/// let rows: Vec<_> = AsyncTask::emits::<Trade>()
+///     .sender(csv_file::<Trade>(&path))
+///     .collect()
+///     .await;
+/// assert_eq!(rows.len(), 3);
+/// assert_eq!(rows[0].as_ref().unwrap().data().symbol, "ACME");
+/// let bad = rows[1].as_ref().unwrap_err();
+/// assert_eq!(bad.position().map(|p| p.line()), Some(3)); // the malformed row, named
+/// assert_eq!(rows[2].as_ref().unwrap().data().qty, 10); // and the rest goes on
+/// # std::fs::remove_file(&path)
+/// # }
+/// ```
+pub fn csv_file<R: DeserializeOwned>(path: impl AsRef<Path>) -> CsvFile<R> {
+    CsvFile::new(path.as_ref(), Mode::Typed(deserialize_record::<R>))
+}
+
+/// A source of raw CSV records ([`RawRecord`]): fields as bytes, no deserialization, no
+/// UTF-8 check, and no allocation per record (records share their batch's buffer).
+///
+/// Same reading, batching and error reporting as [`csv_file`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use sweet_async::prelude::*;
+/// use sweet_async::stream::source::csv_records;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let path = std::env::temp_dir().join("sweet_async_doc_raw.csv");
+/// std::fs::write(&path, "a;b\n1;\"x;y\"\n")?;
+/// use sweet_async::stream::source::RawRecord;
+/// let records: Vec<RawRecord> = AsyncTask::emits::<RawRecord>()
+///     .sender(csv_records(&path).delimiter(b';'))
+///     .map(|event| event.unwrap().into_data())
+///     .collect()
+///     .await;
+/// assert_eq!(records[0].get(1), Some(&b"x;y"[..]));
+/// # std::fs::remove_file(&path)
+/// # }
+/// ```
+pub fn csv_records(path: impl AsRef<Path>) -> CsvFile<RawRecord> {
+    CsvFile::new(path.as_ref(), Mode::Raw(std::convert::identity))
+}
+
+/// The source made by [`csv_file`] and [`csv_records`].
+#[must_use = "a source does nothing until given to `sender(..)`"]
+pub struct CsvFile<R> {
+    path: PathBuf,
+    name: Arc<str>,
+    delimiter: u8,
+    quote: u8,
+    has_headers: bool,
+    flexible: bool,
+    convert: Mode<R>,
+}
+
+impl<R> CsvFile<R> {
+    fn new(path: &Path, convert: Mode<R>) -> Self {
+        CsvFile {
+            path: path.to_path_buf(),
+            name: Arc::from(path.to_string_lossy().as_ref()),
+            delimiter: b',',
+            quote: b'"',
+            has_headers: true,
+            flexible: false,
+            convert,
+        }
+    }
+
+    /// The field delimiter (default `b','`).
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// The quote character (default `b'"'`).
+    pub fn quote(mut self, quote: u8) -> Self {
+        self.quote = quote;
+        self
+    }
+
+    /// Whether the first row is a header row (default `true`): it is not emitted, and
+    /// typed records are matched to it by name.
+    pub fn has_headers(mut self, yes: bool) -> Self {
+        self.has_headers = yes;
+        self
+    }
+
+    /// Accept rows with a different number of fields (default `false`: such a row is a
+    /// per-item error).
+    pub fn flexible(mut self, yes: bool) -> Self {
+        self.flexible = yes;
+        self
+    }
+
+    /// Emits chunks of `size` records (`Vec<R>` events) instead of single records; the
+    /// reader thread then sends batches of exactly that size.
+    pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
+        Chunked::new(self, size.into())
+    }
+}
+
+impl<R> Clone for CsvFile<R> {
+    fn clone(&self) -> Self {
+        CsvFile {
+            path: self.path.clone(),
+            name: self.name.clone(),
+            delimiter: self.delimiter,
+            quote: self.quote,
+            has_headers: self.has_headers,
+            flexible: self.flexible,
+            convert: self.convert,
+        }
+    }
+}
+
+impl<R> fmt::Debug for CsvFile<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvFile")
+            .field("path", &self.path)
+            .field("delimiter", &(self.delimiter as char))
+            .field("quote", &(self.quote as char))
+            .field("has_headers", &self.has_headers)
+            .field("flexible", &self.flexible)
+            .finish()
+    }
+}
+
+impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
+    type Data = R;
+    type Source = CsvSource<R>;
+
+    fn name(&self) -> Option<Arc<str>> {
+        Some(self.name.clone())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.delimiter == self.quote {
+            return Err(ConfigError::Conflict {
+                reason: format!(
+                    "the CSV delimiter and quote are both {:?}",
+                    self.delimiter as char
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn into_source(self, ctx: &SourceContext) -> Self::Source {
+        // Batches never hold more rows than the task's buffer allows (unless chunked).
+        let batch_rows = ctx
+            .batch_hint
+            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), NonZeroUsize::get);
+        CsvSource {
+            name: self.name.clone(),
+            mode: self.convert,
+            input: Input::NotStarted(Box::new(self)),
+            batch_rows,
+            batches: ctx.capacity.get().div_ceil(batch_rows).clamp(2, 64),
+            current: None,
+            next_entry: 0,
+            headers: None,
+            last_received: false,
+            spare: None,
+            raw: Vec::new().into_iter(),
+            stats: ctx.stats.clone(),
+        }
+    }
+}
+
+/// A raw CSV record: its fields' bytes, shared with the other records parsed in the same
+/// batch (one reference-count increment per record, no allocation).
+///
+/// Made by [`csv_records`]. Holding a record keeps its batch's buffer (a few hundred
+/// records) alive; call [`to_byte_record`](RawRecord::to_byte_record) for an owned
+/// [`ByteRecord`].
+#[derive(Clone)]
+pub struct RawRecord {
+    batch: Arc<RawBatch>,
+    // Field indices into `batch.ends`.
+    first: usize,
+    end: usize,
+}
+
+/// The field bytes of a batch of records, back to back, and where each field ends.
+#[derive(Debug, Default)]
+struct RawBatch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl RawRecord {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.end - self.first
+    }
+
+    /// `true` when the record has no field.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.first
+    }
+
+    fn start(&self) -> usize {
+        match self.first.checked_sub(1) {
+            Some(prev) => self.batch.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        }
+    }
+
+    /// Field `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let idx = self.first.checked_add(i).filter(|&idx| idx < self.end)?;
+        let end = *self.batch.ends.get(idx)?;
+        let start = match idx.checked_sub(1) {
+            Some(prev) if idx > self.first => *self.batch.ends.get(prev)?,
+            _ => self.start(),
+        };
+        self.batch.bytes.get(start..end)
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+
+    /// All field bytes back to back (without delimiters or quotes).
+    pub fn as_slice(&self) -> &[u8] {
+        let end = match self.end.checked_sub(1) {
+            Some(last) if self.end > self.first => self.batch.ends.get(last).copied(),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.start());
+        self.batch.bytes.get(self.start()..end).unwrap_or_default()
+    }
+
+    /// An owned copy as a [`ByteRecord`].
+    pub fn to_byte_record(&self) -> ByteRecord {
+        let mut record = ByteRecord::with_capacity(self.as_slice().len(), self.len());
+        for field in self.iter() {
+            record.push_field(field);
+        }
+        record
+    }
+
+    /// Deserializes the record into `T`, by header name when `headers` are given.
+    ///
+    /// # Errors
+    ///
+    /// The `csv` crate's error when the record does not fit `T`.
+    pub fn deserialize<T: DeserializeOwned>(
+        &self,
+        headers: Option<&ByteRecord>,
+    ) -> Result<T, csv::Error> {
+        self.to_byte_record().deserialize(headers)
+    }
+}
+
+impl fmt::Debug for RawRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|b| String::from_utf8_lossy(b)))
+            .finish()
+    }
+}
+
+impl PartialEq for RawRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for RawRecord {}
+
+/// How records become output values.
+enum Mode<R> {
+    /// Deserialized as soon as the record is parsed (from a UTF-8 checked record, as
+    /// `csv::Reader::deserialize` does).
+    Typed(fn(&StringRecord, Option<&StringRecord>) -> Result<R, csv::Error>),
+    /// Raw records sharing their batch's buffer, made when the batch is handed over
+    /// (the function turns a batch of them into `R`s: the identity).
+    Raw(fn(Vec<SourceItem<RawRecord>>) -> Vec<SourceItem<R>>),
+}
+
+impl<R> Clone for Mode<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Mode<R> {}
+
+fn deserialize_record<R: DeserializeOwned>(
+    record: &StringRecord,
+    headers: Option<&StringRecord>,
+) -> Result<R, csv::Error> {
+    record.deserialize(headers)
+}
+
+/// One entry of a batch: a parsed record (its index in `records`) or a failed row.
+enum Entry {
+    Record(usize),
+    /// Taken (`None`) once yielded.
+    Failed(Option<Box<Located<SourceError>>>),
+}
+
+/// One message of the reader thread: up to `rows` parsed rows.
+///
+/// Batches travel back to the reader once drained, with their records, so the record
+/// buffers are allocated once by the reader thread and reused: values are built (and
+/// dropped) on the consuming thread, and no memory is freed on a thread other than the
+/// one that allocated it on the hot path.
+struct Batch {
+    records: Vec<ByteRecord>,
+    entries: Vec<Entry>,
+    headers: Option<ByteRecord>,
+    bytes_read: u64,
+    read_time: Duration,
+    last: bool,
+}
+
+impl Batch {
+    fn new(rows: usize) -> Self {
+        Batch {
+            records: Vec::with_capacity(rows),
+            entries: Vec::with_capacity(rows),
+            headers: None,
+            bytes_read: 0,
+            read_time: Duration::ZERO,
+            last: false,
+        }
+    }
+}
+
+enum Input<R> {
+    NotStarted(Box<CsvFile<R>>),
+    Reading {
+        rx: mpsc::Receiver<Batch>,
+        recycle: std::sync::mpsc::Sender<Batch>,
+    },
+    Done,
+}
+
+/// The stream of a [`CsvFile`] source.
+///
+/// A thread of tokio's blocking pool runs the `csv` crate's reader over the file and
+/// sends batches of parsed rows through a bounded channel; the values are built from
+/// them on the thread that polls the stream, and the drained batches go back to the
+/// reader for reuse.
+#[must_use = "streams do nothing unless polled"]
+pub struct CsvSource<R> {
+    input: Input<R>,
+    name: Arc<str>,
+    mode: Mode<R>,
+    batch_rows: usize,
+    batches: usize,
+    current: Option<Batch>,
+    next_entry: usize,
+    headers: Option<StringRecord>,
+    last_received: bool,
+    // A record swapped in while a parsed one is being converted.
+    spare: Option<ByteRecord>,
+    // Raw mode: the values of the current batch.
+    raw: std::vec::IntoIter<SourceItem<R>>,
+    stats: SourceStats,
+}
+
+impl<R> Unpin for CsvSource<R> {}
+
+impl<R> CsvSource<R> {
+    /// Rows of the batch in hand not yet yielded.
+    fn in_hand(&self) -> usize {
+        self.raw.len()
+            + self
+                .current
+                .as_ref()
+                .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
+    }
+
+    /// The next item of the batch in hand, if any.
+    fn next_in_batch(&mut self) -> Option<SourceItem<R>> {
+        if let Some(item) = self.raw.next() {
+            return Some(item);
+        }
+        let Mode::Typed(convert) = self.mode else {
+            return None;
+        };
+        let batch = self.current.as_mut()?;
+        let entry = batch.entries.get_mut(self.next_entry)?;
+        self.next_entry += 1;
+        let index = match entry {
+            Entry::Record(index) => *index,
+            Entry::Failed(err) => return err.take().map(|e| Err(*e)),
+        };
+        let slot = batch.records.get_mut(index)?;
+        // Swap the record out with a spare one (allocated once), so no record is
+        // allocated or freed here.
+        let spare = self.spare.take().unwrap_or_default();
+        let record = std::mem::replace(slot, spare);
+        let position = record.position().map(to_position);
+        let pos = record.position().cloned();
+        // One UTF-8 check per record, then fields are `&str`s: as `csv::Reader::deserialize`.
+        let item = match StringRecord::from_byte_record(record) {
+            Ok(text) => {
+                let value = convert(&text, self.headers.as_ref());
+                self.spare = Some(std::mem::replace(slot, text.into_byte_record()));
+                match value {
+                    Ok(v) => Ok(Located {
+                        value: v,
+                        position,
+                        batch: None,
+                    }),
+                    Err(e) => Err(csv_error(&self.name, e, pos.as_ref())),
+                }
+            }
+            Err(e) => {
+                let err = SourceError::Csv {
+                    file: self.name.clone(),
+                    line: pos.as_ref().map_or(0, csv::Position::line),
+                    byte: pos.as_ref().map_or(0, csv::Position::byte),
+                    record: pos.as_ref().map_or(0, csv::Position::record),
+                    message: format!("invalid UTF-8: {}", e.utf8_error()),
+                };
+                self.spare = Some(std::mem::replace(slot, e.into_byte_record()));
+                Err(Located {
+                    value: err,
+                    position,
+                    batch: None,
+                })
+            }
+        };
+        Some(item)
+    }
+
+    /// Takes a new batch from the reader.
+    fn take_batch(&mut self, mut batch: Batch) {
+        if let Some(h) = batch.headers.take() {
+            self.headers = StringRecord::from_byte_record(h).ok();
+        }
+        self.last_received = batch.last;
+        self.next_entry = 0;
+        if let Mode::Raw(make) = self.mode {
+            self.raw = make(raw_items(&mut batch)).into_iter();
+        }
+        // The drained batch goes back to the reader with its record buffers.
+        if let (Some(old), Input::Reading { recycle, .. }) = (self.current.take(), &self.input) {
+            let _ = recycle.send(old);
+        }
+        self.current = Some(batch);
+    }
+}
+
+/// Raw records of a batch: their fields copied into one shared buffer.
+fn raw_items(batch: &mut Batch) -> Vec<SourceItem<RawRecord>> {
+    let bytes: usize = batch.records.iter().map(|r| r.as_slice().len()).sum();
+    let fields: usize = batch.records.iter().map(ByteRecord::len).sum();
+    let mut shared = RawBatch {
+        bytes: Vec::with_capacity(bytes),
+        ends: Vec::with_capacity(fields),
+    };
+    let mut spans = Vec::with_capacity(batch.records.len());
+    for record in &batch.records {
+        let first = shared.ends.len();
+        // One copy of the record's field bytes, then their ends.
+        let mut end = shared.bytes.len();
+        shared.bytes.extend_from_slice(record.as_slice());
+        for field in record {
+            end += field.len();
+            shared.ends.push(end);
+        }
+        spans.push((first, shared.ends.len(), record.position().map(to_position)));
+    }
+    let shared = Arc::new(shared);
+    let mut items = Vec::with_capacity(batch.entries.len());
+    for entry in batch.entries.drain(..) {
+        items.push(match entry {
+            Entry::Record(index) => match spans.get(index) {
+                Some(&(first, end, position)) => Ok(Located {
+                    value: RawRecord {
+                        batch: shared.clone(),
+                        first,
+                        end,
+                    },
+                    position,
+                    batch: None,
+                }),
+                None => continue,
+            },
+            Entry::Failed(err) => match err {
+                Some(err) => Err(*err),
+                None => continue,
+            },
+        });
+    }
+    items
+}
+
+impl<R: Send + 'static> Stream for CsvSource<R> {
+    type Item = SourceItem<R>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.next_in_batch() {
+                return Poll::Ready(Some(item));
+            }
+            match &mut this.input {
+                Input::Done => {
+                    this.current = None;
+                    return Poll::Ready(None);
+                }
+                Input::NotStarted(_) => {
+                    let Ok(handle) = Handle::try_current() else {
+                        this.input = Input::Done;
+                        return Poll::Ready(Some(Err(Located::bare(SourceError::NoRuntime))));
+                    };
+                    let Input::NotStarted(file) = std::mem::replace(&mut this.input, Input::Done)
+                    else {
+                        continue;
+                    };
+                    let (tx, rx) = mpsc::channel(this.batches);
+                    let (recycle, reuse) = std::sync::mpsc::channel();
+                    let rows = this.batch_rows;
+                    // Detached on purpose: the reader stops at its next send once `rx`
+                    // (owned by this stream) is dropped.
+                    drop(handle.spawn_blocking(move || read_all(*file, rows, &tx, &reuse)));
+                    this.input = Input::Reading { rx, recycle };
+                }
+                Input::Reading { rx, .. } => match rx.poll_recv(cx) {
+                    Poll::Ready(Some(batch)) => {
+                        record_read(batch.bytes_read, batch.read_time);
+                        this.stats.add_bytes(batch.bytes_read);
+                        this.take_batch(batch);
+                    }
+                    Poll::Ready(None) => this.input = Input::Done,
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.in_hand();
+        if self.last_received || matches!(self.input, Input::Done) {
+            (n, Some(n))
+        } else {
+            (n, None)
+        }
+    }
+}
+
+impl<R: Send + 'static> FusedStream for CsvSource<R> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.input, Input::Done) && self.in_hand() == 0
+    }
+}
+
+impl<R> fmt::Debug for CsvSource<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let input = match self.input {
+            Input::NotStarted(_) => "not started",
+            Input::Reading { .. } => "reading",
+            Input::Done => "done",
+        };
+        f.debug_struct("CsvSource")
+            .field("file", &self.name)
+            .field("input", &input)
+            .field("batch_rows", &self.batch_rows)
+            .field("batches_ahead", &self.batches)
+            .field("in_hand", &self.in_hand())
+            .finish()
+    }
+}
+
+/// The reader thread: parses the whole file, a batch at a time, until the end, a fatal
+/// error, or the stream is gone.
+fn read_all<R>(
+    file: CsvFile<R>,
+    rows: usize,
+    tx: &mpsc::Sender<Batch>,
+    reuse: &std::sync::mpsc::Receiver<Batch>,
+) {
+    let name = file.name.clone();
+    let started = Instant::now();
+    let mut batch = Batch::new(rows);
+    let reader = match std::fs::File::open(&file.path) {
+        Ok(f) => f,
+        Err(error) => {
+            let err = Located::bare(SourceError::Io { file: name, error });
+            batch.entries.push(Entry::Failed(Some(Box::new(err))));
+            batch.read_time = started.elapsed();
+            batch.last = true;
+            let _ = tx.blocking_send(batch);
+            return;
+        }
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(file.delimiter)
+        .quote(file.quote)
+        .has_headers(file.has_headers)
+        .flexible(file.flexible)
+        .buffer_capacity(64 * 1024)
+        .from_reader(reader);
+    if file.has_headers {
+        match rdr.byte_headers() {
+            Ok(h) => batch.headers = Some(h.clone()),
+            Err(e) => {
+                let fatal = e.is_io_error();
+                batch
+                    .entries
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                if fatal {
+                    batch.bytes_read = rdr.position().byte();
+                    batch.read_time = started.elapsed();
+                    batch.last = true;
+                    let _ = tx.blocking_send(batch);
+                    return;
+                }
+            }
+        }
+    }
+    let mut used = 0; // records of `batch.records` in use
+    let mut sent_bytes = 0u64;
+    let mut batch_started = Instant::now();
+    loop {
+        if used == batch.records.len() {
+            batch.records.push(ByteRecord::new());
+        }
+        let Some(record) = batch.records.get_mut(used) else {
+            return;
+        };
+        let (last, fatal) = match rdr.read_byte_record(record) {
+            Ok(true) => {
+                batch.entries.push(Entry::Record(used));
+                used += 1;
+                (false, false)
+            }
+            Ok(false) => (true, false),
+            Err(e) => {
+                let fatal = e.is_io_error();
+                batch
+                    .entries
+                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                (fatal, fatal)
+            }
+        };
+        if last || batch.entries.len() >= rows {
+            let bytes = rdr.position().byte();
+            batch.records.truncate(used);
+            batch.bytes_read = bytes.saturating_sub(sent_bytes);
+            batch.read_time = batch_started.elapsed();
+            batch.last = last;
+            sent_bytes = bytes;
+            let next = match reuse.try_recv() {
+                Ok(mut old) => {
+                    old.entries.clear();
+                    old.headers = None;
+                    old
+                }
+                Err(_) => Batch::new(rows),
+            };
+            let full = std::mem::replace(&mut batch, next);
+            used = 0;
+            if tx.blocking_send(full).is_err() || last || fatal {
+                return;
+            }
+            batch_started = Instant::now();
+        }
+    }
+}
+
+fn to_position(p: &csv::Position) -> Position {
+    Position::new(p.line(), p.byte())
+}
+
+/// A `csv::Error` as a located per-row (or, for I/O, fatal) error naming the file.
+fn csv_error(
+    name: &Arc<str>,
+    e: csv::Error,
+    fallback: Option<&csv::Position>,
+) -> Located<SourceError> {
+    let pos = e.position().or(fallback).cloned();
+    let position = pos.as_ref().map(to_position);
+    let message = e.to_string();
+    let err = match e.into_kind() {
+        csv::ErrorKind::Io(error) => SourceError::Io {
+            file: name.clone(),
+            error,
+        },
+        _ => SourceError::Csv {
+            file: name.clone(),
+            line: pos.as_ref().map_or(0, csv::Position::line),
+            byte: pos.as_ref().map_or(0, csv::Position::byte),
+            record: pos.as_ref().map_or(0, csv::Position::record),
+            message,
+        },
+    };
+    Located {
+        value: err,
+        position,
+        batch: None,
+    }
+}

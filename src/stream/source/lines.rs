@@ -1,0 +1,377 @@
+//! `of_file(path)`: a text file split by a delimiter, read with tokio and `bytes`.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use futures::stream::FusedStream;
+use pin_project_lite::pin_project;
+use tokio::runtime::Handle;
+
+use super::{Chunked, IntoSource, Located, SourceContext, SourceItem, marker};
+use crate::stream::error::SourceError;
+use crate::stream::event::Position;
+use crate::stream::stats::SourceStats;
+use crate::task::metrics::record_read;
+use crate::units::Count;
+
+/// Bytes asked for per read.
+const READ_SIZE: usize = 64 * 1024;
+
+/// What separates the items of a text file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delimiter {
+    /// `\n`, with a `\r` before it removed too (CRLF files).
+    #[default]
+    NewLine,
+    /// Any byte, e.g. `b'\0'` or `b';'`.
+    Byte(u8),
+}
+
+impl From<u8> for Delimiter {
+    fn from(b: u8) -> Self {
+        if b == b'\n' {
+            Delimiter::NewLine
+        } else {
+            Delimiter::Byte(b)
+        }
+    }
+}
+
+/// A source over the delimited items (lines by default) of a file, read a block at a time.
+///
+/// Items are `String`s, without their delimiter (and without the `\r` of a CRLF line
+/// end). A line that is not valid UTF-8 is a per-item
+/// [`SourceError::InvalidUtf8`] naming the file, line and byte offset, and reading goes
+/// on; call [`bytes`](FileLines::bytes) to get raw [`Bytes`] instead (no check, no copy).
+/// The last item needs no final delimiter; an empty file has no items; an empty line is
+/// an empty item.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use sweet_async::prelude::*;
+/// use sweet_async::stream::source::of_file;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let path = std::env::temp_dir().join("sweet_async_doc_of_file.log");
+/// std::fs::write(&path, "INFO start\r\nERROR disk full\r\nINFO stop")?;
+/// let lines: Vec<String> = AsyncTask::emits::<String>()
+///     .sender(of_file(&path))
+///     .map(|event| event.unwrap().into_data())
+///     .collect()
+///     .await;
+/// assert_eq!(lines, ["INFO start", "ERROR disk full", "INFO stop"]);
+/// # std::fs::remove_file(&path)
+/// # }
+/// ```
+pub fn of_file(path: impl AsRef<Path>) -> FileLines<String> {
+    let path = path.as_ref().to_path_buf();
+    FileLines {
+        name: Arc::from(path.to_string_lossy().as_ref()),
+        path,
+        delimiter: Delimiter::NewLine,
+        _data: PhantomData,
+    }
+}
+
+/// The source made by [`of_file`]; `D` is `String` or [`Bytes`].
+#[must_use = "a source does nothing until given to `sender(..)`"]
+pub struct FileLines<D = String> {
+    path: PathBuf,
+    name: Arc<str>,
+    delimiter: Delimiter,
+    _data: PhantomData<fn() -> D>,
+}
+
+impl<D> FileLines<D> {
+    /// Splits on `delimiter` instead of newlines.
+    pub fn with_delimiter(mut self, delimiter: impl Into<Delimiter>) -> Self {
+        self.delimiter = delimiter.into();
+        self
+    }
+
+    /// Items as raw [`Bytes`]: no UTF-8 check, no copy.
+    pub fn bytes(self) -> FileLines<Bytes> {
+        FileLines {
+            path: self.path,
+            name: self.name,
+            delimiter: self.delimiter,
+            _data: PhantomData,
+        }
+    }
+
+    /// Emits chunks of `size` items (`Vec<D>` events) instead of single items.
+    pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
+        Chunked::new(self, size.into())
+    }
+}
+
+impl<D> Clone for FileLines<D> {
+    fn clone(&self) -> Self {
+        FileLines {
+            path: self.path.clone(),
+            name: self.name.clone(),
+            delimiter: self.delimiter,
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<D> fmt::Debug for FileLines<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileLines")
+            .field("path", &self.path)
+            .field("delimiter", &self.delimiter)
+            .finish()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for String {}
+    impl Sealed for bytes::Bytes {}
+}
+
+/// The item types of [`FileLines`]: `String` and [`Bytes`].
+pub trait LineData: sealed::Sealed + Sized {
+    /// Converts one item (delimiter removed); `Err(valid_up_to)` when it must be UTF-8
+    /// and is not.
+    #[doc(hidden)]
+    fn from_line(line: BytesMut) -> Result<Self, usize>;
+}
+
+impl LineData for String {
+    fn from_line(line: BytesMut) -> Result<Self, usize> {
+        match std::str::from_utf8(&line) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(e) => Err(e.valid_up_to()),
+        }
+    }
+}
+
+impl LineData for Bytes {
+    fn from_line(line: BytesMut) -> Result<Self, usize> {
+        Ok(line.freeze())
+    }
+}
+
+impl<D: LineData> IntoSource<D, marker::Native> for FileLines<D> {
+    type Data = D;
+    type Source = LinesSource<D>;
+
+    fn name(&self) -> Option<Arc<str>> {
+        Some(self.name.clone())
+    }
+
+    fn into_source(self, ctx: &SourceContext) -> Self::Source {
+        let (delim, strip_cr) = match self.delimiter {
+            Delimiter::NewLine => (b'\n', true),
+            Delimiter::Byte(b) => (b, false),
+        };
+        LinesSource {
+            state: State::NotOpened(self.path),
+            name: self.name,
+            buf: BytesMut::new(),
+            scanned: 0,
+            line: 1,
+            offset: 0,
+            delim,
+            strip_cr,
+            read_started: None,
+            stats: ctx.stats.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+type OpenFuture = Pin<Box<dyn Future<Output = io::Result<tokio::fs::File>> + Send>>;
+
+enum State {
+    NotOpened(PathBuf),
+    Opening(OpenFuture),
+    Reading(tokio::fs::File),
+    Eof,
+    Done,
+}
+
+pin_project! {
+    /// The stream of a [`FileLines`] source.
+    #[must_use = "streams do nothing unless polled"]
+    pub struct LinesSource<D> {
+        state: State,
+        name: Arc<str>,
+        buf: BytesMut,
+        // Bytes at the start of `buf` already searched for the delimiter.
+        scanned: usize,
+        line: u64,
+        offset: u64,
+        delim: u8,
+        strip_cr: bool,
+        read_started: Option<Instant>,
+        stats: SourceStats,
+        _data: PhantomData<fn() -> D>,
+    }
+}
+
+impl<D: LineData> LinesSource<D> {
+    /// Converts the first `len` bytes of `buf` (plus `consumed - len` delimiter bytes).
+    fn take_item(
+        buf: &mut BytesMut,
+        len: usize,
+        consumed: usize,
+        strip_cr: bool,
+        name: &Arc<str>,
+        line: &mut u64,
+        offset: &mut u64,
+    ) -> SourceItem<D> {
+        let mut item = buf.split_to(consumed);
+        item.truncate(len);
+        if strip_cr && item.last() == Some(&b'\r') {
+            item.truncate(len.saturating_sub(1));
+        }
+        let position = Position::new(*line, *offset);
+        *line = line.saturating_add(1);
+        *offset = offset.saturating_add(consumed as u64);
+        match D::from_line(item) {
+            Ok(value) => Ok(Located::at(value, position)),
+            Err(valid_up_to) => Err(Located::at(
+                SourceError::InvalidUtf8 {
+                    file: name.clone(),
+                    line: position.line(),
+                    byte: position.byte(),
+                    valid_up_to,
+                },
+                position,
+            )),
+        }
+    }
+}
+
+impl<D: LineData> Stream for LinesSource<D> {
+    type Item = SourceItem<D>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        loop {
+            // An item already in the buffer?
+            let unscanned = this.buf.get(*this.scanned..).unwrap_or_default();
+            if let Some(i) = memchr::memchr(*this.delim, unscanned) {
+                let len = *this.scanned + i;
+                *this.scanned = 0;
+                return Poll::Ready(Some(Self::take_item(
+                    this.buf,
+                    len,
+                    len + 1,
+                    *this.strip_cr,
+                    this.name,
+                    this.line,
+                    this.offset,
+                )));
+            }
+            *this.scanned = this.buf.len();
+            match this.state {
+                State::Done => return Poll::Ready(None),
+                State::Eof => {
+                    *this.state = State::Done;
+                    if this.buf.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    let len = this.buf.len();
+                    *this.scanned = 0;
+                    return Poll::Ready(Some(Self::take_item(
+                        this.buf,
+                        len,
+                        len,
+                        *this.strip_cr,
+                        this.name,
+                        this.line,
+                        this.offset,
+                    )));
+                }
+                _ if Handle::try_current().is_err() => {
+                    *this.state = State::Done;
+                    return Poll::Ready(Some(Err(Located::bare(SourceError::NoRuntime))));
+                }
+                State::NotOpened(path) => {
+                    let path = std::mem::take(path);
+                    *this.state = State::Opening(Box::pin(tokio::fs::File::open(path)));
+                }
+                State::Opening(open) => match open.as_mut().poll(cx) {
+                    Poll::Ready(Ok(file)) => *this.state = State::Reading(file),
+                    Poll::Ready(Err(error)) => {
+                        *this.state = State::Done;
+                        let err = SourceError::Io {
+                            file: this.name.clone(),
+                            error,
+                        };
+                        return Poll::Ready(Some(Err(Located::bare(err))));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
+                State::Reading(file) => {
+                    let started = *this.read_started.get_or_insert_with(Instant::now);
+                    this.buf.reserve(READ_SIZE);
+                    match tokio_util::io::poll_read_buf(Pin::new(file), cx, this.buf) {
+                        Poll::Ready(Ok(0)) => {
+                            *this.read_started = None;
+                            *this.state = State::Eof;
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            *this.read_started = None;
+                            record_read(n as u64, started.elapsed());
+                            this.stats.add_bytes(n as u64);
+                        }
+                        Poll::Ready(Err(error)) => {
+                            *this.state = State::Done;
+                            let err = SourceError::Io {
+                                file: this.name.clone(),
+                                error,
+                            };
+                            let position = Position::new(*this.line, *this.offset);
+                            return Poll::Ready(Some(Err(Located::at(err, position))));
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self.state {
+            State::Done => (0, Some(0)),
+            // Each item left takes at least one byte of the buffer.
+            State::Eof if self.buf.is_empty() => (0, Some(0)),
+            State::Eof => (1, Some(self.buf.len())),
+            _ => (0, None),
+        }
+    }
+}
+
+impl<D: LineData> FusedStream for LinesSource<D> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+}
+
+impl<D> fmt::Debug for LinesSource<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinesSource")
+            .field("file", &self.name)
+            .field("line", &self.line)
+            .field("offset", &self.offset)
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}

@@ -1,0 +1,165 @@
+//! The event API, the builder, and plain `StreamExt` / `tokio-stream`-style consumers.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures::stream::FusedStream;
+use futures::{Stream, StreamExt};
+use sweet_async::prelude::*;
+use sweet_async::stream::source::of;
+use sweet_async::stream::{Acknowledge, Position};
+use sweet_async::task::TaskId;
+
+#[derive(Default)]
+struct Acks(Mutex<Vec<String>>);
+
+impl Acknowledge for Acks {
+    fn acknowledge(&self, id: EventId) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("ack {}", id.sequence_number()));
+    }
+    fn reject(&self, id: EventId, reason: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("reject {} {reason}", id.sequence_number()));
+    }
+}
+
+#[test]
+fn hand_built_events_carry_everything_and_map_data_keeps_it() {
+    let acks = Arc::new(Acks::default());
+    let task = TaskId::new();
+    let at = SystemTime::UNIX_EPOCH;
+    let event = SenderEventBuilder::new(vec![1u8, 2, 3])
+        .with_id(EventId::new(task, 9))
+        .with_timestamp(at)
+        .position(Position::new(4, 100))
+        .source_name("feed")
+        .batch_id(2)
+        .final_event(true)
+        .metadata("topic", "trades")
+        .acknowledger(acks.clone())
+        .build();
+    assert_eq!(event.id(), EventId::new(task, 9));
+    assert_eq!(event.offset(), Some(100));
+    assert!(event.is_final());
+    event.acknowledge();
+    event.reject("schema mismatch");
+    let mapped = event.map_data(|v| v.len());
+    assert_eq!(*mapped.data(), 3);
+    assert_eq!(mapped.metadata_value("topic"), Some("trades"));
+    assert_eq!(mapped.timestamp(), Some(at));
+    assert_eq!(mapped.batch_id(), Some(2));
+    assert_eq!(mapped.source_name(), Some("feed"));
+    mapped.acknowledge(); // still reaches the source
+    assert_eq!(
+        *acks.0.lock().unwrap(),
+        ["ack 9", "reject 9 schema mismatch", "ack 9"]
+    );
+    let cloned = mapped.clone();
+    assert_eq!(cloned.metadata().len(), 1);
+    assert!(format!("{cloned:?}").contains("topic"));
+}
+
+#[test]
+fn events_without_extras_allocate_nothing_and_acks_are_no_ops() {
+    let mut event = SenderEvent::new("x");
+    assert!(event.metadata().is_empty());
+    event.acknowledge();
+    event.reject("nobody listens");
+    event.insert_metadata("k", "v");
+    assert_eq!(event.metadata_value("k"), Some("v"));
+    assert_eq!(event.id(), EventId::default());
+    assert_eq!(
+        event.id().to_string(),
+        "00000000-0000-0000-0000-000000000000#0"
+    );
+}
+
+#[tokio::test]
+async fn timestamps_are_opt_in() {
+    let before = SystemTime::now();
+    let events: Vec<_> = AsyncTask::emits::<u8>()
+        .with_timestamps()
+        .sender(of([1, 2]))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert!(events.iter().all(|e| e.timestamp().unwrap() >= before));
+}
+
+#[tokio::test]
+async fn name_id_and_into_data() {
+    let task = TaskId::new();
+    let stream = AsyncTask::emits::<u8>()
+        .name("numbers")
+        .id(task)
+        .tracing(true)
+        .sender(of([7, 8]));
+    assert_eq!(stream.task_id(), task);
+    assert_eq!(stream.error_policy(), ErrorPolicy::Collect);
+    let data: Vec<u8> = stream.into_data().map(Result::unwrap).collect().await;
+    assert_eq!(data, [7, 8]);
+    let named: Vec<_> = AsyncTask::emits::<u8>()
+        .name("numbers")
+        .sender(of([1]))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(named[0].source_name(), Some("numbers"));
+}
+
+#[tokio::test]
+async fn plain_stream_ext_combinators_consume_an_emitting_stream() {
+    let stream = AsyncTask::emits::<u32>().sender(of(1..=10));
+    let evens: Vec<u32> = stream
+        .filter_map(|r| async move { r.ok() })
+        .map(SenderEvent::into_data)
+        .filter(|x| futures::future::ready(x % 2 == 0))
+        .take(3)
+        .collect()
+        .await;
+    assert_eq!(evens, [2, 4, 6]);
+
+    // Fused: keeps answering `None` after the end.
+    let mut stream = AsyncTask::emits::<u32>().sender(of([1]));
+    assert_eq!(stream.size_hint(), (0, Some(1)));
+    assert!(stream.next().await.is_some());
+    assert!(stream.next().await.is_none());
+    assert!(stream.is_terminated());
+    assert!(stream.next().await.is_none());
+    assert_eq!(stream.size_hint(), (0, Some(0)));
+}
+
+#[tokio::test]
+async fn emitting_streams_work_with_tokio_and_futures_channels() {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+    for i in 0..3 {
+        tx.unbounded_send(i).unwrap();
+    }
+    drop(tx);
+    let out: Vec<u32> = AsyncTask::emits::<u32>()
+        .sender(rx)
+        .map(|r| r.unwrap().into_data())
+        .collect()
+        .await;
+    assert_eq!(out, [0, 1, 2]);
+}
+
+#[test]
+fn public_types_are_send_and_sync_where_they_should_be() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<SenderEvent<String>>();
+    sync::<SenderEvent<String>>();
+    send::<EventError>();
+    sync::<EventError>();
+    send::<Collector<String, u64>>();
+    sync::<Collector<String, u64>>();
+    send::<sweet_async::stream::SourceStats>();
+    send::<sweet_async::stream::Sender<u8>>();
+    send::<Summary>();
+}

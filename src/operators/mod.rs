@@ -18,6 +18,15 @@ use futures::Stream;
 // endregion: sequence (modules)
 
 // region: par_map (modules)
+mod par_driver;
+mod par_map;
+mod par_map_blocking;
+mod par_map_unordered;
+
+pub use par_driver::ParMapError;
+pub use par_map::ParMap;
+pub use par_map_blocking::ParMapBlocking;
+pub use par_map_unordered::ParMapUnordered;
 // endregion: par_map (modules)
 
 /// Dataflow operators on every [`Stream`].
@@ -32,6 +41,244 @@ pub trait DataflowExt: Stream {
     // endregion: sequence (methods)
 
     // region: par_map (methods)
+    /// Runs the async function `f` on up to `n` items at once and yields the results in
+    /// input order.
+    ///
+    /// Like `futures`' [`buffered`](futures::StreamExt::buffered) over `map(f)`, with three
+    /// differences:
+    ///
+    /// - **The work keeps moving while you are busy.** The calls in flight are driven by a
+    ///   tokio task spawned on the first poll, not by your `poll_next`: while you spend
+    ///   time on one result, the other calls go on running, finished results wait in an
+    ///   output buffer, and new items are pulled to keep `n` calls in flight. With
+    ///   `buffered`, in-flight work stalls whenever the consumer is not polling (futures-rs
+    ///   issues #2387 and #2961).
+    /// - **A panic is an error item.** A panic in `f` or in its future becomes
+    ///   `Err(`[`ParMapError::Panicked`]`)` carrying the item's index and the message, in the
+    ///   item's place; the stream goes on with the other items. Every input item ends as
+    ///   exactly one output item (a value or an error).
+    /// - **Zero concurrency is an error**, not a stream that hangs.
+    ///
+    /// # Bounds
+    ///
+    /// At most `n` calls are in flight, results that finished before their turn included
+    /// (they wait in input order). At most [`output_buffer_size`](ParMap::output_buffer_size)
+    /// finished results (default `n`, set with [`output_buffer`](ParMap::output_buffer)) wait
+    /// for the consumer; when that buffer is full the driver stops harvesting and pulling.
+    /// So items pulled from upstream never exceed items yielded + `n` + the buffer size.
+    /// The default buffer of `n` lets every call in flight finish while the consumer is
+    /// busy with one result, at the cost of at most `2 n` results held in memory.
+    ///
+    /// # Requirements
+    ///
+    /// Upstream, `f`, its futures and their outputs must be `Send + 'static`, because they
+    /// move into the spawned driver. For `!Send` work, use `futures`' `buffered` (which
+    /// needs no runtime but stalls while you are busy).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero. Items are
+    /// `Err(ParMapError::NoRuntime)` (once, then the stream ends) when the stream is first
+    /// polled outside a tokio runtime; `Err(ParMapError::DriverStopped)` ends it when the
+    /// runtime shuts down under it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the stream aborts the driver: every call in flight is dropped (at the
+    /// runtime's next scheduling point) and `f` is never called again. Results not yet
+    /// yielded are lost with it. `next()` on it is cancel safe: a result is removed from
+    /// the buffer only when it is returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// async fn fetch_price(sku: u32) -> u32 {
+    ///     // Later items answer sooner: the output order is still the input order.
+    ///     tokio::time::sleep(Duration::from_millis(u64::from(10 - sku))).await;
+    ///     sku * 100
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let prices: Vec<u32> = stream::iter(1..=5)
+    ///     .par_map(3, fetch_price)?
+    ///     .map(|r| r.expect("fetch_price does not panic"))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(prices, [100, 200, 300, 400, 500]);
+    ///
+    /// assert_eq!(
+    ///     stream::iter(0..3).par_map(0, fetch_price).err(),
+    ///     Some(ConfigError::Zero { setting: "par_map concurrency" })
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "buffered")]
+    #[doc(alias = "parallel")]
+    fn par_map<Fut, F>(
+        self,
+        n: impl Into<crate::units::Count>,
+        f: F,
+    ) -> Result<ParMap<Self, Fut, F>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let limits = par_driver::Limits::new(n.into(), "par_map concurrency")?;
+        Ok(ParMap::new(self, limits, f))
+    }
+
+    /// Runs the async function `f` on up to `n` items at once and yields the results as
+    /// they finish.
+    ///
+    /// The unordered sibling of [`par_map`](DataflowExt::par_map), with the same bounds,
+    /// requirements, panic handling and cancellation: like `futures`'
+    /// [`buffer_unordered`](futures::StreamExt::buffer_unordered), except that the calls in
+    /// flight keep running (and new ones start) while the consumer is busy, finished
+    /// results wait in a bounded output buffer, and a panic is an
+    /// `Err(`[`ParMapError::Panicked`]`)` item. A slow item never holds back the others.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
+    /// [`par_map`](DataflowExt::par_map) for the error items.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`par_map`](DataflowExt::par_map): dropping the stream aborts every call in
+    /// flight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Crawl pages; a page that takes longer comes out later.
+    /// let done: Vec<(u64, Result<usize, ParMapError>)> = stream::iter([30u64, 10, 20])
+    ///     .par_map_unordered(3, |ms| async move {
+    ///         tokio::time::sleep(Duration::from_millis(ms)).await;
+    ///         if ms == 20 {
+    ///             panic!("malformed page");
+    ///         }
+    ///         ms as usize
+    ///     })?
+    ///     .enumerate()
+    ///     .map(|(i, r)| (i as u64, r))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(done[0].1, Ok(10));
+    /// assert!(matches!(&done[1].1, Err(ParMapError::Panicked { index: 2, message }) if message == "malformed page"));
+    /// assert_eq!(done[2].1, Ok(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "buffer_unordered")]
+    fn par_map_unordered<Fut, F>(
+        self,
+        n: impl Into<crate::units::Count>,
+        f: F,
+    ) -> Result<ParMapUnordered<Self, Fut, F>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let limits = par_driver::Limits::new(n.into(), "par_map_unordered concurrency")?;
+        Ok(ParMapUnordered::new(self, limits, f))
+    }
+
+    /// Runs the synchronous, CPU-bound function `f` on up to `n` threads at once and
+    /// yields the results in input order.
+    ///
+    /// For work that computes rather than waits (parsing, hashing, compressing): calling
+    /// it inside an async `par_map` would block the runtime's worker threads. Here `f`
+    /// runs on tokio's blocking pool. Items are handed over in batches, so the hand-over
+    /// costs little even when `f` takes microseconds: the batch size adapts to about half
+    /// a millisecond of work per batch, up to [`max_batch`](ParMapBlocking::max_batch)
+    /// items (default 256), and a batch is cut short whenever upstream has nothing ready,
+    /// so a slow upstream never waits for a full batch. Like
+    /// [`par_map`](DataflowExt::par_map), the work goes on while the consumer is busy,
+    /// finished batches wait in a bounded output buffer, and a panic in `f` becomes
+    /// `Err(`[`ParMapError::Panicked`]`)` in the item's place, the other items going on.
+    ///
+    /// # Bounds
+    ///
+    /// At most `n` batches are in flight, one per thread, and each thread calls `f` on one
+    /// item at a time: at most `n` calls of `f` run at once. At most
+    /// [`output_buffer_size`](ParMapBlocking::output_buffer_size) finished batches (default
+    /// `n`) wait for the consumer, plus the batch being yielded. So items pulled from
+    /// upstream never exceed items yielded + (2 `n` + 1) × the max batch with the default
+    /// buffer.
+    ///
+    /// # Requirements
+    ///
+    /// Upstream, its items, `f` and its results must be `Send + 'static`, and `f` must be
+    /// `Fn + Sync` because several threads call it at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
+    /// [`par_map`](DataflowExt::par_map) for the error items.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the stream aborts the driver and every batch that has not started; a
+    /// batch already running on a thread cannot be interrupted, so it finishes its
+    /// current items and its results are discarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// fn checksum(line: String) -> u32 {
+    ///     line.bytes().fold(0u32, |h, b| h.rotate_left(5) ^ u32::from(b))
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let lines = stream::iter((0..1000).map(|i| format!("record {i}")));
+    /// let sums: Vec<u32> = lines
+    ///     .par_map_blocking(4, checksum)?
+    ///     .map(|r| r.expect("checksum does not panic"))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(sums.len(), 1000);
+    /// assert_eq!(sums[7], checksum("record 7".to_owned()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "spawn_blocking")]
+    #[doc(alias = "par_iter")]
+    fn par_map_blocking<T, F>(
+        self,
+        n: impl Into<crate::units::Count>,
+        f: F,
+    ) -> Result<ParMapBlocking<Self, F, T>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Send + 'static,
+        F: Fn(Self::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let limits = par_driver::Limits::new(n.into(), "par_map_blocking concurrency")?;
+        Ok(ParMapBlocking::new(self, limits, f))
+    }
     // endregion: par_map (methods)
 }
 

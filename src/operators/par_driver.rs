@@ -17,12 +17,15 @@
 //! checks after unlocking, so no wake-up is lost. Finished results wait in the core's
 //! output buffer; when it is full nothing is harvested or pulled, so memory stays bounded.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -191,17 +194,20 @@ pub(crate) trait Core: Send + 'static {
     type Item;
 
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
-    /// wakes `cx` to be run again). `cx` carries the work waker.
-    fn run(&mut self, cx: &mut Context<'_>);
+    /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
+    /// are with the consumer already: they count against the output buffer's size.
+    fn run(&mut self, cx: &mut Context<'_>, held: usize);
 
-    /// The next finished item, in output order.
-    fn pop(&mut self) -> Option<Self::Item>;
+    /// Moves every finished item, in output order, to the back of `out`; returns how
+    /// many.
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize;
 
-    /// Finished items waiting for the consumer.
+    /// Finished items waiting in the core.
     fn buffered(&self) -> usize;
 
-    /// The output buffer is full: finished work waits until the consumer takes an item.
-    fn is_full(&self) -> bool;
+    /// As many items are held (in flight, finished, and `held` with the consumer) as the
+    /// bound allows: nothing more is pulled until the consumer takes an item.
+    fn is_full(&self, held: usize) -> bool;
 
     /// No work left: upstream has ended and nothing is in flight (items may still be
     /// buffered).
@@ -217,6 +223,9 @@ pub(crate) trait Core: Send + 'static {
     fn error_item(e: ParMapError) -> Self::Item;
 }
 
+/// How many times one party runs the core in a row while wake-ups keep arriving.
+const RERUNS: usize = 4;
+
 /// Who is waiting for what; shared by the work waker, the consumer and the driver.
 #[derive(Debug, Default)]
 struct Signals {
@@ -228,6 +237,15 @@ struct Signals {
     driver_missed: AtomicBool,
     /// The driver task has ended (or was dropped): every wake-up goes to the consumer.
     driver_gone: AtomicBool,
+    /// Someone is running the core right now: a work wake-up only asks for another run.
+    running: AtomicBool,
+    /// A work wake-up arrived that nobody has acted on yet.
+    rerun: AtomicBool,
+    /// The last run stopped pulling because the bound was reached: the consumer runs the
+    /// core when it takes its next item.
+    full: AtomicBool,
+    /// Items the consumer has yielded (written by the consumer only, so a plain store).
+    consumed: AtomicU64,
     consumer: AtomicWaker,
     driver: AtomicWaker,
 }
@@ -246,6 +264,13 @@ impl Wake for Signals {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // During a run (a budget yield of `FuturesUnordered`, a call finishing on another
+        // thread) the runner runs again instead: no task is woken, nothing crosses
+        // threads. Otherwise exactly one of us and the runner claims the flag.
+        self.rerun.store(true, SeqCst);
+        if self.running.load(SeqCst) || !self.rerun.swap(false, SeqCst) {
+            return;
+        }
         if self.consumer_waiting.load(SeqCst) || self.driver_gone.load(SeqCst) {
             self.routed_to_consumer.store(true, SeqCst);
             self.consumer.wake();
@@ -255,9 +280,16 @@ impl Wake for Signals {
     }
 }
 
+/// The core, with the count of items handed to the consumer.
+struct Inner<C> {
+    core: C,
+    /// Items moved to the consumer's local queue (by the consumer, under the lock).
+    taken: u64,
+}
+
 /// The core and the signals around it.
 pub(crate) struct Shared<C> {
-    core: Mutex<C>,
+    inner: Mutex<Inner<C>>,
     signals: Arc<Signals>,
     /// The work waker (routes through `signals`; holds no reference to the core).
     work: Waker,
@@ -268,7 +300,7 @@ impl<C> Shared<C> {
         let signals = Arc::new(Signals::default());
         let work = Waker::from(Arc::clone(&signals));
         Arc::new(Shared {
-            core: Mutex::new(core),
+            inner: Mutex::new(Inner { core, taken: 0 }),
             signals,
             work,
         })
@@ -277,8 +309,8 @@ impl<C> Shared<C> {
     /// The core, unless the other party holds it. Never blocks. A poisoned lock (which
     /// would need a panic inside the core, where user code is wrapped in `catch_unwind`)
     /// is used as is.
-    fn try_lock(&self) -> Option<MutexGuard<'_, C>> {
-        match self.core.try_lock() {
+    fn try_lock(&self) -> Option<MutexGuard<'_, Inner<C>>> {
+        match self.inner.try_lock() {
             Ok(guard) => Some(guard),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
             Err(TryLockError::WouldBlock) => None,
@@ -286,70 +318,147 @@ impl<C> Shared<C> {
     }
 }
 
+/// The consumer's side of the output: items taken from the core in one go, yielded
+/// without touching the lock.
+pub(crate) struct Local<T> {
+    items: VecDeque<T>,
+    consumed: u64,
+}
+
 impl<C: Core> Shared<C> {
-    fn run(&self, core: &mut C) {
+    /// Runs the core, again while work wake-ups arrive during the run (up to a budget).
+    /// Returns `true` when work is still pending: the caller must see that someone runs
+    /// the core again.
+    fn run(&self, inner: &mut Inner<C>, consumed: u64) -> bool {
+        let sig = &*self.signals;
+        let held = usize::try_from(inner.taken.saturating_sub(consumed)).unwrap_or(usize::MAX);
         let mut cx = Context::from_waker(&self.work);
-        core.run(&mut cx);
+        let mut more = true;
+        for _ in 0..RERUNS {
+            sig.running.store(true, SeqCst);
+            inner.core.run(&mut cx, held);
+            sig.running.store(false, SeqCst);
+            if !(sig.rerun.load(SeqCst) && sig.rerun.swap(false, SeqCst)) {
+                more = false;
+                break;
+            }
+        }
+        let full = inner.core.is_full(held);
+        if sig.full.load(SeqCst) != full {
+            sig.full.store(full, SeqCst);
+        }
+        more
     }
 
     /// Consumer side: the next item, `None` at the end.
-    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
+    fn poll_next(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
         let sig = &*self.signals;
-        let mut core = match self.try_lock() {
-            Some(core) => core,
+        // The hot path: an item taken earlier, and nothing for us to do in the core.
+        if !local.items.is_empty()
+            && !sig.routed_to_consumer.load(SeqCst)
+            && !sig.full.load(SeqCst)
+            && !sig.driver_gone.load(SeqCst)
+        {
+            return Poll::Ready(self.pop_local(local));
+        }
+        let mut inner = match self.try_lock() {
+            Some(inner) => inner,
+            None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
             None => {
                 // The driver runs the core; it wakes us after unlocking if it produced.
                 sig.wait_for_work(cx.waker());
                 match self.try_lock() {
-                    Some(core) => core,
+                    Some(inner) => inner,
                     None => return Poll::Pending,
                 }
             }
         };
         // While we run the core, work wake-ups go to the driver (a wake-up that arrives
         // after our last poll of a call must not be lost if we then return an item).
-        // Loads before stores and swaps: the hot path touches no shared cache line.
         if sig.consumer_waiting.load(SeqCst) {
             sig.consumer_waiting.store(false, SeqCst);
         }
+        // Taking an item first makes room for the run below.
+        let mut item = self.pop_local(local);
+        if item.is_none() && inner.core.buffered() > 0 {
+            self.take_all(&mut inner, local);
+            item = self.pop_local(local);
+        }
         let routed =
             sig.routed_to_consumer.load(SeqCst) && sig.routed_to_consumer.swap(false, SeqCst);
-        if routed || core.buffered() == 0 || sig.driver_gone.load(SeqCst) {
-            self.run(&mut core);
+        let mut more = false;
+        if routed || item.is_none() || sig.full.load(SeqCst) || sig.driver_gone.load(SeqCst) {
+            more = self.run(&mut inner, local.consumed);
         }
-        let was_full = core.is_full();
-        let out = match core.pop() {
+        if item.is_none() {
+            self.take_all(&mut inner, local);
+            item = self.pop_local(local);
+            if item.is_some() && sig.full.load(SeqCst) {
+                // That item made room under the bound: pull again.
+                more |= self.run(&mut inner, local.consumed);
+            }
+        }
+        let out = match item {
             Some(item) => {
-                if was_full {
-                    // Work that waited for room (finished calls, and upstream) goes on now.
-                    self.run(&mut core);
+                if more {
+                    // We may be busy for a while: the driver takes over the pending work.
+                    sig.driver_missed.store(true, SeqCst);
                 }
                 Poll::Ready(Some(item))
             }
-            None if core.is_drained() => Poll::Ready(None),
+            None if inner.core.is_drained() => Poll::Ready(None),
             None => {
                 sig.wait_for_work(cx.waker());
+                if more {
+                    cx.waker().wake_by_ref();
+                }
                 Poll::Pending
             }
         };
-        drop(core);
+        drop(inner);
         if sig.driver_missed.load(SeqCst) && sig.driver_missed.swap(false, SeqCst) {
             sig.driver.wake();
         }
         out
     }
 
+    /// Moves the core's finished items to the consumer's local queue.
+    fn take_all(&self, inner: &mut Inner<C>, local: &mut Local<C::Item>) {
+        let taken = inner.core.take_all(&mut local.items);
+        inner.taken = inner.taken.saturating_add(taken as u64);
+    }
+
+    /// Yields a locally held item and publishes the count.
+    fn pop_local(&self, local: &mut Local<C::Item>) -> Option<C::Item> {
+        let item = local.items.pop_front()?;
+        local.consumed = local.consumed.saturating_add(1);
+        // Release, not SeqCst: a plain store on the hot path; the driver reads it with
+        // Acquire under the lock.
+        self.signals.consumed.store(local.consumed, Release);
+        Some(item)
+    }
+
     /// Consumer side: items still to come, when the core is free to look at (otherwise
-    /// the honest `(0, None)`).
-    pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
-        self.try_lock().map_or((0, None), |core| core.size_hint())
+    /// the honest `(local, None)`).
+    fn size_hint(&self, local: &Local<C::Item>) -> (usize, Option<usize>) {
+        let here = local.items.len();
+        match self.try_lock() {
+            Some(inner) => {
+                let (lo, hi) = inner.core.size_hint();
+                (
+                    lo.saturating_add(here),
+                    hi.and_then(|h| h.checked_add(here)),
+                )
+            }
+            None => (here, None),
+        }
     }
 
     /// Consumer side, on drop: cancels the work now if the driver is not running it (if
     /// it is, aborting the driver drops the work right after).
     fn cancel(&self) {
-        if let Some(mut core) = self.try_lock() {
-            core.cancel();
+        if let Some(mut inner) = self.try_lock() {
+            inner.core.cancel();
         }
     }
 }
@@ -387,21 +496,23 @@ impl<C: Core> Future for Driver<C> {
         let shared = &*self.shared;
         let sig = &*shared.signals;
         sig.driver.register(cx.waker());
-        let mut core = match shared.try_lock() {
-            Some(core) => core,
+        let mut inner = match shared.try_lock() {
+            Some(inner) => inner,
             None => {
                 // The consumer holds the core; it checks this flag after unlocking.
                 sig.driver_missed.store(true, SeqCst);
                 match shared.try_lock() {
-                    Some(core) => core,
+                    Some(inner) => inner,
                     None => return Poll::Pending,
                 }
             }
         };
-        shared.run(&mut core);
-        let drained = core.is_drained();
-        let has_output = drained || core.buffered() > 0;
-        drop(core);
+        if shared.run(&mut inner, sig.consumed.load(Acquire)) {
+            cx.waker().wake_by_ref();
+        }
+        let drained = inner.core.is_drained();
+        let has_output = drained || inner.core.buffered() > 0;
+        drop(inner);
         if has_output && sig.consumer_waiting.load(SeqCst) {
             sig.consumer.wake();
         }
@@ -416,15 +527,16 @@ impl<C: Core> Future for Driver<C> {
 /// The consumer's handle on a running operator. Dropping it cancels the work: the
 /// driver is aborted and the calls in flight are dropped at once (or, if the driver is
 /// running them at that instant, as soon as its poll ends).
-pub(crate) struct Running<C> {
+pub(crate) struct Running<C, T> {
     shared: Arc<Shared<C>>,
+    local: Local<T>,
     driver: AbortOnDrop<()>,
     /// `Shared::cancel`, captured where `C: Core` is known, so the public stream types
     /// need no `Core` bounds.
     cancel: fn(&Shared<C>),
 }
 
-impl<C> Drop for Running<C> {
+impl<C, T> Drop for Running<C, T> {
     fn drop(&mut self) {
         self.driver.0.abort();
         (self.cancel)(&self.shared);
@@ -434,18 +546,19 @@ impl<C> Drop for Running<C> {
 /// The consumer side of every parallel-map operator. Before the first poll it holds
 /// upstream and `f`; the first poll builds the core and spawns the driver, so nothing is
 /// pulled before the stream is polled, and the runtime is looked up where it is polled.
-pub(crate) enum State<St, F, C> {
+/// `T` is the item type (the core's `Item`).
+pub(crate) enum State<St, F, C, T> {
     Idle {
         upstream: St,
         f: F,
     },
-    Running(Running<C>),
+    Running(Running<C, T>),
     /// The driver could not be spawned: yield `NoRuntime` once, then end.
     NoRuntime,
     Done,
 }
 
-impl<St, F, C> State<St, F, C> {
+impl<St, F, C, T> State<St, F, C, T> {
     pub(crate) fn new(upstream: St, f: F) -> Self {
         State::Idle { upstream, f }
     }
@@ -472,14 +585,14 @@ impl<St, F, C> State<St, F, C> {
     }
 }
 
-impl<St, F, C: Core> State<St, F, C> {
+impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
     /// The next item: on the first poll, builds the core with `make` and spawns the
     /// driver on the current runtime.
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
         make: impl FnOnce(St, F, &Handle) -> C,
-    ) -> Poll<Option<C::Item>> {
+    ) -> Poll<Option<T>> {
         if matches!(self, State::Idle { .. }) {
             let State::Idle { upstream, f } = std::mem::replace(self, State::Done) else {
                 return Poll::Ready(None);
@@ -492,6 +605,10 @@ impl<St, F, C: Core> State<St, F, C> {
                     });
                     State::Running(Running {
                         shared,
+                        local: Local {
+                            items: VecDeque::new(),
+                            consumed: 0,
+                        },
                         driver: AbortOnDrop(driver),
                         cancel: Shared::cancel,
                     })
@@ -501,7 +618,7 @@ impl<St, F, C: Core> State<St, F, C> {
         }
         match self {
             State::Running(running) => {
-                let polled = running.shared.poll_next(cx);
+                let polled = running.shared.poll_next(&mut running.local, cx);
                 if let Poll::Ready(None) = polled {
                     *self = State::Done;
                 }
@@ -521,21 +638,25 @@ impl<St, F, C: Core> State<St, F, C> {
     {
         match self {
             State::Idle { upstream, .. } => upstream.size_hint(),
-            State::Running(running) => running.shared.size_hint(),
+            State::Running(running) => running.shared.size_hint(&running.local),
             State::NoRuntime => (1, Some(1)),
             State::Done => (0, Some(0)),
         }
     }
 }
 
-impl<St: fmt::Debug, F, C> fmt::Debug for State<St, F, C> {
+impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             State::Idle { upstream, .. } => f
                 .debug_struct("Idle")
                 .field("upstream", upstream)
                 .finish_non_exhaustive(),
-            State::Running(running) => f.debug_tuple("Running").field(&running.shared).finish(),
+            State::Running(running) => f
+                .debug_struct("Running")
+                .field("shared", &running.shared)
+                .field("held", &running.local.items.len())
+                .finish(),
             State::NoRuntime => f.write_str("NoRuntime"),
             State::Done => f.write_str("Done"),
         }
@@ -645,7 +766,7 @@ pin_project_lite::pin_project! {
         next_index: u64,
         concurrency: usize,
         cap: usize,
-        buffer: std::collections::VecDeque<Result<Fut::Output, ParMapError>>,
+        buffer: VecDeque<Result<Fut::Output, ParMapError>>,
     }
 }
 
@@ -665,14 +786,19 @@ where
             next_index: 0,
             concurrency: limits.concurrency.get(),
             cap: limits.buffer.get(),
-            buffer: std::collections::VecDeque::new(),
+            buffer: VecDeque::new(),
         }
     }
 
-    /// Pulls from upstream while fewer than `concurrency` calls are in flight.
-    fn refill(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
+    /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
+    /// consumer).
+    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
+        let limit = self.concurrency.saturating_add(self.cap);
         let mut pulled = false;
-        while self.in_flight.len() < self.concurrency {
+        while self.in_flight.len() < self.concurrency
+            && self.in_flight.len() + self.buffer.len() + held < limit
+        {
             let Some(upstream) = self.upstream.as_mut() else {
                 break;
             };
@@ -695,10 +821,11 @@ where
         pulled
     }
 
-    /// Moves finished calls to the buffer while it has room.
+    /// Polls the calls in flight and moves the finished ones to the buffer. Never held
+    /// back by the buffer: the bound is kept by `refill`, so work in flight always moves.
     fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
         let mut harvested = false;
-        while self.buffer.len() < self.cap && self.in_flight.len() > 0 {
+        while self.in_flight.len() > 0 {
             match self.in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some(out)) => {
                     self.buffer.push_back(out);
@@ -707,7 +834,7 @@ where
                 Poll::Ready(None) | Poll::Pending => break,
             }
         }
-        if self.in_flight.len() == 0 && self.buffer.len() < self.cap {
+        if self.in_flight.len() == 0 {
             if let Some(e) = self.upstream_panic.take() {
                 self.buffer.push_back(Err(e));
                 harvested = true;
@@ -727,9 +854,9 @@ where
 {
     type Item = Result<Fut::Output, ParMapError>;
 
-    fn run(&mut self, cx: &mut Context<'_>) {
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
         for _ in 0..ROUNDS_PER_RUN {
-            let pulled = self.refill(cx);
+            let pulled = self.refill(cx, held);
             let harvested = self.harvest(cx);
             if !pulled && !harvested {
                 return;
@@ -738,16 +865,23 @@ where
         cx.waker().wake_by_ref();
     }
 
-    fn pop(&mut self) -> Option<Self::Item> {
-        self.buffer.pop_front()
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
+        let n = self.buffer.len();
+        if out.is_empty() {
+            std::mem::swap(&mut self.buffer, out);
+        } else {
+            out.extend(self.buffer.drain(..));
+        }
+        n
     }
 
     fn buffered(&self) -> usize {
         self.buffer.len()
     }
 
-    fn is_full(&self) -> bool {
-        self.buffer.len() >= self.cap
+    fn is_full(&self, held: usize) -> bool {
+        let holding = self.in_flight.len() + self.buffer.len() + held;
+        holding >= self.concurrency.saturating_add(self.cap)
     }
 
     fn is_drained(&self) -> bool {

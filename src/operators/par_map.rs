@@ -17,7 +17,7 @@ pin_project_lite::pin_project! {
     /// Stream for the [`par_map`](super::DataflowExt::par_map) method.
     #[must_use = "streams do nothing unless polled"]
     pub struct ParMap<St, Fut: Future, F> {
-        state: State<St, F, Core<St, F, Fut>>,
+        state: State<St, F, Core<St, F, Fut>, Result<Fut::Output, ParMapError>>,
         limits: Limits,
     }
 }

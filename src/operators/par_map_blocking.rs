@@ -33,7 +33,7 @@ pin_project_lite::pin_project! {
     /// Stream for the [`par_map_blocking`](super::DataflowExt::par_map_blocking) method.
     #[must_use = "streams do nothing unless polled"]
     pub struct ParMapBlocking<St: Stream, F, T> {
-        state: State<St, F, BlockingCore<St, F, T>>,
+        state: State<St, F, BlockingCore<St, F, T>, Result<T, ParMapError>>,
         concurrency: NonZeroUsize,
         // `None`: concurrency x max batch.
         buffer: Option<NonZeroUsize>,
@@ -232,16 +232,25 @@ where
 {
     /// Pulls batches while fewer than `concurrency` are in flight; a batch is cut short
     /// when upstream has nothing ready, so a slow upstream never waits for a full batch.
-    fn refill(&mut self, cx: &mut Context<'_>) -> bool {
+    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
+        let limit = self
+            .concurrency
+            .saturating_mul(self.max_batch)
+            .saturating_add(self.cap);
         let mut pulled = false;
         while self.in_flight.len() < self.concurrency {
+            let holding = self.in_flight_items + self.buffer.len() + held;
+            let room = limit.saturating_sub(holding).min(self.batch);
+            if room == 0 {
+                break;
+            }
             let Some(upstream) = self.upstream.as_mut() else {
                 break;
             };
-            let mut items = Vec::with_capacity(self.batch);
+            let mut items = Vec::with_capacity(room);
             let mut more = true;
             let mut ended = None;
-            while more && items.len() < self.batch {
+            while more && items.len() < room {
                 match poll_upstream(upstream.as_mut(), cx) {
                     Ok(Poll::Ready(Some(item))) => items.push(item),
                     Ok(Poll::Ready(None)) => ended = Some(None),
@@ -295,10 +304,10 @@ where
         });
     }
 
-    /// Moves finished batches to the buffer while it is below its size.
+    /// Moves finished batches to the buffer (the bound is kept by `refill`).
     fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
         let mut harvested = false;
-        while self.buffer.len() < self.cap && !self.in_flight.is_empty() {
+        while !self.in_flight.is_empty() {
             match self.in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some((batch, took))) => {
                     self.in_flight_items = self.in_flight_items.saturating_sub(batch.len());
@@ -309,7 +318,7 @@ where
                 Poll::Ready(None) | Poll::Pending => break,
             }
         }
-        if self.in_flight.is_empty() && self.buffer.len() < self.cap {
+        if self.in_flight.is_empty() {
             if let Some(e) = self.upstream_panic.take() {
                 self.buffer.push_back(Err(e));
                 harvested = true;
@@ -343,9 +352,9 @@ where
 {
     type Item = Result<T, ParMapError>;
 
-    fn run(&mut self, cx: &mut Context<'_>) {
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
         for _ in 0..ROUNDS_PER_RUN {
-            let pulled = self.refill(cx);
+            let pulled = self.refill(cx, held);
             let harvested = self.harvest(cx);
             if !pulled && !harvested {
                 return;
@@ -354,16 +363,26 @@ where
         cx.waker().wake_by_ref();
     }
 
-    fn pop(&mut self) -> Option<Self::Item> {
-        self.buffer.pop_front()
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
+        let n = self.buffer.len();
+        if out.is_empty() {
+            std::mem::swap(&mut self.buffer, out);
+        } else {
+            out.extend(self.buffer.drain(..));
+        }
+        n
     }
 
     fn buffered(&self) -> usize {
         self.buffer.len()
     }
 
-    fn is_full(&self) -> bool {
-        self.buffer.len() >= self.cap
+    fn is_full(&self, held: usize) -> bool {
+        let limit = self
+            .concurrency
+            .saturating_mul(self.max_batch)
+            .saturating_add(self.cap);
+        self.in_flight_items + self.buffer.len() + held >= limit
     }
 
     fn is_drained(&self) -> bool {

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::par_driver::{
-    Built, Core, Limits, ParMapError, Plan, SourceMeta, panic_message, poll_upstream,
+    Built, Core, Limits, MakeCores, ParMapError, Plan, SourceMeta, panic_message, poll_upstream,
 };
 
 /// Below this many calls per shard, splitting work across worker threads costs more
@@ -36,7 +36,7 @@ fn shards(handle: &Handle, concurrency: usize) -> usize {
 pub(crate) fn plan<St, F, Fut, Q>(
     limits: Limits,
     ordered: bool,
-) -> Plan<impl FnOnce(St, F, &Handle, Waker, usize) -> Built<AsyncCore<St, F, Fut, Q>>>
+) -> Plan<impl MakeCores<St, F, AsyncCore<St, F, Fut, Q>>>
 where
     St: Stream + Send + 'static,
     F: FnMut(St::Item) -> Fut + Send + 'static,

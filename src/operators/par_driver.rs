@@ -834,6 +834,16 @@ impl<St, F, C, T> State<St, F, C, T> {
     }
 }
 
+/// Builds an operator's cores from upstream, `f`, the runtime, the waker upstream must
+/// see (it wakes every shard) and the shard count.
+pub(crate) trait MakeCores<St, F, C>:
+    FnOnce(St, F, &Handle, Waker, usize) -> Built<C>
+{
+}
+
+impl<St, F, C, M> MakeCores<St, F, C> for M where M: FnOnce(St, F, &Handle, Waker, usize) -> Built<C>
+{}
+
 /// How the first poll sets an operator up.
 pub(crate) struct Plan<M> {
     /// How many shards, given the runtime and the concurrency.
@@ -851,7 +861,7 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
     /// the current runtime.
     pub(crate) fn poll_next<M>(&mut self, cx: &mut Context<'_>, plan: Plan<M>) -> Poll<Option<T>>
     where
-        M: FnOnce(St, F, &Handle, Waker, usize) -> Built<C>,
+        M: MakeCores<St, F, C>,
     {
         if matches!(self, State::Idle { .. }) {
             let State::Idle { upstream, f } = std::mem::replace(self, State::Done) else {
@@ -895,7 +905,7 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
 fn start<St, F, C, T, M>(upstream: St, f: F, handle: &Handle, plan: Plan<M>) -> Running<C, T>
 where
     C: Core<Item = T>,
-    M: FnOnce(St, F, &Handle, Waker, usize) -> Built<C>,
+    M: MakeCores<St, F, C>,
 {
     let count = (plan.shards)(handle, plan.concurrency).max(1);
     let signals: Vec<Arc<Signals>> = (0..count).map(|_| Arc::new(Signals::default())).collect();

@@ -457,3 +457,204 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 }
+
+// On a multi-thread runtime with two workers, a concurrency of 32 or more splits the work
+// into two shards driven on both threads; these tests check the same guarantees there.
+// They run on real time but assert nothing about it.
+
+async fn yields(n: u64) {
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_keep_input_order_and_the_in_flight_bound() {
+    let gauge = Gauge::new();
+    let g = Arc::clone(&gauge);
+    let out: Vec<u64> = stream::iter(0..5000u64)
+        .par_map(40, move |x| {
+            let guard = g.enter();
+            async move {
+                yields(delay_ms(11, x, 6) - 1).await;
+                drop(guard);
+                x * 7
+            }
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(out, (0..5000).map(|x| x * 7).collect::<Vec<_>>());
+    assert!(gauge.max() <= 40, "max in flight {}", gauge.max());
+    assert_eq!(gauge.started(), 5000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_pull_at_most_emitted_plus_n_plus_buffer() {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let mut s = counted_naturals(Arc::clone(&pulled))
+        .par_map(32, |x| async move {
+            yields(2).await;
+            x
+        })
+        .unwrap()
+        .output_buffer(8)
+        .unwrap();
+    for emitted in 1..=300usize {
+        assert_eq!(s.next().await.unwrap().unwrap(), emitted as u64 - 1);
+        if emitted % 50 == 0 {
+            // A busy consumer: let the shards fill everything they may.
+            sleep(ms(20)).await;
+        }
+        let now = pulled.load(SeqCst);
+        assert!(now <= emitted + 32 + 8, "pulled {now} after {emitted}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_report_panics_in_place() {
+    let out: Vec<Result<u64, ParMapError>> = stream::iter(0..400u64)
+        .par_map(32, |x| async move {
+            yields(x % 3).await;
+            if x % 97 == 5 {
+                panic!("bad {x}");
+            }
+            x
+        })
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(out.len(), 400);
+    for (i, r) in out.iter().enumerate() {
+        let i = i as u64;
+        if i % 97 == 5 {
+            assert_eq!(
+                r,
+                &Err(ParMapError::Panicked {
+                    index: i,
+                    message: format!("bad {i}")
+                })
+            );
+        } else {
+            assert_eq!(r, &Ok(i));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_report_an_upstream_panic_last() {
+    let upstream = stream::iter(0..1000u64).map(|x| {
+        if x == 300 {
+            panic!("source broke");
+        }
+        x
+    });
+    let out: Vec<Result<u64, ParMapError>> = upstream
+        .par_map(32, |x| async move {
+            yields(x % 4).await;
+            x
+        })
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(out.len(), 301);
+    assert_eq!(
+        out[..300]
+            .iter()
+            .map(|r| *r.as_ref().unwrap())
+            .collect::<Vec<_>>(),
+        (0..300).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        out[300],
+        Err(ParMapError::UpstreamPanicked {
+            message: String::from("source broke")
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_sharded_stream_cancels_every_call() {
+    let gauge = Gauge::new();
+    let g = Arc::clone(&gauge);
+    let mut s = stream::iter(0..10_000u64)
+        .par_map(32, move |x| {
+            let guard = g.enter();
+            async move {
+                let _guard = guard;
+                if x >= 10 {
+                    sleep(Duration::from_secs(3600)).await;
+                }
+                x
+            }
+        })
+        .unwrap();
+    for i in 0..10 {
+        assert_eq!(s.next().await, Some(Ok(i)));
+    }
+    // Wait (without assuming any speed) until the shards have filled their quota.
+    while gauge.now() < 32 {
+        tokio::task::yield_now().await;
+    }
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gauge.now() > 0 && Instant::now() < deadline {
+        sleep(ms(1)).await;
+    }
+    assert_eq!(gauge.now(), 0, "every call in flight was dropped");
+    let started = gauge.started();
+    sleep(ms(20)).await;
+    assert_eq!(gauge.started(), started, "f is never called again");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The same model check with shards on two worker threads.
+    #[test]
+    fn shards_equal_the_sequential_map(
+        input in proptest::collection::vec(any::<u16>(), 0..400),
+        panics in proptest::collection::vec(proptest::bool::weighted(0.05), 400),
+        n in 32usize..80,
+        buffer in 1usize..40,
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let p = panics.clone();
+        let items: Vec<(usize, u16)> = input.iter().copied().enumerate().collect();
+        let out: Vec<Result<u64, ParMapError>> = rt.block_on(async move {
+            stream::iter(items)
+                .par_map(n, move |(i, x)| {
+                    let panic = p[i];
+                    async move {
+                        yields(u64::from(x % 5)).await;
+                        if panic {
+                            panic!("item {i}");
+                        }
+                        u64::from(x) + 1
+                    }
+                })
+                .unwrap()
+                .output_buffer(buffer)
+                .unwrap()
+                .collect()
+                .await
+        });
+        let expected: Vec<Result<u64, ParMapError>> = input
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                if panics[i] {
+                    Err(ParMapError::Panicked { index: i as u64, message: format!("item {i}") })
+                } else {
+                    Ok(u64::from(x) + 1)
+                }
+            })
+            .collect();
+        prop_assert_eq!(out, expected);
+    }
+}

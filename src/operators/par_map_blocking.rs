@@ -251,10 +251,13 @@ where
         let mut pulled = false;
         while self.in_flight.len() < self.concurrency {
             let holding = self.in_flight_items + self.buffer.len() + held;
-            let room = limit.saturating_sub(holding).min(self.batch);
-            if room == 0 {
+            // Only whole batches: a batch cut short by the bound would hand a thread a
+            // sliver of work for the price of a whole hand-over.
+            let room = limit.saturating_sub(holding);
+            if room < self.batch {
                 break;
             }
+            let room = self.batch;
             let Some(upstream) = self.upstream.as_mut() else {
                 break;
             };
@@ -393,7 +396,7 @@ where
             .concurrency
             .saturating_mul(self.max_batch)
             .saturating_add(self.cap);
-        self.in_flight_items + self.buffer.len() + held >= limit
+        self.in_flight_items + self.buffer.len() + held + self.batch > limit
     }
 
     fn is_drained(&self) -> bool {

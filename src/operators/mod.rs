@@ -18,7 +18,6 @@ use futures::Stream;
 // endregion: sequence (modules)
 
 // region: par_map (modules)
-mod par_async;
 mod par_driver;
 mod par_map;
 mod par_map_blocking;

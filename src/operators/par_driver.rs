@@ -29,8 +29,8 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures::Stream;
 use futures::task::AtomicWaker;
+use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -185,18 +185,17 @@ impl<T> Future for AbortOnDrop<T> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The core, the parties that run it, and the consumer that merges the shards.
+// The core and the two parties that run it.
 // ---------------------------------------------------------------------------------------
 
-/// One shard of an operator: calls in flight and finished items. The async cores share
-/// upstream and `f` through a source; the blocking core owns its upstream.
+/// Upstream, `f`, the calls in flight and the output buffer of one operator.
 pub(crate) trait Core: Send + 'static {
     /// What the consumer receives.
     type Item;
 
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
-    /// wakes `cx` to be run again). `cx` carries the shard's work waker. `held` finished
-    /// items are with the consumer already: they count against the bound.
+    /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
+    /// are with the consumer already: they count against the output buffer's size.
     fn run(&mut self, cx: &mut Context<'_>, held: usize);
 
     /// Moves every finished item, in output order, to the back of `out`; returns how
@@ -210,32 +209,27 @@ pub(crate) trait Core: Send + 'static {
     /// bound allows: nothing more is pulled until the consumer takes an item.
     fn is_full(&self, held: usize) -> bool;
 
-    /// No work left: nothing more will be pulled and nothing is in flight (finished
-    /// items may still wait).
+    /// No work left: upstream has ended and nothing is in flight (items may still be
+    /// buffered).
     fn is_drained(&self) -> bool;
 
-    /// Items this shard will still yield (finished, in flight, and upstream if it owns
-    /// one alone).
+    /// Items still to come: buffered, in flight, and upstream's hint.
     fn size_hint(&self) -> (usize, Option<usize>);
 
-    /// Drops every call in flight and the shard's hold on upstream and `f`.
+    /// Drops upstream and every call in flight.
     fn cancel(&mut self);
 
     /// The item that reports `e`.
     fn error_item(e: ParMapError) -> Self::Item;
 }
 
-/// How many times one party runs a core in a row while wake-ups keep arriving.
+/// How many times one party runs the core in a row while wake-ups keep arriving.
 const RERUNS: usize = 4;
 
-/// Who is waiting for what, for one shard; shared by its work waker, the consumer and
-/// its driver.
+/// Who is waiting for what; shared by the work waker, the consumer and the driver.
 #[derive(Debug, Default)]
-pub(crate) struct Signals {
-    /// The consumer runs this shard itself when it polls (the home shard).
-    home: AtomicBool,
-    /// The consumer returned `Pending` waiting for this shard: output wakes it, and (for
-    /// the home shard) so do work wake-ups.
+struct Signals {
+    /// The consumer returned `Pending` and waits for an item: work wake-ups go to it.
     consumer_waiting: AtomicBool,
     /// A work wake-up went to the consumer since it last ran the core.
     routed_to_consumer: AtomicBool,
@@ -247,7 +241,8 @@ pub(crate) struct Signals {
     running: AtomicBool,
     /// A work wake-up arrived that nobody has acted on yet.
     rerun: AtomicBool,
-    /// The last run stopped pulling because the bound was reached.
+    /// The last run stopped pulling because the bound was reached: the consumer runs the
+    /// core when it takes its next item.
     full: AtomicBool,
     /// Items the consumer has yielded (written by the consumer only, so a plain store).
     consumed: AtomicU64,
@@ -256,7 +251,7 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
-    /// The consumer waits on this shard: from now on its output wakes `waker`.
+    /// The consumer waits for an item: from now on work wake-ups go to `waker`.
     fn wait_for_work(&self, waker: &Waker) {
         self.consumer.register(waker);
         self.consumer_waiting.store(true, SeqCst);
@@ -276,9 +271,7 @@ impl Wake for Signals {
         if self.running.load(SeqCst) || !self.rerun.swap(false, SeqCst) {
             return;
         }
-        let to_consumer = (self.home.load(SeqCst) && self.consumer_waiting.load(SeqCst))
-            || self.driver_gone.load(SeqCst);
-        if to_consumer {
+        if self.consumer_waiting.load(SeqCst) || self.driver_gone.load(SeqCst) {
             self.routed_to_consumer.store(true, SeqCst);
             self.consumer.wake();
         } else {
@@ -287,101 +280,14 @@ impl Wake for Signals {
     }
 }
 
-/// The waker upstream sees: wakes every shard, since any of them may have room to pull.
-#[derive(Debug)]
-pub(crate) struct FanOut(Vec<Arc<Signals>>);
-
-impl Wake for FanOut {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        for signals in &self.0 {
-            signals.wake_by_ref();
-        }
-    }
-}
-
-/// What the consumer needs to know about the shared upstream: the order in which shards
-/// pulled (to merge them in input order), whether it has ended, and its panic.
-#[derive(Debug, Default)]
-pub(crate) struct SourceMeta {
-    state: Mutex<MetaState>,
-    /// Upstream has ended (or panicked): nothing more will be pulled.
-    done: AtomicBool,
-    /// The consumer, waiting for a shard to pull.
-    log_waiter: AtomicWaker,
-}
-
-#[derive(Debug, Default)]
-struct MetaState {
-    /// Which shard pulled each run of consecutive items, oldest first (only when the
-    /// output must keep input order across shards).
-    log: VecDeque<(usize, usize)>,
-    record_log: bool,
-    /// Upstream's panic, reported after every item pulled before it.
-    panic: Option<ParMapError>,
-    /// Upstream's size hint after the last pull.
-    hint: (usize, Option<usize>),
-}
-
-impl SourceMeta {
-    pub(crate) fn new(record_log: bool, hint: (usize, Option<usize>)) -> Arc<Self> {
-        Arc::new(SourceMeta {
-            state: Mutex::new(MetaState {
-                record_log,
-                hint,
-                ..MetaState::default()
-            }),
-            ..SourceMeta::default()
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, MetaState> {
-        // Nothing panics while this lock is held.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records that `shard` pulled `count` items and upstream's new size hint.
-    pub(crate) fn pulled(&self, shard: usize, count: usize, hint: (usize, Option<usize>)) {
-        let mut st = self.lock();
-        st.hint = hint;
-        if count > 0 && st.record_log {
-            match st.log.back_mut() {
-                Some((s, n)) if *s == shard => *n = n.saturating_add(count),
-                _ => st.log.push_back((shard, count)),
-            }
-            drop(st);
-            self.log_waiter.wake();
-        }
-    }
-
-    /// Upstream has ended, or panicked with `panic`.
-    pub(crate) fn ended(&self, panic: Option<ParMapError>) {
-        let mut st = self.lock();
-        st.hint = (0, Some(0));
-        if panic.is_some() {
-            st.panic = panic;
-        }
-        drop(st);
-        self.done.store(true, SeqCst);
-        self.log_waiter.wake();
-    }
-
-    pub(crate) fn is_done(&self) -> bool {
-        self.done.load(SeqCst)
-    }
-}
-
-/// A core, with the count of items handed to the consumer.
+/// The core, with the count of items handed to the consumer.
 struct Inner<C> {
     core: C,
     /// Items moved to the consumer's local queue (by the consumer, under the lock).
     taken: u64,
 }
 
-/// One shard's core and the signals around it.
+/// The core and the signals around it.
 pub(crate) struct Shared<C> {
     inner: Mutex<Inner<C>>,
     signals: Arc<Signals>,
@@ -390,7 +296,8 @@ pub(crate) struct Shared<C> {
 }
 
 impl<C> Shared<C> {
-    fn new(core: C, signals: Arc<Signals>) -> Arc<Self> {
+    fn new(core: C) -> Arc<Self> {
+        let signals = Arc::new(Signals::default());
         let work = Waker::from(Arc::clone(&signals));
         Arc::new(Shared {
             inner: Mutex::new(Inner { core, taken: 0 }),
@@ -411,8 +318,8 @@ impl<C> Shared<C> {
     }
 }
 
-/// The consumer's side of one shard's output: items taken from the core in one go,
-/// yielded without touching the lock.
+/// The consumer's side of the output: items taken from the core in one go, yielded
+/// without touching the lock.
 pub(crate) struct Local<T> {
     items: VecDeque<T>,
     consumed: u64,
@@ -443,12 +350,9 @@ impl<C: Core> Shared<C> {
         more
     }
 
-    /// Consumer side: the next item of this shard, `None` once it is drained. `inline`:
-    /// the consumer may run the core itself (the home shard, or a shard whose driver is
-    /// gone); otherwise only its driver runs it and the consumer waits for output.
-    fn poll_item(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
+    /// Consumer side: the next item, `None` at the end.
+    fn poll_next(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
         let sig = &*self.signals;
-        let inline = sig.home.load(SeqCst) || sig.driver_gone.load(SeqCst);
         // The hot path: an item taken earlier, and nothing for us to do in the core.
         if !local.items.is_empty()
             && !sig.routed_to_consumer.load(SeqCst)
@@ -459,14 +363,7 @@ impl<C: Core> Shared<C> {
         }
         let mut inner = match self.try_lock() {
             Some(inner) => inner,
-            None if !local.items.is_empty() => {
-                let item = self.pop_local(local);
-                if !inline && sig.full.load(SeqCst) {
-                    // The driver is running; it rereads the room on its next run.
-                    sig.driver.wake();
-                }
-                return Poll::Ready(item);
-            }
+            None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
             None => {
                 // The driver runs the core; it wakes us after unlocking if it produced.
                 sig.wait_for_work(cx.waker());
@@ -489,18 +386,14 @@ impl<C: Core> Shared<C> {
         }
         let routed =
             sig.routed_to_consumer.load(SeqCst) && sig.routed_to_consumer.swap(false, SeqCst);
-        let full = sig.full.load(SeqCst);
         let mut more = false;
-        if inline && (routed || item.is_none() || full || sig.driver_gone.load(SeqCst)) {
+        if routed || item.is_none() || sig.full.load(SeqCst) || sig.driver_gone.load(SeqCst) {
             more = self.run(&mut inner, local.consumed);
-        } else if !inline && full {
-            // Room appeared under the bound: the driver pulls again.
-            sig.driver_missed.store(true, SeqCst);
         }
         if item.is_none() {
             self.take_all(&mut inner, local);
             item = self.pop_local(local);
-            if inline && item.is_some() && sig.full.load(SeqCst) {
+            if item.is_some() && sig.full.load(SeqCst) {
                 // That item made room under the bound: pull again.
                 more |= self.run(&mut inner, local.consumed);
             }
@@ -529,18 +422,6 @@ impl<C: Core> Shared<C> {
         out
     }
 
-    /// The consumer now waits on another shard: work wake-ups of this one go to its
-    /// driver again, and one the consumer may have absorbed is handed over.
-    fn release_consumer(&self) {
-        let sig = &*self.signals;
-        if sig.consumer_waiting.load(SeqCst) {
-            sig.consumer_waiting.store(false, SeqCst);
-        }
-        if sig.routed_to_consumer.load(SeqCst) && sig.routed_to_consumer.swap(false, SeqCst) {
-            sig.driver.wake();
-        }
-    }
-
     /// Moves the core's finished items to the consumer's local queue.
     fn take_all(&self, inner: &mut Inner<C>, local: &mut Local<C::Item>) {
         let taken = inner.core.take_all(&mut local.items);
@@ -551,10 +432,26 @@ impl<C: Core> Shared<C> {
     fn pop_local(&self, local: &mut Local<C::Item>) -> Option<C::Item> {
         let item = local.items.pop_front()?;
         local.consumed = local.consumed.saturating_add(1);
-        // Release, not SeqCst: a plain store on the hot path; runners read it with
+        // Release, not SeqCst: a plain store on the hot path; the driver reads it with
         // Acquire under the lock.
         self.signals.consumed.store(local.consumed, Release);
         Some(item)
+    }
+
+    /// Consumer side: items still to come, when the core is free to look at (otherwise
+    /// the honest `(local, None)`).
+    fn size_hint(&self, local: &Local<C::Item>) -> (usize, Option<usize>) {
+        let here = local.items.len();
+        match self.try_lock() {
+            Some(inner) => {
+                let (lo, hi) = inner.core.size_hint();
+                (
+                    lo.saturating_add(here),
+                    hi.and_then(|h| h.checked_add(here)),
+                )
+            }
+            None => (here, None),
+        }
     }
 
     /// Consumer side, on drop: cancels the work now if the driver is not running it (if
@@ -575,8 +472,8 @@ impl<C> fmt::Debug for Shared<C> {
 }
 
 pin_project_lite::pin_project! {
-    /// The spawned task that runs one shard while the consumer is busy (and, for the
-    /// other shards, all the time). Ends when the shard is drained.
+    /// The spawned task that runs the core while the consumer is busy. Ends when the
+    /// work is drained.
     struct Driver<C: Core> {
         shared: Arc<Shared<C>>,
     }
@@ -584,7 +481,7 @@ pin_project_lite::pin_project! {
     impl<C: Core> PinnedDrop for Driver<C> {
         fn drop(this: Pin<&mut Self>) {
             // Aborted, dropped by a shutting-down runtime, or done: from now on the
-            // consumer runs the shard itself, like `buffered`.
+            // consumer runs the core alone, like `buffered`.
             let sig = &this.shared.signals;
             sig.driver_gone.store(true, SeqCst);
             sig.consumer.wake();
@@ -627,184 +524,38 @@ impl<C: Core> Future for Driver<C> {
     }
 }
 
-/// The consumer's handle on one running shard. Dropping it cancels the shard's work: its
-/// driver is aborted and its calls in flight are dropped at once (or, if the driver is
+/// The consumer's handle on a running operator. Dropping it cancels the work: the
+/// driver is aborted and the calls in flight are dropped at once (or, if the driver is
 /// running them at that instant, as soon as its poll ends).
-struct ShardHandle<C, T> {
+pub(crate) struct Running<C, T> {
     shared: Arc<Shared<C>>,
     local: Local<T>,
     driver: AbortOnDrop<()>,
     /// `Shared::cancel`, captured where `C: Core` is known, so the public stream types
     /// need no `Core` bounds.
     cancel: fn(&Shared<C>),
-    drained: bool,
 }
 
-impl<C, T> Drop for ShardHandle<C, T> {
+impl<C, T> Drop for Running<C, T> {
     fn drop(&mut self) {
         self.driver.0.abort();
         (self.cancel)(&self.shared);
     }
 }
 
-/// How the consumer merges the shards' output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Merge {
-    /// One shard: its output order is the output order.
-    Single,
-    /// Input order: follow the source's pull log.
-    Ordered,
-    /// Whatever is ready, round robin.
-    Unordered,
-}
-
-/// A running operator: its shards (the first is the consumer's home shard) and what the
-/// consumer knows about upstream.
-pub(crate) struct Running<C, T> {
-    shards: Vec<ShardHandle<C, T>>,
-    meta: Arc<SourceMeta>,
-    merge: Merge,
-    /// Pull-log entries taken from `meta` and not yet consumed: (shard, items left).
-    log: VecDeque<(usize, usize)>,
-    next: usize,
-}
-
-impl<C: Core<Item = T>, T> Running<C, T> {
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.merge {
-            Merge::Single => match self.shards.first_mut() {
-                Some(shard) => {
-                    match std::task::ready!(shard.shared.poll_item(&mut shard.local, cx)) {
-                        Some(item) => Poll::Ready(Some(item)),
-                        None => Poll::Ready(self.finish()),
-                    }
-                }
-                None => Poll::Ready(self.finish()),
-            },
-            Merge::Unordered => {
-                let count = self.shards.len();
-                let mut all_drained = true;
-                for i in 0..count {
-                    let s = (self.next + i) % count;
-                    let Some(shard) = self.shards.get_mut(s) else {
-                        continue;
-                    };
-                    if shard.drained {
-                        continue;
-                    }
-                    match shard.shared.poll_item(&mut shard.local, cx) {
-                        Poll::Ready(Some(item)) => {
-                            self.next = (s + 1) % count;
-                            return Poll::Ready(Some(item));
-                        }
-                        Poll::Ready(None) => shard.drained = true,
-                        Poll::Pending => all_drained = false,
-                    }
-                }
-                if all_drained {
-                    Poll::Ready(self.finish())
-                } else {
-                    Poll::Pending
-                }
-            }
-            Merge::Ordered => loop {
-                if let Some(&mut (s, ref mut left)) = self.log.front_mut() {
-                    for (i, other) in self.shards.iter().enumerate() {
-                        if i != s {
-                            other.shared.release_consumer();
-                        }
-                    }
-                    let Some(shard) = self.shards.get_mut(s) else {
-                        return Poll::Ready(self.finish());
-                    };
-                    return match std::task::ready!(shard.shared.poll_item(&mut shard.local, cx)) {
-                        Some(item) => {
-                            *left = left.saturating_sub(1);
-                            if *left == 0 {
-                                self.log.pop_front();
-                            }
-                            Poll::Ready(Some(item))
-                        }
-                        // A shard cannot end before yielding what it pulled.
-                        None => Poll::Ready(self.finish()),
-                    };
-                }
-                // Nothing pulled that we have not yielded: take new log entries, or wait
-                // for a shard to pull (every shard's driver pulls while it has room).
-                let done = self.meta.is_done();
-                self.meta.log_waiter.register(cx.waker());
-                {
-                    let mut st = self.meta.lock();
-                    self.log.extend(st.log.drain(..));
-                }
-                if self.log.is_empty() {
-                    if done {
-                        return Poll::Ready(self.finish());
-                    }
-                    for shard in &self.shards {
-                        shard.shared.release_consumer();
-                    }
-                    return Poll::Pending;
-                }
-            },
-        }
-    }
-
-    /// After the last item: upstream's panic if there was one, then the end.
-    fn finish(&mut self) -> Option<T> {
-        self.meta.lock().panic.take().map(C::error_item)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let mut lo = 0usize;
-        let mut hi = Some(0usize);
-        // Consistent only if no shard pulls meanwhile, and pulls need a shard's lock.
-        let mut guards = Vec::with_capacity(self.shards.len());
-        for shard in &self.shards {
-            let here = shard.local.items.len();
-            lo = lo.saturating_add(here);
-            hi = hi.and_then(|h| h.checked_add(here));
-            match shard.shared.try_lock() {
-                Some(inner) => {
-                    let (l, h) = inner.core.size_hint();
-                    lo = lo.saturating_add(l);
-                    hi = hi.and_then(|x| h.and_then(|h| x.checked_add(h)));
-                    guards.push(inner);
-                }
-                None => hi = None,
-            }
-        }
-        let st = self.meta.lock();
-        let (l, h) = st.hint;
-        let panic = usize::from(st.panic.is_some());
-        if guards.len() == self.shards.len() {
-            lo = lo.saturating_add(l).saturating_add(panic);
-        }
-        hi = hi.and_then(|x| h.and_then(|h| x.checked_add(h)?.checked_add(panic)));
-        (lo, hi)
-    }
-}
-
 /// The consumer side of every parallel-map operator. Before the first poll it holds
-/// upstream and `f`; the first poll builds the shards and spawns their drivers, so
-/// nothing is pulled before the stream is polled, and the runtime is looked up where it
-/// is polled. `T` is the item type (the cores' `Item`).
+/// upstream and `f`; the first poll builds the core and spawns the driver, so nothing is
+/// pulled before the stream is polled, and the runtime is looked up where it is polled.
+/// `T` is the item type (the core's `Item`).
 pub(crate) enum State<St, F, C, T> {
     Idle {
         upstream: St,
         f: F,
     },
     Running(Running<C, T>),
-    /// The drivers could not be spawned: yield `NoRuntime` once, then end.
+    /// The driver could not be spawned: yield `NoRuntime` once, then end.
     NoRuntime,
     Done,
-}
-
-/// What an operator's first poll builds: its shards (the same count as wakers given),
-/// and the shared view of upstream.
-pub(crate) struct Built<C> {
-    pub(crate) cores: Vec<C>,
-    pub(crate) meta: Arc<SourceMeta>,
 }
 
 impl<St, F, C, T> State<St, F, C, T> {
@@ -834,47 +585,40 @@ impl<St, F, C, T> State<St, F, C, T> {
     }
 }
 
-/// Builds an operator's cores from upstream, `f`, the runtime, the waker upstream must
-/// see (it wakes every shard) and the shard count.
-pub(crate) trait MakeCores<St, F, C>:
-    FnOnce(St, F, &Handle, Waker, usize) -> Built<C>
-{
-}
-
-impl<St, F, C, M> MakeCores<St, F, C> for M where M: FnOnce(St, F, &Handle, Waker, usize) -> Built<C>
-{}
-
-/// How the first poll sets an operator up.
-pub(crate) struct Plan<M> {
-    /// How many shards, given the runtime and the concurrency.
-    pub(crate) shards: fn(&Handle, usize) -> usize,
-    pub(crate) concurrency: usize,
-    /// Whether the output keeps input order across shards.
-    pub(crate) ordered: bool,
-    /// Builds the cores from upstream, `f`, the runtime, and the waker upstream must see
-    /// (it wakes every shard).
-    pub(crate) make: M,
-}
-
 impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
-    /// The next item: on the first poll, builds the shards and spawns their drivers on
-    /// the current runtime.
-    pub(crate) fn poll_next<M>(&mut self, cx: &mut Context<'_>, plan: Plan<M>) -> Poll<Option<T>>
-    where
-        M: MakeCores<St, F, C>,
-    {
+    /// The next item: on the first poll, builds the core with `make` and spawns the
+    /// driver on the current runtime.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        make: impl FnOnce(St, F, &Handle) -> C,
+    ) -> Poll<Option<T>> {
         if matches!(self, State::Idle { .. }) {
             let State::Idle { upstream, f } = std::mem::replace(self, State::Done) else {
                 return Poll::Ready(None);
             };
             *self = match Handle::try_current() {
-                Ok(handle) => State::Running(start(upstream, f, &handle, plan)),
+                Ok(handle) => {
+                    let shared = Shared::new(make(upstream, f, &handle));
+                    let driver = handle.spawn(Driver {
+                        shared: Arc::clone(&shared),
+                    });
+                    State::Running(Running {
+                        shared,
+                        local: Local {
+                            items: VecDeque::new(),
+                            consumed: 0,
+                        },
+                        driver: AbortOnDrop(driver),
+                        cancel: Shared::cancel,
+                    })
+                }
                 Err(_) => State::NoRuntime,
             };
         }
         match self {
             State::Running(running) => {
-                let polled = running.poll_next(cx);
+                let polled = running.shared.poll_next(&mut running.local, cx);
                 if let Poll::Ready(None) = polled {
                     *self = State::Done;
                 }
@@ -894,58 +638,10 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
     {
         match self {
             State::Idle { upstream, .. } => upstream.size_hint(),
-            State::Running(running) => running.size_hint(),
+            State::Running(running) => running.shared.size_hint(&running.local),
             State::NoRuntime => (1, Some(1)),
             State::Done => (0, Some(0)),
         }
-    }
-}
-
-/// Builds the shards and spawns one driver per shard.
-fn start<St, F, C, T, M>(upstream: St, f: F, handle: &Handle, plan: Plan<M>) -> Running<C, T>
-where
-    C: Core<Item = T>,
-    M: MakeCores<St, F, C>,
-{
-    let count = (plan.shards)(handle, plan.concurrency).max(1);
-    let signals: Vec<Arc<Signals>> = (0..count).map(|_| Arc::new(Signals::default())).collect();
-    if let Some(home) = signals.first() {
-        home.home.store(true, SeqCst);
-    }
-    let fan_out = Waker::from(Arc::new(FanOut(signals.clone())));
-    let built = (plan.make)(upstream, f, handle, fan_out, count);
-    let merge = match (built.cores.len(), plan.ordered) {
-        (0 | 1, _) => Merge::Single,
-        (_, true) => Merge::Ordered,
-        (_, false) => Merge::Unordered,
-    };
-    let shards = built
-        .cores
-        .into_iter()
-        .zip(signals)
-        .map(|(core, signals)| {
-            let shared = Shared::new(core, signals);
-            let driver = handle.spawn(Driver {
-                shared: Arc::clone(&shared),
-            });
-            ShardHandle {
-                shared,
-                local: Local {
-                    items: VecDeque::new(),
-                    consumed: 0,
-                },
-                driver: AbortOnDrop(driver),
-                cancel: Shared::cancel,
-                drained: false,
-            }
-        })
-        .collect();
-    Running {
-        shards,
-        meta: built.meta,
-        merge,
-        log: VecDeque::new(),
-        next: 0,
     }
 }
 
@@ -958,11 +654,262 @@ impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
                 .finish_non_exhaustive(),
             State::Running(running) => f
                 .debug_struct("Running")
-                .field("shards", &running.shards.len())
-                .field("merge", &running.merge)
-                .finish_non_exhaustive(),
+                .field("shared", &running.shared)
+                .field("held", &running.local.items.len())
+                .finish(),
             State::NoRuntime => f.write_str("NoRuntime"),
             State::Done => f.write_str("Done"),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The async core (par_map, par_map_unordered).
+// ---------------------------------------------------------------------------------------
+
+/// How many refill/harvest rounds one run may do before it yields to the runtime, so an
+/// always-ready upstream cannot monopolise a worker thread.
+pub(crate) const ROUNDS_PER_RUN: usize = 16;
+
+/// One call of `f` on one item, with a caught panic turned into an error item.
+pub(crate) type Call<Fut> = futures::future::Either<
+    Tagged<futures::future::CatchUnwind<AssertUnwindSafe<Fut>>>,
+    futures::future::Ready<Result<<Fut as Future>::Output, ParMapError>>,
+>;
+
+pin_project_lite::pin_project! {
+    /// A call tagged with its input index, for the panic report.
+    pub(crate) struct Tagged<F> {
+        #[pin]
+        fut: F,
+        index: u64,
+    }
+}
+
+impl<F, T> Future for Tagged<F>
+where
+    F: Future<Output = std::thread::Result<T>>,
+{
+    type Output = Result<T, ParMapError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.fut.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
+            Poll::Ready(Err(payload)) => Poll::Ready(Err(ParMapError::Panicked {
+                index: *this.index,
+                message: panic_message(&*payload),
+            })),
+        }
+    }
+}
+
+/// Calls `f(item)`, catching a panic in the call itself as well as in its future.
+fn call<I, F, Fut>(f: &mut F, index: u64, item: I) -> Call<Fut>
+where
+    F: FnMut(I) -> Fut,
+    Fut: Future,
+{
+    use futures::FutureExt;
+    match catch_unwind(AssertUnwindSafe(|| f(item))) {
+        Ok(fut) => futures::future::Either::Left(Tagged {
+            fut: AssertUnwindSafe(fut).catch_unwind(),
+            index,
+        }),
+        Err(payload) => {
+            futures::future::Either::Right(futures::future::ready(Err(ParMapError::Panicked {
+                index,
+                message: panic_message(&*payload),
+            })))
+        }
+    }
+}
+
+/// The set of calls in flight: `FuturesOrdered` for `par_map`, `FuturesUnordered` for
+/// `par_map_unordered`.
+pub(crate) trait InFlight<Fut: Future>:
+    Stream<Item = Fut::Output> + Unpin + Default
+{
+    fn push(&mut self, fut: Fut);
+    fn len(&self) -> usize;
+}
+
+impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesOrdered<Fut> {
+    fn push(&mut self, fut: Fut) {
+        self.push_back(fut);
+    }
+    fn len(&self) -> usize {
+        futures::stream::FuturesOrdered::len(self)
+    }
+}
+
+impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesUnordered<Fut> {
+    fn push(&mut self, fut: Fut) {
+        futures::stream::FuturesUnordered::push(self, fut);
+    }
+    fn len(&self) -> usize {
+        futures::stream::FuturesUnordered::len(self)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The core of `par_map` (`Q` = `FuturesOrdered`) and `par_map_unordered`
+    /// (`Q` = `FuturesUnordered`). Nothing is structurally pinned (upstream is boxed).
+    pub(crate) struct AsyncCore<St, F, Fut: Future, Q> {
+        // `None` once it has ended, panicked or been cancelled.
+        upstream: Option<Pin<Box<St>>>,
+        // Reported after every call pulled before the panic.
+        upstream_panic: Option<ParMapError>,
+        f: F,
+        in_flight: Q,
+        next_index: u64,
+        concurrency: usize,
+        cap: usize,
+        buffer: VecDeque<Result<Fut::Output, ParMapError>>,
+    }
+}
+
+impl<St, F, Fut, Q> AsyncCore<St, F, Fut, Q>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+    Q: InFlight<Call<Fut>>,
+{
+    pub(crate) fn new(upstream: St, f: F, limits: Limits) -> Self {
+        AsyncCore {
+            upstream: Some(Box::pin(upstream)),
+            upstream_panic: None,
+            f,
+            in_flight: Q::default(),
+            next_index: 0,
+            concurrency: limits.concurrency.get(),
+            cap: limits.buffer.get(),
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
+    /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
+    /// consumer).
+    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
+        let limit = self.concurrency.saturating_add(self.cap);
+        let mut pulled = false;
+        while self.in_flight.len() < self.concurrency
+            && self.in_flight.len() + self.buffer.len() + held < limit
+        {
+            let Some(upstream) = self.upstream.as_mut() else {
+                break;
+            };
+            match poll_upstream(upstream.as_mut(), cx) {
+                Ok(Poll::Ready(Some(item))) => {
+                    let index = self.next_index;
+                    self.next_index = self.next_index.saturating_add(1);
+                    let c = call(&mut self.f, index, item);
+                    self.in_flight.push(c);
+                    pulled = true;
+                }
+                Ok(Poll::Ready(None)) => self.upstream = None,
+                Ok(Poll::Pending) => break,
+                Err(e) => {
+                    self.upstream = None;
+                    self.upstream_panic = Some(e);
+                }
+            }
+        }
+        pulled
+    }
+
+    /// Polls the calls in flight and moves the finished ones to the buffer. Never held
+    /// back by the buffer: the bound is kept by `refill`, so work in flight always moves.
+    fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut harvested = false;
+        while self.in_flight.len() > 0 {
+            match self.in_flight.poll_next_unpin(cx) {
+                Poll::Ready(Some(out)) => {
+                    self.buffer.push_back(out);
+                    harvested = true;
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        if self.in_flight.len() == 0 {
+            if let Some(e) = self.upstream_panic.take() {
+                self.buffer.push_back(Err(e));
+                harvested = true;
+            }
+        }
+        harvested
+    }
+}
+
+impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
+where
+    St: Stream + Send + 'static,
+    F: FnMut(St::Item) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    Q: InFlight<Call<Fut>> + Send + 'static,
+{
+    type Item = Result<Fut::Output, ParMapError>;
+
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        for _ in 0..ROUNDS_PER_RUN {
+            let pulled = self.refill(cx, held);
+            let harvested = self.harvest(cx);
+            if !pulled && !harvested {
+                return;
+            }
+        }
+        cx.waker().wake_by_ref();
+    }
+
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
+        let n = self.buffer.len();
+        if out.is_empty() {
+            std::mem::swap(&mut self.buffer, out);
+        } else {
+            out.extend(self.buffer.drain(..));
+        }
+        n
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    fn is_full(&self, held: usize) -> bool {
+        let holding = self.in_flight.len() + self.buffer.len() + held;
+        holding >= self.concurrency.saturating_add(self.cap)
+    }
+
+    fn is_drained(&self) -> bool {
+        self.upstream.is_none() && self.in_flight.len() == 0 && self.upstream_panic.is_none()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let here = self.buffer.len().saturating_add(self.in_flight.len());
+        let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
+        match &self.upstream {
+            None => (here, Some(here)),
+            Some(upstream) => {
+                let (lo, hi) = upstream.size_hint();
+                (
+                    lo.saturating_add(here),
+                    hi.and_then(|h| h.checked_add(here)),
+                )
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.upstream = None;
+        self.upstream_panic = None;
+        self.in_flight = Q::default();
+    }
+
+    fn error_item(e: ParMapError) -> Self::Item {
+        Err(e)
     }
 }

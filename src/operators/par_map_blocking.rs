@@ -5,17 +5,15 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FusedStream, FuturesOrdered};
 use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
 
-use super::par_async::ROUNDS_PER_RUN;
 use super::par_driver::{
-    AbortOnDrop, Built, Core, Limits, ParMapError, Plan, SourceMeta, State, panic_message,
-    poll_upstream,
+    AbortOnDrop, Core, Limits, ParMapError, ROUNDS_PER_RUN, State, panic_message, poll_upstream,
 };
 use crate::error::ConfigError;
 use crate::units::Count;
@@ -118,31 +116,22 @@ where
         let this = self.project();
         let concurrency = this.concurrency.get();
         let max_batch = this.max_batch.get();
-        // One shard: the parallelism is on the blocking pool, not in the shards.
-        let plan = Plan {
-            shards: |_, _| 1,
-            concurrency,
-            ordered: true,
-            make: |upstream: St, f: F, handle: &Handle, _: Waker, _: usize| Built {
-                cores: vec![BlockingCore {
-                    upstream: Some(Box::pin(upstream)),
-                    upstream_panic: None,
-                    f: Arc::new(f),
-                    handle: handle.clone(),
-                    in_flight: FuturesOrdered::new(),
-                    in_flight_items: 0,
-                    next_index: 0,
-                    concurrency,
-                    cap,
-                    buffer: VecDeque::new(),
-                    batch: 1,
-                    max_batch,
-                    nanos_per_item: 0.0,
-                }],
-                meta: SourceMeta::new(false, (0, Some(0))),
-            },
-        };
-        this.state.poll_next(cx, plan)
+        this.state
+            .poll_next(cx, |upstream, f, handle| BlockingCore {
+                upstream: Some(Box::pin(upstream)),
+                upstream_panic: None,
+                f: Arc::new(f),
+                handle: handle.clone(),
+                in_flight: FuturesOrdered::new(),
+                in_flight_items: 0,
+                next_index: 0,
+                concurrency,
+                cap,
+                buffer: VecDeque::new(),
+                batch: 1,
+                max_batch,
+                nanos_per_item: 0.0,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -6,8 +6,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use futures::stream::{FusedStream, FuturesUnordered};
 
-use super::par_async::{AsyncCore, Call, plan};
-use super::par_driver::{Limits, ParMapError, State};
+use super::par_driver::{AsyncCore, Call, Limits, ParMapError, State};
 use crate::error::ConfigError;
 use crate::units::Count;
 
@@ -71,7 +70,8 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
         let limits = *this.limits;
-        this.state.poll_next(cx, plan(limits, false))
+        this.state
+            .poll_next(cx, |upstream, f, _| Core::new(upstream, f, limits))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

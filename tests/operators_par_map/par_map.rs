@@ -458,9 +458,8 @@ proptest! {
     }
 }
 
-// On a multi-thread runtime with two workers, a concurrency of 32 or more splits the work
-// into two shards driven on both threads; these tests check the same guarantees there.
-// They run on real time but assert nothing about it.
+// The same guarantees on a multi-thread runtime, where the driver and the consumer run on
+// different threads. These run on real time but assert nothing about it.
 
 async fn yields(n: u64) {
     for _ in 0..n {
@@ -469,7 +468,7 @@ async fn yields(n: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_keep_input_order_and_the_in_flight_bound() {
+async fn multi_thread_keeps_input_order_and_the_in_flight_bound() {
     let gauge = Gauge::new();
     let g = Arc::clone(&gauge);
     let out: Vec<u64> = stream::iter(0..5000u64)
@@ -491,7 +490,7 @@ async fn shards_keep_input_order_and_the_in_flight_bound() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_pull_at_most_emitted_plus_n_plus_buffer() {
+async fn multi_thread_pulls_at_most_emitted_plus_n_plus_buffer() {
     let pulled = Arc::new(AtomicUsize::new(0));
     let mut s = counted_naturals(Arc::clone(&pulled))
         .par_map(32, |x| async move {
@@ -504,7 +503,7 @@ async fn shards_pull_at_most_emitted_plus_n_plus_buffer() {
     for emitted in 1..=300usize {
         assert_eq!(s.next().await.unwrap().unwrap(), emitted as u64 - 1);
         if emitted % 50 == 0 {
-            // A busy consumer: let the shards fill everything they may.
+            // A busy consumer: let the driver fill everything it may.
             sleep(ms(20)).await;
         }
         let now = pulled.load(SeqCst);
@@ -513,7 +512,7 @@ async fn shards_pull_at_most_emitted_plus_n_plus_buffer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_report_panics_in_place() {
+async fn multi_thread_reports_panics_in_place() {
     let out: Vec<Result<u64, ParMapError>> = stream::iter(0..400u64)
         .par_map(32, |x| async move {
             yields(x % 3).await;
@@ -543,7 +542,7 @@ async fn shards_report_panics_in_place() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_report_an_upstream_panic_last() {
+async fn multi_thread_reports_an_upstream_panic_last() {
     let upstream = stream::iter(0..1000u64).map(|x| {
         if x == 300 {
             panic!("source broke");
@@ -575,7 +574,7 @@ async fn shards_report_an_upstream_panic_last() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_a_sharded_stream_cancels_every_call() {
+async fn dropping_the_stream_on_a_multi_thread_runtime_cancels_every_call() {
     let gauge = Gauge::new();
     let g = Arc::clone(&gauge);
     let mut s = stream::iter(0..10_000u64)
@@ -593,7 +592,7 @@ async fn dropping_a_sharded_stream_cancels_every_call() {
     for i in 0..10 {
         assert_eq!(s.next().await, Some(Ok(i)));
     }
-    // Wait (without assuming any speed) until the shards have filled their quota.
+    // Wait (without assuming any speed) until the work has filled the concurrency.
     while gauge.now() < 32 {
         tokio::task::yield_now().await;
     }
@@ -611,9 +610,9 @@ async fn dropping_a_sharded_stream_cancels_every_call() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// The same model check with shards on two worker threads.
+    /// The same model check on a multi-thread runtime.
     #[test]
-    fn shards_equal_the_sequential_map(
+    fn multi_thread_equals_the_sequential_map(
         input in proptest::collection::vec(any::<u16>(), 0..400),
         panics in proptest::collection::vec(proptest::bool::weighted(0.05), 400),
         n in 32usize..80,

@@ -240,7 +240,7 @@ fn zero_concurrency_is_a_config_error_and_no_runtime_an_error_item() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_yield_every_item_once_within_the_bounds() {
+async fn multi_thread_yields_every_item_once_within_the_bounds() {
     let gauge = Gauge::new();
     let g = Arc::clone(&gauge);
     let pulled = Arc::new(AtomicUsize::new(0));

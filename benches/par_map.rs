@@ -230,6 +230,28 @@ fn bench_cpu(c: &mut Criterion) {
             black_box(out)
         })
     });
+    // The measured alternative to the blocking pool: the same batches as tasks on the
+    // runtime's worker threads (what `par_map_blocking` would do with spawned tasks).
+    g.bench_function("tokio_spawn_batches", |b| {
+        b.to_async(&rt).iter(|| {
+            on_worker(async move {
+                let out: Vec<u64> = stream::iter(0..CPU_ITEMS)
+                    .chunks(128)
+                    .map(|batch| async move {
+                        tokio::spawn(
+                            async move { batch.into_iter().map(cpu_work).collect::<Vec<_>>() },
+                        )
+                        .await
+                        .unwrap()
+                    })
+                    .buffered(threads)
+                    .flat_map(stream::iter)
+                    .collect()
+                    .await;
+                black_box(out)
+            })
+        })
+    });
     g.bench_function("par_map_blocking", |b| {
         b.to_async(&rt).iter(|| {
             on_worker(async move {
@@ -273,6 +295,7 @@ fn main() {
         &[
             ("par_map_blocking", "rayon_par_iter"),
             ("par_map_blocking", "sequential_loop"),
+            ("tokio_spawn_batches", "rayon_par_iter"),
             ("rayon_par_iter", "sequential_loop"),
         ],
     );

@@ -47,47 +47,51 @@ pub trait DataflowExt: Stream {
     /// Like `futures`' [`buffered`](futures::StreamExt::buffered) over `map(f)`, with three
     /// differences:
     ///
-    /// - **The work keeps moving while you are busy.** The calls in flight are driven by a
-    ///   tokio task spawned on the first poll, not by your `poll_next`: while you spend
-    ///   time on one result, the other calls go on running, finished results wait in an
-    ///   output buffer, and new items are pulled to keep `n` calls in flight. With
-    ///   `buffered`, in-flight work stalls whenever the consumer is not polling (futures-rs
-    ///   issues #2387 and #2961).
+    /// - **The work keeps moving while you are busy.** With `buffered`, the calls in flight
+    ///   are polled only from inside your `poll_next`, so they stall while you spend time
+    ///   on a result (futures-rs issues #2387 and #2961). Here a small driver task, spawned
+    ///   on the first poll, runs the calls in flight and pulls new items whenever you are
+    ///   busy with an item this stream gave you; finished results wait in a bounded
+    ///   output buffer. While you wait on the stream, your own task does the work, as
+    ///   `buffered` does, with no hand-off between threads.
     /// - **A panic is an error item.** A panic in `f` or in its future becomes
-    ///   `Err(`[`ParMapError::Panicked`]`)` carrying the item's index and the message, in the
-    ///   item's place; the stream goes on with the other items. Every input item ends as
-    ///   exactly one output item (a value or an error).
+    ///   `Err(`[`ParMapError::Panicked`]`)` with the item's index and the message, in the
+    ///   item's place, and the stream goes on with the other items: every input item comes
+    ///   out exactly once, as a value or as an error.
     /// - **Zero concurrency is an error**, not a stream that hangs.
     ///
     /// # Bounds
     ///
     /// At most `n` calls are in flight, results that finished before their turn included
-    /// (they wait in input order). At most [`output_buffer_size`](ParMap::output_buffer_size)
-    /// finished results (default `n`, set with [`output_buffer`](ParMap::output_buffer)) wait
-    /// for the consumer; when that buffer is full the driver stops harvesting and pulling.
-    /// So items pulled from upstream never exceed items yielded + `n` + the buffer size.
-    /// The default buffer of `n` lets every call in flight finish while the consumer is
-    /// busy with one result, at the cost of at most `2 n` results held in memory.
+    /// (they wait, in input order, for the ones before them). A new item is pulled only
+    /// while fewer than `n` calls are in flight *and* fewer than `n + b` items are held in
+    /// all (in flight or finished but not yet yielded), where `b` is
+    /// [`output_buffer_size`](ParMap::output_buffer_size) (default `n`, set with
+    /// [`output_buffer`](ParMap::output_buffer)). So items pulled from upstream never
+    /// exceed items yielded + `n` + `b`. The default lets the consumer fall `n` results
+    /// behind before the work pauses, for at most `2 n` items in memory.
     ///
     /// # Requirements
     ///
-    /// Upstream, `f`, its futures and their outputs must be `Send + 'static`, because they
-    /// move into the spawned driver. For `!Send` work, use `futures`' `buffered` (which
-    /// needs no runtime but stalls while you are busy).
+    /// Upstream, its items, `f`, its futures and their outputs must be `Send + 'static`:
+    /// the driver task may run them on another worker thread. For `!Send` work use
+    /// `futures`' `buffered`, which needs no runtime but stalls while you are busy.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero. Items are
-    /// `Err(ParMapError::NoRuntime)` (once, then the stream ends) when the stream is first
-    /// polled outside a tokio runtime; `Err(ParMapError::DriverStopped)` ends it when the
-    /// runtime shuts down under it.
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero. When the
+    /// stream is first polled outside a tokio runtime, its only item is
+    /// `Err(`[`ParMapError::NoRuntime`]`)` and nothing is pulled. If upstream panics, the
+    /// items pulled before are still mapped and yielded, then
+    /// `Err(`[`ParMapError::UpstreamPanicked`]`)` ends the stream.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the stream aborts the driver: every call in flight is dropped (at the
-    /// runtime's next scheduling point) and `f` is never called again. Results not yet
-    /// yielded are lost with it. `next()` on it is cancel safe: a result is removed from
-    /// the buffer only when it is returned.
+    /// Dropping the stream cancels the work: the driver task is aborted and every call
+    /// in flight is dropped (at once, or right after the driver's current poll if it is
+    /// running on another thread at that instant); `f` is not called again and no task
+    /// outlives the stream. Results not yet yielded are dropped with it. Dropping a
+    /// `next()` future loses nothing: a result leaves the stream only when returned.
     ///
     /// # Examples
     ///
@@ -139,22 +143,24 @@ pub trait DataflowExt: Stream {
     /// Runs the async function `f` on up to `n` items at once and yields the results as
     /// they finish.
     ///
-    /// The unordered sibling of [`par_map`](DataflowExt::par_map), with the same bounds,
-    /// requirements, panic handling and cancellation: like `futures`'
+    /// The unordered sibling of [`par_map`](DataflowExt::par_map), with the same bounds
+    /// (at most `n` calls in flight, items pulled never more than yielded + `n` + the
+    /// output buffer), requirements, panic handling and cancellation. Like `futures`'
     /// [`buffer_unordered`](futures::StreamExt::buffer_unordered), except that the calls in
-    /// flight keep running (and new ones start) while the consumer is busy, finished
-    /// results wait in a bounded output buffer, and a panic is an
+    /// flight keep running, and new ones start, while the consumer is busy; finished
+    /// results wait in a bounded output buffer; and a panic is an
     /// `Err(`[`ParMapError::Panicked`]`)` item. A slow item never holds back the others.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
-    /// [`par_map`](DataflowExt::par_map) for the error items.
+    /// [`par_map`](DataflowExt::par_map) for the error items (an upstream panic comes
+    /// after every call pulled before it).
     ///
     /// # Cancel safety
     ///
-    /// As for [`par_map`](DataflowExt::par_map): dropping the stream aborts every call in
-    /// flight.
+    /// As for [`par_map`](DataflowExt::par_map): dropping the stream cancels every call in
+    /// flight and its driver task.
     ///
     /// # Examples
     ///
@@ -208,37 +214,39 @@ pub trait DataflowExt: Stream {
     /// it inside an async `par_map` would block the runtime's worker threads. Here `f`
     /// runs on tokio's blocking pool. Items are handed over in batches, so the hand-over
     /// costs little even when `f` takes microseconds: the batch size adapts to about half
-    /// a millisecond of work per batch, up to [`max_batch`](ParMapBlocking::max_batch)
-    /// items (default 256), and a batch is cut short whenever upstream has nothing ready,
-    /// so a slow upstream never waits for a full batch. Like
-    /// [`par_map`](DataflowExt::par_map), the work goes on while the consumer is busy,
-    /// finished batches wait in a bounded output buffer, and a panic in `f` becomes
-    /// `Err(`[`ParMapError::Panicked`]`)` in the item's place, the other items going on.
+    /// a millisecond of work, up to [`max_batch`](ParMapBlocking::max_batch) items
+    /// (default 256), and a batch is cut short when upstream has nothing ready, so a slow
+    /// upstream never waits for a full batch. Like [`par_map`](DataflowExt::par_map), the
+    /// work goes on while the consumer is busy, finished results wait in a bounded output
+    /// buffer, and a panic in `f` becomes `Err(`[`ParMapError::Panicked`]`)` in the item's
+    /// place while the other items go on.
     ///
     /// # Bounds
     ///
     /// At most `n` batches are in flight, one per thread, and each thread calls `f` on one
-    /// item at a time: at most `n` calls of `f` run at once. At most
-    /// [`output_buffer_size`](ParMapBlocking::output_buffer_size) finished batches (default
-    /// `n`) wait for the consumer, plus the batch being yielded. So items pulled from
-    /// upstream never exceed items yielded + (2 `n` + 1) × the max batch with the default
-    /// buffer.
+    /// item at a time: at most `n` calls of `f` run at once. A batch is pulled only while
+    /// fewer than `n` are in flight and the items held (in flight or finished but not yet
+    /// yielded) leave room for it under `n × max batch + b`, where `b` is
+    /// [`output_buffer_size`](ParMapBlocking::output_buffer_size) (default
+    /// `n × max batch`). So items pulled from upstream never exceed items yielded +
+    /// `n × max batch + b`.
     ///
     /// # Requirements
     ///
     /// Upstream, its items, `f` and its results must be `Send + 'static`, and `f` must be
-    /// `Fn + Sync` because several threads call it at once.
+    /// `Fn + Sync`: several threads call it at once.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
-    /// [`par_map`](DataflowExt::par_map) for the error items.
+    /// [`par_map`](DataflowExt::par_map) for the error items. A batch the runtime drops
+    /// unrun while shutting down yields one [`ParMapError::RuntimeShutdown`] per item.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the stream aborts the driver and every batch that has not started; a
-    /// batch already running on a thread cannot be interrupted, so it finishes its
-    /// current items and its results are discarded.
+    /// Dropping the stream aborts its driver task and every batch that has not started.
+    /// A thread cannot be interrupted, so a batch already running finishes the call of
+    /// `f` it is in, then skips the rest of the batch. Nothing new starts.
     ///
     /// # Examples
     ///

@@ -291,17 +291,21 @@ struct Inner<C> {
 pub(crate) struct Shared<C> {
     inner: Mutex<Inner<C>>,
     signals: Arc<Signals>,
+    /// Set when the consumer drops the stream; work running outside the core (a batch
+    /// on the blocking pool) checks it, since it cannot be dropped.
+    stop: Arc<AtomicBool>,
     /// The work waker (routes through `signals`; holds no reference to the core).
     work: Waker,
 }
 
 impl<C> Shared<C> {
-    fn new(core: C) -> Arc<Self> {
+    fn new(core: C, stop: Arc<AtomicBool>) -> Arc<Self> {
         let signals = Arc::new(Signals::default());
         let work = Waker::from(Arc::clone(&signals));
         Arc::new(Shared {
             inner: Mutex::new(Inner { core, taken: 0 }),
             signals,
+            stop,
             work,
         })
     }
@@ -457,6 +461,7 @@ impl<C: Core> Shared<C> {
     /// Consumer side, on drop: cancels the work now if the driver is not running it (if
     /// it is, aborting the driver drops the work right after).
     fn cancel(&self) {
+        self.stop.store(true, SeqCst);
         if let Some(mut inner) = self.try_lock() {
             inner.core.cancel();
         }
@@ -586,12 +591,13 @@ impl<St, F, C, T> State<St, F, C, T> {
 }
 
 impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
-    /// The next item: on the first poll, builds the core with `make` and spawns the
-    /// driver on the current runtime.
+    /// The next item: on the first poll, builds the core with `make` (given the runtime
+    /// and the flag that is set when the stream is dropped) and spawns the driver on the
+    /// current runtime.
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
-        make: impl FnOnce(St, F, &Handle) -> C,
+        make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
     ) -> Poll<Option<T>> {
         if matches!(self, State::Idle { .. }) {
             let State::Idle { upstream, f } = std::mem::replace(self, State::Done) else {
@@ -599,7 +605,9 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
             };
             *self = match Handle::try_current() {
                 Ok(handle) => {
-                    let shared = Shared::new(make(upstream, f, &handle));
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let core = make(upstream, f, &handle, Arc::clone(&stop));
+                    let shared = Shared::new(core, stop);
                     let driver = handle.spawn(Driver {
                         shared: Arc::clone(&shared),
                     });
@@ -856,9 +864,10 @@ where
 
     fn run(&mut self, cx: &mut Context<'_>, held: usize) {
         for _ in 0..ROUNDS_PER_RUN {
-            let pulled = self.refill(cx, held);
-            let harvested = self.harvest(cx);
-            if !pulled && !harvested {
+            // Refill first, so the harvest polls the new calls too; a harvest that found
+            // nothing finished freed no slot, so another round would find nothing either.
+            self.refill(cx, held);
+            if !self.harvest(cx) {
                 return;
             }
         }

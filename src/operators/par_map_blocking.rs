@@ -5,6 +5,7 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,7 @@ where
         let concurrency = this.concurrency.get();
         let max_batch = this.max_batch.get();
         this.state
-            .poll_next(cx, |upstream, f, handle| BlockingCore {
+            .poll_next(cx, |upstream, f, handle, stop| BlockingCore {
                 upstream: Some(Box::pin(upstream)),
                 upstream_panic: None,
                 f: Arc::new(f),
@@ -131,6 +132,7 @@ where
                 batch: 1,
                 max_batch,
                 nanos_per_item: 0.0,
+                stop,
             })
     }
 
@@ -220,6 +222,9 @@ pin_project_lite::pin_project! {
         max_batch: usize,
         // Moving average of the time per item, in nanoseconds (0 until measured).
         nanos_per_item: f64,
+        // Set when the stream is dropped: a running batch stops after its current item
+        // instead of finishing work nobody will read.
+        stop: Arc<AtomicBool>,
     }
 }
 
@@ -284,20 +289,23 @@ where
         self.next_index = self.next_index.saturating_add(len as u64);
         self.in_flight_items = self.in_flight_items.saturating_add(len);
         let f = Arc::clone(&self.f);
+        let stop = Arc::clone(&self.stop);
         let job = self.handle.spawn_blocking(move || {
             let start = Instant::now();
-            let out: Batch<T> = items
-                .into_iter()
-                .zip(first..)
-                .map(|(item, index)| {
+            let mut out: Batch<T> = Vec::with_capacity(len);
+            for (item, index) in items.into_iter().zip(first..) {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                out.push(
                     catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
                         ParMapError::Panicked {
                             index,
                             message: panic_message(&*payload),
                         }
-                    })
-                })
-                .collect();
+                    }),
+                );
+            }
             (out, start.elapsed())
         });
         self.in_flight.push_back(BatchJob {
@@ -357,9 +365,10 @@ where
 
     fn run(&mut self, cx: &mut Context<'_>, held: usize) {
         for _ in 0..ROUNDS_PER_RUN {
-            let pulled = self.refill(cx, held);
-            let harvested = self.harvest(cx);
-            if !pulled && !harvested {
+            // Refill first, so the harvest polls the new calls too; a harvest that found
+            // nothing finished freed no slot, so another round would find nothing either.
+            self.refill(cx, held);
+            if !self.harvest(cx) {
                 return;
             }
         }
@@ -408,6 +417,7 @@ where
     }
 
     fn cancel(&mut self) {
+        self.stop.store(true, Relaxed);
         self.upstream = None;
         self.upstream_panic = None;
         self.in_flight = FuturesOrdered::new();

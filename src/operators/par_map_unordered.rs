@@ -71,7 +71,7 @@ where
         let this = self.project();
         let limits = *this.limits;
         this.state
-            .poll_next(cx, |upstream, f, _| Core::new(upstream, f, limits))
+            .poll_next(cx, |upstream, f, _, _| Core::new(upstream, f, limits))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -167,12 +167,14 @@ pub trait DataflowExt: Stream {
     /// ```
     /// use std::time::Duration;
     /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::ParMapError;
     /// use sweet_async::prelude::*;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// // Crawl pages; a page that takes longer comes out later.
-    /// let done: Vec<(u64, Result<usize, ParMapError>)> = stream::iter([30u64, 10, 20])
+    /// // Crawl pages: a page that answers sooner comes out sooner, and a page that
+    /// // breaks the parser is reported in its place.
+    /// let pages: Vec<Result<usize, ParMapError>> = stream::iter([30u64, 10, 20])
     ///     .par_map_unordered(3, |ms| async move {
     ///         tokio::time::sleep(Duration::from_millis(ms)).await;
     ///         if ms == 20 {
@@ -180,13 +182,14 @@ pub trait DataflowExt: Stream {
     ///         }
     ///         ms as usize
     ///     })?
-    ///     .enumerate()
-    ///     .map(|(i, r)| (i as u64, r))
     ///     .collect()
     ///     .await;
-    /// assert_eq!(done[0].1, Ok(10));
-    /// assert!(matches!(&done[1].1, Err(ParMapError::Panicked { index: 2, message }) if message == "malformed page"));
-    /// assert_eq!(done[2].1, Ok(30));
+    /// assert_eq!(pages[0], Ok(10));
+    /// assert_eq!(
+    ///     pages[1],
+    ///     Err(ParMapError::Panicked { index: 2, message: "malformed page".into() })
+    /// );
+    /// assert_eq!(pages[2], Ok(30));
     /// # Ok(())
     /// # }
     /// ```
@@ -254,20 +257,33 @@ pub trait DataflowExt: Stream {
     /// use futures::{StreamExt, stream};
     /// use sweet_async::prelude::*;
     ///
-    /// fn checksum(line: String) -> u32 {
-    ///     line.bytes().fold(0u32, |h, b| h.rotate_left(5) ^ u32::from(b))
+    /// #[derive(Debug, PartialEq)]
+    /// enum Level { Info, Error }
+    ///
+    /// /// Parsing is CPU work: it runs on the blocking pool, four lines at once.
+    /// fn parse_log_entry(line: String) -> (Level, String) {
+    ///     match line.split_once(' ') {
+    ///         Some(("ERROR", msg)) => (Level::Error, msg.to_owned()),
+    ///         _ => (Level::Info, line),
+    ///     }
     /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let lines = stream::iter((0..1000).map(|i| format!("record {i}")));
-    /// let sums: Vec<u32> = lines
-    ///     .par_map_blocking(4, checksum)?
-    ///     .map(|r| r.expect("checksum does not panic"))
+    /// let lines = stream::iter((0..1000).map(|i| {
+    ///     if i % 250 == 0 { format!("ERROR disk {i} full") } else { format!("INFO ok {i}") }
+    /// }));
+    /// let errors: Vec<String> = lines
+    ///     .par_map_blocking(4, parse_log_entry)?
+    ///     .filter_map(|parsed| async move {
+    ///         match parsed.expect("the parser does not panic") {
+    ///             (Level::Error, msg) => Some(msg),
+    ///             (Level::Info, _) => None,
+    ///         }
+    ///     })
     ///     .collect()
     ///     .await;
-    /// assert_eq!(sums.len(), 1000);
-    /// assert_eq!(sums[7], checksum("record 7".to_owned()));
+    /// assert_eq!(errors, ["disk 0 full", "disk 250 full", "disk 500 full", "disk 750 full"]);
     /// # Ok(())
     /// # }
     /// ```

@@ -14,8 +14,14 @@
 //! Every waker handed to upstream and to the calls in flight is one *work waker* that
 //! routes a wake-up to the consumer while it waits for an item, and to the driver while
 //! the consumer is busy. Whoever fails to take the lock leaves a flag that the holder
-//! checks after unlocking, so no wake-up is lost. Finished results wait in the core's
-//! output buffer; when it is full nothing is harvested or pulled, so memory stays bounded.
+//! checks after unlocking, so no wake-up is lost.
+//!
+//! Finished results wait in the core's buffer, and the consumer takes them all at once
+//! into a local queue it yields from without locking (publishing how many it has yielded
+//! with a plain store). The calls in flight are always polled when woken; the bound is
+//! kept on the pulling side: an item is pulled only while fewer than `n` calls are in
+//! flight and fewer than `n + b` items are held (in flight, finished, or with the
+//! consumer), so memory stays bounded whatever the consumer does.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -151,12 +157,12 @@ pub(crate) fn poll_upstream<St: Stream>(
 pub(crate) struct Limits {
     /// At most this many calls (or batches, for the blocking variant) in flight.
     pub(crate) concurrency: NonZeroUsize,
-    /// At most this many finished items waiting for the consumer.
+    /// The output buffer `b`: at most `concurrency + b` items held at once.
     pub(crate) buffer: NonZeroUsize,
 }
 
 impl Limits {
-    /// Concurrency `n` (checked, named `setting` in the error) and a buffer of `buffer`.
+    /// Concurrency `n` (checked, named `setting` in the error) and an output buffer of `n`.
     pub(crate) fn new(n: Count, setting: &'static str) -> Result<Self, ConfigError> {
         let concurrency = n.validate(setting)?;
         Ok(Limits {
@@ -195,7 +201,7 @@ pub(crate) trait Core: Send + 'static {
 
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
     /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
-    /// are with the consumer already: they count against the output buffer's size.
+    /// are with the consumer already: they count against the bound.
     fn run(&mut self, cx: &mut Context<'_>, held: usize);
 
     /// Moves every finished item, in output order, to the back of `out`; returns how

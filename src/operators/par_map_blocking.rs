@@ -56,10 +56,10 @@ where
         }
     }
 
-    /// Sets how many finished items may wait for the consumer (default: the number of
-    /// threads times the max batch, so every thread can finish a batch while the consumer
-    /// is busy), before the first poll. A finished batch is taken whole while the buffer
-    /// is below this size, so it may hold up to `size + max batch - 1` items.
+    /// Sets the output buffer `b` in items (default: threads × max batch, so every thread
+    /// can finish a batch and start another while the consumer is busy), before the first
+    /// poll: a batch is pulled only while the items held (in flight or finished but not
+    /// yet yielded) leave room for it under `threads × max batch + b`.
     ///
     /// # Errors
     ///
@@ -88,8 +88,7 @@ where
         self.concurrency.get()
     }
 
-    /// The most finished items waiting for the consumer (see
-    /// [`output_buffer`](Self::output_buffer)).
+    /// The output buffer `b` in items (see [`output_buffer`](Self::output_buffer)).
     pub fn output_buffer_size(&self) -> usize {
         self.buffer.map_or_else(
             || self.concurrency.get().saturating_mul(self.max_batch.get()),

@@ -35,8 +35,10 @@ where
         }
     }
 
-    /// Sets how many finished results may wait for the consumer (default: the
-    /// concurrency), before the first poll.
+    /// Sets the output buffer `b` (default: the concurrency `n`), before the first poll:
+    /// items are pulled only while fewer than `n + b` are held (in flight or finished but
+    /// not yet yielded), so the consumer may fall `b` results behind before the work
+    /// pauses. See [`par_map_unordered`](super::DataflowExt::par_map_unordered).
     ///
     /// # Errors
     ///
@@ -52,7 +54,7 @@ where
         self.limits.concurrency.get()
     }
 
-    /// The most finished results waiting for the consumer.
+    /// The output buffer `b`: at most `n + b` items are held at once.
     pub fn output_buffer_size(&self) -> usize {
         self.limits.buffer.get()
     }

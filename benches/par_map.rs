@@ -7,8 +7,11 @@
 //!    and the consumer spends 4 ms on each result. `buffered` polls its futures only while
 //!    the consumer polls it, so its in-flight work stalls during those 4 ms; our driver
 //!    keeps the work going.
+//!    `consumer_alone` is the floor: the consumer's 200 waits of 4 ms with no work at all.
 //! 3. `par_map_blocking_cpu`: CPU-heavy synchronous work on 100k items against rayon's
-//!    `par_iter().map().collect()` and a sequential loop.
+//!    `par_iter().map().collect()` and a sequential loop; `tokio_spawn_batches` is the
+//!    measured alternative design (the same batches as tasks on the runtime's workers
+//!    instead of the blocking pool).
 //!
 //! Run: `cargo bench --bench par_map`. The ratios print at the end. The machine is shared:
 //! absolute times are noisy, the ratios from one run are what counts.
@@ -155,6 +158,17 @@ fn bench_busy_consumer(c: &mut Criterion) {
             })
         })
     });
+    g.bench_function("consumer_alone", |b| {
+        b.to_async(&rt).iter(|| {
+            on_worker(async {
+                let mut sum = 0u64;
+                for x in 0..BUSY_ITEMS {
+                    sum = busy_consume(sum, x).await;
+                }
+                sum
+            })
+        })
+    });
     g.bench_function("futures_buffered", |b| {
         b.to_async(&rt).iter(|| {
             on_worker(async {
@@ -288,6 +302,7 @@ fn main() {
             ("par_map", "futures_buffered"),
             ("par_map_unordered", "futures_buffer_unordered"),
             ("par_map", "sequential_loop"),
+            ("par_map", "consumer_alone"),
         ],
     );
     common::print_ratios(

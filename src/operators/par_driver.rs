@@ -1,0 +1,930 @@
+//! The machinery shared by the parallel-map operators: [`ParMapError`], the work core
+//! (upstream, `f`, the calls in flight and the bounded output buffer), and the driver
+//! task that keeps the core moving while the consumer is busy.
+//!
+//! `futures`' `buffered`/`buffer_unordered` poll their futures only from inside the
+//! consumer's `poll_next`, so in-flight work stalls whenever the consumer is busy with an
+//! earlier result (futures-rs issues #2387, #2961). Here the core sits behind a mutex that
+//! two parties take with `try_lock`, never blocking:
+//!
+//! - the **consumer** runs the core itself when it polls (no hand-off, no cross-thread
+//!   wake-up: as cheap as `buffered` while the consumer keeps up), and
+//! - a **driver** task spawned on the first poll runs it when the consumer is busy.
+//!
+//! Every waker handed to upstream and to the calls in flight is one *work waker* that
+//! routes a wake-up to the consumer while it waits for an item, and to the driver while
+//! the consumer is busy. Whoever fails to take the lock leaves a flag that the holder
+//! checks after unlocking, so no wake-up is lost.
+//!
+//! Finished results wait in the core's buffer, and the consumer takes them all at once
+//! into a local queue it yields from without locking (publishing how many it has yielded
+//! with a plain store). The calls in flight are always polled when woken; the bound is
+//! kept on the pulling side: an item is pulled only while fewer than `n` calls are in
+//! flight and fewer than `n + b` items are held (in flight, finished, or with the
+//! consumer), so memory stays bounded whatever the consumer does.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst,
+};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::task::AtomicWaker;
+use futures::{Stream, StreamExt};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+use crate::error::ConfigError;
+use crate::units::Count;
+
+/// Why a parallel-map stream yielded an error item instead of a value.
+///
+/// `Panicked` replaces exactly one input item and the stream goes on with the others;
+/// `UpstreamPanicked` and `NoRuntime` end the stream after the items already pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParMapError {
+    /// The user's `f` (or the future it returned) panicked on one input item.
+    Panicked {
+        /// The position of the input item in the upstream stream, counted from 0.
+        index: u64,
+        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        message: String,
+    },
+    /// The upstream stream panicked while being polled; nothing more is pulled from it.
+    UpstreamPanicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The stream was first polled outside a tokio runtime, so its driver could not be
+    /// spawned. Nothing was pulled from upstream.
+    NoRuntime,
+    /// The runtime shut down before a blocking batch ran: one such error per input item
+    /// of the batch, so nothing is lost silently.
+    RuntimeShutdown {
+        /// The position of the input item in the upstream stream, counted from 0.
+        index: u64,
+    },
+}
+
+impl ParMapError {
+    /// `true` for [`ParMapError::Panicked`] and [`ParMapError::UpstreamPanicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(
+            self,
+            ParMapError::Panicked { .. } | ParMapError::UpstreamPanicked { .. }
+        )
+    }
+}
+
+impl fmt::Display for ParMapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParMapError::Panicked { index, message } => {
+                write!(
+                    f,
+                    "parallel map function panicked on item {index}: {message}"
+                )
+            }
+            ParMapError::UpstreamPanicked { message } => {
+                write!(f, "upstream stream of a parallel map panicked: {message}")
+            }
+            ParMapError::NoRuntime => f.write_str(
+                "parallel map polled outside a tokio runtime: its driver cannot be spawned",
+            ),
+            ParMapError::RuntimeShutdown { index } => {
+                write!(f, "the runtime shut down before item {index} was mapped")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParMapError {}
+
+impl<E> From<ParMapError> for crate::error::TaskError<E> {
+    /// Panics become [`TaskError::Panicked`](crate::error::TaskError::Panicked) (the item's
+    /// index goes into the message), a missing runtime
+    /// [`TaskError::NoRuntime`](crate::error::TaskError::NoRuntime), a shutdown
+    /// [`TaskError::Cancelled`](crate::error::TaskError::Cancelled).
+    fn from(e: ParMapError) -> Self {
+        use crate::error::TaskError;
+        match e {
+            ParMapError::Panicked { index, message } => TaskError::Panicked {
+                message: format!("item {index}: {message}"),
+            },
+            ParMapError::UpstreamPanicked { message } => TaskError::Panicked {
+                message: format!("upstream: {message}"),
+            },
+            ParMapError::NoRuntime => TaskError::NoRuntime,
+            ParMapError::RuntimeShutdown { .. } => TaskError::Cancelled {
+                level: crate::task::CancellationLevel::KillHard,
+            },
+        }
+    }
+}
+
+/// The message of a caught panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<non-string panic payload>")
+    }
+}
+
+/// Polls `upstream` with a panic turned into an error.
+pub(crate) fn poll_upstream<St: Stream>(
+    upstream: Pin<&mut St>,
+    cx: &mut Context<'_>,
+) -> Result<Poll<Option<St::Item>>, ParMapError> {
+    catch_unwind(AssertUnwindSafe(|| upstream.poll_next(cx))).map_err(|payload| {
+        ParMapError::UpstreamPanicked {
+            message: panic_message(&*payload),
+        }
+    })
+}
+
+/// Validated settings of a parallel-map operator.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// At most this many calls (or batches, for the blocking variant) in flight.
+    pub(crate) concurrency: NonZeroUsize,
+    /// The output buffer `b`: at most `concurrency + b` items held at once.
+    pub(crate) buffer: NonZeroUsize,
+}
+
+impl Limits {
+    /// Concurrency `n` (checked, named `setting` in the error) and an output buffer of `n`.
+    pub(crate) fn new(n: Count, setting: &'static str) -> Result<Self, ConfigError> {
+        let concurrency = n.validate(setting)?;
+        Ok(Limits {
+            concurrency,
+            buffer: concurrency,
+        })
+    }
+}
+
+/// A spawned task that is aborted when this handle is dropped: no task outlives its owner.
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The core and the two parties that run it.
+// ---------------------------------------------------------------------------------------
+
+/// Upstream, `f`, the calls in flight and the output buffer of one operator.
+pub(crate) trait Core: Send + 'static {
+    /// What the consumer receives.
+    type Item;
+
+    /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
+    /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
+    /// are with the consumer already: they count against the bound.
+    fn run(&mut self, cx: &mut Context<'_>, held: usize);
+
+    /// Moves every finished item, in output order, to the back of `out`; returns how
+    /// many.
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize;
+
+    /// Finished items waiting in the core.
+    fn buffered(&self) -> usize;
+
+    /// As many items are held (in flight, finished, and `held` with the consumer) as the
+    /// bound allows: nothing more is pulled until the consumer takes an item.
+    fn is_full(&self, held: usize) -> bool;
+
+    /// No work left: upstream has ended and nothing is in flight (items may still be
+    /// buffered).
+    fn is_drained(&self) -> bool;
+
+    /// Items still to come: buffered, in flight, and upstream's hint.
+    fn size_hint(&self) -> (usize, Option<usize>);
+
+    /// Drops upstream and every call in flight.
+    fn cancel(&mut self);
+
+    /// The item that reports `e`.
+    fn error_item(e: ParMapError) -> Self::Item;
+}
+
+/// How many times one party runs the core in a row while wake-ups keep arriving.
+const RERUNS: usize = 4;
+
+/// Who is waiting for what; shared by the work waker, the consumer and the driver.
+#[derive(Debug, Default)]
+struct Signals {
+    /// The consumer returned `Pending` and waits for an item: work wake-ups go to it.
+    consumer_waiting: AtomicBool,
+    /// A work wake-up went to the consumer since it last ran the core.
+    routed_to_consumer: AtomicBool,
+    /// The driver was woken while the consumer held the core.
+    driver_missed: AtomicBool,
+    /// The driver task has ended (or was dropped): every wake-up goes to the consumer.
+    driver_gone: AtomicBool,
+    /// Someone is running the core right now: a work wake-up only asks for another run.
+    running: AtomicBool,
+    /// A work wake-up arrived that nobody has acted on yet.
+    rerun: AtomicBool,
+    /// The last run stopped pulling because the bound was reached: the consumer runs the
+    /// core when it takes its next item.
+    full: AtomicBool,
+    /// Items the consumer has yielded (written by the consumer only, so a plain store).
+    consumed: AtomicU64,
+    consumer: AtomicWaker,
+    driver: AtomicWaker,
+}
+
+impl Signals {
+    /// The consumer waits for an item: from now on work wake-ups go to `waker`.
+    fn wait_for_work(&self, waker: &Waker) {
+        self.consumer.register(waker);
+        self.consumer_waiting.store(true, SeqCst);
+    }
+}
+
+impl Wake for Signals {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // During a run (a budget yield of `FuturesUnordered`, a call finishing on another
+        // thread) the runner runs again instead: no task is woken, nothing crosses
+        // threads. Otherwise exactly one of us and the runner claims the flag.
+        self.rerun.store(true, SeqCst);
+        if self.running.load(SeqCst) || !self.rerun.swap(false, SeqCst) {
+            return;
+        }
+        if self.consumer_waiting.load(SeqCst) || self.driver_gone.load(SeqCst) {
+            self.routed_to_consumer.store(true, SeqCst);
+            self.consumer.wake();
+        } else {
+            self.driver.wake();
+        }
+    }
+}
+
+/// The core, with the count of items handed to the consumer.
+struct Inner<C> {
+    core: C,
+    /// Items moved to the consumer's local queue (by the consumer, under the lock).
+    taken: u64,
+}
+
+/// The core and the signals around it.
+pub(crate) struct Shared<C> {
+    inner: Mutex<Inner<C>>,
+    signals: Arc<Signals>,
+    /// Set when the consumer drops the stream; work running outside the core (a batch
+    /// on the blocking pool) checks it, since it cannot be dropped.
+    stop: Arc<AtomicBool>,
+    /// The work waker (routes through `signals`; holds no reference to the core).
+    work: Waker,
+}
+
+impl<C> Shared<C> {
+    fn new(core: C, stop: Arc<AtomicBool>) -> Arc<Self> {
+        let signals = Arc::new(Signals::default());
+        let work = Waker::from(Arc::clone(&signals));
+        Arc::new(Shared {
+            inner: Mutex::new(Inner { core, taken: 0 }),
+            signals,
+            stop,
+            work,
+        })
+    }
+
+    /// The core, unless the other party holds it. Never blocks. A poisoned lock (which
+    /// would need a panic inside the core, where user code is wrapped in `catch_unwind`)
+    /// is used as is.
+    fn try_lock(&self) -> Option<MutexGuard<'_, Inner<C>>> {
+        match self.inner.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+}
+
+/// The consumer's side of the output: items taken from the core in one go, yielded
+/// without touching the lock.
+pub(crate) struct Local<T> {
+    items: VecDeque<T>,
+    consumed: u64,
+}
+
+impl<C: Core> Shared<C> {
+    /// Runs the core, again while work wake-ups arrive during the run (up to a budget).
+    /// Returns `true` when work is still pending: the caller must see that someone runs
+    /// the core again.
+    fn run(&self, inner: &mut Inner<C>, consumed: u64) -> bool {
+        let sig = &*self.signals;
+        let held = usize::try_from(inner.taken.saturating_sub(consumed)).unwrap_or(usize::MAX);
+        let mut cx = Context::from_waker(&self.work);
+        let mut more = true;
+        for _ in 0..RERUNS {
+            sig.running.store(true, SeqCst);
+            inner.core.run(&mut cx, held);
+            sig.running.store(false, SeqCst);
+            if !(sig.rerun.load(SeqCst) && sig.rerun.swap(false, SeqCst)) {
+                more = false;
+                break;
+            }
+        }
+        let full = inner.core.is_full(held);
+        if sig.full.load(SeqCst) != full {
+            sig.full.store(full, SeqCst);
+        }
+        more
+    }
+
+    /// Consumer side: the next item, `None` at the end.
+    fn poll_next(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
+        let sig = &*self.signals;
+        // The hot path: an item taken earlier, and nothing for us to do in the core.
+        if !local.items.is_empty()
+            && !sig.routed_to_consumer.load(SeqCst)
+            && !sig.full.load(SeqCst)
+            && !sig.driver_gone.load(SeqCst)
+        {
+            return Poll::Ready(self.pop_local(local));
+        }
+        let mut inner = match self.try_lock() {
+            Some(inner) => inner,
+            None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
+            None => {
+                // The driver runs the core; it wakes us after unlocking if it produced.
+                sig.wait_for_work(cx.waker());
+                match self.try_lock() {
+                    Some(inner) => inner,
+                    None => return Poll::Pending,
+                }
+            }
+        };
+        // While we run the core, work wake-ups go to the driver (a wake-up that arrives
+        // after our last poll of a call must not be lost if we then return an item).
+        if sig.consumer_waiting.load(SeqCst) {
+            sig.consumer_waiting.store(false, SeqCst);
+        }
+        // Taking an item first makes room for the run below.
+        let mut item = self.pop_local(local);
+        if item.is_none() && inner.core.buffered() > 0 {
+            self.take_all(&mut inner, local);
+            item = self.pop_local(local);
+        }
+        let routed =
+            sig.routed_to_consumer.load(SeqCst) && sig.routed_to_consumer.swap(false, SeqCst);
+        let mut more = false;
+        if routed || item.is_none() || sig.full.load(SeqCst) || sig.driver_gone.load(SeqCst) {
+            more = self.run(&mut inner, local.consumed);
+        }
+        if item.is_none() {
+            self.take_all(&mut inner, local);
+            item = self.pop_local(local);
+            if item.is_some() && sig.full.load(SeqCst) {
+                // That item made room under the bound: pull again.
+                more |= self.run(&mut inner, local.consumed);
+            }
+        }
+        let out = match item {
+            Some(item) => {
+                if more {
+                    // We may be busy for a while: the driver takes over the pending work.
+                    sig.driver_missed.store(true, SeqCst);
+                }
+                Poll::Ready(Some(item))
+            }
+            None if inner.core.is_drained() => Poll::Ready(None),
+            None => {
+                sig.wait_for_work(cx.waker());
+                if more {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
+        };
+        drop(inner);
+        if sig.driver_missed.load(SeqCst) && sig.driver_missed.swap(false, SeqCst) {
+            sig.driver.wake();
+        }
+        out
+    }
+
+    /// Moves the core's finished items to the consumer's local queue.
+    fn take_all(&self, inner: &mut Inner<C>, local: &mut Local<C::Item>) {
+        let taken = inner.core.take_all(&mut local.items);
+        inner.taken = inner.taken.saturating_add(taken as u64);
+    }
+
+    /// Yields a locally held item and publishes the count.
+    fn pop_local(&self, local: &mut Local<C::Item>) -> Option<C::Item> {
+        let item = local.items.pop_front()?;
+        local.consumed = local.consumed.saturating_add(1);
+        // Release, not SeqCst: a plain store on the hot path; the driver reads it with
+        // Acquire under the lock.
+        self.signals.consumed.store(local.consumed, Release);
+        Some(item)
+    }
+
+    /// Consumer side: items still to come, when the core is free to look at (otherwise
+    /// the honest `(local, None)`).
+    fn size_hint(&self, local: &Local<C::Item>) -> (usize, Option<usize>) {
+        let here = local.items.len();
+        match self.try_lock() {
+            Some(inner) => {
+                let (lo, hi) = inner.core.size_hint();
+                (
+                    lo.saturating_add(here),
+                    hi.and_then(|h| h.checked_add(here)),
+                )
+            }
+            None => (here, None),
+        }
+    }
+
+    /// Consumer side, on drop: cancels the work now if the driver is not running it (if
+    /// it is, aborting the driver drops the work right after).
+    fn cancel(&self) {
+        self.stop.store(true, SeqCst);
+        if let Some(mut inner) = self.try_lock() {
+            inner.core.cancel();
+        }
+    }
+}
+
+impl<C> fmt::Debug for Shared<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The spawned task that runs the core while the consumer is busy. Ends when the
+    /// work is drained.
+    struct Driver<C: Core> {
+        shared: Arc<Shared<C>>,
+    }
+
+    impl<C: Core> PinnedDrop for Driver<C> {
+        fn drop(this: Pin<&mut Self>) {
+            // Aborted, dropped by a shutting-down runtime, or done: from now on the
+            // consumer runs the core alone, like `buffered`.
+            let sig = &this.shared.signals;
+            sig.driver_gone.store(true, SeqCst);
+            sig.consumer.wake();
+        }
+    }
+}
+
+impl<C: Core> Future for Driver<C> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = &*self.shared;
+        let sig = &*shared.signals;
+        sig.driver.register(cx.waker());
+        let mut inner = match shared.try_lock() {
+            Some(inner) => inner,
+            None => {
+                // The consumer holds the core; it checks this flag after unlocking.
+                sig.driver_missed.store(true, SeqCst);
+                match shared.try_lock() {
+                    Some(inner) => inner,
+                    None => return Poll::Pending,
+                }
+            }
+        };
+        if shared.run(&mut inner, sig.consumed.load(Acquire)) {
+            cx.waker().wake_by_ref();
+        }
+        let drained = inner.core.is_drained();
+        let has_output = drained || inner.core.buffered() > 0;
+        drop(inner);
+        if has_output && sig.consumer_waiting.load(SeqCst) {
+            sig.consumer.wake();
+        }
+        if drained {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The consumer's handle on a running operator. Dropping it cancels the work: the
+/// driver is aborted and the calls in flight are dropped at once (or, if the driver is
+/// running them at that instant, as soon as its poll ends).
+pub(crate) struct Running<C, T> {
+    shared: Arc<Shared<C>>,
+    local: Local<T>,
+    driver: AbortOnDrop<()>,
+    /// `Shared::cancel`, captured where `C: Core` is known, so the public stream types
+    /// need no `Core` bounds.
+    cancel: fn(&Shared<C>),
+}
+
+impl<C, T> Drop for Running<C, T> {
+    fn drop(&mut self) {
+        self.driver.0.abort();
+        (self.cancel)(&self.shared);
+    }
+}
+
+/// The consumer side of every parallel-map operator. Before the first poll it holds
+/// upstream and `f`; the first poll builds the core and spawns the driver, so nothing is
+/// pulled before the stream is polled, and the runtime is looked up where it is polled.
+/// `T` is the item type (the core's `Item`).
+pub(crate) enum State<St, F, C, T> {
+    Idle {
+        upstream: St,
+        f: F,
+    },
+    Running(Running<C, T>),
+    /// The driver could not be spawned: yield `NoRuntime` once, then end.
+    NoRuntime,
+    Done,
+}
+
+impl<St, F, C, T> State<St, F, C, T> {
+    pub(crate) fn new(upstream: St, f: F) -> Self {
+        State::Idle { upstream, f }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self, State::Done)
+    }
+
+    /// Checks a new setting that only makes sense before the first poll.
+    pub(crate) fn check_setting(
+        &self,
+        setting: &'static str,
+        value: Count,
+    ) -> Result<NonZeroUsize, ConfigError> {
+        let value = value.validate(setting)?;
+        if matches!(self, State::Idle { .. }) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: String::from("the stream has already been polled"),
+            })
+        }
+    }
+}
+
+impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
+    /// The next item: on the first poll, builds the core with `make` (given the runtime
+    /// and the flag that is set when the stream is dropped) and spawns the driver on the
+    /// current runtime.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
+    ) -> Poll<Option<T>> {
+        if matches!(self, State::Idle { .. }) {
+            let State::Idle { upstream, f } = std::mem::replace(self, State::Done) else {
+                return Poll::Ready(None);
+            };
+            *self = match Handle::try_current() {
+                Ok(handle) => {
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let core = make(upstream, f, &handle, Arc::clone(&stop));
+                    let shared = Shared::new(core, stop);
+                    let driver = handle.spawn(Driver {
+                        shared: Arc::clone(&shared),
+                    });
+                    State::Running(Running {
+                        shared,
+                        local: Local {
+                            items: VecDeque::new(),
+                            consumed: 0,
+                        },
+                        driver: AbortOnDrop(driver),
+                        cancel: Shared::cancel,
+                    })
+                }
+                Err(_) => State::NoRuntime,
+            };
+        }
+        match self {
+            State::Running(running) => {
+                let polled = running.shared.poll_next(&mut running.local, cx);
+                if let Poll::Ready(None) = polled {
+                    *self = State::Done;
+                }
+                polled
+            }
+            State::NoRuntime => {
+                *self = State::Done;
+                Poll::Ready(Some(C::error_item(ParMapError::NoRuntime)))
+            }
+            State::Idle { .. } | State::Done => Poll::Ready(None),
+        }
+    }
+
+    pub(crate) fn size_hint(&self) -> (usize, Option<usize>)
+    where
+        St: Stream,
+    {
+        match self {
+            State::Idle { upstream, .. } => upstream.size_hint(),
+            State::Running(running) => running.shared.size_hint(&running.local),
+            State::NoRuntime => (1, Some(1)),
+            State::Done => (0, Some(0)),
+        }
+    }
+}
+
+impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Idle { upstream, .. } => f
+                .debug_struct("Idle")
+                .field("upstream", upstream)
+                .finish_non_exhaustive(),
+            State::Running(running) => f
+                .debug_struct("Running")
+                .field("shared", &running.shared)
+                .field("held", &running.local.items.len())
+                .finish(),
+            State::NoRuntime => f.write_str("NoRuntime"),
+            State::Done => f.write_str("Done"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The async core (par_map, par_map_unordered).
+// ---------------------------------------------------------------------------------------
+
+/// How many refill/harvest rounds one run may do before it yields to the runtime, so an
+/// always-ready upstream cannot monopolise a worker thread.
+pub(crate) const ROUNDS_PER_RUN: usize = 16;
+
+/// One call of `f` on one item, with a caught panic turned into an error item.
+pub(crate) type Call<Fut> = futures::future::Either<
+    Tagged<futures::future::CatchUnwind<AssertUnwindSafe<Fut>>>,
+    futures::future::Ready<Result<<Fut as Future>::Output, ParMapError>>,
+>;
+
+pin_project_lite::pin_project! {
+    /// A call tagged with its input index, for the panic report.
+    pub(crate) struct Tagged<F> {
+        #[pin]
+        fut: F,
+        index: u64,
+    }
+}
+
+impl<F, T> Future for Tagged<F>
+where
+    F: Future<Output = std::thread::Result<T>>,
+{
+    type Output = Result<T, ParMapError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.fut.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
+            Poll::Ready(Err(payload)) => Poll::Ready(Err(ParMapError::Panicked {
+                index: *this.index,
+                message: panic_message(&*payload),
+            })),
+        }
+    }
+}
+
+/// Calls `f(item)`, catching a panic in the call itself as well as in its future.
+fn call<I, F, Fut>(f: &mut F, index: u64, item: I) -> Call<Fut>
+where
+    F: FnMut(I) -> Fut,
+    Fut: Future,
+{
+    use futures::FutureExt;
+    match catch_unwind(AssertUnwindSafe(|| f(item))) {
+        Ok(fut) => futures::future::Either::Left(Tagged {
+            fut: AssertUnwindSafe(fut).catch_unwind(),
+            index,
+        }),
+        Err(payload) => {
+            futures::future::Either::Right(futures::future::ready(Err(ParMapError::Panicked {
+                index,
+                message: panic_message(&*payload),
+            })))
+        }
+    }
+}
+
+/// The set of calls in flight: `FuturesOrdered` for `par_map`, `FuturesUnordered` for
+/// `par_map_unordered`.
+pub(crate) trait InFlight<Fut: Future>:
+    Stream<Item = Fut::Output> + Unpin + Default
+{
+    fn push(&mut self, fut: Fut);
+    fn len(&self) -> usize;
+}
+
+impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesOrdered<Fut> {
+    fn push(&mut self, fut: Fut) {
+        self.push_back(fut);
+    }
+    fn len(&self) -> usize {
+        futures::stream::FuturesOrdered::len(self)
+    }
+}
+
+impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesUnordered<Fut> {
+    fn push(&mut self, fut: Fut) {
+        futures::stream::FuturesUnordered::push(self, fut);
+    }
+    fn len(&self) -> usize {
+        futures::stream::FuturesUnordered::len(self)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The core of `par_map` (`Q` = `FuturesOrdered`) and `par_map_unordered`
+    /// (`Q` = `FuturesUnordered`). Nothing is structurally pinned (upstream is boxed).
+    pub(crate) struct AsyncCore<St, F, Fut: Future, Q> {
+        // `None` once it has ended, panicked or been cancelled.
+        upstream: Option<Pin<Box<St>>>,
+        // Reported after every call pulled before the panic.
+        upstream_panic: Option<ParMapError>,
+        f: F,
+        in_flight: Q,
+        next_index: u64,
+        concurrency: usize,
+        cap: usize,
+        buffer: VecDeque<Result<Fut::Output, ParMapError>>,
+    }
+}
+
+impl<St, F, Fut, Q> AsyncCore<St, F, Fut, Q>
+where
+    St: Stream,
+    F: FnMut(St::Item) -> Fut,
+    Fut: Future,
+    Q: InFlight<Call<Fut>>,
+{
+    pub(crate) fn new(upstream: St, f: F, limits: Limits) -> Self {
+        AsyncCore {
+            upstream: Some(Box::pin(upstream)),
+            upstream_panic: None,
+            f,
+            in_flight: Q::default(),
+            next_index: 0,
+            concurrency: limits.concurrency.get(),
+            cap: limits.buffer.get(),
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
+    /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
+    /// consumer).
+    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
+        let limit = self.concurrency.saturating_add(self.cap);
+        let mut pulled = false;
+        while self.in_flight.len() < self.concurrency
+            && self.in_flight.len() + self.buffer.len() + held < limit
+        {
+            let Some(upstream) = self.upstream.as_mut() else {
+                break;
+            };
+            match poll_upstream(upstream.as_mut(), cx) {
+                Ok(Poll::Ready(Some(item))) => {
+                    let index = self.next_index;
+                    self.next_index = self.next_index.saturating_add(1);
+                    let c = call(&mut self.f, index, item);
+                    self.in_flight.push(c);
+                    pulled = true;
+                }
+                Ok(Poll::Ready(None)) => self.upstream = None,
+                Ok(Poll::Pending) => break,
+                Err(e) => {
+                    self.upstream = None;
+                    self.upstream_panic = Some(e);
+                }
+            }
+        }
+        pulled
+    }
+
+    /// Polls the calls in flight and moves the finished ones to the buffer. Never held
+    /// back by the buffer: the bound is kept by `refill`, so work in flight always moves.
+    fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut harvested = false;
+        while self.in_flight.len() > 0 {
+            match self.in_flight.poll_next_unpin(cx) {
+                Poll::Ready(Some(out)) => {
+                    self.buffer.push_back(out);
+                    harvested = true;
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        if self.in_flight.len() == 0 {
+            if let Some(e) = self.upstream_panic.take() {
+                self.buffer.push_back(Err(e));
+                harvested = true;
+            }
+        }
+        harvested
+    }
+}
+
+impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
+where
+    St: Stream + Send + 'static,
+    F: FnMut(St::Item) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    Q: InFlight<Call<Fut>> + Send + 'static,
+{
+    type Item = Result<Fut::Output, ParMapError>;
+
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        for _ in 0..ROUNDS_PER_RUN {
+            // Refill first, so the harvest polls the new calls too; a harvest that found
+            // nothing finished freed no slot, so another round would find nothing either.
+            self.refill(cx, held);
+            if !self.harvest(cx) {
+                return;
+            }
+        }
+        cx.waker().wake_by_ref();
+    }
+
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
+        let n = self.buffer.len();
+        if out.is_empty() {
+            std::mem::swap(&mut self.buffer, out);
+        } else {
+            out.extend(self.buffer.drain(..));
+        }
+        n
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    fn is_full(&self, held: usize) -> bool {
+        let holding = self.in_flight.len() + self.buffer.len() + held;
+        holding >= self.concurrency.saturating_add(self.cap)
+    }
+
+    fn is_drained(&self) -> bool {
+        self.upstream.is_none() && self.in_flight.len() == 0 && self.upstream_panic.is_none()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let here = self.buffer.len().saturating_add(self.in_flight.len());
+        let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
+        match &self.upstream {
+            None => (here, Some(here)),
+            Some(upstream) => {
+                let (lo, hi) = upstream.size_hint();
+                (
+                    lo.saturating_add(here),
+                    hi.and_then(|h| h.checked_add(here)),
+                )
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        self.upstream = None;
+        self.upstream_panic = None;
+        self.in_flight = Q::default();
+    }
+
+    fn error_item(e: ParMapError) -> Self::Item {
+        Err(e)
+    }
+}

@@ -1,9 +1,11 @@
 //! [`TaskRelationships`]: parent/child and dependency relations between tasks.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
 
 use crate::orchestra::OrchestraError;
 use crate::task::TaskId;
@@ -57,7 +59,8 @@ impl<K> TaskKey for K where K: Clone + Eq + Hash + fmt::Debug + fmt::Display + S
 /// ```
 #[derive(Clone)]
 pub struct TaskRelationships<I = TaskId> {
-    index: HashMap<I, u32>,
+    /// Id to slot; Fx hashing, as the graph is built and read with one lookup per call.
+    index: FxHashMap<I, u32>,
     nodes: Vec<Rel<I>>,
     free: Vec<u32>,
 }
@@ -81,7 +84,7 @@ impl<I: TaskKey> TaskRelationships<I> {
     /// An empty graph.
     pub fn new() -> Self {
         TaskRelationships {
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             nodes: Vec::new(),
             free: Vec::new(),
         }
@@ -305,7 +308,7 @@ impl<I: TaskKey> TaskRelationships<I> {
         if self.rel(from).is_none_or(|r| r.dependents.is_empty()) {
             return None;
         }
-        let mut came_from: HashMap<u32, u32> = HashMap::new();
+        let mut came_from: FxHashMap<u32, u32> = FxHashMap::default();
         let mut queue = VecDeque::from([from]);
         while let Some(n) = queue.pop_front() {
             for &next in self.rel(n).map(|r| r.dependents.as_slice()).unwrap_or(&[]) {

@@ -28,6 +28,7 @@ use crate::error::TaskError;
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
 use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
+use crate::orchestra::slots::Slots;
 use crate::orchestra::stats::{Ended, ExecutionStats};
 use crate::task::cancel::CancelNode;
 use crate::task::{
@@ -114,7 +115,7 @@ struct Node<T, E> {
     work: Option<Box<dyn Attempt<T, E>>>,
     shared: Arc<NodeShared>,
     pending: u32,
-    dependents: Vec<u32>,
+    dependents: Slots,
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
@@ -212,7 +213,7 @@ where
                     work: Some(work),
                     shared,
                     pending: 0,
-                    dependents: Vec::new(),
+                    dependents: Slots::default(),
                     phase: Phase::Idle,
                     activated: false,
                     failed_dep: None,
@@ -627,7 +628,7 @@ where
         }
         let success = kind == OutcomeKind::Succeeded;
         let halted = self.halted;
-        for d in dependents {
+        for &d in dependents.iter() {
             let Some(dn) = self.nodes.get_mut(d as usize) else {
                 continue;
             };

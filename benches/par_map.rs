@@ -249,8 +249,8 @@ fn bench_cpu(c: &mut Criterion) {
     g.bench_function("tokio_spawn_batches", |b| {
         b.to_async(&rt).iter(|| {
             on_worker(async move {
-                let out: Vec<u64> = stream::iter(0..CPU_ITEMS)
-                    .chunks(128)
+                // futures' `chunks` (DataflowExt has its own, validated one).
+                let out: Vec<u64> = StreamExt::chunks(stream::iter(0..CPU_ITEMS), 128)
                     .map(|batch| async move {
                         tokio::spawn(
                             async move { batch.into_iter().map(cpu_work).collect::<Vec<_>>() },

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{BoxError, ConfigError};
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::scheduler::{Command, NodeShared, Scheduler};
+use crate::orchestra::scheduler::{Command, Scheduler, SharedTable};
 use crate::orchestra::{
     ExecutionStats, GroupReport, Job, OrchestraError, OrchestraReport, OrchestratorBuilder,
     OutcomeKind, TaskKey, TaskOutcome, TaskRelationships,
@@ -71,7 +71,7 @@ pub struct Orchestra<T, E = BoxError, I = &'static str> {
     cfg: Arc<OrchestraConfig>,
     stats: ExecutionStats,
     rel: TaskRelationships<I>,
-    shared: Vec<Arc<NodeShared>>,
+    shared: SharedTable,
     activated: Vec<bool>,
     groups: HashMap<Arc<str>, Vec<u32>>,
     /// The scheduler until the first start; then it runs spawned.
@@ -116,7 +116,7 @@ where
             cfg,
             stats,
             rel: TaskRelationships::new(),
-            shared: Vec::new(),
+            shared: SharedTable::default(),
             activated: Vec::new(),
             groups: HashMap::new(),
             local: Some(Box::new(local)),
@@ -187,14 +187,13 @@ where
                 });
             }
         };
-        let shared = Arc::new(NodeShared::default());
-        self.shared.push(Arc::clone(&shared));
+        let chunk = self.shared.grow_for(slot);
         self.activated.push(false);
         self.send(Command::Register {
             slot,
             prepared: Box::new(prepared),
             work,
-            shared,
+            chunk,
         })
     }
 
@@ -227,10 +226,7 @@ where
         let t = self.slot(task)?;
         let d = self.slot(depends_on)?;
         if self.activated.get(t as usize).copied().unwrap_or(false)
-            || self
-                .shared
-                .get(t as usize)
-                .is_some_and(|s| s.kind().is_some())
+            || self.shared.get(t).is_some_and(|s| s.kind().is_some())
         {
             return Err(OrchestraError::AlreadyStarted {
                 id: task.to_string(),
@@ -331,10 +327,7 @@ where
         for &m in &members {
             for &d in self.rel.deps_of(m) {
                 let started = self.activated.get(d as usize).copied().unwrap_or(false)
-                    || self
-                        .shared
-                        .get(d as usize)
-                        .is_some_and(|s| s.kind().is_some());
+                    || self.shared.get(d).is_some_and(|s| s.kind().is_some());
                 if !started && !members.contains(&d) {
                     return Err(OrchestraError::DependencyNotStarted {
                         task: self.name(m),
@@ -385,7 +378,7 @@ where
         for &m in members {
             let (Some(id), Some(kind)) = (
                 self.rel.id_at(m).cloned(),
-                self.shared.get(m as usize).and_then(|s| s.kind()),
+                self.shared.get(m).and_then(|s| s.kind()),
             ) else {
                 continue;
             };
@@ -468,7 +461,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let s = self.rel.slot(id)?;
-        self.shared.get(s as usize).map(|n| n.status.get())
+        self.shared.get(s).map(|n| n.status.get())
     }
 
     /// The tasks' dependency graph.

@@ -23,6 +23,7 @@ mod relationships;
 mod report;
 mod runtime;
 mod scheduler;
+mod slots;
 mod stats;
 
 pub use builder::{DEFAULT_MAX_CONCURRENT_TASKS, FailureStrategy, OrchestratorBuilder};

@@ -1,11 +1,14 @@
 //! [`TaskRelationships`]: parent/child and dependency relations between tasks.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 
+use rustc_hash::FxHashMap;
+
 use crate::orchestra::OrchestraError;
+use crate::orchestra::slots::Slots;
 use crate::task::TaskId;
 
 /// What an id of a task in a graph must offer: cheap clone, hashing, and a printable form
@@ -57,7 +60,8 @@ impl<K> TaskKey for K where K: Clone + Eq + Hash + fmt::Debug + fmt::Display + S
 /// ```
 #[derive(Clone)]
 pub struct TaskRelationships<I = TaskId> {
-    index: HashMap<I, u32>,
+    /// Id to slot; Fx hashing, as the graph is built and read with one lookup per call.
+    index: FxHashMap<I, u32>,
     nodes: Vec<Rel<I>>,
     free: Vec<u32>,
 }
@@ -67,8 +71,8 @@ struct Rel<I> {
     id: Option<I>,
     parent: Option<u32>,
     children: Vec<u32>,
-    deps: Vec<u32>,
-    dependents: Vec<u32>,
+    deps: Slots,
+    dependents: Slots,
 }
 
 impl<I: TaskKey> Default for TaskRelationships<I> {
@@ -81,7 +85,7 @@ impl<I: TaskKey> TaskRelationships<I> {
     /// An empty graph.
     pub fn new() -> Self {
         TaskRelationships {
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             nodes: Vec::new(),
             free: Vec::new(),
         }
@@ -121,8 +125,8 @@ impl<I: TaskKey> TaskRelationships<I> {
             id: Some(key),
             parent: None,
             children: Vec::new(),
-            deps: Vec::new(),
-            dependents: Vec::new(),
+            deps: Slots::default(),
+            dependents: Slots::default(),
         };
         if self.free.pop().is_some() {
             if let Some(slot) = self.nodes.get_mut(next as usize) {
@@ -305,10 +309,10 @@ impl<I: TaskKey> TaskRelationships<I> {
         if self.rel(from).is_none_or(|r| r.dependents.is_empty()) {
             return None;
         }
-        let mut came_from: HashMap<u32, u32> = HashMap::new();
+        let mut came_from: FxHashMap<u32, u32> = FxHashMap::default();
         let mut queue = VecDeque::from([from]);
         while let Some(n) = queue.pop_front() {
-            for &next in self.rel(n).map(|r| r.dependents.as_slice()).unwrap_or(&[]) {
+            for &next in self.rel(n).map(|r| &r.dependents[..]).unwrap_or(&[]) {
                 if next == from || came_from.contains_key(&next) {
                     continue;
                 }
@@ -385,7 +389,7 @@ impl<I: TaskKey> TaskRelationships<I> {
 
     /// Slots `task` depends on.
     pub(crate) fn deps_of(&self, t: u32) -> &[u32] {
-        self.rel(t).map(|r| r.deps.as_slice()).unwrap_or(&[])
+        self.rel(t).map(|r| &r.deps[..]).unwrap_or(&[])
     }
 
     /// `true` when `task` is known, not in `completed`, and every dependency is.
@@ -429,7 +433,7 @@ impl<I: TaskKey> TaskRelationships<I> {
             if let Some(id) = self.id_at(n) {
                 out.push(id.clone());
             }
-            for &d in self.rel(n).map(|r| r.dependents.as_slice()).unwrap_or(&[]) {
+            for &d in self.rel(n).map(|r| &r.dependents[..]).unwrap_or(&[]) {
                 if let Some(p) = pending.get_mut(d as usize) {
                     *p = p.saturating_sub(1);
                     if *p == 0 {
@@ -468,14 +472,14 @@ impl<I: TaskKey> TaskRelationships<I> {
                 r.parent = None;
             }
         }
-        for d in rel.deps {
+        for &d in rel.deps.iter() {
             if let Some(r) = self.rel_mut(d) {
-                r.dependents.retain(|&x| x != i);
+                r.dependents.retain(|x| x != i);
             }
         }
-        for d in rel.dependents {
+        for &d in rel.dependents.iter() {
             if let Some(r) = self.rel_mut(d) {
-                r.deps.retain(|&x| x != i);
+                r.deps.retain(|x| x != i);
             }
         }
         self.free.push(i);

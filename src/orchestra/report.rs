@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 
+use rustc_hash::FxHashMap;
+
 use crate::error::{BoxError, TaskError};
 use crate::orchestra::{OrchestraError, TaskKey};
 use crate::task::{CancellationLevel, TaskResult};
@@ -132,7 +134,7 @@ pub struct OrchestraReport<T, E = BoxError, I = &'static str> {
     /// Outcomes in the order tasks ended.
     ended: Vec<(I, TaskOutcome<T, E, I>)>,
     /// Id to position in `ended`.
-    index: HashMap<I, usize>,
+    index: FxHashMap<I, usize>,
 }
 
 impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {

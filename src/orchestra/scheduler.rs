@@ -28,6 +28,7 @@ use crate::error::TaskError;
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
 use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
+use crate::orchestra::slots::Slots;
 use crate::orchestra::stats::{Ended, ExecutionStats};
 use crate::task::cancel::CancelNode;
 use crate::task::{
@@ -57,6 +58,41 @@ impl NodeShared {
     }
 }
 
+/// How many tasks share one allocation of [`NodeShared`] cells.
+const SHARED_CHUNK: usize = 256;
+
+/// The [`NodeShared`] cells of every task, by slot, in chunks of [`SHARED_CHUNK`]: one
+/// allocation (and one reference count) per chunk rather than per task. The orchestra and
+/// the scheduler each hold the same chunks; slots are handed out in order, so a task
+/// whose slot starts a chunk carries that chunk to the scheduler.
+#[derive(Debug, Default)]
+pub(crate) struct SharedTable {
+    chunks: Vec<Arc<[NodeShared]>>,
+}
+
+impl SharedTable {
+    /// The cells of slot `s`.
+    pub(crate) fn get(&self, s: u32) -> Option<&NodeShared> {
+        let s = s as usize;
+        self.chunks.get(s / SHARED_CHUNK)?.get(s % SHARED_CHUNK)
+    }
+
+    /// Makes room for slot `s`; returns the new chunk when one was added.
+    pub(crate) fn grow_for(&mut self, s: u32) -> Option<Arc<[NodeShared]>> {
+        if (s as usize) / SHARED_CHUNK < self.chunks.len() {
+            return None;
+        }
+        let chunk: Arc<[NodeShared]> = (0..SHARED_CHUNK).map(|_| NodeShared::default()).collect();
+        self.chunks.push(Arc::clone(&chunk));
+        Some(chunk)
+    }
+
+    /// Adds a chunk made by the other side.
+    fn push(&mut self, chunk: Arc<[NodeShared]>) {
+        self.chunks.push(chunk);
+    }
+}
+
 /// Outcomes handed to `join_all`, in the order tasks ended.
 pub(crate) type EndedOutcomes<T, E> = Vec<(u32, TaskOutcome<T, E, u32>)>;
 
@@ -67,7 +103,8 @@ pub(crate) enum Command<T, E> {
         slot: u32,
         prepared: Box<Prepared<T, E>>,
         work: Box<dyn Attempt<T, E>>,
-        shared: Arc<NodeShared>,
+        /// A new chunk of shared cells, when `slot` starts one.
+        chunk: Option<Arc<[NodeShared]>>,
     },
     /// `slot` depends on `dep` (the orchestra has checked for cycles).
     Link { slot: u32, dep: u32 },
@@ -112,9 +149,8 @@ enum Phase {
 struct Node<T, E> {
     prep: Box<Prepared<T, E>>,
     work: Option<Box<dyn Attempt<T, E>>>,
-    shared: Arc<NodeShared>,
     pending: u32,
-    dependents: Vec<u32>,
+    dependents: Slots,
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
@@ -139,6 +175,8 @@ pub(crate) struct Scheduler<T, E> {
     cfg: Arc<OrchestraConfig>,
     stats: Option<ExecutionStats>,
     nodes: Vec<Node<T, E>>,
+    /// The shared cells of `nodes`, by slot.
+    shared: SharedTable,
     ready: [VecDeque<u32>; 5],
     running: usize,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
@@ -171,6 +209,7 @@ where
             cfg,
             stats,
             nodes: Vec::new(),
+            shared: SharedTable::default(),
             ready: Default::default(),
             running: 0,
             timers: BinaryHeap::new(),
@@ -200,19 +239,21 @@ where
                 slot,
                 prepared,
                 work,
-                shared,
+                chunk,
             } => {
                 if slot as usize != self.nodes.len() {
                     // The orchestra hands out slots in order; anything else is a bug we
                     // refuse to act on rather than corrupt the graph.
                     return;
                 }
+                if let Some(chunk) = chunk {
+                    self.shared.push(chunk);
+                }
                 self.nodes.push(Node {
                     prep: prepared,
                     work: Some(work),
-                    shared,
                     pending: 0,
-                    dependents: Vec::new(),
+                    dependents: Slots::default(),
                     phase: Phase::Idle,
                     activated: false,
                     failed_dep: None,
@@ -255,7 +296,7 @@ where
             return;
         };
         if d.phase == Phase::Done {
-            if d.shared.kind() != Some(OutcomeKind::Succeeded) {
+            if self.shared.get(dep).and_then(NodeShared::kind) != Some(OutcomeKind::Succeeded) {
                 let cause = cause_of(d, dep);
                 if let Some(n) = self.node(slot) {
                     n.failed_dep.get_or_insert(cause);
@@ -366,7 +407,9 @@ where
         };
         n.phase = Phase::Running;
         n.first_start.get_or_insert(now);
-        let _ = n.shared.status.transition(TaskStatus::Running);
+        if let Some(sh) = self.shared.get(s) {
+            let _ = sh.status.transition(TaskStatus::Running);
+        }
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
@@ -587,10 +630,14 @@ where
             OutcomeKind::Cancelled | OutcomeKind::Skipped => TaskStatus::Cancelled,
         };
         if let TaskOutcome::Skipped { because } = &outcome {
-            n.shared.skipped.store(true, Ordering::Release);
+            if let Some(sh) = self.shared.get(s) {
+                sh.skipped.store(true, Ordering::Release);
+            }
             n.skipped_because = Some(*because);
         }
-        let _ = n.shared.status.transition(status);
+        if let Some(sh) = self.shared.get(s) {
+            let _ = sh.status.transition(status);
+        }
         let cause = match &outcome {
             TaskOutcome::Skipped { because } => *because,
             _ => s,
@@ -627,7 +674,7 @@ where
         }
         let success = kind == OutcomeKind::Succeeded;
         let halted = self.halted;
-        for d in dependents {
+        for &d in dependents.iter() {
             let Some(dn) = self.nodes.get_mut(d as usize) else {
                 continue;
             };

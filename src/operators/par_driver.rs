@@ -928,3 +928,104 @@ where
         Err(e)
     }
 }
+
+/// Defines the stream of an async parallel map whose in-flight calls sit in `$queue`:
+/// `FuturesOrdered` for `par_map`, `FuturesUnordered` for `par_map_unordered`. Both
+/// operators are the same machine but for the queue, so they share one definition.
+macro_rules! par_map_stream {
+    ($name:ident, $queue:ident, $method:literal, $core_doc:literal) => {
+        #[doc = $core_doc]
+        type Core<St, F, Fut> = AsyncCore<St, F, Fut, $queue<Call<Fut>>>;
+
+        pin_project_lite::pin_project! {
+            #[doc = concat!("Stream for the [`", $method, "`](super::DataflowExt::", $method, ") method.")]
+            #[must_use = "streams do nothing unless polled"]
+            pub struct $name<St, Fut: Future, F> {
+                state: State<St, F, Core<St, F, Fut>, Result<Fut::Output, ParMapError>>,
+                limits: Limits,
+            }
+        }
+
+        impl<St, Fut, F> $name<St, Fut, F>
+        where
+            St: Stream,
+            F: FnMut(St::Item) -> Fut,
+            Fut: Future,
+        {
+            pub(crate) fn new(upstream: St, limits: Limits, f: F) -> Self {
+                $name {
+                    state: State::new(upstream, f),
+                    limits,
+                }
+            }
+
+            /// Sets the output buffer `b` (default: the concurrency `n`), before the first poll:
+            /// items are pulled only while fewer than `n + b` are held (in flight or finished but
+            /// not yet yielded), so the consumer may fall `b` results behind before the work
+            #[doc = concat!("pauses. See [`", $method, "`](super::DataflowExt::", $method, ").")]
+            ///
+            /// # Errors
+            ///
+            /// [`ConfigError::Zero`] for a zero size; [`ConfigError::Invalid`] once the stream has
+            /// been polled (its work already runs with the old size).
+            pub fn output_buffer(mut self, size: impl Into<Count>) -> Result<Self, ConfigError> {
+                self.limits.buffer = self.state.check_setting("output buffer", size.into())?;
+                Ok(self)
+            }
+
+            /// The most calls of `f` in flight at once.
+            pub fn concurrency(&self) -> usize {
+                self.limits.concurrency.get()
+            }
+
+            /// The output buffer `b`: at most `n + b` items are held at once.
+            pub fn output_buffer_size(&self) -> usize {
+                self.limits.buffer.get()
+            }
+        }
+
+        impl<St, Fut, F> Stream for $name<St, Fut, F>
+        where
+            St: Stream + Send + 'static,
+            F: FnMut(St::Item) -> Fut + Send + 'static,
+            Fut: Future + Send + 'static,
+            Fut::Output: Send + 'static,
+        {
+            type Item = Result<Fut::Output, ParMapError>;
+
+            fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+                let this = self.project();
+                let limits = *this.limits;
+                this.state
+                    .poll_next(cx, |upstream, f, _, _| Core::new(upstream, f, limits))
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.state.size_hint()
+            }
+        }
+
+        impl<St, Fut, F> FusedStream for $name<St, Fut, F>
+        where
+            St: Stream + Send + 'static,
+            F: FnMut(St::Item) -> Fut + Send + 'static,
+            Fut: Future + Send + 'static,
+            Fut::Output: Send + 'static,
+        {
+            fn is_terminated(&self) -> bool {
+                self.state.is_done()
+            }
+        }
+
+        impl<St: fmt::Debug, Fut: Future, F> fmt::Debug for $name<St, Fut, F> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("state", &self.state)
+                    .field("limits", &self.limits)
+                    .finish()
+            }
+        }
+    };
+}
+
+pub(crate) use par_map_stream;

@@ -57,7 +57,7 @@ impl<S: Stream> ChunksTimeout<S> {
         self.items.len()
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream and the items of the partial chunk not yet emitted.
     pub fn into_parts(self) -> (S, Vec<S::Item>) {

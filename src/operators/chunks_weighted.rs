@@ -55,7 +55,7 @@ impl<S: Stream, F> ChunksWeighted<S, F> {
         self.weight
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream and the items of the partial chunk not yet emitted.
     pub fn into_parts(self) -> (S, Vec<S::Item>) {

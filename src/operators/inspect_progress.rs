@@ -108,7 +108,7 @@ impl<S: Stream, F, B> InspectProgress<S, F, B> {
         self.every
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream.
     pub fn into_inner(self) -> S {

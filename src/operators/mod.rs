@@ -9,7 +9,7 @@
 use futures::Stream;
 
 // region: chunk (modules)
-mod chunk_accessors;
+mod accessors;
 mod chunks;
 mod chunks_timeout;
 mod chunks_weighted;

@@ -45,7 +45,7 @@ impl<S, F> PartitionErrors<S, F> {
         self.index
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream.
     pub fn into_inner(self) -> S {

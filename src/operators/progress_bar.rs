@@ -46,7 +46,7 @@ impl<S: Stream> ProgressBar<S> {
         &self.bar
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 }
 
 impl<S: Stream> Stream for ProgressBar<S> {

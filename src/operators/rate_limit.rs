@@ -65,7 +65,7 @@ impl<S: Stream> RateLimit<S> {
         self.period
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream.
     pub fn into_inner(self) -> S {

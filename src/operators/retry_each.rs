@@ -144,7 +144,7 @@ impl<S: Stream, F, Fut> RetryEach<S, F, Fut> {
         &self.policy
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream and the item being retried, if any (its call is dropped).
     pub fn into_parts(self) -> (S, Option<S::Item>) {

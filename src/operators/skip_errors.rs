@@ -60,7 +60,7 @@ impl<S> SkipErrors<S> {
         self.skipped.get()
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream.
     pub fn into_inner(self) -> S {

@@ -26,7 +26,7 @@ impl<S> StopOnError<S> {
         }
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream (after an error, with the items that were never pulled).
     pub fn into_inner(self) -> S {

@@ -79,7 +79,7 @@ impl<S: Stream> TimeoutEach<S> {
         self.after
     }
 
-    super::chunk_accessors::stream_accessors!(stream: S);
+    super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream.
     pub fn into_inner(self) -> S {

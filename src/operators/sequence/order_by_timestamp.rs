@@ -153,20 +153,7 @@ impl<S: Stream, F> OrderByTimestamp<S, F> {
         self.max_buffered
     }
 
-    /// A reference to the upstream stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-
-    /// A mutable reference to the upstream stream.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
-    }
-
-    /// A pinned mutable reference to the upstream stream.
-    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
-        self.project().stream
-    }
+    crate::operators::accessors::stream_accessors!(stream: S);
 }
 
 type Out<T> = Result<Sequenced<T, i64>, SequenceError<T>>;

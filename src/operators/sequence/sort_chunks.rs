@@ -67,20 +67,7 @@ impl<S: Stream, C> SortChunks<S, C> {
         self.counts
     }
 
-    /// A reference to the upstream stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-
-    /// A mutable reference to the upstream stream.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
-    }
-
-    /// A pinned mutable reference to the upstream stream.
-    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
-        self.project().stream
-    }
+    crate::operators::accessors::stream_accessors!(stream: S);
 }
 
 impl<S, C> Stream for SortChunks<S, C>

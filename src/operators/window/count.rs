@@ -21,7 +21,7 @@ use pin_project_lite::pin_project;
 use super::spec::CountConfig;
 use super::{
     Contents, Fault, FireReason, Fold, KeySelector, Reduce, Window, WindowAggregate, WindowEvent,
-    WindowStats, catch, inner_access, polled_before_aggregate,
+    WindowStats, catch, polled_before_aggregate,
 };
 use crate::error::TaskError;
 
@@ -367,7 +367,7 @@ where
         self.core.stats()
     }
 
-    inner_access!();
+    crate::operators::accessors::stream_accessors!(stream: S);
 }
 
 impl<S, KS, G> Stream for CountWindow<S, KS, G>

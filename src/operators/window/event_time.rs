@@ -14,7 +14,7 @@ use super::store::TimeCore;
 use super::watermark::BoundedOutOfOrderness;
 use super::{
     Contents, FireReason, Fold, FoldWithMerge, KeySelector, Reduce, WindowAggregate, WindowEvent,
-    WindowStats, YIELD_EVERY, catch, inner_access, polled_before_aggregate,
+    WindowStats, YIELD_EVERY, catch, polled_before_aggregate,
 };
 
 pin_project! {
@@ -140,7 +140,7 @@ where
         Some(self.core.watermark()).filter(|w| *w != i64::MIN)
     }
 
-    inner_access!();
+    crate::operators::accessors::stream_accessors!(stream: S);
 }
 
 impl<S, KS, F, A, G> Stream for EventTimeWindow<S, KS, F, A, G>

@@ -300,24 +300,3 @@ pub(crate) fn polled_before_aggregate() -> TaskError {
         ),
     })
 }
-
-/// `get_ref`, `get_mut` and `get_pin_mut` for the upstream of a window stream.
-macro_rules! inner_access {
-    () => {
-        /// The upstream stream.
-        pub fn get_ref(&self) -> &S {
-            &self.stream
-        }
-
-        /// The upstream stream, mutably. Pulling items from it directly skips the windows.
-        pub fn get_mut(&mut self) -> &mut S {
-            &mut self.stream
-        }
-
-        /// The pinned upstream stream. Pulling items from it directly skips the windows.
-        pub fn get_pin_mut(self: std::pin::Pin<&mut Self>) -> std::pin::Pin<&mut S> {
-            self.project().stream
-        }
-    };
-}
-pub(crate) use inner_access;

@@ -16,7 +16,7 @@ use super::spec::{NonMerging, TimeConfig};
 use super::store::TimeCore;
 use super::{
     Contents, FireReason, Fold, FoldWithMerge, KeySelector, Reduce, WindowAggregate, WindowEvent,
-    WindowStats, YIELD_EVERY, catch, inner_access, polled_before_aggregate,
+    WindowStats, YIELD_EVERY, catch, polled_before_aggregate,
 };
 use crate::error::TaskError;
 
@@ -140,7 +140,7 @@ where
         self.core.stats()
     }
 
-    inner_access!();
+    crate::operators::accessors::stream_accessors!(stream: S);
 }
 
 fn nanos_since(origin: Instant, now: Instant) -> i64 {

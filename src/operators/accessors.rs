@@ -1,6 +1,7 @@
-//! `stream_accessors!`: the `get_ref`/`get_mut`/`get_pin_mut` trio of the chunk-family
-//! operators, written once (futures-util's `delegate_access_inner!` idea). Each operator
-//! writes its own `into_inner` (or `into_parts` when it holds items, so none is lost).
+//! `stream_accessors!`: the `get_ref`/`get_mut`/`get_pin_mut` trio every operator offers
+//! on its upstream, written once (futures-util's `delegate_access_inner!` idea). Each
+//! operator writes its own `into_inner` (or `into_parts` when it holds items, so none is
+//! lost).
 
 /// Generates the three accessors to the upstream stream stored in field `$field`.
 macro_rules! stream_accessors {

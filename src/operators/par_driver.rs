@@ -199,14 +199,43 @@ pub(crate) trait Core: Send + 'static {
     /// What the consumer receives.
     type Item;
 
+    /// Pulls from upstream and starts work while the bound allows (`held` finished items
+    /// are with the consumer already and count against it); `true` if anything was pulled.
+    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool;
+
+    /// Moves finished work to the finished queue; `true` if anything finished.
+    fn harvest(&mut self, cx: &mut Context<'_>) -> bool;
+
+    /// Finished items, in output order, waiting for the consumer.
+    fn finished(&mut self) -> &mut VecDeque<Self::Item>;
+
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
     /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
     /// are with the consumer already: they count against the bound.
-    fn run(&mut self, cx: &mut Context<'_>, held: usize);
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        for _ in 0..ROUNDS_PER_RUN {
+            // Refill first, so the harvest polls the new calls too; a harvest that found
+            // nothing finished freed no slot, so another round would find nothing either.
+            self.refill(cx, held);
+            if !self.harvest(cx) {
+                return;
+            }
+        }
+        cx.waker().wake_by_ref();
+    }
 
     /// Moves every finished item, in output order, to the back of `out`; returns how
     /// many.
-    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize;
+    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
+        let finished = self.finished();
+        let n = finished.len();
+        if out.is_empty() {
+            std::mem::swap(finished, out);
+        } else {
+            out.extend(finished.drain(..));
+        }
+        n
+    }
 
     /// Finished items waiting in the core.
     fn buffered(&self) -> usize;
@@ -683,7 +712,7 @@ impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
 
 /// How many refill/harvest rounds one run may do before it yields to the runtime, so an
 /// always-ready upstream cannot monopolise a worker thread.
-pub(crate) const ROUNDS_PER_RUN: usize = 16;
+const ROUNDS_PER_RUN: usize = 16;
 
 /// One call of `f` on one item, with a caught panic turned into an error item.
 pub(crate) type Call<Fut> = futures::future::Either<
@@ -803,6 +832,17 @@ where
             buffer: VecDeque::new(),
         }
     }
+}
+
+impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
+where
+    St: Stream + Send + 'static,
+    F: FnMut(St::Item) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+    Q: InFlight<Call<Fut>> + Send + 'static,
+{
+    type Item = Result<Fut::Output, ParMapError>;
 
     /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
     /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
@@ -856,38 +896,9 @@ where
         }
         harvested
     }
-}
 
-impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
-where
-    St: Stream + Send + 'static,
-    F: FnMut(St::Item) -> Fut + Send + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
-    Q: InFlight<Call<Fut>> + Send + 'static,
-{
-    type Item = Result<Fut::Output, ParMapError>;
-
-    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
-        for _ in 0..ROUNDS_PER_RUN {
-            // Refill first, so the harvest polls the new calls too; a harvest that found
-            // nothing finished freed no slot, so another round would find nothing either.
-            self.refill(cx, held);
-            if !self.harvest(cx) {
-                return;
-            }
-        }
-        cx.waker().wake_by_ref();
-    }
-
-    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
-        let n = self.buffer.len();
-        if out.is_empty() {
-            std::mem::swap(&mut self.buffer, out);
-        } else {
-            out.extend(self.buffer.drain(..));
-        }
-        n
+    fn finished(&mut self) -> &mut VecDeque<Self::Item> {
+        &mut self.buffer
     }
 
     fn buffered(&self) -> usize {

@@ -14,7 +14,7 @@ use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
 
 use super::par_driver::{
-    AbortOnDrop, Core, Limits, ParMapError, ROUNDS_PER_RUN, State, panic_message, poll_upstream,
+    AbortOnDrop, Core, Limits, ParMapError, State, panic_message, poll_upstream,
 };
 use crate::error::ConfigError;
 use crate::units::Count;
@@ -234,6 +234,63 @@ where
     F: Fn(St::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
+    fn launch(&mut self, items: Vec<St::Item>) {
+        let first = self.next_index;
+        let len = items.len();
+        self.next_index = self.next_index.saturating_add(len as u64);
+        self.in_flight_items = self.in_flight_items.saturating_add(len);
+        let f = Arc::clone(&self.f);
+        let stop = Arc::clone(&self.stop);
+        let job = self.handle.spawn_blocking(move || {
+            let start = Instant::now();
+            let mut out: Batch<T> = Vec::with_capacity(len);
+            for (item, index) in items.into_iter().zip(first..) {
+                if stop.load(Relaxed) {
+                    break;
+                }
+                out.push(
+                    catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
+                        ParMapError::Panicked {
+                            index,
+                            message: panic_message(&*payload),
+                        }
+                    }),
+                );
+            }
+            (out, start.elapsed())
+        });
+        self.in_flight.push_back(BatchJob {
+            job: AbortOnDrop(job),
+            first,
+            len,
+        });
+    }
+
+    /// Adapts the batch size to about `TARGET_BATCH` of work.
+    fn learn(&mut self, len: usize, took: Duration) {
+        if len == 0 || took.is_zero() {
+            return;
+        }
+        let per_item = took.as_nanos() as f64 / len as f64;
+        self.nanos_per_item = if self.nanos_per_item == 0.0 {
+            per_item
+        } else {
+            0.75 * self.nanos_per_item + 0.25 * per_item
+        };
+        let ideal = TARGET_BATCH.as_nanos() as f64 / self.nanos_per_item.max(1.0);
+        self.batch = (ideal as usize).clamp(1, self.max_batch);
+    }
+}
+
+impl<St, F, T> Core for BlockingCore<St, F, T>
+where
+    St: Stream + Send + 'static,
+    St::Item: Send + 'static,
+    F: Fn(St::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    type Item = Result<T, ParMapError>;
+
     /// Pulls batches while fewer than `concurrency` are in flight; a batch is cut short
     /// when upstream has nothing ready, so a slow upstream never waits for a full batch.
     fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
@@ -282,38 +339,6 @@ where
         pulled
     }
 
-    fn launch(&mut self, items: Vec<St::Item>) {
-        let first = self.next_index;
-        let len = items.len();
-        self.next_index = self.next_index.saturating_add(len as u64);
-        self.in_flight_items = self.in_flight_items.saturating_add(len);
-        let f = Arc::clone(&self.f);
-        let stop = Arc::clone(&self.stop);
-        let job = self.handle.spawn_blocking(move || {
-            let start = Instant::now();
-            let mut out: Batch<T> = Vec::with_capacity(len);
-            for (item, index) in items.into_iter().zip(first..) {
-                if stop.load(Relaxed) {
-                    break;
-                }
-                out.push(
-                    catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| {
-                        ParMapError::Panicked {
-                            index,
-                            message: panic_message(&*payload),
-                        }
-                    }),
-                );
-            }
-            (out, start.elapsed())
-        });
-        self.in_flight.push_back(BatchJob {
-            job: AbortOnDrop(job),
-            first,
-            len,
-        });
-    }
-
     /// Moves finished batches to the buffer (the bound is kept by `refill`).
     fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
         let mut harvested = false;
@@ -337,51 +362,8 @@ where
         harvested
     }
 
-    /// Adapts the batch size to about `TARGET_BATCH` of work.
-    fn learn(&mut self, len: usize, took: Duration) {
-        if len == 0 || took.is_zero() {
-            return;
-        }
-        let per_item = took.as_nanos() as f64 / len as f64;
-        self.nanos_per_item = if self.nanos_per_item == 0.0 {
-            per_item
-        } else {
-            0.75 * self.nanos_per_item + 0.25 * per_item
-        };
-        let ideal = TARGET_BATCH.as_nanos() as f64 / self.nanos_per_item.max(1.0);
-        self.batch = (ideal as usize).clamp(1, self.max_batch);
-    }
-}
-
-impl<St, F, T> Core for BlockingCore<St, F, T>
-where
-    St: Stream + Send + 'static,
-    St::Item: Send + 'static,
-    F: Fn(St::Item) -> T + Send + Sync + 'static,
-    T: Send + 'static,
-{
-    type Item = Result<T, ParMapError>;
-
-    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
-        for _ in 0..ROUNDS_PER_RUN {
-            // Refill first, so the harvest polls the new calls too; a harvest that found
-            // nothing finished freed no slot, so another round would find nothing either.
-            self.refill(cx, held);
-            if !self.harvest(cx) {
-                return;
-            }
-        }
-        cx.waker().wake_by_ref();
-    }
-
-    fn take_all(&mut self, out: &mut VecDeque<Self::Item>) -> usize {
-        let n = self.buffer.len();
-        if out.is_empty() {
-            std::mem::swap(&mut self.buffer, out);
-        } else {
-            out.extend(self.buffer.drain(..));
-        }
-        n
+    fn finished(&mut self) -> &mut VecDeque<Self::Item> {
+        &mut self.buffer
     }
 
     fn buffered(&self) -> usize {

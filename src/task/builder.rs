@@ -163,6 +163,7 @@ impl<T, E> Default for AsyncTaskBuilder<T, E> {
 impl<T, E> AsyncTaskBuilder<T, E> {
     /// A builder with defaults: no name, no timeout, no retries, normal priority,
     /// tracing and metrics off.
+    #[inline]
     pub fn new() -> Self {
         AsyncTaskBuilder {
             cfg: TaskConfig {
@@ -252,6 +253,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// # }
     /// ```
     #[doc(alias = "with_timeout")]
+    #[inline]
     pub fn timeout(mut self, d: Duration) -> Self {
         match ConfigError::check_duration("timeout", d) {
             Ok(d) => {
@@ -330,6 +332,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// assert_eq!(result.execution_time(), 300.millis());
     /// # }
     /// ```
+    #[inline]
     pub fn retry(mut self, n: u32) -> Self {
         if n > MAX_RETRIES {
             return self.invalid(ConfigError::OutOfRange {
@@ -339,7 +342,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
                 max: u64::from(MAX_RETRIES),
             });
         }
-        self.cfg.retry = self.cfg.retry.clone().with_max_retries(n);
+        self.cfg.retry.set_max_retries(n);
         self.cfg.retries_set = true;
         self
     }
@@ -390,6 +393,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// assert_eq!(training.get_retry_policy().max_retries(), 3);
     /// assert!(training.validate().is_ok());
     /// ```
+    #[inline]
     pub fn retry_strategy(mut self, strategy: RetryStrategy) -> Self {
         if let Err(e) = strategy.validate() {
             return self.invalid(e);
@@ -399,13 +403,8 @@ impl<T, E> AsyncTaskBuilder<T, E> {
         } else {
             3
         };
-        let policy = self.cfg.retry.clone();
-        self.cfg.retry = RetryPolicy::new(strategy)
-            .with_jitter(policy.jitter())
-            .with_max_retries(retries);
-        if let Some(budget) = policy.max_elapsed() {
-            self.cfg.retry = self.cfg.retry.clone().with_max_elapsed(budget);
-        }
+        // Jitter and time budget stay as they were.
+        self.cfg.retry.set_strategy(strategy, retries);
         self
     }
 
@@ -730,6 +729,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Turns the builder into a future running `work` (called again for each retry).
     ///
     /// Nothing runs until the future is awaited or spawned.
+    #[inline]
     pub fn run<W>(self, work: W) -> TaskFuture<T, E, W>
     where
         W: AsyncWork<T, E>,

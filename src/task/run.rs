@@ -28,7 +28,7 @@ use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
 use crate::task::work::{AsyncWork, panic_message};
 use crate::task::{
-    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskMetrics, TaskStatus, trace,
+    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus, trace,
 };
 
 pin_project! {
@@ -57,6 +57,12 @@ pin_project! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Init,
+    /// Fast path (see [`fast_eligible`]): the next attempt starts.
+    FastStart,
+    /// Fast path: an attempt is running.
+    FastAttempt,
+    /// Fast path: sleeping before a retry.
+    FastBackoff,
     Waiting,
     StartAttempt,
     Attempt,
@@ -110,6 +116,7 @@ enum Step<T, E> {
 }
 
 impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
+    #[inline]
     pub(crate) fn new(cfg: TaskConfig<T, E>, work: W) -> Self {
         let id = cfg.id.map(LazyTaskId::fixed).unwrap_or_default();
         TaskFuture {
@@ -194,6 +201,7 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
 
 /// A tokio timer at `at`, or `NoRuntime` when no runtime with a time driver is running.
 /// `checked` remembers that a runtime was found, so a task looks only once.
+#[inline]
 fn sleep_until<E>(at: Instant, checked: &mut bool) -> Result<Sleep, TaskError<E>> {
     if !*checked {
         if tokio::runtime::Handle::try_current().is_err() {
@@ -206,6 +214,7 @@ fn sleep_until<E>(at: Instant, checked: &mut bool) -> Result<Sleep, TaskError<E>
 }
 
 /// Arms `timer` for `at`, reusing its registration when it already exists.
+#[inline]
 fn arm<E>(
     mut timer: Pin<&mut Option<Sleep>>,
     at: Instant,
@@ -235,8 +244,17 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if this.st.phase == Phase::Done {
-            return Poll::Pending;
+        match this.st.phase {
+            Phase::FastStart | Phase::FastAttempt | Phase::FastBackoff => {
+                return fast_poll(&mut this, cx);
+            }
+            Phase::Done => return Poll::Pending,
+            _ => {}
+        }
+        if this.st.phase == Phase::Init && fast_eligible(&mut this) {
+            this.st.started = Some(Instant::now());
+            this.st.phase = Phase::FastStart;
+            return fast_poll(&mut this, cx);
         }
         if this.st.phase == Phase::Init {
             if this.cfg.record_error.is_some() {
@@ -399,8 +417,181 @@ fn step<T, E, W: AsyncWork<T, E>>(
                 _ => Step::Pending,
             }
         }
-        Phase::Done => Step::Pending,
+        // The fast phases are driven by `fast_poll` only.
+        Phase::FastStart | Phase::FastAttempt | Phase::FastBackoff | Phase::Done => Step::Pending,
     }
+}
+
+/// Whether the task can take the fast path: nothing but the work, an optional timeout
+/// and retries (no breaker, scope, recovery, tracing, metrics, delayed start, deadline,
+/// retry predicate, cancellation token; not spawned; not blocking work; valid settings).
+///
+/// Such a task can only end by its own attempts, so the fast path skips every check
+/// the general state machine makes for the features it does not use. A task polled
+/// inside another task's work joins that task's cancellation scope and takes the
+/// general path (the scope found here is kept for it).
+#[inline]
+fn fast_eligible<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> bool {
+    let cfg = &*this.cfg;
+    if cfg.cold.is_some()
+        || cfg.record_error.is_some()
+        || cfg.metrics
+        || cfg.invalid.is_some()
+        || this.st.node.is_some()
+        || this.st.shared.is_some()
+        || this.st.metrics.is_some()
+        || this.work.requires_runtime()
+    {
+        return false;
+    }
+    this.st.node = CancelNode::child_of_current();
+    this.st.node.is_none()
+}
+
+/// The fast path's state machine: attempts under the timeout, backoff sleeps between
+/// them. Same outcomes as the general path for the settings it accepts.
+#[inline(always)]
+fn fast_poll<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+) -> Poll<TaskResult<T, E>> {
+    loop {
+        let err = match this.st.phase {
+            Phase::FastAttempt => {
+                let attempt = this.attempt.as_mut();
+                let polled = catch_unwind(AssertUnwindSafe(|| match attempt.as_pin_mut() {
+                    Some(fut) => fut.poll(cx),
+                    None => Poll::Pending,
+                }));
+                match polled {
+                    Ok(Poll::Ready(Ok(value))) => return Poll::Ready(fast_finish(this, Ok(value))),
+                    Ok(Poll::Ready(Err(e))) => TaskError::Failed(e),
+                    Err(payload) => TaskError::Panicked {
+                        message: panic_message(&*payload),
+                    },
+                    Ok(Poll::Pending) => match this.cfg.timeout {
+                        Some(after)
+                            if this
+                                .timer
+                                .as_mut()
+                                .as_pin_mut()
+                                .is_some_and(|t| t.poll(cx).is_ready()) =>
+                        {
+                            TaskError::Timeout { after }
+                        }
+                        _ => return Poll::Pending,
+                    },
+                }
+            }
+            Phase::FastBackoff => {
+                if let Some(Poll::Pending) = this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                    return Poll::Pending;
+                }
+                this.st.phase = Phase::FastStart;
+                continue;
+            }
+            _ => {
+                // FastStart: count the attempt, arm the timeout, call the work.
+                this.st.attempts = this.st.attempts.saturating_add(1);
+                if let Some(after) = this.cfg.timeout {
+                    // The first attempt starts when the task does: no second clock read.
+                    let now = match (this.st.attempts, this.st.started) {
+                        (1, Some(started)) => started,
+                        _ => Instant::now(),
+                    };
+                    if let Err(e) = arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked) {
+                        return Poll::Ready(fast_finish(this, Err(e)));
+                    }
+                }
+                let work = &mut *this.work;
+                match catch_unwind(AssertUnwindSafe(|| work.call())) {
+                    Ok(fut) => {
+                        this.attempt.set(Some(fut));
+                        this.st.phase = Phase::FastAttempt;
+                        continue;
+                    }
+                    Err(payload) => TaskError::Panicked {
+                        message: panic_message(&*payload),
+                    },
+                }
+            }
+        };
+        this.attempt.set(None);
+        if let Err(err) = fast_retry(this, err) {
+            return Poll::Ready(fast_finish(this, Err(err)));
+        }
+    }
+}
+
+/// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
+/// error back (the rules of `attempt_failed` without predicate, breaker or spans).
+#[cold]
+fn fast_retry<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    err: TaskError<E>,
+) -> Result<(), TaskError<E>> {
+    if !matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }) {
+        return Err(err);
+    }
+    let policy = &this.cfg.retry;
+    let backoff = this
+        .st
+        .backoff
+        .get_or_insert_with(|| Box::new(policy.backoff()));
+    let exhausted = |attempts, err| {
+        if policy.max_retries() == 0 {
+            err
+        } else {
+            TaskError::RetriesExhausted {
+                attempts,
+                last: Box::new(err),
+            }
+        }
+    };
+    let Some(delay) = backoff.next_delay() else {
+        return Err(exhausted(this.st.attempts, err));
+    };
+    if let (Some(budget), Some(started)) = (policy.max_elapsed(), this.st.started) {
+        if started.elapsed().saturating_add(delay) > budget {
+            return Err(exhausted(this.st.attempts, err));
+        }
+    }
+    if delay.is_zero() {
+        this.st.phase = Phase::FastStart;
+    } else {
+        arm(
+            this.timer.as_mut(),
+            Instant::now() + delay,
+            &mut this.st.timers_checked,
+        )?;
+        this.st.phase = Phase::FastBackoff;
+    }
+    Ok(())
+}
+
+/// Fast path: builds the result (no status, span or metrics to record).
+#[inline]
+fn fast_finish<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    outcome: Result<T, TaskError<E>>,
+) -> TaskResult<T, E> {
+    this.st.phase = Phase::Done;
+    this.attempt.set(None);
+    this.timer.set(None);
+    let started = this.st.started.unwrap_or_else(Instant::now);
+    TaskResult::new(
+        outcome,
+        RunMeta {
+            task_id: std::mem::take(&mut this.st.id),
+            label: TaskLabel::EMPTY,
+            priority: this.cfg.priority,
+            attempts: this.st.attempts,
+            started,
+            execution_time: started.elapsed(),
+            recovered: false,
+            metrics: None,
+        },
+    )
 }
 
 /// First poll: validate, start the clocks, join the cancellation scope, arm timers.

@@ -46,6 +46,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// A policy with `strategy`, no jitter, 3 retries and no time budget.
+    #[inline]
     pub fn new(strategy: RetryStrategy) -> Self {
         RetryPolicy {
             strategy,
@@ -69,6 +70,7 @@ impl RetryPolicy {
     /// Sets how many retries follow the first attempt (at most [`MAX_RETRIES`], checked
     /// by [`validate`](RetryPolicy::validate)).
     #[must_use]
+    #[inline]
     pub fn with_max_retries(self, n: u32) -> Self {
         RetryPolicy {
             max_retries: n,
@@ -86,21 +88,25 @@ impl RetryPolicy {
     }
 
     /// The delay strategy.
+    #[inline]
     pub fn strategy(&self) -> RetryStrategy {
         self.strategy
     }
 
     /// The jitter applied to each delay.
+    #[inline]
     pub fn jitter(&self) -> Jitter {
         self.jitter
     }
 
     /// Retries allowed after the first attempt.
+    #[inline]
     pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
 
     /// The total time budget, if any.
+    #[inline]
     pub fn max_elapsed(&self) -> Option<Duration> {
         self.max_elapsed
     }
@@ -125,6 +131,20 @@ impl RetryPolicy {
         self.strategy.validate()
     }
 
+    /// Replaces the strategy and the retry count, keeping jitter and time budget (the
+    /// builder's `retry_strategy`, without rebuilding the policy).
+    #[inline]
+    pub(crate) fn set_strategy(&mut self, strategy: RetryStrategy, max_retries: u32) {
+        self.strategy = strategy;
+        self.max_retries = max_retries;
+    }
+
+    /// Sets the retry count in place.
+    #[inline]
+    pub(crate) fn set_max_retries(&mut self, n: u32) {
+        self.max_retries = n;
+    }
+
     /// A fresh sequence of delays for one run, with a random jitter seed.
     pub fn backoff(&self) -> Backoff {
         Backoff::new(self.clone(), fastrand::Rng::new())
@@ -138,6 +158,7 @@ impl RetryPolicy {
 
 impl Default for RetryPolicy {
     /// Exponential from 100 ms, factor 2, capped at 30 s; no jitter; no retries.
+    #[inline]
     fn default() -> Self {
         RetryPolicy::new(RetryStrategy::Exponential {
             base: Duration::from_millis(100),

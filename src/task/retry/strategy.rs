@@ -82,7 +82,23 @@ impl RetryStrategy {
     ///
     /// [`ConfigError::Invalid`] for a bad factor, [`ConfigError::ZeroDuration`] for a
     /// zero base, [`ConfigError::Conflict`] when `base > max`.
+    #[inline]
     pub fn validate(&self) -> Result<(), ConfigError> {
+        // The common, valid case is a few comparisons, inlined; errors are built apart.
+        let valid = match *self {
+            RetryStrategy::Immediate | RetryStrategy::Fixed(_) => true,
+            RetryStrategy::Linear { base, max } => !base.is_zero() && base <= max,
+            RetryStrategy::Exponential { base, factor, max } => {
+                factor.is_finite() && factor >= 1.0 && !base.is_zero() && base <= max
+            }
+        };
+        if valid { Ok(()) } else { self.invalid() }
+    }
+
+    /// The error of a strategy `validate` found invalid.
+    #[cold]
+    #[inline(never)]
+    fn invalid(&self) -> Result<(), ConfigError> {
         match *self {
             RetryStrategy::Immediate | RetryStrategy::Fixed(_) => Ok(()),
             RetryStrategy::Linear { base, max } => check_base_max(base, max),

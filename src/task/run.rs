@@ -46,11 +46,9 @@ pin_project! {
         attempt: Option<W::Future>,
         #[pin]
         timer: Option<Sleep>,
-        deadline: Option<Pin<Box<Sleep>>>,
-        cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-        recovering: Option<BoxFuture<'static, Result<T, TaskError<E>>>>,
-        cleanup: Option<BoxFuture<'static, ()>>,
         st: RunState,
+        // Last: its scope guard runs after the attempt and the timers are dropped.
+        ext: Option<Box<Extras<T, E>>>,
     }
 }
 
@@ -75,7 +73,7 @@ enum Phase {
 /// The function `into_result` maps with.
 type IntoResultFn<T, E> = fn(TaskResult<T, E>) -> Result<T, TaskError<E>>;
 
-/// Bookkeeping that is not pinned.
+/// Bookkeeping that is not pinned: what every task needs.
 struct RunState {
     phase: Phase,
     id: LazyTaskId,
@@ -83,20 +81,57 @@ struct RunState {
     attempts: u32,
     started: Option<Instant>,
     backoff: Option<Box<Backoff>>,
+}
+
+/// State only the general path uses (deadline, cancellation scope, recovery, cleanup,
+/// breaker permit, status, metrics, spans): one allocation, absent on the fast path, so
+/// a plain task stays small and cheap to drop.
+struct Extras<T, E> {
+    deadline: Option<Pin<Box<Sleep>>>,
+    cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    recovering: Option<BoxFuture<'static, Result<T, TaskError<E>>>>,
+    cleanup: Option<BoxFuture<'static, ()>>,
     permit: Option<CircuitPermit>,
     node: Option<Arc<CancelNode>>,
-    pub(crate) shared: Option<Arc<TaskShared>>,
+    shared: Option<Arc<TaskShared>>,
     metrics: Option<TaskMetrics>,
     span: Option<Box<Span>>,
     attempt_span: Option<Box<Span>>,
     cancel_level: CancellationLevel,
     recovered: bool,
+    /// Set when the task has finished (its result built).
+    done: bool,
 }
 
-impl Drop for RunState {
+impl<T, E> Default for Extras<T, E> {
+    fn default() -> Self {
+        Extras {
+            deadline: None,
+            cancelled: None,
+            recovering: None,
+            cleanup: None,
+            permit: None,
+            node: None,
+            shared: None,
+            metrics: None,
+            span: None,
+            attempt_span: None,
+            cancel_level: CancellationLevel::Graceful,
+            recovered: false,
+            done: false,
+        }
+    }
+}
+
+impl<T, E> Drop for Extras<T, E> {
     fn drop(&mut self) {
         // Dropped before finishing (aborted, or the owner lost interest): record it.
-        if self.phase != Phase::Done {
+        if !self.done {
+            // The running futures go first, as the work and the timers did.
+            self.recovering = None;
+            self.cleanup = None;
+            self.deadline = None;
+            self.cancelled = None;
             if let Some(shared) = &self.shared {
                 let _ = shared.status.transition(TaskStatus::Cancelled);
             }
@@ -124,10 +159,6 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
             work,
             attempt: None,
             timer: None,
-            deadline: None,
-            cancelled: None,
-            recovering: None,
-            cleanup: None,
             st: RunState {
                 phase: Phase::Init,
                 id,
@@ -135,15 +166,8 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
                 attempts: 0,
                 started: None,
                 backoff: None,
-                permit: None,
-                node: None,
-                shared: None,
-                metrics: None,
-                span: None,
-                attempt_span: None,
-                cancel_level: CancellationLevel::Graceful,
-                recovered: false,
             },
+            ext: None,
         }
     }
 
@@ -191,10 +215,11 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
         shared: Arc<TaskShared>,
         metrics: Option<TaskMetrics>,
     ) {
-        self.st.node = Some(node);
-        self.st.shared = Some(shared);
+        let x = self.ext.get_or_insert_with(Default::default);
+        x.node = Some(node);
+        x.shared = Some(shared);
         if metrics.is_some() {
-            self.st.metrics = metrics;
+            x.metrics = metrics;
         }
     }
 }
@@ -243,54 +268,76 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
     type Output = TaskResult<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        match this.st.phase {
+        match self.st.phase {
             Phase::FastStart | Phase::FastAttempt | Phase::FastBackoff => {
-                return fast_poll(&mut this, cx);
+                fast_poll(&mut self.project(), cx)
             }
-            Phase::Done => return Poll::Pending,
-            _ => {}
-        }
-        if this.st.phase == Phase::Init && fast_eligible(&mut this) {
-            this.st.started = Some(Instant::now());
-            this.st.phase = Phase::FastStart;
-            return fast_poll(&mut this, cx);
-        }
-        if this.st.phase == Phase::Init {
-            if this.cfg.record_error.is_some() {
-                let cold = this.cfg.cold();
-                this.st.span = Some(Box::new(trace::task_span(
-                    this.st.id.get(),
-                    cold.map(|c| &c.label),
-                    this.cfg.priority,
-                    cold.and_then(|c| c.fields.as_deref()),
-                )));
+            Phase::Done => Poll::Pending,
+            Phase::Init if self.ext.is_none() => {
+                let mut this = self.project();
+                if !fast_eligible(&mut this) {
+                    return poll_general(this, cx);
+                }
+                this.st.started = Some(Instant::now());
+                this.st.phase = Phase::FastStart;
+                fast_poll(&mut this, cx)
             }
-            if this.cfg.metrics && this.st.metrics.is_none() {
-                this.st.metrics = Some(TaskMetrics::new());
-            }
+            _ => poll_general(self.project(), cx),
         }
-        if this.st.span.is_none() && this.st.metrics.is_none() {
-            // Fast path: no span to enter, no poll to measure.
-            return match run_steps(&mut this, cx, None) {
-                None => Poll::Pending,
-                Some(outcome) => Poll::Ready(finish(&mut this, outcome, None)),
-            };
-        }
-        let span = this.st.span.take();
-        let entered = span.as_deref().map(Span::enter);
-        let metrics = this.st.metrics.clone();
-        let poll_guard = metrics.as_ref().map(TaskMetrics::enter_poll);
-        let outcome = run_steps(&mut this, cx, span.as_deref());
-        drop(poll_guard);
-        drop(entered);
-        let out = match outcome {
-            None => Poll::Pending,
-            Some(outcome) => Poll::Ready(finish(&mut this, outcome, span.as_deref())),
-        };
-        this.st.span = span;
-        out
     }
+}
+
+/// The general path: every feature, with the extra state out of its box.
+#[inline(never)]
+fn poll_general<T, E, W: AsyncWork<T, E>>(
+    mut this: Proj<'_, T, E, W>,
+    cx: &mut Context<'_>,
+) -> Poll<TaskResult<T, E>> {
+    let mut ext = this.ext.take().unwrap_or_default();
+    let out = poll_extras(&mut this, &mut ext, cx);
+    *this.ext = Some(ext);
+    out
+}
+
+fn poll_extras<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
+    cx: &mut Context<'_>,
+) -> Poll<TaskResult<T, E>> {
+    if this.st.phase == Phase::Init {
+        if this.cfg.record_error.is_some() {
+            let cold = this.cfg.cold();
+            x.span = Some(Box::new(trace::task_span(
+                this.st.id.get(),
+                cold.map(|c| &c.label),
+                this.cfg.priority,
+                cold.and_then(|c| c.fields.as_deref()),
+            )));
+        }
+        if this.cfg.metrics && x.metrics.is_none() {
+            x.metrics = Some(TaskMetrics::new());
+        }
+    }
+    if x.span.is_none() && x.metrics.is_none() {
+        // No span to enter, no poll to measure.
+        return match run_steps(this, x, cx, None) {
+            None => Poll::Pending,
+            Some(outcome) => Poll::Ready(finish(this, x, outcome, None)),
+        };
+    }
+    let span = x.span.take();
+    let entered = span.as_deref().map(Span::enter);
+    let metrics = x.metrics.clone();
+    let poll_guard = metrics.as_ref().map(TaskMetrics::enter_poll);
+    let outcome = run_steps(this, x, cx, span.as_deref());
+    drop(poll_guard);
+    drop(entered);
+    let out = match outcome {
+        None => Poll::Pending,
+        Some(outcome) => Poll::Ready(finish(this, x, outcome, span.as_deref())),
+    };
+    x.span = span;
+    out
 }
 
 type Proj<'a, T, E, W> = TaskFutureProj<'a, T, E, W>;
@@ -298,11 +345,12 @@ type Proj<'a, T, E, W> = TaskFutureProj<'a, T, E, W>;
 /// Steps until the task waits (`None`) or finishes.
 fn run_steps<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     cx: &mut Context<'_>,
     span: Option<&Span>,
 ) -> Option<Result<T, TaskError<E>>> {
     loop {
-        match step(this, cx, span) {
+        match step(this, x, cx, span) {
             Step::Continue => continue,
             Step::Pending => return None,
             Step::Finish(outcome) => return Some(outcome),
@@ -313,14 +361,15 @@ fn run_steps<T, E, W: AsyncWork<T, E>>(
 /// One transition of the state machine.
 fn step<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     cx: &mut Context<'_>,
     span: Option<&Span>,
 ) -> Step<T, E> {
     match this.st.phase {
-        Phase::Init => init(this),
+        Phase::Init => init(this, x),
         // A delayed start and a backoff both sleep, then start an attempt.
         Phase::Waiting | Phase::Backoff => {
-            if let Some(step) = check_cancel_and_deadline(this, cx) {
+            if let Some(step) = check_cancel_and_deadline(this, x, cx) {
                 return step;
             }
             match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
@@ -331,15 +380,15 @@ fn step<T, E, W: AsyncWork<T, E>>(
                 }
             }
         }
-        Phase::StartAttempt => start_attempt(this, span),
+        Phase::StartAttempt => start_attempt(this, x, span),
         Phase::Attempt => {
-            if let Some(step) = check_cancel(this, cx) {
+            if let Some(step) = check_cancel(this, x, cx) {
                 return step;
             }
-            let node = this.st.node.as_ref();
+            let node = x.node.as_ref();
             let attempt = this.attempt.as_mut();
             let polled = catch_unwind(AssertUnwindSafe(|| {
-                let attempt_span = this.st.attempt_span.as_deref().map(Span::enter);
+                let attempt_span = x.attempt_span.as_deref().map(Span::enter);
                 let out = match (node, attempt.as_pin_mut()) {
                     (Some(node), Some(fut)) => node.enter(|| fut.poll(cx)),
                     (None, Some(fut)) => fut.poll(cx),
@@ -351,20 +400,20 @@ fn step<T, E, W: AsyncWork<T, E>>(
             match polled {
                 Ok(Poll::Ready(Ok(value))) => {
                     this.attempt.set(None);
-                    if let Some(permit) = this.st.permit.take() {
+                    if let Some(permit) = x.permit.take() {
                         permit.success();
                     }
-                    this.st.attempt_span = None;
+                    x.attempt_span = None;
                     Step::Finish(Ok(value))
                 }
                 Ok(Poll::Ready(Err(e))) => {
                     this.attempt.set(None);
-                    attempt_failed(this, TaskError::Failed(e))
+                    attempt_failed(this, x, TaskError::Failed(e))
                 }
                 Err(payload) => {
                     this.attempt.set(None);
                     let message = panic_message(&*payload);
-                    attempt_failed(this, TaskError::Panicked { message })
+                    attempt_failed(this, x, TaskError::Panicked { message })
                 }
                 Ok(Poll::Pending) => {
                     if let Some(after) = this.cfg.timeout {
@@ -372,38 +421,38 @@ fn step<T, E, W: AsyncWork<T, E>>(
                             this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx))
                         {
                             this.attempt.set(None);
-                            return attempt_failed(this, TaskError::Timeout { after });
+                            return attempt_failed(this, x, TaskError::Timeout { after });
                         }
                     }
-                    check_deadline(this, cx).unwrap_or(Step::Pending)
+                    check_deadline(this, x, cx).unwrap_or(Step::Pending)
                 }
             }
         }
         Phase::Recovering => {
-            if let Some(step) = check_cancel(this, cx) {
+            if let Some(step) = check_cancel(this, x, cx) {
                 return step;
             }
-            match this.recovering.as_mut().map(|f| f.as_mut().poll(cx)) {
+            match x.recovering.as_mut().map(|f| f.as_mut().poll(cx)) {
                 Some(Poll::Ready(out)) => {
-                    *this.recovering = None;
-                    this.st.recovered = out.is_ok();
+                    x.recovering = None;
+                    x.recovered = out.is_ok();
                     Step::Finish(out)
                 }
                 Some(Poll::Pending) => Step::Pending,
                 None => Step::Finish(Err(TaskError::Cancelled {
-                    level: this.st.cancel_level,
+                    level: x.cancel_level,
                 })),
             }
         }
         Phase::Cleanup => {
-            let level = this.st.cancel_level;
-            let done = match this.cleanup.as_mut() {
+            let level = x.cancel_level;
+            let done = match x.cleanup.as_mut() {
                 Some(f) => f.as_mut().poll(cx).is_ready(),
                 None => true,
             };
             if done {
-                *this.cleanup = None;
-                if let Some(shared) = &this.st.shared {
+                x.cleanup = None;
+                if let Some(shared) = &x.shared {
                     shared.cleanup_ran.store(true, Ordering::Release);
                 }
                 return Step::Finish(Err(TaskError::Cancelled { level }));
@@ -411,7 +460,7 @@ fn step<T, E, W: AsyncWork<T, E>>(
             match this.timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
                 Some(Poll::Ready(())) => {
                     // The grace period ran out: the cleanup is dropped unfinished.
-                    *this.cleanup = None;
+                    x.cleanup = None;
                     Step::Finish(Err(TaskError::Cancelled { level }))
                 }
                 _ => Step::Pending,
@@ -437,15 +486,21 @@ fn fast_eligible<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> bool
         || cfg.record_error.is_some()
         || cfg.metrics
         || cfg.invalid.is_some()
-        || this.st.node.is_some()
-        || this.st.shared.is_some()
-        || this.st.metrics.is_some()
+        || this.ext.is_some()
         || this.work.requires_runtime()
     {
         return false;
     }
-    this.st.node = CancelNode::child_of_current();
-    this.st.node.is_none()
+    match CancelNode::child_of_current() {
+        None => true,
+        Some(node) => {
+            // Inside another task's work: join its scope on the general path.
+            let mut ext = Box::<Extras<T, E>>::default();
+            ext.node = Some(node);
+            *this.ext = Some(ext);
+            false
+        }
+    }
 }
 
 /// The fast path's state machine: attempts under the timeout, backoff sleeps between
@@ -595,30 +650,33 @@ fn fast_finish<T, E, W: AsyncWork<T, E>>(
 }
 
 /// First poll: validate, start the clocks, join the cancellation scope, arm timers.
-fn init<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> Step<T, E> {
+fn init<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
+) -> Step<T, E> {
     this.st.started = Some(Instant::now());
     if let Some(err) = this.cfg.invalid.take() {
         return Step::Finish(Err(TaskError::Config(*err)));
     }
-    if let Some(shared) = &this.st.shared {
+    if let Some(shared) = &x.shared {
         let _ = shared.status.transition(TaskStatus::Running);
     }
     let cold = this.cfg.cold();
-    if this.st.node.is_none() {
-        this.st.node = match cold.and_then(|c| c.token.as_ref()) {
+    if x.node.is_none() {
+        x.node = match cold.and_then(|c| c.token.as_ref()) {
             Some(token) => Some(CancelNode::linked(token)),
             None => CancelNode::child_of_current(),
         };
     }
-    if let Some(node) = &this.st.node {
-        *this.cancelled = Some(Box::pin(node.token().clone().cancelled_owned()));
+    if let Some(node) = &x.node {
+        x.cancelled = Some(Box::pin(node.token().clone().cancelled_owned()));
     }
     if this.work.requires_runtime() && tokio::runtime::Handle::try_current().is_err() {
         return Step::Finish(Err(TaskError::NoRuntime));
     }
     if let Some(deadline) = cold.and_then(|c| c.deadline) {
         match sleep_until(deadline.to_instant(), &mut this.st.timers_checked) {
-            Ok(sleep) => *this.deadline = Some(Box::pin(sleep)),
+            Ok(sleep) => x.deadline = Some(Box::pin(sleep)),
             Err(e) => return Step::Finish(Err(e)),
         }
     }
@@ -641,14 +699,16 @@ fn init<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> Step<T, E> {
 /// Acquires the breaker, calls the work, arms the timeout.
 fn start_attempt<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     span: Option<&Span>,
 ) -> Step<T, E> {
     if let Some(breaker) = this.cfg.cold().and_then(|c| c.breaker.as_ref()) {
         match breaker.try_acquire() {
-            Ok(permit) => this.st.permit = Some(permit),
+            Ok(permit) => x.permit = Some(permit),
             Err(open) => {
                 return final_error(
                     this,
+                    x,
                     TaskError::CircuitOpen {
                         breaker: open.breaker,
                         retry_after: open.retry_after,
@@ -658,10 +718,10 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
         }
     }
     this.st.attempts = this.st.attempts.saturating_add(1);
-    if let Some(shared) = &this.st.shared {
+    if let Some(shared) = &x.shared {
         shared.attempts.store(this.st.attempts, Ordering::Relaxed);
     }
-    this.st.attempt_span = span.map(|s| Box::new(trace::attempt_span(s, this.st.attempts)));
+    x.attempt_span = span.map(|s| Box::new(trace::attempt_span(s, this.st.attempts)));
     if let Some(after) = this.cfg.timeout {
         // The first attempt starts when the task does: no second clock read.
         let delayed = this.cfg.cold().is_some_and(|c| c.start_at.is_some());
@@ -677,7 +737,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
             return Step::Finish(Err(e));
         }
     }
-    let node = this.st.node.as_ref();
+    let node = x.node.as_ref();
     let work = &mut *this.work;
     let called = catch_unwind(AssertUnwindSafe(|| match node {
         Some(node) => node.enter(|| work.call()),
@@ -691,7 +751,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
         }
         Err(payload) => {
             let message = panic_message(&*payload);
-            attempt_failed(this, TaskError::Panicked { message })
+            attempt_failed(this, x, TaskError::Panicked { message })
         }
     }
 }
@@ -699,23 +759,24 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
 /// An attempt failed: report it, then retry after a backoff or give up.
 fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     err: TaskError<E>,
 ) -> Step<T, E> {
-    if let Some(permit) = this.st.permit.take() {
+    if let Some(permit) = x.permit.take() {
         permit.failure();
     }
-    if let (Some(record), Some(span)) = (this.cfg.record_error, this.st.attempt_span.take()) {
+    if let (Some(record), Some(span)) = (this.cfg.record_error, x.attempt_span.take()) {
         record(&span, &err);
     }
     if never_retried(&err) {
-        return final_error(this, err);
+        return final_error(this, x, err);
     }
     let retryable = match this.cfg.cold().and_then(|c| c.retry_if.as_ref()) {
         Some(predicate) => predicate(&err),
         None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
     };
     if !retryable {
-        return final_error(this, err);
+        return final_error(this, x, err);
     }
     let policy = &this.cfg.retry;
     let backoff = this
@@ -734,12 +795,12 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     };
     let Some(delay) = backoff.next_delay() else {
         let err = exhausted(this.st.attempts, err);
-        return final_error(this, err);
+        return final_error(this, x, err);
     };
     if let (Some(budget), Some(started)) = (policy.max_elapsed(), this.st.started) {
         if started.elapsed().saturating_add(delay) > budget {
             let err = exhausted(this.st.attempts, err);
-            return final_error(this, err);
+            return final_error(this, x, err);
         }
     }
     if delay.is_zero() {
@@ -760,6 +821,7 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
 /// The task has failed for good: run the fallback if there is one.
 fn final_error<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     err: TaskError<E>,
 ) -> Step<T, E> {
     let recoverable = !matches!(
@@ -771,7 +833,7 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
         recoverable,
     ) {
         (Some(fallback), true) => {
-            *this.recovering = Some(fallback(err));
+            x.recovering = Some(fallback(err));
             this.st.phase = Phase::Recovering;
             Step::Continue
         }
@@ -792,32 +854,32 @@ fn fired<F: Future>(slot: &mut Option<Pin<Box<F>>>, cx: &mut Context<'_>) -> boo
 }
 
 /// Drops the running attempt; its breaker permit counts as neither success nor failure.
-fn abandon_attempt<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) {
+fn abandon_attempt<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>, x: &mut Extras<T, E>) {
     this.attempt.set(None);
-    this.st.permit = None;
+    x.permit = None;
 }
 
 /// Stops the task if its scope was cancelled; starts the cleanup for a graceful cancel.
 fn check_cancel<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    if !fired(this.cancelled, cx) {
+    if !fired(&mut x.cancelled, cx) {
         return None;
     }
-    abandon_attempt(this);
-    *this.recovering = None;
-    let level = this
-        .st
+    abandon_attempt(this, x);
+    x.recovering = None;
+    let level = x
         .node
         .as_ref()
         .map_or(CancellationLevel::Graceful, |n| n.level());
-    this.st.cancel_level = level;
+    x.cancel_level = level;
     let cold = this.cfg.cold();
     if let (CancellationLevel::Graceful, Some(cold), Some(cleanup)) =
         (level, cold, cold.and_then(|c| c.on_cancel.as_ref()))
     {
-        *this.cleanup = Some(cleanup());
+        x.cleanup = Some(cleanup());
         // Without a timer the cleanup is not bounded, but it still runs.
         let _ = arm::<E>(
             this.timer.as_mut(),
@@ -833,33 +895,37 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
 /// Stops the task once its deadline has passed.
 fn check_deadline<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    if !fired(this.deadline, cx) {
+    if !fired(&mut x.deadline, cx) {
         return None;
     }
-    abandon_attempt(this);
-    Some(final_error(this, TaskError::DeadlineExceeded))
+    abandon_attempt(this, x);
+    Some(final_error(this, x, TaskError::DeadlineExceeded))
 }
 
 fn check_cancel_and_deadline<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     cx: &mut Context<'_>,
 ) -> Option<Step<T, E>> {
-    check_cancel(this, cx).or_else(|| check_deadline(this, cx))
+    check_cancel(this, x, cx).or_else(|| check_deadline(this, x, cx))
 }
 
 /// Builds the result, records it on the span, status and metrics.
 fn finish<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
+    x: &mut Extras<T, E>,
     outcome: Result<T, TaskError<E>>,
     span: Option<&Span>,
 ) -> TaskResult<T, E> {
     this.st.phase = Phase::Done;
+    x.done = true;
     this.attempt.set(None);
     this.timer.set(None);
-    *this.deadline = None;
-    *this.cancelled = None;
+    x.deadline = None;
+    x.cancelled = None;
     let started = this.st.started.unwrap_or_else(Instant::now);
     let execution_time = started.elapsed();
     let status = match &outcome {
@@ -867,7 +933,7 @@ fn finish<T, E, W: AsyncWork<T, E>>(
         Err(TaskError::Cancelled { .. }) => TaskStatus::Cancelled,
         Err(_) => TaskStatus::Failed,
     };
-    if let Some(shared) = &this.st.shared {
+    if let Some(shared) = &x.shared {
         let _ = shared.status.transition(status);
     }
     if let Some(span) = span {
@@ -877,7 +943,7 @@ fn finish<T, E, W: AsyncWork<T, E>>(
             record(span, err);
         }
     }
-    let metrics = this.st.metrics.as_ref().map(|m| {
+    let metrics = x.metrics.as_ref().map(|m| {
         m.finish();
         Box::new(m.snapshot())
     });
@@ -890,7 +956,7 @@ fn finish<T, E, W: AsyncWork<T, E>>(
             attempts: this.st.attempts,
             started,
             execution_time,
-            recovered: this.st.recovered,
+            recovered: x.recovered,
             metrics,
         },
     )

@@ -224,32 +224,61 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     }
 }
 
-/// A tokio timer at `at`, or `NoRuntime` when no runtime with a time driver is running.
-/// `checked` remembers that a runtime was found, so a task looks only once.
+/// No runtime with a time driver is running (a timer cannot be created).
+struct NoRuntime;
+
+impl<E> From<NoRuntime> for TaskError<E> {
+    fn from(NoRuntime: NoRuntime) -> Self {
+        TaskError::NoRuntime
+    }
+}
+
+/// Whether a runtime is running; `checked` remembers that one was found, so a task
+/// looks only once.
 #[inline]
-fn sleep_until<E>(at: Instant, checked: &mut bool) -> Result<Sleep, TaskError<E>> {
+fn check_runtime(checked: &mut bool) -> Result<(), NoRuntime> {
     if !*checked {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(TaskError::NoRuntime);
+            return Err(NoRuntime);
         }
         *checked = true;
     }
+    Ok(())
+}
+
+/// A tokio timer at `at`, or `NoRuntime` when no runtime with a time driver is running.
+fn sleep_until(at: Instant, checked: &mut bool) -> Result<Sleep, NoRuntime> {
+    check_runtime(checked)?;
     // A runtime built without `enable_time` panics here; keep that a typed error.
-    catch_unwind(|| tokio::time::sleep_until(at)).map_err(|_| TaskError::NoRuntime)
+    catch_unwind(|| tokio::time::sleep_until(at)).map_err(|_| NoRuntime)
 }
 
 /// Arms `timer` for `at`, reusing its registration when it already exists.
 #[inline]
-fn arm<E>(
+fn arm(
     mut timer: Pin<&mut Option<Sleep>>,
     at: Instant,
     checked: &mut bool,
-) -> Result<(), TaskError<E>> {
-    match timer.as_mut().as_pin_mut() {
-        Some(sleep) => sleep.reset(at),
-        None => timer.set(Some(sleep_until(at, checked)?)),
+) -> Result<(), NoRuntime> {
+    if let Some(sleep) = timer.as_mut().as_pin_mut() {
+        sleep.reset(at);
+        return Ok(());
     }
-    Ok(())
+    new_timer(timer, at, checked)
+}
+
+/// Creates the timer right in its slot.
+fn new_timer(
+    mut timer: Pin<&mut Option<Sleep>>,
+    at: Instant,
+    checked: &mut bool,
+) -> Result<(), NoRuntime> {
+    check_runtime(checked)?;
+    // A runtime built without `enable_time` panics here; keep that a typed error.
+    catch_unwind(AssertUnwindSafe(|| {
+        timer.set(Some(tokio::time::sleep_until(at)));
+    }))
+    .map_err(|_| NoRuntime)
 }
 
 /// Errors no predicate can make retryable.
@@ -554,8 +583,8 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
                         (1, Some(started)) => started,
                         _ => Instant::now(),
                     };
-                    if let Err(e) = arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked) {
-                        return Poll::Ready(fast_finish(this, Err(e)));
+                    if arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked).is_err() {
+                        return Poll::Ready(fast_finish(this, Err(TaskError::NoRuntime)));
                     }
                 }
                 let work = &mut *this.work;
@@ -677,7 +706,7 @@ fn init<T, E, W: AsyncWork<T, E>>(
     if let Some(deadline) = cold.and_then(|c| c.deadline) {
         match sleep_until(deadline.to_instant(), &mut this.st.timers_checked) {
             Ok(sleep) => x.deadline = Some(Box::pin(sleep)),
-            Err(e) => return Step::Finish(Err(e)),
+            Err(NoRuntime) => return Step::Finish(Err(TaskError::NoRuntime)),
         }
     }
     match cold.and_then(|c| c.start_at) {
@@ -687,7 +716,7 @@ fn init<T, E, W: AsyncWork<T, E>>(
                 at.to_instant(),
                 &mut this.st.timers_checked,
             ) {
-                return Step::Finish(Err(e));
+                return Step::Finish(Err(e.into()));
             }
             this.st.phase = Phase::Waiting;
         }
@@ -734,7 +763,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
             now + after,
             &mut this.st.timers_checked,
         ) {
-            return Step::Finish(Err(e));
+            return Step::Finish(Err(e.into()));
         }
     }
     let node = x.node.as_ref();
@@ -811,7 +840,7 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
             Instant::now() + delay,
             &mut this.st.timers_checked,
         ) {
-            return Step::Finish(Err(e));
+            return Step::Finish(Err(e.into()));
         }
         this.st.phase = Phase::Backoff;
     }
@@ -881,7 +910,7 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
     {
         x.cleanup = Some(cleanup());
         // Without a timer the cleanup is not bounded, but it still runs.
-        let _ = arm::<E>(
+        let _ = arm(
             this.timer.as_mut(),
             Instant::now() + cold.grace,
             &mut this.st.timers_checked,

@@ -188,14 +188,14 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Names the task (shown in `Display`, spans and results).
     #[doc(alias = "with_name")]
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.cfg.cold_mut().label.name = Some(name.into());
+        self.cfg.cold_mut().label.set_name(name.into());
         self
     }
 
     /// Describes the task.
     #[doc(alias = "with_description")]
     pub fn description(mut self, text: impl Into<Arc<str>>) -> Self {
-        self.cfg.cold_mut().label.description = Some(text.into());
+        self.cfg.cold_mut().label.set_description(text.into());
         self
     }
 

@@ -28,7 +28,8 @@ use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
 use crate::task::work::{AsyncWork, panic_message};
 use crate::task::{
-    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus, trace,
+    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskPriority,
+    TaskStatus, trace,
 };
 
 pin_project! {
@@ -601,7 +602,7 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
             }
         };
         this.attempt.set(None);
-        if let Err(err) = fast_retry(this, err) {
+        if let Err(err) = fast_retry(this.cfg, this.st, this.timer.as_mut(), err) {
             return Poll::Ready(fast_finish(this, Err(err)));
         }
     }
@@ -610,18 +611,17 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
 /// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
 /// error back (the rules of `attempt_failed` without predicate, breaker or spans).
 #[cold]
-fn fast_retry<T, E, W: AsyncWork<T, E>>(
-    this: &mut Proj<'_, T, E, W>,
+fn fast_retry<T, E>(
+    cfg: &TaskConfig<T, E>,
+    st: &mut RunState,
+    timer: Pin<&mut Option<Sleep>>,
     err: TaskError<E>,
 ) -> Result<(), TaskError<E>> {
     if !matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }) {
         return Err(err);
     }
-    let policy = &this.cfg.retry;
-    let backoff = this
-        .st
-        .backoff
-        .get_or_insert_with(|| Box::new(policy.backoff()));
+    let policy = &cfg.retry;
+    let backoff = st.backoff.get_or_insert_with(|| Box::new(policy.backoff()));
     let exhausted = |attempts, err| {
         if policy.max_retries() == 0 {
             err
@@ -633,43 +633,49 @@ fn fast_retry<T, E, W: AsyncWork<T, E>>(
         }
     };
     let Some(delay) = backoff.next_delay() else {
-        return Err(exhausted(this.st.attempts, err));
+        return Err(exhausted(st.attempts, err));
     };
-    if let (Some(budget), Some(started)) = (policy.max_elapsed(), this.st.started) {
+    if let (Some(budget), Some(started)) = (policy.max_elapsed(), st.started) {
         if started.elapsed().saturating_add(delay) > budget {
-            return Err(exhausted(this.st.attempts, err));
+            return Err(exhausted(st.attempts, err));
         }
     }
     if delay.is_zero() {
-        this.st.phase = Phase::FastStart;
+        st.phase = Phase::FastStart;
     } else {
-        arm(
-            this.timer.as_mut(),
-            Instant::now() + delay,
-            &mut this.st.timers_checked,
-        )?;
-        this.st.phase = Phase::FastBackoff;
+        arm(timer, Instant::now() + delay, &mut st.timers_checked)?;
+        st.phase = Phase::FastBackoff;
     }
     Ok(())
 }
 
-/// Fast path: builds the result (no status, span or metrics to record).
-#[inline]
+/// Fast path: the task is over; drops the attempt and the timer, builds the result.
+#[inline(always)]
 fn fast_finish<T, E, W: AsyncWork<T, E>>(
     this: &mut Proj<'_, T, E, W>,
     outcome: Result<T, TaskError<E>>,
 ) -> TaskResult<T, E> {
-    this.st.phase = Phase::Done;
     this.attempt.set(None);
     this.timer.set(None);
-    let started = this.st.started.unwrap_or_else(Instant::now);
+    fast_result(this.st, this.cfg.priority, outcome)
+}
+
+/// Fast path: the result (no status, span or metrics to record).
+#[inline(never)]
+fn fast_result<T, E>(
+    st: &mut RunState,
+    priority: TaskPriority,
+    outcome: Result<T, TaskError<E>>,
+) -> TaskResult<T, E> {
+    st.phase = Phase::Done;
+    let started = st.started.unwrap_or_else(Instant::now);
     TaskResult::new(
         outcome,
         RunMeta {
-            task_id: std::mem::take(&mut this.st.id),
+            task_id: std::mem::take(&mut st.id),
             label: TaskLabel::EMPTY,
-            priority: this.cfg.priority,
-            attempts: this.st.attempts,
+            priority,
+            attempts: st.attempts,
             started,
             execution_time: started.elapsed(),
             recovered: false,
@@ -1005,5 +1011,164 @@ impl<T, E, W: AsyncWork<T, E>> fmt::Debug for TaskFuture<T, E, W> {
             .field("phase", &self.st.phase)
             .field("attempts", &self.st.attempts)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::task::{AsyncTask, AsyncTaskBuilder, RetryPolicy, RetryStrategy};
+
+    /// What attempt `n` (0-based) of a scripted work does.
+    #[derive(Debug, Clone, Copy)]
+    enum Act {
+        Ok,
+        Fail,
+        Panic,
+        PanicOnCall,
+        Hang,
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Runs `builder` on `script` and reports everything a result shows but the label.
+    async fn run(
+        builder: AsyncTaskBuilder<u32, &'static str>,
+        script: &'static [Act],
+        expect_fast: bool,
+    ) -> String {
+        let calls = Arc::new(AtomicU32::new(0));
+        let work = {
+            let calls = Arc::clone(&calls);
+            move || {
+                let n = calls.fetch_add(1, Ordering::SeqCst) as usize;
+                let act = script.get(n).copied().unwrap_or(Act::Ok);
+                if let Act::PanicOnCall = act {
+                    panic!("boom on call {n}");
+                }
+                async move {
+                    tokio::task::yield_now().await;
+                    match act {
+                        Act::Ok | Act::PanicOnCall => Ok(7),
+                        Act::Fail => Err("failed"),
+                        Act::Panic => panic!("boom in poll {n}"),
+                        Act::Hang => {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            Ok(0)
+                        }
+                    }
+                }
+            }
+        };
+        let mut fut = std::pin::pin!(builder.run(work));
+        // The first poll picks the path.
+        let first = fut.as_mut().now_or_never();
+        let fast = matches!(
+            fut.st.phase,
+            Phase::FastStart | Phase::FastAttempt | Phase::FastBackoff
+        ) || (first.is_some() && fut.ext.is_none());
+        assert_eq!(fast, expect_fast, "path taken");
+        let r = match first {
+            Some(r) => r,
+            None => fut.await,
+        };
+        format!(
+            "{:?} attempts={} time={:?} recovered={} calls={}",
+            r.as_result(),
+            r.attempts(),
+            r.execution_time(),
+            r.was_recovered(),
+            calls.load(Ordering::SeqCst),
+        )
+    }
+
+    /// The fast path gives exactly what the general path gives for every setting it
+    /// accepts (a name sends the same task down the general path).
+    #[tokio::test(start_paused = true)]
+    async fn fast_path_matches_general_path() {
+        use Act::*;
+        let scripts: &[&'static [Act]] = &[
+            &[Ok],
+            &[Fail],
+            &[Panic],
+            &[PanicOnCall],
+            &[Hang],
+            &[Fail, Ok],
+            &[Hang, Fail, Ok],
+            &[Fail, Fail, Fail, Fail, Fail],
+            &[Hang, Hang, Hang, Hang],
+            &[Fail, Panic, Ok],
+            &[Fail, PanicOnCall, Ok],
+        ];
+        let configs: Vec<fn() -> AsyncTaskBuilder<u32, &'static str>> = vec![
+            || AsyncTask::to(),
+            || AsyncTask::to().timeout(ms(500)),
+            || AsyncTask::to().retry(2),
+            || AsyncTask::to().timeout(ms(500)).retry(3),
+            || AsyncTask::to().timeout(ms(500)).no_retry(),
+            || {
+                AsyncTask::to()
+                    .timeout(ms(500))
+                    .retry_strategy(RetryStrategy::Exponential {
+                        base: ms(100),
+                        factor: 2.0,
+                        max: ms(1000),
+                    })
+                    .retry(3)
+            },
+            || {
+                AsyncTask::to()
+                    .timeout(ms(250))
+                    .retry_strategy(RetryStrategy::Immediate)
+            },
+            || {
+                AsyncTask::to().retry_policy(
+                    RetryPolicy::new(RetryStrategy::Fixed(ms(300)))
+                        .with_max_retries(4)
+                        .with_max_elapsed(ms(1000)),
+                )
+            },
+            || {
+                AsyncTask::to().timeout(ms(400)).retry_policy(
+                    RetryPolicy::new(RetryStrategy::Fixed(ms(300)))
+                        .with_jitter(crate::task::Jitter::Full)
+                        .with_max_retries(0),
+                )
+            },
+        ];
+        for script in scripts {
+            for config in &configs {
+                let fast = run(config(), script, true).await;
+                let general = run(config().name("general"), script, false).await;
+                assert_eq!(fast, general, "script {script:?}");
+            }
+        }
+    }
+
+    /// Tasks that need the general path never take the fast one.
+    #[tokio::test(start_paused = true)]
+    async fn features_take_the_general_path() {
+        let invalid = AsyncTask::to().timeout(Duration::ZERO);
+        assert_eq!(
+            run(invalid, &[Act::Ok], false).await,
+            run(AsyncTask::to().name("x").timeout(Duration::ZERO), &[Act::Ok], false).await
+        );
+        run(AsyncTask::to().with_metrics(), &[Act::Ok], false).await;
+        run(AsyncTask::to().tracing(true), &[Act::Ok], false).await;
+        // Inside the work of a task with a cancellation scope: joins that scope, so
+        // takes the general path.
+        let outer = AsyncTask::<&'static str>::to::<String>()
+            .cancellation_token(tokio_util::sync::CancellationToken::new())
+            .run(|| async { Ok(run(AsyncTask::to(), &[Act::Ok], false).await) })
+            .await;
+        assert!(outer.is_success());
     }
 }

@@ -94,6 +94,20 @@ impl<T, E> Default for ColdConfig<T, E> {
     }
 }
 
+impl<T, E> ColdConfig<T, E> {
+    /// Whether only settings that describe the task are set (label, span fields,
+    /// context, runtime, grace period without cleanup), none that changes how it runs:
+    /// such a task can take the fast path.
+    pub(crate) fn descriptive_only(&self) -> bool {
+        self.deadline.is_none()
+            && self.start_at.is_none()
+            && self.recover.is_none()
+            && self.breaker.is_none()
+            && self.on_cancel.is_none()
+            && self.token.is_none()
+    }
+}
+
 impl<T, E> Clone for ColdConfig<T, E> {
     fn clone(&self) -> Self {
         ColdConfig {

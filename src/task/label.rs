@@ -3,47 +3,54 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// Human-readable identification of a task. Cloning is one `Arc` clone.
+/// Human-readable identification of a task. Cloning is at most two `Arc` clones.
 ///
 /// `Display` shows `name [tag1, tag2]` (`unnamed_task` when no name was given).
 #[derive(Clone, Default)]
 #[doc(alias = "NamedTask")]
-pub struct TaskLabel(Option<Arc<LabelParts>>);
-
-/// The parts of a label that has any; one pointer keeps results and handles small.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct LabelParts {
+pub struct TaskLabel {
     name: Option<Arc<str>>,
+    /// Description and tags, behind one pointer: most labels are a name or nothing,
+    /// and results and handles carry a label each.
+    rest: Option<Arc<LabelRest>>,
+}
+
+/// The rarely set parts of a label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LabelRest {
     description: Option<Arc<str>>,
     tags: Option<Arc<[Arc<str>]>>,
 }
 
 impl TaskLabel {
     /// No name, description or tags.
-    pub(crate) const EMPTY: TaskLabel = TaskLabel(None);
+    pub(crate) const EMPTY: TaskLabel = TaskLabel {
+        name: None,
+        rest: None,
+    };
 
-    fn parts(&self) -> Option<&LabelParts> {
-        self.0.as_deref()
+    fn rest(&self) -> Option<&LabelRest> {
+        self.rest.as_deref()
     }
 
-    fn parts_mut(&mut self) -> &mut LabelParts {
-        Arc::make_mut(self.0.get_or_insert_with(Default::default))
+    fn rest_mut(&mut self) -> &mut LabelRest {
+        Arc::make_mut(self.rest.get_or_insert_with(Default::default))
     }
 
     /// The name, if one was given.
     pub fn name(&self) -> Option<&str> {
-        self.parts().and_then(|p| p.name.as_deref())
+        self.name.as_deref()
     }
 
     /// The description, if one was given.
     pub fn description(&self) -> Option<&str> {
-        self.parts().and_then(|p| p.description.as_deref())
+        self.rest().and_then(|r| r.description.as_deref())
     }
 
     /// The tags, in the order they were added.
     pub fn tags(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.parts()
-            .and_then(|p| p.tags.as_deref())
+        self.rest()
+            .and_then(|r| r.tags.as_deref())
             .unwrap_or_default()
             .iter()
             .map(|t| &**t)
@@ -60,29 +67,28 @@ impl TaskLabel {
     }
 
     pub(crate) fn set_name(&mut self, name: Arc<str>) {
-        self.parts_mut().name = Some(name);
+        self.name = Some(name);
     }
 
     pub(crate) fn set_description(&mut self, text: Arc<str>) {
-        self.parts_mut().description = Some(text);
+        self.rest_mut().description = Some(text);
     }
 
     pub(crate) fn push_tag(&mut self, tag: Arc<str>) {
-        let parts = self.parts_mut();
-        let mut tags: Vec<Arc<str>> = parts.tags.as_deref().unwrap_or_default().to_vec();
+        let rest = self.rest_mut();
+        let mut tags: Vec<Arc<str>> = rest.tags.as_deref().unwrap_or_default().to_vec();
         tags.push(tag);
-        parts.tags = Some(tags.into());
+        rest.tags = Some(tags.into());
     }
 }
 
 impl PartialEq for TaskLabel {
     fn eq(&self, other: &Self) -> bool {
-        const NONE: LabelParts = LabelParts {
-            name: None,
+        const NONE: LabelRest = LabelRest {
             description: None,
             tags: None,
         };
-        self.parts().unwrap_or(&NONE) == other.parts().unwrap_or(&NONE)
+        self.name == other.name && self.rest().unwrap_or(&NONE) == other.rest().unwrap_or(&NONE)
     }
 }
 
@@ -90,11 +96,11 @@ impl Eq for TaskLabel {}
 
 impl fmt::Debug for TaskLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts = self.parts();
+        let rest = self.rest();
         f.debug_struct("TaskLabel")
-            .field("name", &parts.and_then(|p| p.name.as_ref()))
-            .field("description", &parts.and_then(|p| p.description.as_ref()))
-            .field("tags", &parts.and_then(|p| p.tags.as_ref()))
+            .field("name", &self.name)
+            .field("description", &rest.and_then(|r| r.description.as_ref()))
+            .field("tags", &rest.and_then(|r| r.tags.as_ref()))
             .finish()
     }
 }

@@ -28,8 +28,8 @@ use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
 use crate::task::work::{AsyncWork, panic_message};
 use crate::task::{
-    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskPriority,
-    TaskStatus, trace,
+    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus,
+    trace,
 };
 
 pin_project! {
@@ -501,9 +501,10 @@ fn step<T, E, W: AsyncWork<T, E>>(
     }
 }
 
-/// Whether the task can take the fast path: nothing but the work, an optional timeout
-/// and retries (no breaker, scope, recovery, tracing, metrics, delayed start, deadline,
-/// retry predicate, cancellation token; not spawned; not blocking work; valid settings).
+/// Whether the task can take the fast path: the work, a timeout, retries (with a retry
+/// predicate) and descriptive settings (label, span fields, context), but no breaker,
+/// scope, recovery, tracing, metrics, delayed start, deadline or cancellation token;
+/// not spawned; not blocking work; valid settings.
 ///
 /// Such a task can only end by its own attempts, so the fast path skips every check
 /// the general state machine makes for the features it does not use. A task polled
@@ -512,7 +513,7 @@ fn step<T, E, W: AsyncWork<T, E>>(
 #[inline]
 fn fast_eligible<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> bool {
     let cfg = &*this.cfg;
-    if cfg.cold.is_some()
+    if cfg.cold().is_some_and(|c| !c.descriptive_only())
         || cfg.record_error.is_some()
         || cfg.metrics
         || cfg.invalid.is_some()
@@ -617,7 +618,14 @@ fn fast_retry<T, E>(
     timer: Pin<&mut Option<Sleep>>,
     err: TaskError<E>,
 ) -> Result<(), TaskError<E>> {
-    if !matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }) {
+    if never_retried(&err) {
+        return Err(err);
+    }
+    let retryable = match cfg.cold().and_then(|c| c.retry_if.as_ref()) {
+        Some(predicate) => predicate(&err),
+        None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+    };
+    if !retryable {
         return Err(err);
     }
     let policy = &cfg.retry;
@@ -657,14 +665,14 @@ fn fast_finish<T, E, W: AsyncWork<T, E>>(
 ) -> TaskResult<T, E> {
     this.attempt.set(None);
     this.timer.set(None);
-    fast_result(this.st, this.cfg.priority, outcome)
+    fast_result(this.st, this.cfg, outcome)
 }
 
 /// Fast path: the result (no status, span or metrics to record).
 #[inline(never)]
 fn fast_result<T, E>(
     st: &mut RunState,
-    priority: TaskPriority,
+    cfg: &TaskConfig<T, E>,
     outcome: Result<T, TaskError<E>>,
 ) -> TaskResult<T, E> {
     st.phase = Phase::Done;
@@ -673,8 +681,11 @@ fn fast_result<T, E>(
         outcome,
         RunMeta {
             task_id: std::mem::take(&mut st.id),
-            label: TaskLabel::EMPTY,
-            priority,
+            label: match cfg.label() {
+                Some(label) => label.clone(),
+                None => TaskLabel::EMPTY,
+            },
+            priority: cfg.priority,
             attempts: st.attempts,
             started,
             execution_time: started.elapsed(),
@@ -1081,8 +1092,9 @@ mod tests {
             None => fut.await,
         };
         format!(
-            "{:?} attempts={} time={:?} recovered={} calls={}",
+            "{:?} label={} attempts={} time={:?} recovered={} calls={}",
             r.as_result(),
+            r.label(),
             r.attempts(),
             r.execution_time(),
             r.was_recovered(),
@@ -1091,7 +1103,8 @@ mod tests {
     }
 
     /// The fast path gives exactly what the general path gives for every setting it
-    /// accepts (a name sends the same task down the general path).
+    /// accepts (a cancellation token nobody cancels sends the same task down the
+    /// general path).
     #[tokio::test(start_paused = true)]
     async fn fast_path_matches_general_path() {
         use Act::*;
@@ -1112,6 +1125,14 @@ mod tests {
             || AsyncTask::to(),
             || AsyncTask::to().timeout(ms(500)),
             || AsyncTask::to().retry(2),
+            || AsyncTask::to().name("named").tag("t").retry(2),
+            || {
+                AsyncTask::to()
+                    .retry(3)
+                    .timeout(ms(500))
+                    // Panics retried too, timeouts not.
+                    .retry_if(|e| !e.is_timeout())
+            },
             || AsyncTask::to().timeout(ms(500)).retry(3),
             || AsyncTask::to().timeout(ms(500)).no_retry(),
             || {
@@ -1147,7 +1168,8 @@ mod tests {
         for script in scripts {
             for config in &configs {
                 let fast = run(config(), script, true).await;
-                let general = run(config().name("general"), script, false).await;
+                let token = tokio_util::sync::CancellationToken::new();
+                let general = run(config().cancellation_token(token), script, false).await;
                 assert_eq!(fast, general, "script {script:?}");
             }
         }
@@ -1157,12 +1179,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn features_take_the_general_path() {
         let invalid = AsyncTask::to().timeout(Duration::ZERO);
-        assert_eq!(
-            run(invalid, &[Act::Ok], false).await,
-            run(AsyncTask::to().name("x").timeout(Duration::ZERO), &[Act::Ok], false).await
-        );
+        assert!(run(invalid, &[Act::Ok], false).await.contains("Config"));
         run(AsyncTask::to().with_metrics(), &[Act::Ok], false).await;
         run(AsyncTask::to().tracing(true), &[Act::Ok], false).await;
+        let token = tokio_util::sync::CancellationToken::new();
+        run(AsyncTask::to().cancellation_token(token), &[Act::Ok], false).await;
+        run(AsyncTask::to().deadline(Instant::now() + ms(1)), &[Act::Ok], false).await;
+        run(AsyncTask::to().wait_until(Instant::now()), &[Act::Ok], false).await;
+        run(AsyncTask::to().recover_with(|e| async { Err(e) }), &[Act::Ok], false).await;
+        run(AsyncTask::to().on_cancel(|| async {}), &[Act::Ok], false).await;
+        let breaker = crate::task::CircuitBreaker::builder("b").build().unwrap();
+        run(AsyncTask::to().circuit_breaker(breaker), &[Act::Ok], false).await;
+        // Descriptive settings keep the fast path.
+        let described = AsyncTask::to()
+            .name("n")
+            .description("d")
+            .with_field("k", 1)
+            .grace_period(ms(5));
+        assert!(run(described, &[Act::Ok], true).await.contains("label=n"));
         // Inside the work of a task with a cancellation scope: joins that scope, so
         // takes the general path.
         let outer = AsyncTask::<&'static str>::to::<String>()

@@ -49,7 +49,7 @@ pin_project! {
         timer: Option<Sleep>,
         st: RunState,
         // Last: its scope guard runs after the attempt and the timers are dropped.
-        ext: Option<Box<Extras<T, E>>>,
+        ext: Option<Extras<T, E>>,
     }
 }
 
@@ -85,8 +85,8 @@ struct RunState {
 }
 
 /// State only the general path uses (deadline, cancellation scope, recovery, cleanup,
-/// breaker permit, status, metrics, spans): one allocation, absent on the fast path, so
-/// a plain task stays small and cheap to drop.
+/// breaker permit, status, metrics, spans): absent on the fast path, so a plain task
+/// drops it with one check.
 struct Extras<T, E> {
     deadline: Option<Pin<Box<Sleep>>>,
     cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
@@ -300,33 +300,68 @@ impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.st.phase {
             Phase::FastStart | Phase::FastAttempt | Phase::FastBackoff => {
-                fast_poll(&mut self.project(), cx)
+                fast_poll(&mut split(self.project()).0, cx)
             }
             Phase::Done => Poll::Pending,
             Phase::Init if self.ext.is_none() => {
-                let mut this = self.project();
-                if !fast_eligible(&mut this) {
-                    return poll_general(this, cx);
+                let (mut this, ext) = split(self.project());
+                if !fast_eligible(&mut this, ext) {
+                    return poll_general(this, ext, cx);
                 }
                 this.st.started = Some(Instant::now());
                 this.st.phase = Phase::FastStart;
                 fast_poll(&mut this, cx)
             }
-            _ => poll_general(self.project(), cx),
+            _ => {
+                let (this, ext) = split(self.project());
+                poll_general(this, ext, cx)
+            }
         }
     }
 }
 
-/// The general path: every feature, with the extra state out of its box.
+/// The projection without the general path's state, so both can be borrowed at once.
+struct Parts<'a, T, E, W: AsyncWork<T, E>> {
+    cfg: &'a mut TaskConfig<T, E>,
+    work: &'a mut W,
+    attempt: Pin<&'a mut Option<W::Future>>,
+    timer: Pin<&'a mut Option<Sleep>>,
+    st: &'a mut RunState,
+}
+
+#[inline(always)]
+fn split<T, E, W: AsyncWork<T, E>>(
+    p: TaskFutureProj<'_, T, E, W>,
+) -> (Parts<'_, T, E, W>, &mut Option<Extras<T, E>>) {
+    let TaskFutureProj {
+        cfg,
+        work,
+        attempt,
+        timer,
+        st,
+        ext,
+    } = p;
+    (
+        Parts {
+            cfg,
+            work,
+            attempt,
+            timer,
+            st,
+        },
+        ext,
+    )
+}
+
+/// The general path: every feature.
 #[inline(never)]
 fn poll_general<T, E, W: AsyncWork<T, E>>(
-    mut this: Proj<'_, T, E, W>,
+    mut this: Parts<'_, T, E, W>,
+    ext: &mut Option<Extras<T, E>>,
     cx: &mut Context<'_>,
 ) -> Poll<TaskResult<T, E>> {
-    let mut ext = this.ext.take().unwrap_or_default();
-    let out = poll_extras(&mut this, &mut ext, cx);
-    *this.ext = Some(ext);
-    out
+    let x = ext.get_or_insert_with(Extras::default);
+    poll_extras(&mut this, x, cx)
 }
 
 fn poll_extras<T, E, W: AsyncWork<T, E>>(
@@ -370,7 +405,7 @@ fn poll_extras<T, E, W: AsyncWork<T, E>>(
     out
 }
 
-type Proj<'a, T, E, W> = TaskFutureProj<'a, T, E, W>;
+type Proj<'a, T, E, W> = Parts<'a, T, E, W>;
 
 /// Steps until the task waits (`None`) or finishes.
 fn run_steps<T, E, W: AsyncWork<T, E>>(
@@ -511,13 +546,16 @@ fn step<T, E, W: AsyncWork<T, E>>(
 /// inside another task's work joins that task's cancellation scope and takes the
 /// general path (the scope found here is kept for it).
 #[inline]
-fn fast_eligible<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> bool {
+fn fast_eligible<T, E, W: AsyncWork<T, E>>(
+    this: &mut Proj<'_, T, E, W>,
+    ext: &mut Option<Extras<T, E>>,
+) -> bool {
     let cfg = &*this.cfg;
     if cfg.cold().is_some_and(|c| !c.descriptive_only())
         || cfg.record_error.is_some()
         || cfg.metrics
         || cfg.invalid.is_some()
-        || this.ext.is_some()
+        || ext.is_some()
         || this.work.requires_runtime()
     {
         return false;
@@ -526,9 +564,9 @@ fn fast_eligible<T, E, W: AsyncWork<T, E>>(this: &mut Proj<'_, T, E, W>) -> bool
         None => true,
         Some(node) => {
             // Inside another task's work: join its scope on the general path.
-            let mut ext = Box::<Extras<T, E>>::default();
-            ext.node = Some(node);
-            *this.ext = Some(ext);
+            let mut x = Extras::default();
+            x.node = Some(node);
+            *ext = Some(x);
             false
         }
     }

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FusedFuture};
 use pin_project_lite::pin_project;
@@ -28,8 +29,7 @@ use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
 use crate::task::work::{AsyncWork, panic_message};
 use crate::task::{
-    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus,
-    trace,
+    Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus, trace,
 };
 
 pin_project! {
@@ -223,6 +223,14 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
             x.metrics = metrics;
         }
     }
+}
+
+/// `d` after `at`; a duration too long for the clock means about 30 years (as tokio's
+/// own `sleep` does), never an overflow panic.
+#[inline]
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// No runtime with a time driver is running (a timer cannot be created).
@@ -590,9 +598,7 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
                 match polled {
                     Ok(Poll::Ready(Ok(value))) => return Poll::Ready(fast_finish(this, Ok(value))),
                     Ok(Poll::Ready(Err(e))) => TaskError::Failed(e),
-                    Err(payload) => TaskError::Panicked {
-                        message: panic_message(&*payload),
-                    },
+                    Err(payload) => panicked(payload),
                     Ok(Poll::Pending) => match this.cfg.timeout {
                         Some(after)
                             if this
@@ -623,7 +629,13 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
                         (1, Some(started)) => started,
                         _ => Instant::now(),
                     };
-                    if arm(this.timer.as_mut(), now + after, &mut this.st.timers_checked).is_err() {
+                    if arm(
+                        this.timer.as_mut(),
+                        later(now, after),
+                        &mut this.st.timers_checked,
+                    )
+                    .is_err()
+                    {
                         return Poll::Ready(fast_finish(this, Err(TaskError::NoRuntime)));
                     }
                 }
@@ -634,9 +646,7 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
                         this.st.phase = Phase::FastAttempt;
                         continue;
                     }
-                    Err(payload) => TaskError::Panicked {
-                        message: panic_message(&*payload),
-                    },
+                    Err(payload) => panicked(payload),
                 }
             }
         };
@@ -647,9 +657,19 @@ fn fast_poll<T, E, W: AsyncWork<T, E>>(
     }
 }
 
-/// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
-/// error back (the rules of `attempt_failed` without predicate, breaker or spans).
+/// The error of a caught panic (kept out of the hot loop).
 #[cold]
+#[inline(never)]
+fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
+    TaskError::Panicked {
+        message: panic_message(&*payload),
+    }
+}
+
+/// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
+/// error back (the rules of `attempt_failed` without breaker or spans).
+#[cold]
+#[inline(never)]
 fn fast_retry<T, E>(
     cfg: &TaskConfig<T, E>,
     st: &mut RunState,
@@ -689,7 +709,7 @@ fn fast_retry<T, E>(
     if delay.is_zero() {
         st.phase = Phase::FastStart;
     } else {
-        arm(timer, Instant::now() + delay, &mut st.timers_checked)?;
+        arm(timer, later(Instant::now(), delay), &mut st.timers_checked)?;
         st.phase = Phase::FastBackoff;
     }
     Ok(())
@@ -815,7 +835,7 @@ fn start_attempt<T, E, W: AsyncWork<T, E>>(
         };
         if let Err(e) = arm(
             this.timer.as_mut(),
-            now + after,
+            later(now, after),
             &mut this.st.timers_checked,
         ) {
             return Step::Finish(Err(e.into()));
@@ -892,7 +912,7 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     } else {
         if let Err(e) = arm(
             this.timer.as_mut(),
-            Instant::now() + delay,
+            later(Instant::now(), delay),
             &mut this.st.timers_checked,
         ) {
             return Step::Finish(Err(e.into()));
@@ -967,7 +987,7 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
         // Without a timer the cleanup is not bounded, but it still runs.
         let _ = arm(
             this.timer.as_mut(),
-            Instant::now() + cold.grace,
+            later(Instant::now(), cold.grace),
             &mut this.st.timers_checked,
         );
         this.st.phase = Phase::Cleanup;
@@ -1213,6 +1233,26 @@ mod tests {
         }
     }
 
+    /// A timeout too long for the clock is "never", not an overflow panic.
+    #[tokio::test(start_paused = true)]
+    async fn huge_timeout_does_not_overflow() {
+        for builder in [
+            AsyncTask::to().timeout(Duration::MAX),
+            AsyncTask::to()
+                .timeout(Duration::MAX)
+                .name("n")
+                .with_metrics(),
+        ] {
+            let r = builder
+                .run(|| async {
+                    tokio::task::yield_now().await;
+                    Ok::<u32, &str>(1)
+                })
+                .await;
+            assert_eq!(r.value(), Some(&1));
+        }
+    }
+
     /// Tasks that need the general path never take the fast one.
     #[tokio::test(start_paused = true)]
     async fn features_take_the_general_path() {
@@ -1222,9 +1262,24 @@ mod tests {
         run(AsyncTask::to().tracing(true), &[Act::Ok], false).await;
         let token = tokio_util::sync::CancellationToken::new();
         run(AsyncTask::to().cancellation_token(token), &[Act::Ok], false).await;
-        run(AsyncTask::to().deadline(Instant::now() + ms(1)), &[Act::Ok], false).await;
-        run(AsyncTask::to().wait_until(Instant::now()), &[Act::Ok], false).await;
-        run(AsyncTask::to().recover_with(|e| async { Err(e) }), &[Act::Ok], false).await;
+        run(
+            AsyncTask::to().deadline(Instant::now() + ms(1)),
+            &[Act::Ok],
+            false,
+        )
+        .await;
+        run(
+            AsyncTask::to().wait_until(Instant::now()),
+            &[Act::Ok],
+            false,
+        )
+        .await;
+        run(
+            AsyncTask::to().recover_with(|e| async { Err(e) }),
+            &[Act::Ok],
+            false,
+        )
+        .await;
         run(AsyncTask::to().on_cancel(|| async {}), &[Act::Ok], false).await;
         let breaker = crate::task::CircuitBreaker::builder("b").build().unwrap();
         run(AsyncTask::to().circuit_breaker(breaker), &[Act::Ok], false).await;

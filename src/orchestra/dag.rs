@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{BoxError, ConfigError};
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
+use crate::orchestra::job::Defaults;
 use crate::orchestra::scheduler::{Command, Scheduler, SharedTable};
 use crate::orchestra::{
     ExecutionStats, GroupReport, Job, OrchestraError, OrchestraReport, OrchestratorBuilder,
@@ -176,9 +177,15 @@ where
         task: impl Into<Job<T, E>>,
     ) -> Result<(), OrchestraError> {
         let job: Job<T, E> = task.into();
-        let (mut prepared, work) =
-            job.prepare(self.cfg.default_timeout, self.cfg.default_retry.as_ref())?;
-        prepared.name = self.cfg.tracing.then(|| Arc::from(id.to_string()));
+        let defaults = Defaults {
+            timeout: self.cfg.default_timeout,
+            retry: self.cfg.default_retry.as_ref(),
+            tracing: self.cfg.tracing,
+        };
+        let (mut prepared, work) = job.prepare(&defaults)?;
+        if let (Some(p), true) = (prepared.as_mut(), self.cfg.tracing) {
+            p.name = Some(Arc::from(id.to_string()));
+        }
         let slot = match self.rel.try_insert(id) {
             Ok(slot) => slot,
             Err(existing) => {
@@ -191,7 +198,7 @@ where
         self.activated.push(false);
         self.send(Command::Register {
             slot,
-            prepared: Box::new(prepared),
+            prepared,
             work,
             chunk,
         })

@@ -46,7 +46,9 @@ use crate::task::{
 /// assert_eq!(jobs[1].priority(), TaskPriority::Normal);
 /// ```
 pub struct Job<T, E = BoxError> {
-    pub(crate) cfg: TaskConfig<T, E>,
+    /// `None`: every setting at its default (a bare closure), which the orchestra runs
+    /// on its fast path without building any per-task settings.
+    pub(crate) cfg: Option<TaskConfig<T, E>>,
     pub(crate) work: Box<dyn Attempt<T, E>>,
 }
 
@@ -63,7 +65,7 @@ where
     {
         let (cfg, work) = task.into_parts();
         Job {
-            cfg,
+            cfg: Some(cfg),
             work: Box::new(Work(work)),
         }
     }
@@ -74,19 +76,25 @@ where
         W: AsyncWork<T, E> + Send + 'static,
         W::Future: Send + 'static,
     {
-        Job::new(AsyncTaskBuilder::new().run(work))
+        Job {
+            cfg: None,
+            work: Box::new(Work(work)),
+        }
     }
 }
 
 impl<T, E> Job<T, E> {
     /// The task's name, if it has one.
     pub fn name(&self) -> Option<&str> {
-        self.cfg.label().and_then(|l| l.name())
+        self.cfg
+            .as_ref()
+            .and_then(TaskConfig::label)
+            .and_then(|l| l.name())
     }
 
     /// The task's priority.
     pub fn priority(&self) -> TaskPriority {
-        self.cfg.priority
+        self.cfg.as_ref().map_or(TaskPriority::Normal, |c| c.priority)
     }
 }
 
@@ -106,8 +114,8 @@ impl<T, E> fmt::Debug for Job<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Job")
             .field("name", &self.name())
-            .field("priority", &self.cfg.priority)
-            .field("timeout", &self.cfg.timeout)
+            .field("priority", &self.priority())
+            .field("timeout", &self.cfg.as_ref().and_then(|c| c.timeout))
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +131,8 @@ pub(crate) struct Prepared<T, E> {
     pub(crate) label: TaskLabel,
     /// The id's text, kept only when tracing is on.
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) task_id: TaskId,
+    /// Fixed in advance (`None`: drawn when first read).
+    pub(crate) task_id: Option<TaskId>,
     pub(crate) retry: RetryPolicy,
     pub(crate) retry_if: Option<RetryIf<E>>,
     pub(crate) recover: Option<Recover<T, E>>,
@@ -131,17 +140,35 @@ pub(crate) struct Prepared<T, E> {
     pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
-/// A job's scheduling settings and its work.
-pub(crate) type PreparedJob<T, E> = (Prepared<T, E>, Box<dyn Attempt<T, E>>);
+/// A job's scheduling settings (`None`: all defaults, the fast path) and its work.
+pub(crate) type PreparedJob<T, E> = (Option<Box<Prepared<T, E>>>, Box<dyn Attempt<T, E>>);
+
+/// The orchestra-wide settings a job starts from.
+pub(crate) struct Defaults<'a> {
+    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) retry: Option<&'a RetryPolicy>,
+    /// Tracing on: every task keeps its name, so none takes the settings-free path.
+    pub(crate) tracing: bool,
+}
 
 impl<T, E> Job<T, E> {
     /// Applies the orchestra's defaults and splits the job for the scheduler.
     pub(crate) fn prepare(
         self,
-        default_timeout: Option<std::time::Duration>,
-        default_retry: Option<&RetryPolicy>,
+        defaults: &Defaults<'_>,
     ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
-        let Job { mut cfg, work } = self;
+        let Job { cfg, work } = self;
+        let mut cfg = match cfg {
+            Some(cfg) => cfg,
+            None if defaults.timeout.is_none()
+                && defaults.retry.is_none()
+                && !defaults.tracing =>
+            {
+                return Ok((None, work));
+            }
+            None => AsyncTaskBuilder::new().cfg,
+        };
+        let (default_timeout, default_retry) = (defaults.timeout, defaults.retry);
         if let Some(err) = cfg.invalid.take() {
             return Err(*err);
         }
@@ -152,7 +179,16 @@ impl<T, E> Job<T, E> {
             (false, Some(policy)) => policy.clone(),
             _ => cfg.retry.clone(),
         };
-        let task_id = *cfg.id.get_or_insert_with(TaskId::new);
+        let plain = cfg.cold.is_none()
+            && cfg.timeout.is_none()
+            && !cfg.metrics
+            && cfg.record_error.is_none();
+        // A plain attempt never reads the id: draw it only when someone asks.
+        let task_id = if plain {
+            cfg.id
+        } else {
+            Some(*cfg.id.get_or_insert_with(TaskId::new))
+        };
         let cold = cfg.cold();
         let retry_if = cold.and_then(|c| c.retry_if.clone());
         let recover = cold.and_then(|c| c.recover.clone());
@@ -170,10 +206,6 @@ impl<T, E> Job<T, E> {
                 attempt_cfg.cold = Some(Arc::new(c));
             }
         }
-        let plain = attempt_cfg.cold.is_none()
-            && attempt_cfg.timeout.is_none()
-            && !attempt_cfg.metrics
-            && attempt_cfg.record_error.is_none();
         let prepared = Prepared {
             priority: attempt_cfg.priority,
             attempt_cfg,
@@ -187,7 +219,7 @@ impl<T, E> Job<T, E> {
             start_at,
             deadline,
         };
-        Ok((prepared, work))
+        Ok((Some(Box::new(prepared)), work))
     }
 }
 
@@ -249,8 +281,13 @@ pub(crate) struct AttemptEnv<'a, T, E> {
 
 /// Type-erased work that can start one attempt of itself.
 pub(crate) trait Attempt<T, E>: Send {
-    /// Spawns one attempt; the work travels with it and comes back in the event.
-    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<'_, T, E>) -> JoinHandle<()>;
+    /// Spawns one attempt; the work travels with it and comes back in the event. Runs
+    /// the attempt as a `TaskFuture` with `cfg` when the env has a scope, plainly else.
+    fn spawn(
+        self: Box<Self>,
+        cfg: Option<&TaskConfig<T, E>>,
+        env: AttemptEnv<'_, T, E>,
+    ) -> JoinHandle<()>;
 }
 
 struct Work<W>(W);
@@ -279,7 +316,7 @@ where
 {
     fn spawn(
         mut self: Box<Self>,
-        cfg: &TaskConfig<T, E>,
+        cfg: Option<&TaskConfig<T, E>>,
         env: AttemptEnv<'_, T, E>,
     ) -> JoinHandle<()> {
         let AttemptEnv {
@@ -294,8 +331,8 @@ where
             slot,
             sent: false,
         };
-        match scope {
-            Some((node, shared)) => {
+        match (scope, cfg) {
+            (Some((node, shared)), Some(cfg)) => {
                 let cfg = cfg.clone();
                 handle.spawn(async move {
                     let result = {
@@ -314,7 +351,7 @@ where
                     });
                 })
             }
-            None => handle.spawn(async move {
+            _ => handle.spawn(async move {
                 let outcome = plain_attempt(&mut self.0, &root).await;
                 report.send(Event::Attempted {
                     slot,

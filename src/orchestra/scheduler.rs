@@ -33,7 +33,7 @@ use crate::orchestra::stats::{Ended, ExecutionStats};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
-    StatusCell, TaskResult, TaskShared, TaskStatus,
+    StatusCell, TaskLabel, TaskPriority, TaskResult, TaskShared, TaskStatus,
 };
 
 /// Per-task state readable from outside the scheduler, lock-free.
@@ -101,7 +101,8 @@ pub(crate) enum Command<T, E> {
     /// A new task in slot `slot` (slots are handed out in order).
     Register {
         slot: u32,
-        prepared: Box<Prepared<T, E>>,
+        /// `None`: a task with every setting at its default.
+        prepared: Option<Box<Prepared<T, E>>>,
         work: Box<dyn Attempt<T, E>>,
         /// A new chunk of shared cells, when `slot` starts one.
         chunk: Option<Arc<[NodeShared]>>,
@@ -147,8 +148,11 @@ enum Phase {
 
 /// One task, kept small (settings behind one box) so the node table moves cheaply.
 struct Node<T, E> {
-    prep: Box<Prepared<T, E>>,
+    /// `None`: every setting at its default (no retry, recovery, timeout, start time,
+    /// deadline or label; a lazily drawn id): the task runs on the plain path.
+    prep: Option<Box<Prepared<T, E>>>,
     work: Option<Box<dyn Attempt<T, E>>>,
+    priority: TaskPriority,
     pending: u32,
     dependents: Slots,
     phase: Phase,
@@ -249,8 +253,10 @@ where
                 if let Some(chunk) = chunk {
                     self.shared.push(chunk);
                 }
+                let priority = prepared.as_ref().map_or(TaskPriority::Normal, |p| p.priority);
                 self.nodes.push(Node {
                     prep: prepared,
+                    priority,
                     work: Some(work),
                     pending: 0,
                     dependents: Slots::default(),
@@ -342,7 +348,7 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if let Some(at) = n.prep.start_at.take() {
+        if let Some(at) = n.prep.as_mut().and_then(|p| p.start_at.take()) {
             if at > Instant::now() {
                 n.phase = Phase::Delayed;
                 self.timers.push(Reverse((at, s)));
@@ -350,7 +356,7 @@ where
             }
         }
         n.phase = Phase::Ready;
-        let q = usize::from(n.prep.priority.as_u8()).min(4);
+        let q = usize::from(n.priority.as_u8()).min(4);
         if let Some(queue) = self.ready.get_mut(q) {
             queue.push_back(s);
         }
@@ -374,7 +380,12 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if n.prep.deadline.is_some_and(|d| d <= now) {
+        if n
+            .prep
+            .as_ref()
+            .and_then(|p| p.deadline)
+            .is_some_and(|d| d <= now)
+        {
             let outcome = Err(TaskError::DeadlineExceeded);
             self.end_ran(s, outcome, false);
             return;
@@ -389,7 +400,7 @@ where
             );
             return;
         };
-        let scope = if n.prep.plain {
+        let scope = if n.prep.as_ref().is_none_or(|p| p.plain) {
             None
         } else {
             let ts = n
@@ -413,7 +424,7 @@ where
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.prep.name.as_deref().unwrap_or(""),
+                task = task_name(n),
                 attempt = n.attempts + 1,
                 "attempt started"
             );
@@ -425,7 +436,7 @@ where
             scope,
             root: Arc::clone(&self.root),
         };
-        n.join = Some(work.spawn(&n.prep.attempt_cfg, env));
+        n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
         if let Some(st) = &self.stats {
             st.started();
@@ -489,17 +500,21 @@ where
             Ok(v) => return self.end_ran(s, Ok(v), false),
             Err(e) => e,
         };
+        let Some(prep) = n.prep.as_deref() else {
+            // No retry policy, no recovery: the error is final.
+            return self.final_error(s, err);
+        };
         if n.cancel.is_some() || never_retried(&err) {
             return self.final_error(s, err);
         }
-        let retryable = match &n.prep.retry_if {
+        let retryable = match &prep.retry_if {
             Some(p) => p(&err),
             None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
         };
         if !retryable {
             return self.final_error(s, err);
         }
-        let policy = &n.prep.retry;
+        let policy = &prep.retry;
         let delay = n
             .backoff
             .get_or_insert_with(|| Box::new(policy.backoff()))
@@ -517,14 +532,14 @@ where
                 if self.cfg.tracing {
                     tracing::debug!(
                         target: "sweet_async::orchestra",
-                        task = n.prep.name.as_deref().unwrap_or(""),
+                        task = task_name(n),
                         attempts = n.attempts,
                         delay = ?d,
                         "attempt failed, retrying after backoff"
                     );
                 }
                 let mut at = now + d;
-                if let Some(deadline) = n.prep.deadline {
+                if let Some(deadline) = prep.deadline {
                     at = at.min(deadline);
                 }
                 if at <= now {
@@ -558,7 +573,8 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        match (&n.prep.recover, recoverable && n.cancel.is_none()) {
+        let recover = n.prep.as_ref().and_then(|p| p.recover.as_ref());
+        match (recover, recoverable && n.cancel.is_none()) {
             (Some(recover), true) => {
                 n.phase = Phase::Recovering;
                 n.join = Some(spawn_recovery(
@@ -587,9 +603,9 @@ where
         let result = TaskResult::new(
             outcome,
             RunMeta {
-                task_id: LazyTaskId::fixed(n.prep.task_id),
-                label: n.prep.label.clone(),
-                priority: n.prep.priority,
+                task_id: task_id(n),
+                label: label(n),
+                priority: n.priority,
                 attempts: n.attempts,
                 started,
                 execution_time: now.duration_since(started),
@@ -646,7 +662,7 @@ where
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.prep.name.as_deref().unwrap_or(""),
+                task = task_name(n),
                 outcome = ?kind,
                 "task ended"
             );
@@ -899,6 +915,26 @@ where
     }
 }
 
+/// The task's id: fixed for a configured task, drawn on first read for a plain one.
+fn task_id<T, E>(n: &Node<T, E>) -> LazyTaskId {
+    n.prep
+        .as_ref()
+        .and_then(|p| p.task_id)
+        .map_or_else(LazyTaskId::default, LazyTaskId::fixed)
+}
+
+/// The task's label (empty for a plain task).
+fn label<T, E>(n: &Node<T, E>) -> TaskLabel {
+    n.prep
+        .as_ref()
+        .map_or_else(TaskLabel::default, |p| p.label.clone())
+}
+
+/// The task's name for tracing events.
+fn task_name<T, E>(n: &Node<T, E>) -> &str {
+    n.prep.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("")
+}
+
 /// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.
 fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
     n.skipped_because.unwrap_or(s)
@@ -914,9 +950,9 @@ fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutc
     TaskOutcome::Finished(TaskResult::new(
         Err(TaskError::Cancelled { level }),
         RunMeta {
-            task_id: LazyTaskId::fixed(n.prep.task_id),
-            label: n.prep.label.clone(),
-            priority: n.prep.priority,
+            task_id: task_id(n),
+            label: label(n),
+            priority: n.priority,
             attempts: n.attempts,
             started,
             execution_time: now.duration_since(started),

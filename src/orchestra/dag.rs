@@ -138,7 +138,8 @@ where
 
     /// Spawns the scheduler on the first start.
     fn ensure_running(&mut self) -> Result<(), OrchestraError> {
-        if let (Some(local), Some(rx)) = (self.local.take(), self.cmds_rx.take()) {
+        if let (Some(mut local), Some(rx)) = (self.local.take(), self.cmds_rx.take()) {
+            local.load_links(&self.rel);
             drop(self.cfg.handle.spawn(local.run(rx)));
         }
         Ok(())
@@ -196,12 +197,18 @@ where
         };
         let chunk = self.shared.grow_for(slot);
         self.activated.push(false);
-        self.send(Command::Register {
-            slot,
-            prepared,
-            work,
-            chunk,
-        })
+        match self.local.as_mut() {
+            Some(local) => {
+                local.register(slot, prepared, work, chunk);
+                Ok(())
+            }
+            None => self.send(Command::Register {
+                slot,
+                prepared,
+                work,
+                chunk,
+            }),
+        }
     }
 
     /// Registers `work` under `id` with default task settings.
@@ -241,7 +248,8 @@ where
         }
         let before = self.rel.deps_of(t).len();
         self.rel.link(t, d)?;
-        if self.rel.deps_of(t).len() > before {
+        // Before the first start the scheduler takes every edge at once (`load_links`).
+        if self.rel.deps_of(t).len() > before && self.local.is_none() {
             self.send(Command::Link { slot: t, dep: d })?;
         }
         Ok(())

@@ -365,27 +365,32 @@ where
     }
 }
 
-/// One attempt without the `TaskFuture` machinery: the work polled inside the
-/// orchestra's cancellation scope, a panic caught and turned into `TaskError::Panicked`.
+/// One attempt without the `TaskFuture` machinery: the work called and polled inside the
+/// orchestra's cancellation scope (entered once per poll, the call included in the
+/// first), a panic caught and turned into `TaskError::Panicked`.
 async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
     work: &mut W,
     root: &Arc<CancelNode>,
 ) -> Result<T, TaskError<E>> {
-    let called = catch_unwind(AssertUnwindSafe(|| root.enter(|| work.call())));
-    let fut = match called {
-        Ok(fut) => fut,
-        Err(payload) => {
-            return Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            });
-        }
-    };
-    let mut fut = std::pin::pin!(fut);
+    let mut work = Some(work);
+    let mut fut = std::pin::pin!(None::<W::Future>);
     std::future::poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| root.enter(|| fut.as_mut().poll(cx)))) {
-            Ok(Poll::Ready(Ok(v))) => Poll::Ready(Ok(v)),
-            Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(TaskError::Failed(e))),
-            Ok(Poll::Pending) => Poll::Pending,
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            root.enter(|| {
+                if let Some(w) = work.take() {
+                    fut.set(Some(w.call()));
+                }
+                fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            })
+        }));
+        match step {
+            Ok(Some(Poll::Ready(Ok(v)))) => Poll::Ready(Ok(v)),
+            Ok(Some(Poll::Ready(Err(e)))) => Poll::Ready(Err(TaskError::Failed(e))),
+            Ok(Some(Poll::Pending)) => Poll::Pending,
+            // Only after the work's call panicked, which already ended the attempt.
+            Ok(None) => Poll::Ready(Err(TaskError::Panicked {
+                message: "task polled after its work panicked".to_owned(),
+            })),
             Err(payload) => Poll::Ready(Err(TaskError::Panicked {
                 message: panic_message(&*payload),
             })),

@@ -387,6 +387,11 @@ impl<I: TaskKey> TaskRelationships<I> {
         self.related(task, |r| &r.dependents)
     }
 
+    /// Slots that depend on `d`, in the order the edges were added.
+    pub(crate) fn dependents_of(&self, d: u32) -> Option<&Slots> {
+        self.rel(d).map(|r| &r.dependents)
+    }
+
     /// Slots `task` depends on.
     pub(crate) fn deps_of(&self, t: u32) -> &[u32] {
         self.rel(t).map(|r| &r.deps[..]).unwrap_or(&[])

@@ -29,6 +29,7 @@ use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
 use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
+use crate::orchestra::{TaskKey, TaskRelationships};
 use crate::orchestra::stats::{Ended, ExecutionStats};
 use crate::task::cancel::CancelNode;
 use crate::task::{
@@ -244,36 +245,7 @@ where
                 prepared,
                 work,
                 chunk,
-            } => {
-                if slot as usize != self.nodes.len() {
-                    // The orchestra hands out slots in order; anything else is a bug we
-                    // refuse to act on rather than corrupt the graph.
-                    return;
-                }
-                if let Some(chunk) = chunk {
-                    self.shared.push(chunk);
-                }
-                let priority = prepared.as_ref().map_or(TaskPriority::Normal, |p| p.priority);
-                self.nodes.push(Node {
-                    prep: prepared,
-                    priority,
-                    work: Some(work),
-                    pending: 0,
-                    dependents: Slots::default(),
-                    phase: Phase::Idle,
-                    activated: false,
-                    failed_dep: None,
-                    skipped_because: None,
-                    cancel: None,
-                    attempts: 0,
-                    first_start: None,
-                    backoff: None,
-                    task_shared: None,
-                    join: None,
-                    metrics: None,
-                    waiters: Vec::new(),
-                });
-            }
+            } => self.register(slot, prepared, work, chunk),
             Command::Link { slot, dep } => self.link(slot, dep),
             Command::Activate(slots) => {
                 for s in slots {
@@ -294,6 +266,58 @@ where
             }
             Command::Wait { slots, reply } => self.add_waiter(slots, reply, true),
             Command::JoinAll(reply) => self.join_all = Some(reply),
+        }
+    }
+
+    /// A new task in slot `slot` (slots are handed out in order).
+    pub(crate) fn register(
+        &mut self,
+        slot: u32,
+        prepared: Option<Box<Prepared<T, E>>>,
+        work: Box<dyn Attempt<T, E>>,
+        chunk: Option<Arc<[NodeShared]>>,
+    ) {
+        if slot as usize != self.nodes.len() {
+            // The orchestra hands out slots in order; anything else is a bug we
+            // refuse to act on rather than corrupt the graph.
+            return;
+        }
+        if let Some(chunk) = chunk {
+            self.shared.push(chunk);
+        }
+        let priority = prepared.as_ref().map_or(TaskPriority::Normal, |p| p.priority);
+        self.nodes.push(Node {
+                    prep: prepared,
+                    priority,
+                    work: Some(work),
+                    pending: 0,
+                    dependents: Slots::default(),
+                    phase: Phase::Idle,
+                    activated: false,
+                    failed_dep: None,
+                    skipped_because: None,
+                    cancel: None,
+                    attempts: 0,
+                    first_start: None,
+                    backoff: None,
+                    task_shared: None,
+                    join: None,
+                    metrics: None,
+                    waiters: Vec::new(),
+        });
+    }
+
+    /// Takes every dependency edge of `rel` at once: the edges added before the first
+    /// start, which the orchestra does not send one by one. Nothing has run yet, so
+    /// every edge is live.
+    pub(crate) fn load_links<I: TaskKey>(&mut self, rel: &TaskRelationships<I>) {
+        for (d, n) in self.nodes.iter_mut().enumerate() {
+            let Ok(d) = u32::try_from(d) else { break };
+            if let Some(dependents) = rel.dependents_of(d) {
+                n.dependents = dependents.clone();
+            }
+            let pending = u32::try_from(rel.deps_of(d).len()).unwrap_or(u32::MAX);
+            n.pending = pending;
         }
     }
 

@@ -11,11 +11,12 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::task::Poll;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
@@ -244,9 +245,46 @@ pub(crate) enum Event<T, E> {
     Lost { slot: u32 },
 }
 
-/// Sends `Lost` if the spawned future is dropped before it reported.
+/// Where spawned attempts report back: a queue the scheduler drains whole, and the
+/// scheduler's waker. One short lock per report (uncontended but for the moment the
+/// scheduler swaps the queue out), no per-message allocation once the queue has grown.
+pub(crate) struct Inbox<T, E> {
+    queue: Mutex<Vec<Event<T, E>>>,
+    waker: AtomicWaker,
+}
+
+impl<T, E> Inbox<T, E> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            queue: Mutex::new(Vec::new()),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Queues `ev` and wakes the scheduler. If the scheduler is gone the event is simply
+    /// never read: nobody is left to tell.
+    fn push(&self, ev: Event<T, E>) {
+        // Nothing panics while the lock is held; a poisoned queue is still a queue.
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ev);
+        self.waker.wake();
+    }
+
+    /// Swaps every queued event into `out` (empty on entry) and registers `cx` to hear
+    /// of the next one. Registering first: an event pushed meanwhile is either swapped
+    /// out now or wakes the task again.
+    pub(crate) fn drain(&self, cx: &Context<'_>, out: &mut Vec<Event<T, E>>) {
+        self.waker.register(cx.waker());
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *q, out);
+    }
+}
+
+/// Reports `Lost` if the spawned future is dropped before it reported.
 struct Report<T, E> {
-    tx: UnboundedSender<Event<T, E>>,
+    inbox: Arc<Inbox<T, E>>,
     slot: u32,
     sent: bool,
 }
@@ -254,15 +292,14 @@ struct Report<T, E> {
 impl<T, E> Report<T, E> {
     fn send(mut self, ev: Event<T, E>) {
         self.sent = true;
-        // A closed channel means the orchestra is gone: nobody is left to tell.
-        let _ = self.tx.send(ev);
+        self.inbox.push(ev);
     }
 }
 
 impl<T, E> Drop for Report<T, E> {
     fn drop(&mut self) {
         if !self.sent {
-            let _ = self.tx.send(Event::Lost { slot: self.slot });
+            self.inbox.push(Event::Lost { slot: self.slot });
         }
     }
 }
@@ -270,7 +307,7 @@ impl<T, E> Drop for Report<T, E> {
 /// Where and how to run one attempt.
 pub(crate) struct AttemptEnv<'a, T, E> {
     pub(crate) handle: &'a Handle,
-    pub(crate) tx: UnboundedSender<Event<T, E>>,
+    pub(crate) inbox: Arc<Inbox<T, E>>,
     pub(crate) slot: u32,
     /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
     /// aborting the attempt).
@@ -321,13 +358,13 @@ where
     ) -> JoinHandle<()> {
         let AttemptEnv {
             handle,
-            tx,
+            inbox,
             slot,
             scope,
             root,
         } = env;
         let report = Report {
-            tx,
+            inbox,
             slot,
             sent: false,
         };
@@ -402,7 +439,7 @@ async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
 /// Spawns the recovery fallback of a task that failed for good.
 pub(crate) fn spawn_recovery<T, E>(
     handle: &Handle,
-    tx: UnboundedSender<Event<T, E>>,
+    inbox: Arc<Inbox<T, E>>,
     slot: u32,
     recover: &Recover<T, E>,
     err: TaskError<E>,
@@ -413,7 +450,7 @@ where
 {
     use futures::FutureExt;
     let report = Report {
-        tx,
+        inbox,
         slot,
         sent: false,
     };

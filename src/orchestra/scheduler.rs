@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::TaskError;
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
+use crate::orchestra::job::{Attempt, AttemptEnv, Event, Inbox, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
 use crate::orchestra::{TaskKey, TaskRelationships};
@@ -187,8 +187,10 @@ pub(crate) struct Scheduler<T, E> {
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     sleep: Option<Pin<Box<Sleep>>>,
     sleep_at: Option<Instant>,
-    tx: UnboundedSender<Event<T, E>>,
-    rx: UnboundedReceiver<Event<T, E>>,
+    /// Where attempts report back.
+    inbox: Arc<Inbox<T, E>>,
+    /// Events swapped out of the inbox, being handled (kept to reuse its buffer).
+    events: Vec<Event<T, E>>,
     unfinished: usize,
     halted: bool,
     waiters: Vec<Waiter>,
@@ -208,7 +210,6 @@ where
     E: Send + 'static,
 {
     pub(crate) fn new(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
-        let (tx, rx) = unbounded_channel();
         let stats = cfg.metrics.then_some(stats);
         Scheduler {
             cfg,
@@ -220,8 +221,8 @@ where
             timers: BinaryHeap::new(),
             sleep: None,
             sleep_at: None,
-            tx,
-            rx,
+            inbox: Arc::new(Inbox::new()),
+            events: Vec::new(),
             unfinished: 0,
             halted: false,
             waiters: Vec::new(),
@@ -455,7 +456,7 @@ where
         }
         let env = AttemptEnv {
             handle: &self.cfg.handle,
-            tx: self.tx.clone(),
+            inbox: Arc::clone(&self.inbox),
             slot: s,
             scope,
             root: Arc::clone(&self.root),
@@ -603,7 +604,7 @@ where
                 n.phase = Phase::Recovering;
                 n.join = Some(spawn_recovery(
                     &self.cfg.handle,
-                    self.tx.clone(),
+                    Arc::clone(&self.inbox),
                     s,
                     recover,
                     err,
@@ -1031,10 +1032,15 @@ where
                     Poll::Pending => break,
                 }
             }
-            while let Poll::Ready(Some(ev)) = this.sched.rx.poll_recv(cx) {
-                this.sched.on_event(ev);
+            let mut events = std::mem::take(&mut this.sched.events);
+            this.sched.inbox.drain(cx, &mut events);
+            if !events.is_empty() {
                 progressed = true;
+                for ev in events.drain(..) {
+                    this.sched.on_event(ev);
+                }
             }
+            this.sched.events = events;
             if this.sched.poll_timers(cx) {
                 progressed = true;
             }

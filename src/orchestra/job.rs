@@ -226,14 +226,15 @@ impl<T, E> Job<T, E> {
 
 /// What the scheduler hears back from a spawned attempt or recovery.
 pub(crate) enum Event<T, E> {
-    /// An attempt ended; the work comes back for the next attempt.
+    /// An attempt ended; the work comes back for the next attempt (unless the task
+    /// can have none).
     Attempted {
         slot: u32,
         outcome: Result<T, TaskError<E>>,
         /// Attempts made (0 when a circuit breaker refused it).
         attempts: u32,
         metrics: Option<Box<MetricsSnapshot>>,
-        work: Box<dyn Attempt<T, E>>,
+        work: Option<Box<dyn Attempt<T, E>>>,
     },
     /// The recovery fallback ended.
     Recovered {
@@ -251,6 +252,9 @@ pub(crate) enum Event<T, E> {
 pub(crate) struct Inbox<T, E> {
     queue: Mutex<Vec<Event<T, E>>>,
     waker: AtomicWaker,
+    /// The orchestra's cancellation scope: plain attempts are polled inside it (kept
+    /// here so an attempt holds one shared pointer, not two).
+    pub(crate) root: Arc<CancelNode>,
 }
 
 impl<T, E> Inbox<T, E> {
@@ -258,6 +262,7 @@ impl<T, E> Inbox<T, E> {
         Inbox {
             queue: Mutex::new(Vec::new()),
             waker: AtomicWaker::new(),
+            root: CancelNode::root(),
         }
     }
 
@@ -312,8 +317,8 @@ pub(crate) struct AttemptEnv<'a, T, E> {
     /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
     /// aborting the attempt).
     pub(crate) scope: Option<(Arc<CancelNode>, Arc<TaskShared>)>,
-    /// The orchestra's scope: tasks spawned by plain work are cancelled with it.
-    pub(crate) root: Arc<CancelNode>,
+    /// `false`: the task has no next attempt, so the work is dropped where it ran.
+    pub(crate) keep_work: bool,
 }
 
 /// Type-erased work that can start one attempt of itself.
@@ -361,7 +366,7 @@ where
             inbox,
             slot,
             scope,
-            root,
+            keep_work,
         } = env;
         let report = Report {
             inbox,
@@ -384,18 +389,30 @@ where
                         outcome: result.into_result(),
                         attempts,
                         metrics,
-                        work: self,
+                        work: Some(self),
                     });
                 })
             }
-            _ => handle.spawn(async move {
-                let outcome = plain_attempt(&mut self.0, &root).await;
+            _ if keep_work => handle.spawn(async move {
+                let outcome = plain_attempt(&mut self.0, &report.inbox.root).await;
                 report.send(Event::Attempted {
                     slot,
                     outcome,
                     attempts: 1,
                     metrics: None,
-                    work: self,
+                    work: Some(self),
+                });
+            }),
+            _ => handle.spawn(async move {
+                let Work(mut work) = *self;
+                let outcome = plain_attempt(&mut work, &report.inbox.root).await;
+                drop(work);
+                report.send(Event::Attempted {
+                    slot,
+                    outcome,
+                    attempts: 1,
+                    metrics: None,
+                    work: None,
                 });
             }),
         }

@@ -198,8 +198,6 @@ pub(crate) struct Scheduler<T, E> {
     join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
     /// Outcomes not yet handed out, in the order tasks ended.
     ended: EndedOutcomes<T, E>,
-    /// The orchestra's cancellation scope (plain attempts are polled inside it).
-    root: Arc<CancelNode>,
     /// Work list of tasks to end, so cascades never recurse.
     to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
 }
@@ -229,7 +227,6 @@ where
             free_waiters: Vec::new(),
             join_all: None,
             ended: Vec::new(),
-            root: CancelNode::root(),
             to_end: Vec::new(),
         }
     }
@@ -249,6 +246,7 @@ where
             } => self.register(slot, prepared, work, chunk),
             Command::Link { slot, dep } => self.link(slot, dep),
             Command::Activate(slots) => {
+                self.ended.reserve(slots.len());
                 for s in slots {
                     self.activate(s);
                 }
@@ -459,7 +457,8 @@ where
             inbox: Arc::clone(&self.inbox),
             slot: s,
             scope,
-            root: Arc::clone(&self.root),
+            // Only a task with settings can be retried.
+            keep_work: n.prep.is_some(),
         };
         n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
@@ -512,17 +511,23 @@ where
         outcome: Result<T, TaskError<E>>,
         attempts: u32,
         metrics: Option<Box<MetricsSnapshot>>,
-        work: Box<dyn Attempt<T, E>>,
+        work: Option<Box<dyn Attempt<T, E>>>,
     ) {
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        n.work = Some(work);
+        n.work = work;
         n.join = None;
         n.attempts = n.attempts.saturating_add(attempts);
         n.metrics = metrics;
         let err = match outcome {
-            Ok(v) => return self.end_ran(s, Ok(v), false),
+            Ok(v) => {
+                // The hot path: no cascade is under way, so end it now, not via the list.
+                if let Some(o) = self.ran_outcome(s, Ok(v), false) {
+                    self.finish(s, o);
+                }
+                return;
+            }
             Err(e) => e,
         };
         let Some(prep) = n.prep.as_deref() else {
@@ -620,9 +625,19 @@ where
 
     /// Ends a task that ran (or tried to), with its full result.
     fn end_ran(&mut self, s: u32, outcome: Result<T, TaskError<E>>, recovered: bool) {
-        let Some(n) = self.nodes.get_mut(s as usize) else {
-            return;
-        };
+        if let Some(o) = self.ran_outcome(s, outcome, recovered) {
+            self.end(s, o);
+        }
+    }
+
+    /// The outcome of a task that ran, with its full result.
+    fn ran_outcome(
+        &mut self,
+        s: u32,
+        outcome: Result<T, TaskError<E>>,
+        recovered: bool,
+    ) -> Option<TaskOutcome<T, E, u32>> {
+        let n = self.nodes.get_mut(s as usize)?;
         let now = Instant::now();
         let started = n.first_start.unwrap_or(now);
         let result = TaskResult::new(
@@ -638,7 +653,7 @@ where
                 metrics: n.metrics.take(),
             },
         );
-        self.end(s, TaskOutcome::Finished(result));
+        Some(TaskOutcome::Finished(result))
     }
 
     /// Queues the end of a task; `drain_ends` processes the cascade.
@@ -923,7 +938,7 @@ where
 
     /// The orchestra is gone: nothing it started may outlive it.
     fn shutdown(&mut self) {
-        self.root.cancel(CancellationLevel::KillHard);
+        self.inbox.root.cancel(CancellationLevel::KillHard);
         for n in &mut self.nodes {
             if let Some(j) = n.join.take() {
                 if let Some(ts) = &n.task_shared {

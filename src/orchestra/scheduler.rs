@@ -30,7 +30,7 @@ use crate::orchestra::job::{Attempt, AttemptEnv, Event, Inbox, Prepared, spawn_r
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
 use crate::orchestra::{TaskKey, TaskRelationships};
-use crate::orchestra::stats::{Ended, ExecutionStats};
+use crate::orchestra::stats::{Ended, ExecutionStats, StatsBatch};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
@@ -178,7 +178,8 @@ struct Waiter {
 /// All scheduling state; owned by one future, never shared.
 pub(crate) struct Scheduler<T, E> {
     cfg: Arc<OrchestraConfig>,
-    stats: Option<ExecutionStats>,
+    /// Counters gathered locally, published by `flush_stats`.
+    stats: Option<StatsBatch>,
     nodes: Vec<Node<T, E>>,
     /// The shared cells of `nodes`, by slot.
     shared: SharedTable,
@@ -208,7 +209,7 @@ where
     E: Send + 'static,
 {
     pub(crate) fn new(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
-        let stats = cfg.metrics.then_some(stats);
+        let stats = cfg.metrics.then(|| StatsBatch::new(stats));
         Scheduler {
             cfg,
             stats,
@@ -350,7 +351,7 @@ where
         }
         n.activated = true;
         self.unfinished += 1;
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.submitted();
         }
         if halted {
@@ -462,14 +463,14 @@ where
         };
         n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.started();
         }
     }
 
     fn slot_freed(&mut self) {
         self.running = self.running.saturating_sub(1);
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.stopped();
         }
     }
@@ -556,7 +557,7 @@ where
         };
         match delay {
             Some(d) if within_budget(d) && !self.halted => {
-                if let Some(st) = &self.stats {
+                if let Some(st) = &mut self.stats {
                     st.retried();
                 }
                 if self.cfg.tracing {
@@ -615,7 +616,7 @@ where
                     err,
                 ));
                 self.running += 1;
-                if let Some(st) = &self.stats {
+                if let Some(st) = &mut self.stats {
                     st.started();
                 }
             }
@@ -712,7 +713,7 @@ where
         }
         let waiters = std::mem::take(&mut n.waiters);
         let dependents = std::mem::take(&mut n.dependents);
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             let how = match kind {
                 OutcomeKind::Succeeded => Ended::Completed,
                 OutcomeKind::Failed => Ended::Failed,
@@ -815,6 +816,8 @@ where
         reply: oneshot::Sender<Result<(), u32>>,
         must_be_started: bool,
     ) {
+        // It may answer at once: the counters it answers after must be out.
+        self.flush_stats();
         let mut remaining = 0;
         for &s in &slots {
             match self.nodes.get(s as usize) {
@@ -862,6 +865,9 @@ where
         };
         w.remaining = w.remaining.saturating_sub(1);
         if w.remaining == 0 {
+            if let Some(st) = &mut self.stats {
+                st.flush();
+            }
             if let Some(reply) = w.reply.take() {
                 let _ = reply.send(Ok(()));
             }
@@ -874,6 +880,7 @@ where
             return;
         }
         if let Some(reply) = self.join_all.take() {
+            self.flush_stats();
             let _ = reply.send(std::mem::take(&mut self.ended));
         }
     }
@@ -936,8 +943,16 @@ where
         self.drain_ends();
     }
 
+    /// Publishes the counters gathered since the last flush.
+    fn flush_stats(&mut self) {
+        if let Some(st) = &mut self.stats {
+            st.flush();
+        }
+    }
+
     /// The orchestra is gone: nothing it started may outlive it.
     fn shutdown(&mut self) {
+        self.flush_stats();
         self.inbox.root.cancel(CancellationLevel::KillHard);
         for n in &mut self.nodes {
             if let Some(j) = n.join.take() {
@@ -1063,6 +1078,7 @@ where
             this.sched.pump();
             this.sched.check_join_all();
             if !progressed {
+                this.sched.flush_stats();
                 return Poll::Pending;
             }
         }

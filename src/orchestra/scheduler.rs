@@ -147,7 +147,19 @@ enum Phase {
     Done,
 }
 
-/// One task, kept small (settings behind one box) so the node table moves cheaply.
+/// The parts of a task most tasks never use, boxed only once one is needed.
+#[derive(Default)]
+struct Rare {
+    skipped_because: Option<u32>,
+    cancel: Option<CancellationLevel>,
+    backoff: Option<Backoff>,
+    task_shared: Option<Arc<TaskShared>>,
+    metrics: Option<Box<MetricsSnapshot>>,
+    waiters: Vec<u32>,
+}
+
+/// One task, kept small (settings and rarely used state behind boxes) so the node table
+/// stays compact in cache.
 struct Node<T, E> {
     /// `None`: every setting at its default (no retry, recovery, timeout, start time,
     /// deadline or label; a lazily drawn id): the task runs on the plain path.
@@ -159,15 +171,27 @@ struct Node<T, E> {
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
-    skipped_because: Option<u32>,
-    cancel: Option<CancellationLevel>,
     attempts: u32,
     first_start: Option<Instant>,
-    backoff: Option<Box<Backoff>>,
-    task_shared: Option<Arc<TaskShared>>,
     join: Option<JoinHandle<()>>,
-    metrics: Option<Box<MetricsSnapshot>>,
-    waiters: Vec<u32>,
+    rare: Option<Box<Rare>>,
+}
+
+impl<T, E> Node<T, E> {
+    /// The rarely used state, created on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The level a cancellation asked for, if one did.
+    fn cancel_level(&self) -> Option<CancellationLevel> {
+        self.rare.as_ref().and_then(|r| r.cancel)
+    }
+
+    /// The task's own cancellation scope, once it has one.
+    fn task_shared(&self) -> Option<&Arc<TaskShared>> {
+        self.rare.as_ref().and_then(|r| r.task_shared.as_ref())
+    }
 }
 
 struct Waiter {
@@ -295,15 +319,10 @@ where
                     phase: Phase::Idle,
                     activated: false,
                     failed_dep: None,
-                    skipped_because: None,
-                    cancel: None,
                     attempts: 0,
                     first_start: None,
-                    backoff: None,
-                    task_shared: None,
                     join: None,
-                    metrics: None,
-                    waiters: Vec::new(),
+                    rare: None,
         });
     }
 
@@ -428,6 +447,7 @@ where
             None
         } else {
             let ts = n
+                .rare()
                 .task_shared
                 .get_or_insert_with(|| {
                     Arc::new(TaskShared {
@@ -498,7 +518,7 @@ where
                 let level = self
                     .nodes
                     .get(slot as usize)
-                    .and_then(|n| n.cancel)
+                    .and_then(Node::cancel_level)
                     .unwrap_or(CancellationLevel::KillHard);
                 self.end_ran(slot, Err(TaskError::Cancelled { level }), false);
             }
@@ -520,7 +540,9 @@ where
         n.work = work;
         n.join = None;
         n.attempts = n.attempts.saturating_add(attempts);
-        n.metrics = metrics;
+        if metrics.is_some() || n.rare.is_some() {
+            n.rare().metrics = metrics;
+        }
         let err = match outcome {
             Ok(v) => {
                 // The hot path: no cascade is under way, so end it now, not via the list.
@@ -535,7 +557,7 @@ where
             // No retry policy, no recovery: the error is final.
             return self.final_error(s, err);
         };
-        if n.cancel.is_some() || never_retried(&err) {
+        if n.cancel_level().is_some() || never_retried(&err) {
             return self.final_error(s, err);
         }
         let retryable = match &prep.retry_if {
@@ -547,8 +569,10 @@ where
         }
         let policy = &prep.retry;
         let delay = n
+            .rare
+            .get_or_insert_with(Box::default)
             .backoff
-            .get_or_insert_with(|| Box::new(policy.backoff()))
+            .get_or_insert_with(|| policy.backoff())
             .next_delay();
         let now = Instant::now();
         let within_budget = |d| match (policy.max_elapsed(), n.first_start) {
@@ -605,7 +629,7 @@ where
             return;
         };
         let recover = n.prep.as_ref().and_then(|p| p.recover.as_ref());
-        match (recover, recoverable && n.cancel.is_none()) {
+        match (recover, recoverable && n.cancel_level().is_none()) {
             (Some(recover), true) => {
                 n.phase = Phase::Recovering;
                 n.join = Some(spawn_recovery(
@@ -651,7 +675,7 @@ where
                 started,
                 execution_time: now.duration_since(started),
                 recovered,
-                metrics: n.metrics.take(),
+                metrics: n.rare.as_mut().and_then(|r| r.metrics.take()),
             },
         );
         Some(TaskOutcome::Finished(result))
@@ -680,7 +704,9 @@ where
         n.phase = Phase::Done;
         n.work = None;
         n.join = None;
-        n.backoff = None;
+        if let Some(r) = n.rare.as_mut() {
+            r.backoff = None;
+        }
         let status = match kind {
             OutcomeKind::Succeeded => TaskStatus::Completed,
             OutcomeKind::Failed => TaskStatus::Failed,
@@ -690,7 +716,7 @@ where
             if let Some(sh) = self.shared.get(s) {
                 sh.skipped.store(true, Ordering::Release);
             }
-            n.skipped_because = Some(*because);
+            n.rare().skipped_because = Some(*because);
         }
         if let Some(sh) = self.shared.get(s) {
             let _ = sh.status.transition(status);
@@ -711,7 +737,11 @@ where
         if n.activated {
             self.unfinished = self.unfinished.saturating_sub(1);
         }
-        let waiters = std::mem::take(&mut n.waiters);
+        let waiters = n
+            .rare
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.waiters))
+            .unwrap_or_default();
         let dependents = std::mem::take(&mut n.dependents);
         if let Some(st) = &mut self.stats {
             let how = match kind {
@@ -782,8 +812,8 @@ where
         match n.phase {
             Phase::Done => {}
             Phase::Running | Phase::Recovering => {
-                n.cancel.get_or_insert(level);
-                let scoped = match (&n.task_shared, n.phase) {
+                n.rare().cancel.get_or_insert(level);
+                let scoped = match (n.task_shared(), n.phase) {
                     (Some(ts), Phase::Running) => {
                         ts.node.cancel(level);
                         true
@@ -799,11 +829,11 @@ where
                 }
             }
             Phase::Backoff => {
-                n.cancel = Some(level);
+                n.rare().cancel = Some(level);
                 self.end_ran(s, Err(TaskError::Cancelled { level }), false);
             }
             Phase::Idle | Phase::Waiting | Phase::Delayed | Phase::Ready => {
-                n.cancel = Some(level);
+                n.rare().cancel = Some(level);
                 let o = cancelled_outcome(n, level);
                 self.end(s, o);
             }
@@ -853,7 +883,7 @@ where
         for s in slots {
             if let Some(n) = self.node(s) {
                 if n.phase != Phase::Done {
-                    n.waiters.push(id);
+                    n.rare().waiters.push(id);
                 }
             }
         }
@@ -956,7 +986,7 @@ where
         self.inbox.root.cancel(CancellationLevel::KillHard);
         for n in &mut self.nodes {
             if let Some(j) = n.join.take() {
-                if let Some(ts) = &n.task_shared {
+                if let Some(ts) = n.task_shared() {
                     ts.node.cancel(CancellationLevel::KillHard);
                 }
                 j.abort();
@@ -992,7 +1022,7 @@ fn task_name<T, E>(n: &Node<T, E>) -> &str {
 
 /// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.
 fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
-    n.skipped_because.unwrap_or(s)
+    n.rare.as_ref().and_then(|r| r.skipped_because).unwrap_or(s)
 }
 
 /// A cancellation before the task ran, or a cancelled result if it had attempts.

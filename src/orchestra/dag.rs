@@ -386,12 +386,17 @@ where
         let ended = rx.await.map_err(|_| OrchestraError::Stopped)?;
         let rel = &self.rel;
         let id = |s: u32| rel.id_at(s).cloned();
-        let mut out = Vec::with_capacity(ended.len());
-        for (s, outcome) in ended {
-            let Some(task) = id(s) else { continue };
-            let outcome = outcome.map_id(|b| id(b).unwrap_or_else(|| task.clone()));
-            out.push((task, outcome));
-        }
+        // One pass over the outcomes; written as an iterator chain so that, when an id
+        // is as large as a slot number padded to the outcome's alignment (integer ids),
+        // the report reuses the scheduler's buffer instead of copying every outcome.
+        let out = ended
+            .into_iter()
+            .filter_map(|(s, outcome)| {
+                let task = id(s)?;
+                let outcome = outcome.map_id(|b| id(b).unwrap_or_else(|| task.clone()));
+                Some((task, outcome))
+            })
+            .collect();
         Ok(OrchestraReport::new(out))
     }
 

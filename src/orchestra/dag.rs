@@ -6,13 +6,12 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 
 use crate::error::{BoxError, ConfigError};
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::job::Defaults;
-use crate::orchestra::scheduler::{Command, Scheduler, SharedTable};
+use crate::orchestra::job::{Defaults, Inbox};
+use crate::orchestra::scheduler::{Command, EndedOutcomes, Scheduler, SharedTable};
 use crate::orchestra::{
     ExecutionStats, GroupReport, Job, OrchestraError, OrchestraReport, OrchestratorBuilder,
     OutcomeKind, TaskKey, TaskOutcome, TaskRelationships,
@@ -77,8 +76,8 @@ pub struct Orchestra<T, E = BoxError, I = &'static str> {
     groups: HashMap<Arc<str>, Vec<u32>>,
     /// The scheduler until the first start; then it runs spawned.
     local: Option<Box<Scheduler<T, E>>>,
-    cmds: UnboundedSender<Command<T, E>>,
-    cmds_rx: Option<UnboundedReceiver<Command<T, E>>>,
+    /// Where commands go once the scheduler runs.
+    inbox: Arc<Inbox<T, E>>,
 }
 
 impl Orchestra<()> {
@@ -111,8 +110,8 @@ where
     }
 
     fn with_stats(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
-        let (cmds, cmds_rx) = unbounded_channel();
         let local = Scheduler::new(Arc::clone(&cfg), stats.clone());
+        let inbox = local.inbox();
         Orchestra {
             cfg,
             stats,
@@ -121,8 +120,7 @@ where
             activated: Vec::new(),
             groups: HashMap::new(),
             local: Some(Box::new(local)),
-            cmds,
-            cmds_rx: Some(cmds_rx),
+            inbox,
         }
     }
 
@@ -132,15 +130,16 @@ where
                 local.apply(cmd);
                 Ok(())
             }
-            None => self.cmds.send(cmd).map_err(|_| OrchestraError::Stopped),
+            None if self.inbox.command(cmd) => Ok(()),
+            None => Err(OrchestraError::Stopped),
         }
     }
 
     /// Spawns the scheduler on the first start.
     fn ensure_running(&mut self) -> Result<(), OrchestraError> {
-        if let (Some(mut local), Some(rx)) = (self.local.take(), self.cmds_rx.take()) {
+        if let Some(mut local) = self.local.take() {
             local.load_links(&self.rel);
-            drop(self.cfg.handle.spawn(local.run(rx)));
+            drop(self.cfg.handle.spawn(local.run()));
         }
         Ok(())
     }
@@ -384,6 +383,11 @@ where
         let (tx, rx) = oneshot::channel();
         self.send(Command::JoinAll(tx))?;
         let ended = rx.await.map_err(|_| OrchestraError::Stopped)?;
+        Ok(self.report(ended))
+    }
+
+    /// The report of `ended`: slots turned into ids.
+    fn report(&self, ended: EndedOutcomes<T, E>) -> OrchestraReport<T, E, I> {
         let rel = &self.rel;
         let id = |s: u32| rel.id_at(s).cloned();
         // One pass over the outcomes; written as an iterator chain so that, when an id
@@ -397,7 +401,7 @@ where
                 Some((task, outcome))
             })
             .collect();
-        Ok(OrchestraReport::new(out))
+        OrchestraReport::new(out)
     }
 
     fn group_report(&self, group: &str, members: &[u32]) -> GroupReport<I> {
@@ -589,6 +593,13 @@ where
         run.start_all()?;
         let mut outcomes = run.join_all().await?.into_outcomes();
         Ok((0..n).filter_map(|i| outcomes.remove(&i)).collect())
+    }
+}
+
+impl<T, E, I> Drop for Orchestra<T, E, I> {
+    fn drop(&mut self) {
+        // Nothing the orchestra started may outlive it: the scheduler shuts down.
+        self.inbox.close();
     }
 }
 

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -20,6 +21,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
+use crate::orchestra::scheduler::Command;
 use crate::task::cancel::CancelNode;
 use crate::task::{
     AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
@@ -246,11 +248,19 @@ pub(crate) enum Event<T, E> {
     Lost { slot: u32 },
 }
 
-/// Where spawned attempts report back: a queue the scheduler drains whole, and the
-/// scheduler's waker. One short lock per report (uncontended but for the moment the
-/// scheduler swaps the queue out), no per-message allocation once the queue has grown.
+/// Everything that reaches a running scheduler: events from spawned attempts and
+/// commands from the orchestra, each a queue the scheduler drains whole, and the
+/// scheduler's waker. One short lock per message (uncontended but for the moment the
+/// scheduler swaps a queue out), no per-message allocation once a queue has grown; and
+/// a scheduler with no command waiting checks that with one atomic load.
 pub(crate) struct Inbox<T, E> {
     queue: Mutex<Vec<Event<T, E>>>,
+    commands: Mutex<Vec<Command<T, E>>>,
+    has_commands: AtomicBool,
+    /// The orchestra is gone: the scheduler shuts down.
+    closed: AtomicBool,
+    /// The scheduler is gone (its runtime shut down): commands would go unheard.
+    stopped: AtomicBool,
     waker: AtomicWaker,
     /// The orchestra's cancellation scope: plain attempts are polled inside it (kept
     /// here so an attempt holds one shared pointer, not two).
@@ -261,6 +271,10 @@ impl<T, E> Inbox<T, E> {
     pub(crate) fn new() -> Self {
         Inbox {
             queue: Mutex::new(Vec::new()),
+            commands: Mutex::new(Vec::new()),
+            has_commands: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             root: CancelNode::root(),
         }
@@ -277,13 +291,54 @@ impl<T, E> Inbox<T, E> {
         self.waker.wake();
     }
 
-    /// Swaps every queued event into `out` (empty on entry) and registers `cx` to hear
-    /// of the next one. Registering first: an event pushed meanwhile is either swapped
-    /// out now or wakes the task again.
-    pub(crate) fn drain(&self, cx: &Context<'_>, out: &mut Vec<Event<T, E>>) {
+    /// Registers `cx` to hear of the next message. Called before reading the queues:
+    /// a message pushed meanwhile is either read now or wakes the task again.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
         self.waker.register(cx.waker());
+    }
+
+    /// Swaps every queued event into `out` (empty on entry).
+    pub(crate) fn drain(&self, out: &mut Vec<Event<T, E>>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *q, out);
+    }
+
+    /// Queues a command for the scheduler; `false` when the scheduler is gone.
+    pub(crate) fn command(&self, cmd: Command<T, E>) -> bool {
+        if self.stopped.load(Ordering::Acquire) {
+            return false;
+        }
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(cmd);
+        self.has_commands.store(true, Ordering::Release);
+        self.waker.wake();
+        true
+    }
+
+    /// Swaps every queued command into `out` (empty on entry); one load when none is.
+    pub(crate) fn drain_commands(&self, out: &mut Vec<Command<T, E>>) {
+        if self.has_commands.load(Ordering::Acquire) && self.has_commands.swap(false, Ordering::AcqRel)
+        {
+            let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *q, out);
+        }
+    }
+
+    /// The orchestra is gone: tells the scheduler to shut down.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The scheduler is gone.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
     }
 }
 

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
@@ -216,6 +215,8 @@ pub(crate) struct Scheduler<T, E> {
     inbox: Arc<Inbox<T, E>>,
     /// Events swapped out of the inbox, being handled (kept to reuse its buffer).
     events: Vec<Event<T, E>>,
+    /// Commands swapped out of the inbox, likewise.
+    commands: Vec<Command<T, E>>,
     unfinished: usize,
     halted: bool,
     waiters: Vec<Waiter>,
@@ -246,6 +247,7 @@ where
             sleep_at: None,
             inbox: Arc::new(Inbox::new()),
             events: Vec::new(),
+            commands: Vec::new(),
             unfinished: 0,
             halted: false,
             waiters: Vec::new(),
@@ -995,8 +997,13 @@ where
     }
 
     /// Runs the scheduler until the orchestra is dropped.
-    pub(crate) fn run(self, cmds: UnboundedReceiver<Command<T, E>>) -> Driver<T, E> {
-        Driver { sched: self, cmds }
+    pub(crate) fn run(self) -> Driver<T, E> {
+        Driver { sched: self }
+    }
+
+    /// Where the orchestra sends its commands once the scheduler runs.
+    pub(crate) fn inbox(&self) -> Arc<Inbox<T, E>> {
+        Arc::clone(&self.inbox)
     }
 }
 
@@ -1062,7 +1069,13 @@ fn never_retried<E>(err: &TaskError<E>) -> bool {
 /// The spawned future that runs a scheduler.
 pub(crate) struct Driver<T, E> {
     sched: Scheduler<T, E>,
-    cmds: UnboundedReceiver<Command<T, E>>,
+}
+
+impl<T, E> Drop for Driver<T, E> {
+    fn drop(&mut self) {
+        // Shut down, or dropped with its runtime: either way nobody reads commands now.
+        self.sched.inbox.stop();
+    }
 }
 
 // Nothing in the driver is pinned in place: the timer is boxed, the rest moves freely.
@@ -1079,21 +1092,22 @@ where
         let this = self.get_mut();
         loop {
             let mut progressed = false;
-            loop {
-                match this.cmds.poll_recv(cx) {
-                    Poll::Ready(Some(cmd)) => {
-                        this.sched.apply(cmd);
-                        progressed = true;
-                    }
-                    Poll::Ready(None) => {
-                        this.sched.shutdown();
-                        return Poll::Ready(());
-                    }
-                    Poll::Pending => break,
+            this.sched.inbox.register(cx);
+            if this.sched.inbox.is_closed() {
+                this.sched.shutdown();
+                return Poll::Ready(());
+            }
+            let mut commands = std::mem::take(&mut this.sched.commands);
+            this.sched.inbox.drain_commands(&mut commands);
+            if !commands.is_empty() {
+                progressed = true;
+                for cmd in commands.drain(..) {
+                    this.sched.apply(cmd);
                 }
             }
+            this.sched.commands = commands;
             let mut events = std::mem::take(&mut this.sched.events);
-            this.sched.inbox.drain(cx, &mut events);
+            this.sched.inbox.drain(&mut events);
             if !events.is_empty() {
                 progressed = true;
                 for ev in events.drain(..) {

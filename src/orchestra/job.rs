@@ -255,6 +255,7 @@ pub(crate) enum Event<T, E> {
 /// a scheduler with no command waiting checks that with one atomic load.
 pub(crate) struct Inbox<T, E> {
     queue: Mutex<Vec<Event<T, E>>>,
+    has_events: AtomicBool,
     commands: Mutex<Vec<Command<T, E>>>,
     has_commands: AtomicBool,
     /// The orchestra is gone: the scheduler shuts down.
@@ -271,6 +272,7 @@ impl<T, E> Inbox<T, E> {
     pub(crate) fn new() -> Self {
         Inbox {
             queue: Mutex::new(Vec::new()),
+            has_events: AtomicBool::new(false),
             commands: Mutex::new(Vec::new()),
             has_commands: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -288,6 +290,7 @@ impl<T, E> Inbox<T, E> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(ev);
+        self.has_events.store(true, Ordering::Release);
         self.waker.wake();
     }
 
@@ -299,8 +302,10 @@ impl<T, E> Inbox<T, E> {
 
     /// Swaps every queued event into `out` (empty on entry).
     pub(crate) fn drain(&self, out: &mut Vec<Event<T, E>>) {
-        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::swap(&mut *q, out);
+        if self.has_events.load(Ordering::Acquire) && self.has_events.swap(false, Ordering::AcqRel) {
+            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *q, out);
+        }
     }
 
     /// Queues a command for the scheduler; `false` when the scheduler is gone.

@@ -919,6 +919,9 @@ where
 
     /// Moves due timers to the ready queues; arms the sleep for the next one.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timers.is_empty() && self.sleep.is_none() {
+            return false;
+        }
         let mut progressed = false;
         loop {
             let Some(&Reverse((at, _))) = self.timers.peek() else {

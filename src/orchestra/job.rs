@@ -18,14 +18,16 @@ use std::task::{Context, Poll};
 use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
+use tokio::time::Instant;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
 use crate::orchestra::scheduler::Command;
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
-    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
+    AsyncTaskBuilder, AsyncWork, LazyTaskId, MetricsSnapshot, Recover, RetryIf, RetryPolicy,
+    RunMeta, TaskConfig, TaskFuture, TaskId, TaskLabel, TaskPriority, TaskResult, TaskShared,
+    panic_message,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -238,6 +240,12 @@ pub(crate) enum Event<T, E> {
         metrics: Option<Box<MetricsSnapshot>>,
         work: Option<Box<dyn Attempt<T, E>>>,
     },
+    /// The only attempt of a task with every setting at its default ended; the attempt
+    /// built the task's result itself, off the scheduler's thread.
+    Ended {
+        slot: u32,
+        result: TaskResult<T, E>,
+    },
     /// The recovery fallback ended.
     Recovered {
         slot: u32,
@@ -377,8 +385,11 @@ pub(crate) struct AttemptEnv<'a, T, E> {
     /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
     /// aborting the attempt).
     pub(crate) scope: Option<(Arc<CancelNode>, Arc<TaskShared>)>,
-    /// `false`: the task has no next attempt, so the work is dropped where it ran.
+    /// `false`: the task has no next attempt and no settings, so the work is dropped
+    /// where it ran and the attempt builds the task's result (`Event::Ended`).
     pub(crate) keep_work: bool,
+    /// When the task first started, for its result.
+    pub(crate) started: Instant,
 }
 
 /// Type-erased work that can start one attempt of itself.
@@ -427,6 +438,7 @@ where
             slot,
             scope,
             keep_work,
+            started,
         } = env;
         let report = Report {
             inbox,
@@ -467,13 +479,21 @@ where
                 let Work(mut work) = *self;
                 let outcome = plain_attempt(&mut work, &report.inbox.root).await;
                 drop(work);
-                report.send(Event::Attempted {
-                    slot,
+                let now = Instant::now();
+                let result = TaskResult::new(
                     outcome,
-                    attempts: 1,
-                    metrics: None,
-                    work: None,
-                });
+                    RunMeta {
+                        task_id: LazyTaskId::default(),
+                        label: TaskLabel::default(),
+                        priority: TaskPriority::Normal,
+                        attempts: 1,
+                        started,
+                        execution_time: now.duration_since(started),
+                        recovered: false,
+                        metrics: None,
+                    },
+                );
+                report.send(Event::Ended { slot, result });
             }),
         }
     }

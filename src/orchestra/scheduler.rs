@@ -482,6 +482,7 @@ where
             scope,
             // Only a task with settings can be retried.
             keep_work: n.prep.is_some(),
+            started: n.first_start.unwrap_or(now),
         };
         n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
@@ -509,6 +510,15 @@ where
             } => {
                 self.slot_freed();
                 self.attempted(slot, outcome, attempts, metrics, work);
+            }
+            Event::Ended { slot, result } => {
+                self.slot_freed();
+                if let Some(n) = self.nodes.get_mut(slot as usize) {
+                    n.work = None;
+                    n.join = None;
+                    n.attempts = n.attempts.saturating_add(1);
+                }
+                self.finish(slot, TaskOutcome::Finished(result));
             }
             Event::Recovered { slot, outcome } => {
                 self.slot_freed();

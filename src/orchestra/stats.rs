@@ -318,10 +318,16 @@ impl StatsBatch {
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
                     Some(s.saturating_add(sum))
                 });
-            i.min_ns
-                .fetch_min(std::mem::replace(&mut self.min_ns, u64::MAX), Ordering::Relaxed);
-            i.max_ns
-                .fetch_max(std::mem::take(&mut self.max_ns), Ordering::Relaxed);
+            // A plain load first: most rounds set no new extreme, and a load costs no
+            // exclusive cache line.
+            let min = std::mem::replace(&mut self.min_ns, u64::MAX);
+            if min < i.min_ns.load(Ordering::Relaxed) {
+                i.min_ns.fetch_min(min, Ordering::Relaxed);
+            }
+            let max = std::mem::take(&mut self.max_ns);
+            if max > i.max_ns.load(Ordering::Relaxed) {
+                i.max_ns.fetch_max(max, Ordering::Relaxed);
+            }
         }
         for b in self.touched.drain(..) {
             let b = usize::from(b);

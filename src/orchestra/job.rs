@@ -308,11 +308,15 @@ impl<T, E> Inbox<T, E> {
         self.waker.register(cx.waker());
     }
 
-    /// Swaps every queued event into `out` (empty on entry).
+    /// Moves every queued event to the end of `out` (a swap when `out` is empty).
     pub(crate) fn drain(&self, out: &mut Vec<Event<T, E>>) {
         if self.has_events.load(Ordering::Acquire) && self.has_events.swap(false, Ordering::AcqRel) {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            std::mem::swap(&mut *q, out);
+            if out.is_empty() {
+                std::mem::swap(&mut *q, out);
+            } else {
+                out.append(&mut q);
+            }
         }
     }
 

@@ -1011,7 +1011,10 @@ where
 
     /// Runs the scheduler until the orchestra is dropped.
     pub(crate) fn run(self) -> Driver<T, E> {
-        Driver { sched: self }
+        Driver {
+            sched: self,
+            deferred: false,
+        }
     }
 
     /// Where the orchestra sends its commands once the scheduler runs.
@@ -1082,6 +1085,8 @@ fn never_retried<E>(err: &TaskError<E>) -> bool {
 /// The spawned future that runs a scheduler.
 pub(crate) struct Driver<T, E> {
     sched: Scheduler<T, E>,
+    /// The last poll put off its events (see `poll`).
+    deferred: bool,
 }
 
 impl<T, E> Drop for Driver<T, E> {
@@ -1103,6 +1108,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let mut first = true;
         loop {
             let mut progressed = false;
             this.sched.inbox.register(cx);
@@ -1112,6 +1118,7 @@ where
             }
             let mut commands = std::mem::take(&mut this.sched.commands);
             this.sched.inbox.drain_commands(&mut commands);
+            let no_commands = commands.is_empty();
             if !commands.is_empty() {
                 progressed = true;
                 for cmd in commands.drain(..) {
@@ -1121,6 +1128,24 @@ where
             this.sched.commands = commands;
             let mut events = std::mem::take(&mut this.sched.events);
             this.sched.inbox.drain(&mut events);
+            // Woken by the first few of many attempts in flight (a multi-thread runtime
+            // runs a freshly woken task next, so each attempt would cost a whole round):
+            // put the events off once, behind the tasks already queued, and handle them
+            // together. Never twice in a row, so nothing waits on a slow attempt.
+            if first
+                && no_commands
+                && !this.deferred
+                && !events.is_empty()
+                && events.len() * 2 < this.sched.running
+            {
+                this.sched.events = events;
+                this.deferred = true;
+                // Waking itself while running reschedules the task behind the queue.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            first = false;
+            this.deferred = false;
             if !events.is_empty() {
                 progressed = true;
                 for ev in events.drain(..) {

@@ -18,8 +18,8 @@ use std::task::{Context, Poll};
 use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
-use tokio::time::Instant;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::error::{BoxError, TaskError};
 use crate::orchestra::scheduler::Command;
@@ -99,7 +99,9 @@ impl<T, E> Job<T, E> {
 
     /// The task's priority.
     pub fn priority(&self) -> TaskPriority {
-        self.cfg.as_ref().map_or(TaskPriority::Normal, |c| c.priority)
+        self.cfg
+            .as_ref()
+            .map_or(TaskPriority::Normal, |c| c.priority)
     }
 }
 
@@ -165,10 +167,7 @@ impl<T, E> Job<T, E> {
         let Job { cfg, work } = self;
         let mut cfg = match cfg {
             Some(cfg) => cfg,
-            None if defaults.timeout.is_none()
-                && defaults.retry.is_none()
-                && !defaults.tracing =>
-            {
+            None if defaults.timeout.is_none() && defaults.retry.is_none() && !defaults.tracing => {
                 return Ok((None, work));
             }
             None => AsyncTaskBuilder::new().cfg,
@@ -242,10 +241,7 @@ pub(crate) enum Event<T, E> {
     },
     /// The only attempt of a task with every setting at its default ended; the attempt
     /// built the task's result itself, off the scheduler's thread.
-    Ended {
-        slot: u32,
-        result: TaskResult<T, E>,
-    },
+    Ended { slot: u32, result: TaskResult<T, E> },
     /// The recovery fallback ended.
     Recovered {
         slot: u32,
@@ -310,7 +306,8 @@ impl<T, E> Inbox<T, E> {
 
     /// Moves every queued event to the end of `out` (a swap when `out` is empty).
     pub(crate) fn drain(&self, out: &mut Vec<Event<T, E>>) {
-        if self.has_events.load(Ordering::Acquire) && self.has_events.swap(false, Ordering::AcqRel) {
+        if self.has_events.load(Ordering::Acquire) && self.has_events.swap(false, Ordering::AcqRel)
+        {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             if out.is_empty() {
                 std::mem::swap(&mut *q, out);
@@ -336,7 +333,8 @@ impl<T, E> Inbox<T, E> {
 
     /// Swaps every queued command into `out` (empty on entry); one load when none is.
     pub(crate) fn drain_commands(&self, out: &mut Vec<Command<T, E>>) {
-        if self.has_commands.load(Ordering::Acquire) && self.has_commands.swap(false, Ordering::AcqRel)
+        if self.has_commands.load(Ordering::Acquire)
+            && self.has_commands.swap(false, Ordering::AcqRel)
         {
             let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
             std::mem::swap(&mut *q, out);

@@ -28,8 +28,8 @@ use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
 use crate::orchestra::job::{Attempt, AttemptEnv, Event, Inbox, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
-use crate::orchestra::{TaskKey, TaskRelationships};
 use crate::orchestra::stats::{Ended, ExecutionStats, StatsBatch};
+use crate::orchestra::{TaskKey, TaskRelationships};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
@@ -311,20 +311,22 @@ where
         if let Some(chunk) = chunk {
             self.shared.push(chunk);
         }
-        let priority = prepared.as_ref().map_or(TaskPriority::Normal, |p| p.priority);
+        let priority = prepared
+            .as_ref()
+            .map_or(TaskPriority::Normal, |p| p.priority);
         self.nodes.push(Node {
-                    prep: prepared,
-                    priority,
-                    work: Some(work),
-                    pending: 0,
-                    dependents: Slots::default(),
-                    phase: Phase::Idle,
-                    activated: false,
-                    failed_dep: None,
-                    attempts: 0,
-                    first_start: None,
-                    join: None,
-                    rare: None,
+            prep: prepared,
+            priority,
+            work: Some(work),
+            pending: 0,
+            dependents: Slots::default(),
+            phase: Phase::Idle,
+            activated: false,
+            failed_dep: None,
+            attempts: 0,
+            first_start: None,
+            join: None,
+            rare: None,
         });
     }
 
@@ -425,8 +427,7 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if n
-            .prep
+        if n.prep
             .as_ref()
             .and_then(|p| p.deadline)
             .is_some_and(|d| d <= now)
@@ -1040,7 +1041,10 @@ fn label<T, E>(n: &Node<T, E>) -> TaskLabel {
 
 /// The task's name for tracing events.
 fn task_name<T, E>(n: &Node<T, E>) -> &str {
-    n.prep.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("")
+    n.prep
+        .as_ref()
+        .and_then(|p| p.name.as_deref())
+        .unwrap_or("")
 }
 
 /// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.

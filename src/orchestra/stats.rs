@@ -408,7 +408,10 @@ mod tests {
         batch.flush();
         let (a, b) = (direct.snapshot(), batched.snapshot());
         assert_eq!((b.submitted, b.running, b.skipped), (50, 1, 1));
-        assert_eq!((a.min, a.max, a.mean, a.p50, a.p99), (b.min, b.max, b.mean, b.p50, b.p99));
+        assert_eq!(
+            (a.min, a.max, a.mean, a.p50, a.p99),
+            (b.min, b.max, b.mean, b.p50, b.p99)
+        );
         batch.stopped();
         batch.stopped();
         batch.flush();

@@ -58,6 +58,9 @@ impl NodeShared {
     }
 }
 
+/// How many uses one clock read serves within a scheduling round.
+const NOW_REUSE: u32 = 16;
+
 /// How many tasks share one allocation of [`NodeShared`] cells.
 const SHARED_CHUNK: usize = 256;
 
@@ -224,6 +227,9 @@ pub(crate) struct Scheduler<T, E> {
     join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
     /// Outcomes not yet handed out, in the order tasks ended.
     ended: EndedOutcomes<T, E>,
+    /// The time read last in this round and how often it was used (see `now`); reset
+    /// when a round starts.
+    now: Option<(Instant, u32)>,
     /// Work list of tasks to end, so cascades never recurse.
     to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
 }
@@ -255,6 +261,7 @@ where
             join_all: None,
             ended: Vec::new(),
             to_end: Vec::new(),
+            now: None,
         }
     }
 
@@ -422,8 +429,25 @@ where
         }
     }
 
+    /// The time now, read once per [`NOW_REUSE`] uses within a scheduling round rather
+    /// than once per task (a clock read can cost a large share of a tiny task; those
+    /// uses are a few microseconds apart).
+    fn now(&mut self) -> Instant {
+        match self.now {
+            Some((t, uses)) if uses < NOW_REUSE => {
+                self.now = Some((t, uses + 1));
+                t
+            }
+            _ => {
+                let t = Instant::now();
+                self.now = Some((t, 1));
+                t
+            }
+        }
+    }
+
     fn start_attempt(&mut self, s: u32) {
-        let now = Instant::now();
+        let now = self.now();
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
@@ -675,8 +699,8 @@ where
         outcome: Result<T, TaskError<E>>,
         recovered: bool,
     ) -> Option<TaskOutcome<T, E, u32>> {
+        let now = self.now();
         let n = self.nodes.get_mut(s as usize)?;
-        let now = Instant::now();
         let started = n.first_start.unwrap_or(now);
         let result = TaskResult::new(
             outcome,
@@ -1115,6 +1139,7 @@ where
         let mut first = true;
         loop {
             let mut progressed = false;
+            this.sched.now = None;
             this.sched.inbox.register(cx);
             if this.sched.inbox.is_closed() {
                 this.sched.shutdown();

@@ -25,6 +25,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::TaskError;
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
+use crate::orchestra::chunks::ChunkVec;
 use crate::orchestra::job::{Attempt, AttemptEnv, Event, Inbox, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
@@ -206,7 +207,8 @@ pub(crate) struct Scheduler<T, E> {
     cfg: Arc<OrchestraConfig>,
     /// Counters gathered locally, published by `flush_stats`.
     stats: Option<StatsBatch>,
-    nodes: Vec<Node<T, E>>,
+    /// By slot, in chunks: the table is rebuilt for every orchestra and never moved.
+    nodes: ChunkVec<Node<T, E>>,
     /// The shared cells of `nodes`, by slot.
     shared: SharedTable,
     ready: [VecDeque<u32>; 5],
@@ -244,7 +246,7 @@ where
         Scheduler {
             cfg,
             stats,
-            nodes: Vec::new(),
+            nodes: ChunkVec::new(),
             shared: SharedTable::default(),
             ready: Default::default(),
             running: 0,
@@ -1024,7 +1026,7 @@ where
     fn shutdown(&mut self) {
         self.flush_stats();
         self.inbox.root.cancel(CancellationLevel::KillHard);
-        for n in &mut self.nodes {
+        for n in self.nodes.iter_mut() {
             if let Some(j) = n.join.take() {
                 if let Some(ts) = n.task_shared() {
                     ts.node.cancel(CancellationLevel::KillHard);

@@ -326,7 +326,8 @@ where
             }
         }
         self.ensure_running()?;
-        self.send(Command::Activate(slots))
+        let room = Vec::with_capacity(slots.len());
+        self.send(Command::Activate { slots, room })
     }
 
     /// Starts every registered task not started yet. Returns at once; tasks run in the

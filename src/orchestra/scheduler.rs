@@ -114,7 +114,12 @@ pub(crate) enum Command<T, E> {
     /// `slot` depends on `dep` (the orchestra has checked for cycles).
     Link { slot: u32, dep: u32 },
     /// Start these tasks (each once their dependencies have ended).
-    Activate(Vec<u32>),
+    Activate {
+        slots: Vec<u32>,
+        /// Room for their outcomes, allocated by the orchestra's thread: the report is
+        /// freed there too, so the next orchestra's outcomes reuse warm memory.
+        room: EndedOutcomes<T, E>,
+    },
     /// Cancel these tasks, then reply once all have ended.
     Cancel {
         slots: Vec<u32>,
@@ -281,8 +286,12 @@ where
                 chunk,
             } => self.register(slot, prepared, work, chunk),
             Command::Link { slot, dep } => self.link(slot, dep),
-            Command::Activate(slots) => {
-                self.ended.reserve(slots.len());
+            Command::Activate { slots, room } => {
+                if self.ended.is_empty() && room.capacity() > self.ended.capacity() {
+                    self.ended = room;
+                } else {
+                    self.ended.reserve(slots.len());
+                }
                 for s in slots {
                     self.activate(s);
                 }

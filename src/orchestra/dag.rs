@@ -31,7 +31,7 @@ use crate::task::{AsyncWork, CancellationLevel, TaskStatus};
 /// holds no slot. A panicking task is a failed task carrying the panic message.
 ///
 /// Scheduling runs in one spawned future that owns all scheduling state (no lock on the
-/// hot path); this handle talks to it over a channel. Dropping the orchestra stops every
+/// hot path); this handle talks to it through a shared inbox. Dropping the orchestra stops every
 /// task it started: nothing outlives it.
 ///
 /// `TaskOrchestrator` is the same type.

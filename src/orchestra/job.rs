@@ -6,7 +6,9 @@
 //! off: timeouts, circuit breaker, cancellation scope, panic capture, tracing and metrics
 //! behave exactly as for a task awaited on its own. A task with none of those settings
 //! (a bare closure) takes a fast path: its work is polled directly, panics still caught,
-//! inside the orchestra's cancellation scope.
+//! inside the orchestra's cancellation scope; a task with no settings at all (no retry
+//! policy from the orchestra either) is not even given a settings record, and its one
+//! attempt builds its result itself, off the scheduler's thread.
 
 use std::fmt;
 use std::future::Future;

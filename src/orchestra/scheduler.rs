@@ -2,8 +2,10 @@
 //! future that owns every piece of scheduling state, so nothing on the hot path takes a
 //! lock.
 //!
-//! It hears from the orchestra through a command channel and from running attempts
-//! through an event channel. Ready tasks wait in five FIFO queues, one per priority; at
+//! It hears from the orchestra (commands) and from running attempts (events) through
+//! one shared inbox: two queues it drains whole each round, and its waker. Before the
+//! first start the orchestra calls it directly and hands over every dependency edge at
+//! once. Ready tasks wait in five FIFO queues, one per priority; at
 //! most `limit` attempts (or recovery fallbacks) are in flight. A task waiting for a
 //! retry backoff or its start time sits in a timer heap and holds no slot. When a task
 //! ends, its dependents' pending counts drop, and those that reach zero become ready (or

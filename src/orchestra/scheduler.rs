@@ -1132,8 +1132,12 @@ pub(crate) struct Driver<T, E> {
 
 impl<T, E> Drop for Driver<T, E> {
     fn drop(&mut self) {
-        // Shut down, or dropped with its runtime: either way nobody reads commands now.
+        // Shut down, or dropped with its runtime: either way nobody reads commands now,
+        // and the counters of its last round must still be published.
         self.sched.inbox.stop();
+        if let Some(st) = &mut self.sched.stats {
+            st.flush();
+        }
     }
 }
 

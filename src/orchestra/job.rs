@@ -8,7 +8,7 @@
 //! (a bare closure) takes a fast path: its work is polled directly, panics still caught,
 //! inside the orchestra's cancellation scope; a task with no settings at all (no retry
 //! policy from the orchestra either) is not even given a settings record, and its one
-//! attempt builds its result itself, off the scheduler's thread.
+//! attempt drops its work where it ran and reports a final outcome.
 
 use std::fmt;
 use std::future::Future;
@@ -21,15 +21,13 @@ use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::error::{BoxError, TaskError};
 use crate::orchestra::scheduler::Command;
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, LazyTaskId, MetricsSnapshot, Recover, RetryIf, RetryPolicy,
-    RunMeta, TaskConfig, TaskFuture, TaskId, TaskLabel, TaskPriority, TaskResult, TaskShared,
-    panic_message,
+    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
+    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -241,9 +239,12 @@ pub(crate) enum Event<T, E> {
         metrics: Option<Box<MetricsSnapshot>>,
         work: Option<Box<dyn Attempt<T, E>>>,
     },
-    /// The only attempt of a task with every setting at its default ended; the attempt
-    /// built the task's result itself, off the scheduler's thread.
-    Ended { slot: u32, result: TaskResult<T, E> },
+    /// The only attempt of a task with every setting at its default ended: its outcome
+    /// is final (no retry, no recovery), and the work is already dropped.
+    Ended {
+        slot: u32,
+        outcome: Result<T, TaskError<E>>,
+    },
     /// The recovery fallback ended.
     Recovered {
         slot: u32,
@@ -392,8 +393,6 @@ pub(crate) struct AttemptEnv<'a, T, E> {
     /// `false`: the task has no next attempt and no settings, so the work is dropped
     /// where it ran and the attempt builds the task's result (`Event::Ended`).
     pub(crate) keep_work: bool,
-    /// When the task first started, for its result.
-    pub(crate) started: Instant,
 }
 
 /// Type-erased work that can start one attempt of itself.
@@ -442,7 +441,6 @@ where
             slot,
             scope,
             keep_work,
-            started,
         } = env;
         let report = Report {
             inbox,
@@ -483,21 +481,7 @@ where
                 let Work(mut work) = *self;
                 let outcome = plain_attempt(&mut work, &report.inbox.root).await;
                 drop(work);
-                let now = Instant::now();
-                let result = TaskResult::new(
-                    outcome,
-                    RunMeta {
-                        task_id: LazyTaskId::default(),
-                        label: TaskLabel::default(),
-                        priority: TaskPriority::Normal,
-                        attempts: 1,
-                        started,
-                        execution_time: now.duration_since(started),
-                        recovered: false,
-                        metrics: None,
-                    },
-                );
-                report.send(Event::Ended { slot, result });
+                report.send(Event::Ended { slot, outcome });
             }),
         }
     }

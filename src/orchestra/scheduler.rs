@@ -520,7 +520,6 @@ where
             scope,
             // Only a task with settings can be retried.
             keep_work: n.prep.is_some(),
-            started: n.first_start.unwrap_or(now),
         };
         n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
@@ -549,14 +548,18 @@ where
                 self.slot_freed();
                 self.attempted(slot, outcome, attempts, metrics, work);
             }
-            Event::Ended { slot, result } => {
+            Event::Ended { slot, outcome } => {
                 self.slot_freed();
                 if let Some(n) = self.nodes.get_mut(slot as usize) {
                     n.work = None;
                     n.join = None;
                     n.attempts = n.attempts.saturating_add(1);
                 }
-                self.finish(slot, TaskOutcome::Finished(result));
+                // No retry, no recovery: the outcome is final. Ended now, not via the list:
+                // no cascade is under way.
+                if let Some(o) = self.ran_outcome(slot, outcome, false) {
+                    self.finish(slot, o);
+                }
             }
             Event::Recovered { slot, outcome } => {
                 self.slot_freed();

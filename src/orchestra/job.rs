@@ -297,8 +297,12 @@ impl<T, E> Inbox<T, E> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(ev);
-        self.has_events.store(true, Ordering::Release);
-        self.waker.wake();
+        // Only the push that raises the flag wakes the scheduler: until it lowers the
+        // flag (right before it drains, its waker already registered) that wake-up is
+        // still pending, so later pushes are read with it.
+        if !self.has_events.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
     }
 
     /// Registers `cx` to hear of the next message. Called before reading the queues:

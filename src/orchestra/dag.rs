@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{BoxError, ConfigError};
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::job::{Defaults, Inbox};
-use crate::orchestra::scheduler::{Command, EndedOutcomes, Scheduler, SharedTable};
+use crate::orchestra::job::Defaults;
+use crate::orchestra::scheduler::{Command, Mailbox, Scheduler, SharedTable};
 use crate::orchestra::{
     ExecutionStats, GroupReport, Job, OrchestraError, OrchestraReport, OrchestratorBuilder,
     OutcomeKind, TaskKey, TaskOutcome, TaskRelationships,
@@ -75,9 +75,9 @@ pub struct Orchestra<T, E = BoxError, I = &'static str> {
     activated: Vec<bool>,
     groups: HashMap<Arc<str>, Vec<u32>>,
     /// The scheduler until the first start; then it runs spawned.
-    local: Option<Box<Scheduler<T, E>>>,
+    local: Option<Box<Scheduler<T, E, I>>>,
     /// Where commands go once the scheduler runs.
-    inbox: Arc<Inbox<T, E>>,
+    mailbox: Arc<Mailbox<T, E, I>>,
 }
 
 impl Orchestra<()> {
@@ -111,7 +111,7 @@ where
 
     fn with_stats(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
         let local = Scheduler::new(Arc::clone(&cfg), stats.clone());
-        let inbox = local.inbox();
+        let mailbox = local.mailbox();
         Orchestra {
             cfg,
             stats,
@@ -120,17 +120,17 @@ where
             activated: Vec::new(),
             groups: HashMap::new(),
             local: Some(Box::new(local)),
-            inbox,
+            mailbox,
         }
     }
 
-    fn send(&mut self, cmd: Command<T, E>) -> Result<(), OrchestraError> {
+    fn send(&mut self, cmd: Command<T, E, I>) -> Result<(), OrchestraError> {
         match self.local.as_mut() {
             Some(local) => {
                 local.apply(cmd);
                 Ok(())
             }
-            None if self.inbox.command(cmd) => Ok(()),
+            None if self.mailbox.command(cmd) => Ok(()),
             None => Err(OrchestraError::Stopped),
         }
     }
@@ -194,6 +194,7 @@ where
         if let (Some(p), true) = (prepared.as_mut(), self.cfg.tracing) {
             p.name = Some(Arc::from(id.to_string()));
         }
+        let key = id.clone();
         let slot = match self.rel.try_insert(id) {
             Ok(slot) => slot,
             Err(existing) => {
@@ -206,11 +207,12 @@ where
         self.activated.push(false);
         match self.local.as_mut() {
             Some(local) => {
-                local.register(slot, prepared, work, chunk);
+                local.register(slot, key, prepared, work, chunk);
                 Ok(())
             }
             None => self.send(Command::Register {
                 slot,
+                id: key,
                 prepared,
                 work,
                 chunk,
@@ -384,25 +386,7 @@ where
         let (tx, rx) = oneshot::channel();
         self.send(Command::JoinAll(tx))?;
         let ended = rx.await.map_err(|_| OrchestraError::Stopped)?;
-        Ok(self.report(ended))
-    }
-
-    /// The report of `ended`: slots turned into ids.
-    fn report(&self, ended: EndedOutcomes<T, E>) -> OrchestraReport<T, E, I> {
-        let rel = &self.rel;
-        let id = |s: u32| rel.id_at(s).cloned();
-        // One pass over the outcomes; written as an iterator chain so that, when an id
-        // is as large as a slot number padded to the outcome's alignment (integer ids),
-        // the report reuses the scheduler's buffer instead of copying every outcome.
-        let out = ended
-            .into_iter()
-            .filter_map(|(s, outcome)| {
-                let task = id(s)?;
-                let outcome = outcome.map_id(|b| id(b).unwrap_or_else(|| task.clone()));
-                Some((task, outcome))
-            })
-            .collect();
-        OrchestraReport::new(out)
+        Ok(OrchestraReport::new(ended))
     }
 
     fn group_report(&self, group: &str, members: &[u32]) -> GroupReport<I> {
@@ -432,7 +416,7 @@ where
 
     async fn wait(
         &mut self,
-        cmd: impl FnOnce(oneshot::Sender<Result<(), u32>>) -> Command<T, E>,
+        cmd: impl FnOnce(oneshot::Sender<Result<(), u32>>) -> Command<T, E, I>,
     ) -> Result<(), OrchestraError> {
         self.ensure_running()?;
         let (tx, rx) = oneshot::channel();
@@ -600,7 +584,7 @@ where
 impl<T, E, I> Drop for Orchestra<T, E, I> {
     fn drop(&mut self) {
         // Nothing the orchestra started may outlive it: the scheduler shuts down.
-        self.inbox.close();
+        self.mailbox.close();
     }
 }
 

@@ -23,7 +23,6 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
-use crate::orchestra::scheduler::Command;
 use crate::task::cancel::CancelNode;
 use crate::task::{
     AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
@@ -255,16 +254,13 @@ pub(crate) enum Event<T, E> {
     Lost { slot: u32 },
 }
 
-/// Everything that reaches a running scheduler: events from spawned attempts and
-/// commands from the orchestra, each a queue the scheduler drains whole, and the
-/// scheduler's waker. One short lock per message (uncontended but for the moment the
-/// scheduler swaps a queue out), no per-message allocation once a queue has grown; and
-/// a scheduler with no command waiting checks that with one atomic load.
+/// Where spawned attempts report to a running scheduler: a queue it drains whole, and
+/// its waker (the orchestra's commands arrive through a
+/// [`Mailbox`](crate::orchestra::scheduler::Mailbox) that wakes it the same way). One
+/// short lock per event, no per-event allocation once the queue has grown.
 pub(crate) struct Inbox<T, E> {
     queue: Mutex<Vec<Event<T, E>>>,
     has_events: AtomicBool,
-    commands: Mutex<Vec<Command<T, E>>>,
-    has_commands: AtomicBool,
     /// The orchestra is gone: the scheduler shuts down.
     closed: AtomicBool,
     /// The scheduler is gone (its runtime shut down): commands would go unheard.
@@ -280,8 +276,6 @@ impl<T, E> Inbox<T, E> {
         Inbox {
             queue: Mutex::new(Vec::new()),
             has_events: AtomicBool::new(false),
-            commands: Mutex::new(Vec::new()),
-            has_commands: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -324,28 +318,14 @@ impl<T, E> Inbox<T, E> {
         }
     }
 
-    /// Queues a command for the scheduler; `false` when the scheduler is gone.
-    pub(crate) fn command(&self, cmd: Command<T, E>) -> bool {
-        if self.stopped.load(Ordering::Acquire) {
-            return false;
-        }
-        self.commands
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(cmd);
-        self.has_commands.store(true, Ordering::Release);
+    /// Wakes the scheduler (a command is waiting).
+    pub(crate) fn wake(&self) {
         self.waker.wake();
-        true
     }
 
-    /// Swaps every queued command into `out` (empty on entry); one load when none is.
-    pub(crate) fn drain_commands(&self, out: &mut Vec<Command<T, E>>) {
-        if self.has_commands.load(Ordering::Acquire)
-            && self.has_commands.swap(false, Ordering::AcqRel)
-        {
-            let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
-            std::mem::swap(&mut *q, out);
-        }
+    /// `true` once the scheduler is gone.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// The orchestra is gone: tells the scheduler to shut down.

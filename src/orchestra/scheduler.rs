@@ -17,8 +17,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::panic::catch_unwind;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
@@ -99,14 +99,55 @@ impl SharedTable {
     }
 }
 
-/// Outcomes handed to `join_all`, in the order tasks ended.
-pub(crate) type EndedOutcomes<T, E> = Vec<(u32, TaskOutcome<T, E, u32>)>;
+/// Outcomes handed to `join_all` by id, in the order tasks ended: the report's own
+/// entries, built as tasks end, so `join_all` hands them over as they are.
+pub(crate) type EndedOutcomes<T, E, I> = Vec<(I, TaskOutcome<T, E, I>)>;
+
+/// Where the orchestra's commands wait for a running scheduler: a queue it drains whole
+/// (one atomic load when none is waiting), waking it through its [`Inbox`].
+pub(crate) struct Mailbox<T, E, I> {
+    commands: Mutex<Vec<Command<T, E, I>>>,
+    has_commands: AtomicBool,
+    inbox: Arc<Inbox<T, E>>,
+}
+
+impl<T, E, I> Mailbox<T, E, I> {
+    /// Queues a command for the scheduler; `false` when the scheduler is gone.
+    pub(crate) fn command(&self, cmd: Command<T, E, I>) -> bool {
+        if self.inbox.is_stopped() {
+            return false;
+        }
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(cmd);
+        self.has_commands.store(true, Ordering::Release);
+        self.inbox.wake();
+        true
+    }
+
+    /// Swaps every queued command into `out` (empty on entry).
+    fn drain(&self, out: &mut Vec<Command<T, E, I>>) {
+        if self.has_commands.load(Ordering::Acquire)
+            && self.has_commands.swap(false, Ordering::AcqRel)
+        {
+            let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *q, out);
+        }
+    }
+
+    /// The orchestra is gone: tells the scheduler to shut down.
+    pub(crate) fn close(&self) {
+        self.inbox.close();
+    }
+}
 
 /// What the orchestra asks of the scheduler.
-pub(crate) enum Command<T, E> {
+pub(crate) enum Command<T, E, I> {
     /// A new task in slot `slot` (slots are handed out in order).
     Register {
         slot: u32,
+        id: I,
         /// `None`: a task with every setting at its default.
         prepared: Option<Box<Prepared<T, E>>>,
         work: Box<dyn Attempt<T, E>>,
@@ -120,7 +161,7 @@ pub(crate) enum Command<T, E> {
         slots: Vec<u32>,
         /// Room for their outcomes, allocated by the orchestra's thread: the report is
         /// freed there too, so the next orchestra's outcomes reuse warm memory.
-        room: EndedOutcomes<T, E>,
+        room: EndedOutcomes<T, E, I>,
     },
     /// Cancel these tasks, then reply once all have ended.
     Cancel {
@@ -134,7 +175,7 @@ pub(crate) enum Command<T, E> {
         reply: oneshot::Sender<Result<(), u32>>,
     },
     /// Reply with every outcome not yet handed out, once no started task is running.
-    JoinAll(oneshot::Sender<EndedOutcomes<T, E>>),
+    JoinAll(oneshot::Sender<EndedOutcomes<T, E, I>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +251,7 @@ struct Waiter {
 }
 
 /// All scheduling state; owned by one future, never shared.
-pub(crate) struct Scheduler<T, E> {
+pub(crate) struct Scheduler<T, E, I> {
     cfg: Arc<OrchestraConfig>,
     /// Counters gathered locally, published by `flush_stats`.
     stats: Option<StatsBatch>,
@@ -227,15 +268,20 @@ pub(crate) struct Scheduler<T, E> {
     inbox: Arc<Inbox<T, E>>,
     /// Events swapped out of the inbox, being handled (kept to reuse its buffer).
     events: Vec<Event<T, E>>,
-    /// Commands swapped out of the inbox, likewise.
-    commands: Vec<Command<T, E>>,
+    /// Where the orchestra's commands wait.
+    mailbox: Arc<Mailbox<T, E, I>>,
+    /// Commands swapped out of the mailbox, being handled.
+    commands: Vec<Command<T, E, I>>,
+    /// Task ids by slot, for the report; a succeeded task's id moves into it (no other
+    /// outcome names a task that succeeded).
+    ids: ChunkVec<Option<I>>,
     unfinished: usize,
     halted: bool,
     waiters: Vec<Waiter>,
     free_waiters: Vec<u32>,
-    join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
+    join_all: Option<oneshot::Sender<EndedOutcomes<T, E, I>>>,
     /// Outcomes not yet handed out, in the order tasks ended.
-    ended: EndedOutcomes<T, E>,
+    ended: EndedOutcomes<T, E, I>,
     /// The time read last in this round and how often it was used (see `now`); reset
     /// when a round starts.
     now: Option<(Instant, u32)>,
@@ -243,12 +289,19 @@ pub(crate) struct Scheduler<T, E> {
     to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
 }
 
-impl<T, E> Scheduler<T, E>
+impl<T, E, I> Scheduler<T, E, I>
 where
     T: Send + 'static,
     E: Send + 'static,
+    I: TaskKey,
 {
     pub(crate) fn new(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
+        let inbox = Arc::new(Inbox::new());
+        let mailbox = Arc::new(Mailbox {
+            commands: Mutex::new(Vec::new()),
+            has_commands: AtomicBool::new(false),
+            inbox: Arc::clone(&inbox),
+        });
         let stats = cfg.metrics.then(|| StatsBatch::new(stats));
         Scheduler {
             cfg,
@@ -260,7 +313,9 @@ where
             timers: BinaryHeap::new(),
             sleep: None,
             sleep_at: None,
-            inbox: Arc::new(Inbox::new()),
+            inbox,
+            mailbox,
+            ids: ChunkVec::new(),
             events: Vec::new(),
             commands: Vec::new(),
             unfinished: 0,
@@ -279,14 +334,15 @@ where
     }
 
     /// Applies one command from the orchestra.
-    pub(crate) fn apply(&mut self, cmd: Command<T, E>) {
+    pub(crate) fn apply(&mut self, cmd: Command<T, E, I>) {
         match cmd {
             Command::Register {
                 slot,
+                id,
                 prepared,
                 work,
                 chunk,
-            } => self.register(slot, prepared, work, chunk),
+            } => self.register(slot, id, prepared, work, chunk),
             Command::Link { slot, dep } => self.link(slot, dep),
             Command::Activate { slots, room } => {
                 if self.ended.is_empty() && room.capacity() > self.ended.capacity() {
@@ -319,6 +375,7 @@ where
     pub(crate) fn register(
         &mut self,
         slot: u32,
+        id: I,
         prepared: Option<Box<Prepared<T, E>>>,
         work: Box<dyn Attempt<T, E>>,
         chunk: Option<Arc<[NodeShared]>>,
@@ -331,6 +388,7 @@ where
         if let Some(chunk) = chunk {
             self.shared.push(chunk);
         }
+        self.ids.push(Some(id));
         let priority = prepared
             .as_ref()
             .map_or(TaskPriority::Normal, |p| p.priority);
@@ -353,7 +411,7 @@ where
     /// Takes every dependency edge of `rel` at once: the edges added before the first
     /// start, which the orchestra does not send one by one. Nothing has run yet, so
     /// every edge is live.
-    pub(crate) fn load_links<I: TaskKey>(&mut self, rel: &TaskRelationships<I>) {
+    pub(crate) fn load_links(&mut self, rel: &TaskRelationships<I>) {
         for (d, n) in self.nodes.iter_mut().enumerate() {
             let Ok(d) = u32::try_from(d) else { break };
             if let Some(dependents) = rel.dependents_of(d) {
@@ -805,7 +863,7 @@ where
             };
             st.ended(how, took);
         }
-        self.ended.push((s, outcome));
+        self.record(s, kind, outcome);
         for w in waiters {
             self.waiter_done(w);
         }
@@ -841,6 +899,24 @@ where
                 (Some(because), _) => self.end(d, TaskOutcome::Skipped { because }),
             }
         }
+    }
+
+    /// Adds the outcome of slot `s` to the report, by id.
+    fn record(&mut self, s: u32, kind: OutcomeKind, outcome: TaskOutcome<T, E, u32>) {
+        let id = if kind == OutcomeKind::Succeeded {
+            self.ids.get_mut(s as usize).and_then(Option::take)
+        } else {
+            self.ids.get(s as usize).and_then(Clone::clone)
+        };
+        // Every registered slot has its id: a missing one would be a bug, not an input.
+        let Some(id) = id else { return };
+        let ids = &self.ids;
+        let outcome = outcome.map_id(|because| {
+            ids.get(because as usize)
+                .and_then(Clone::clone)
+                .unwrap_or_else(|| id.clone())
+        });
+        self.ended.push((id, outcome));
     }
 
     /// Fail-fast: cancel every started task that has not ended.
@@ -1051,7 +1127,7 @@ where
     }
 
     /// Runs the scheduler until the orchestra is dropped.
-    pub(crate) fn run(self) -> Driver<T, E> {
+    pub(crate) fn run(self) -> Driver<T, E, I> {
         Driver {
             sched: self,
             deferred: false,
@@ -1059,8 +1135,8 @@ where
     }
 
     /// Where the orchestra sends its commands once the scheduler runs.
-    pub(crate) fn inbox(&self) -> Arc<Inbox<T, E>> {
-        Arc::clone(&self.inbox)
+    pub(crate) fn mailbox(&self) -> Arc<Mailbox<T, E, I>> {
+        Arc::clone(&self.mailbox)
     }
 }
 
@@ -1127,13 +1203,13 @@ fn never_retried<E>(err: &TaskError<E>) -> bool {
 }
 
 /// The spawned future that runs a scheduler.
-pub(crate) struct Driver<T, E> {
-    sched: Scheduler<T, E>,
+pub(crate) struct Driver<T, E, I> {
+    sched: Scheduler<T, E, I>,
     /// The last poll put off its events (see `poll`).
     deferred: bool,
 }
 
-impl<T, E> Drop for Driver<T, E> {
+impl<T, E, I> Drop for Driver<T, E, I> {
     fn drop(&mut self) {
         // Shut down, or dropped with its runtime: either way nobody reads commands now,
         // and the counters of its last round must still be published.
@@ -1145,12 +1221,13 @@ impl<T, E> Drop for Driver<T, E> {
 }
 
 // Nothing in the driver is pinned in place: the timer is boxed, the rest moves freely.
-impl<T, E> Unpin for Driver<T, E> {}
+impl<T, E, I> Unpin for Driver<T, E, I> {}
 
-impl<T, E> Future for Driver<T, E>
+impl<T, E, I> Future for Driver<T, E, I>
 where
     T: Send + 'static,
     E: Send + 'static,
+    I: TaskKey,
 {
     type Output = ();
 
@@ -1166,7 +1243,7 @@ where
                 return Poll::Ready(());
             }
             let mut commands = std::mem::take(&mut this.sched.commands);
-            this.sched.inbox.drain_commands(&mut commands);
+            this.sched.mailbox.drain(&mut commands);
             let no_commands = commands.is_empty();
             if !commands.is_empty() {
                 progressed = true;

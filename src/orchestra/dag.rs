@@ -6,12 +6,12 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 
 use crate::error::{BoxError, ConfigError};
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::scheduler::{Command, Scheduler, SharedTable};
+use crate::orchestra::job::Defaults;
+use crate::orchestra::scheduler::{Command, Mailbox, Scheduler, SharedTable};
 use crate::orchestra::{
     ExecutionStats, GroupReport, Job, OrchestraError, OrchestraReport, OrchestratorBuilder,
     OutcomeKind, TaskKey, TaskOutcome, TaskRelationships,
@@ -31,7 +31,7 @@ use crate::task::{AsyncWork, CancellationLevel, TaskStatus};
 /// holds no slot. A panicking task is a failed task carrying the panic message.
 ///
 /// Scheduling runs in one spawned future that owns all scheduling state (no lock on the
-/// hot path); this handle talks to it over a channel. Dropping the orchestra stops every
+/// hot path); this handle talks to it through a shared inbox. Dropping the orchestra stops every
 /// task it started: nothing outlives it.
 ///
 /// `TaskOrchestrator` is the same type.
@@ -75,9 +75,9 @@ pub struct Orchestra<T, E = BoxError, I = &'static str> {
     activated: Vec<bool>,
     groups: HashMap<Arc<str>, Vec<u32>>,
     /// The scheduler until the first start; then it runs spawned.
-    local: Option<Box<Scheduler<T, E>>>,
-    cmds: UnboundedSender<Command<T, E>>,
-    cmds_rx: Option<UnboundedReceiver<Command<T, E>>>,
+    local: Option<Box<Scheduler<T, E, I>>>,
+    /// Where commands go once the scheduler runs.
+    mailbox: Arc<Mailbox<T, E, I>>,
 }
 
 impl Orchestra<()> {
@@ -110,8 +110,8 @@ where
     }
 
     fn with_stats(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
-        let (cmds, cmds_rx) = unbounded_channel();
         let local = Scheduler::new(Arc::clone(&cfg), stats.clone());
+        let mailbox = local.mailbox();
         Orchestra {
             cfg,
             stats,
@@ -120,25 +120,26 @@ where
             activated: Vec::new(),
             groups: HashMap::new(),
             local: Some(Box::new(local)),
-            cmds,
-            cmds_rx: Some(cmds_rx),
+            mailbox,
         }
     }
 
-    fn send(&mut self, cmd: Command<T, E>) -> Result<(), OrchestraError> {
+    fn send(&mut self, cmd: Command<T, E, I>) -> Result<(), OrchestraError> {
         match self.local.as_mut() {
             Some(local) => {
                 local.apply(cmd);
                 Ok(())
             }
-            None => self.cmds.send(cmd).map_err(|_| OrchestraError::Stopped),
+            None if self.mailbox.command(cmd) => Ok(()),
+            None => Err(OrchestraError::Stopped),
         }
     }
 
     /// Spawns the scheduler on the first start.
     fn ensure_running(&mut self) -> Result<(), OrchestraError> {
-        if let (Some(local), Some(rx)) = (self.local.take(), self.cmds_rx.take()) {
-            drop(self.cfg.handle.spawn(local.run(rx)));
+        if let Some(mut local) = self.local.take() {
+            local.load_links(&self.rel);
+            drop(self.cfg.handle.spawn(local.run()));
         }
         Ok(())
     }
@@ -148,6 +149,14 @@ where
         I: Borrow<Q>,
         Q: Hash + Eq + fmt::Display + ?Sized,
     {
+        // The task registered last is the one most often named next (its dependencies
+        // are added right after it): one comparison instead of a hash lookup.
+        let last = u32::try_from(self.activated.len().wrapping_sub(1)).ok();
+        if let Some(l) = last {
+            if self.rel.id_at(l).is_some_and(|i| i.borrow() == id) {
+                return Ok(l);
+            }
+        }
         self.rel
             .slot(id)
             .ok_or_else(|| OrchestraError::UnknownTask { id: id.to_string() })
@@ -176,9 +185,16 @@ where
         task: impl Into<Job<T, E>>,
     ) -> Result<(), OrchestraError> {
         let job: Job<T, E> = task.into();
-        let (mut prepared, work) =
-            job.prepare(self.cfg.default_timeout, self.cfg.default_retry.as_ref())?;
-        prepared.name = self.cfg.tracing.then(|| Arc::from(id.to_string()));
+        let defaults = Defaults {
+            timeout: self.cfg.default_timeout,
+            retry: self.cfg.default_retry.as_ref(),
+            tracing: self.cfg.tracing,
+        };
+        let (mut prepared, work) = job.prepare(&defaults)?;
+        if let (Some(p), true) = (prepared.as_mut(), self.cfg.tracing) {
+            p.name = Some(Arc::from(id.to_string()));
+        }
+        let key = id.clone();
         let slot = match self.rel.try_insert(id) {
             Ok(slot) => slot,
             Err(existing) => {
@@ -189,12 +205,19 @@ where
         };
         let chunk = self.shared.grow_for(slot);
         self.activated.push(false);
-        self.send(Command::Register {
-            slot,
-            prepared: Box::new(prepared),
-            work,
-            chunk,
-        })
+        match self.local.as_mut() {
+            Some(local) => {
+                local.register(slot, key, prepared, work, chunk);
+                Ok(())
+            }
+            None => self.send(Command::Register {
+                slot,
+                id: key,
+                prepared,
+                work,
+                chunk,
+            }),
+        }
     }
 
     /// Registers `work` under `id` with default task settings.
@@ -225,12 +248,18 @@ where
     {
         let t = self.slot(task)?;
         let d = self.slot(depends_on)?;
+        let running = self.local.is_none();
         if self.activated.get(t as usize).copied().unwrap_or(false)
-            || self.shared.get(t).is_some_and(|s| s.kind().is_some())
+            || (running && self.shared.get(t).is_some_and(|s| s.kind().is_some()))
         {
             return Err(OrchestraError::AlreadyStarted {
                 id: task.to_string(),
             });
+        }
+        if !running {
+            // Before the first start the scheduler takes every edge at once
+            // (`load_links`).
+            return self.rel.link(t, d);
         }
         let before = self.rel.deps_of(t).len();
         self.rel.link(t, d)?;
@@ -299,7 +328,8 @@ where
             }
         }
         self.ensure_running()?;
-        self.send(Command::Activate(slots))
+        let room = Vec::with_capacity(slots.len());
+        self.send(Command::Activate { slots, room })
     }
 
     /// Starts every registered task not started yet. Returns at once; tasks run in the
@@ -356,15 +386,7 @@ where
         let (tx, rx) = oneshot::channel();
         self.send(Command::JoinAll(tx))?;
         let ended = rx.await.map_err(|_| OrchestraError::Stopped)?;
-        let rel = &self.rel;
-        let id = |s: u32| rel.id_at(s).cloned();
-        let mut out = Vec::with_capacity(ended.len());
-        for (s, outcome) in ended {
-            let Some(task) = id(s) else { continue };
-            let outcome = outcome.map_id(|b| id(b).unwrap_or_else(|| task.clone()));
-            out.push((task, outcome));
-        }
-        Ok(OrchestraReport::new(out))
+        Ok(OrchestraReport::new(ended))
     }
 
     fn group_report(&self, group: &str, members: &[u32]) -> GroupReport<I> {
@@ -394,7 +416,7 @@ where
 
     async fn wait(
         &mut self,
-        cmd: impl FnOnce(oneshot::Sender<Result<(), u32>>) -> Command<T, E>,
+        cmd: impl FnOnce(oneshot::Sender<Result<(), u32>>) -> Command<T, E, I>,
     ) -> Result<(), OrchestraError> {
         self.ensure_running()?;
         let (tx, rx) = oneshot::channel();
@@ -556,6 +578,13 @@ where
         run.start_all()?;
         let mut outcomes = run.join_all().await?.into_outcomes();
         Ok((0..n).filter_map(|i| outcomes.remove(&i)).collect())
+    }
+}
+
+impl<T, E, I> Drop for Orchestra<T, E, I> {
+    fn drop(&mut self) {
+        // Nothing the orchestra started may outlive it: the scheduler shuts down.
+        self.mailbox.close();
     }
 }
 

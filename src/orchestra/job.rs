@@ -6,16 +6,20 @@
 //! off: timeouts, circuit breaker, cancellation scope, panic capture, tracing and metrics
 //! behave exactly as for a task awaited on its own. A task with none of those settings
 //! (a bare closure) takes a fast path: its work is polled directly, panics still caught,
-//! inside the orchestra's cancellation scope.
+//! inside the orchestra's cancellation scope; a task with no settings at all (no retry
+//! policy from the orchestra either) is not even given a settings record, and its one
+//! attempt drops its work where it ran and reports a final outcome.
 
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
@@ -46,7 +50,9 @@ use crate::task::{
 /// assert_eq!(jobs[1].priority(), TaskPriority::Normal);
 /// ```
 pub struct Job<T, E = BoxError> {
-    pub(crate) cfg: TaskConfig<T, E>,
+    /// `None`: every setting at its default (a bare closure), which the orchestra runs
+    /// on its fast path without building any per-task settings.
+    pub(crate) cfg: Option<TaskConfig<T, E>>,
     pub(crate) work: Box<dyn Attempt<T, E>>,
 }
 
@@ -63,7 +69,7 @@ where
     {
         let (cfg, work) = task.into_parts();
         Job {
-            cfg,
+            cfg: Some(cfg),
             work: Box::new(Work(work)),
         }
     }
@@ -74,19 +80,27 @@ where
         W: AsyncWork<T, E> + Send + 'static,
         W::Future: Send + 'static,
     {
-        Job::new(AsyncTaskBuilder::new().run(work))
+        Job {
+            cfg: None,
+            work: Box::new(Work(work)),
+        }
     }
 }
 
 impl<T, E> Job<T, E> {
     /// The task's name, if it has one.
     pub fn name(&self) -> Option<&str> {
-        self.cfg.label().and_then(|l| l.name())
+        self.cfg
+            .as_ref()
+            .and_then(TaskConfig::label)
+            .and_then(|l| l.name())
     }
 
     /// The task's priority.
     pub fn priority(&self) -> TaskPriority {
-        self.cfg.priority
+        self.cfg
+            .as_ref()
+            .map_or(TaskPriority::Normal, |c| c.priority)
     }
 }
 
@@ -106,8 +120,8 @@ impl<T, E> fmt::Debug for Job<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Job")
             .field("name", &self.name())
-            .field("priority", &self.cfg.priority)
-            .field("timeout", &self.cfg.timeout)
+            .field("priority", &self.priority())
+            .field("timeout", &self.cfg.as_ref().and_then(|c| c.timeout))
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +137,8 @@ pub(crate) struct Prepared<T, E> {
     pub(crate) label: TaskLabel,
     /// The id's text, kept only when tracing is on.
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) task_id: TaskId,
+    /// Fixed in advance (`None`: drawn when first read).
+    pub(crate) task_id: Option<TaskId>,
     pub(crate) retry: RetryPolicy,
     pub(crate) retry_if: Option<RetryIf<E>>,
     pub(crate) recover: Option<Recover<T, E>>,
@@ -131,17 +146,32 @@ pub(crate) struct Prepared<T, E> {
     pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
-/// A job's scheduling settings and its work.
-pub(crate) type PreparedJob<T, E> = (Prepared<T, E>, Box<dyn Attempt<T, E>>);
+/// A job's scheduling settings (`None`: all defaults, the fast path) and its work.
+pub(crate) type PreparedJob<T, E> = (Option<Box<Prepared<T, E>>>, Box<dyn Attempt<T, E>>);
+
+/// The orchestra-wide settings a job starts from.
+pub(crate) struct Defaults<'a> {
+    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) retry: Option<&'a RetryPolicy>,
+    /// Tracing on: every task keeps its name, so none takes the settings-free path.
+    pub(crate) tracing: bool,
+}
 
 impl<T, E> Job<T, E> {
     /// Applies the orchestra's defaults and splits the job for the scheduler.
     pub(crate) fn prepare(
         self,
-        default_timeout: Option<std::time::Duration>,
-        default_retry: Option<&RetryPolicy>,
+        defaults: &Defaults<'_>,
     ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
-        let Job { mut cfg, work } = self;
+        let Job { cfg, work } = self;
+        let mut cfg = match cfg {
+            Some(cfg) => cfg,
+            None if defaults.timeout.is_none() && defaults.retry.is_none() && !defaults.tracing => {
+                return Ok((None, work));
+            }
+            None => AsyncTaskBuilder::new().cfg,
+        };
+        let (default_timeout, default_retry) = (defaults.timeout, defaults.retry);
         if let Some(err) = cfg.invalid.take() {
             return Err(*err);
         }
@@ -152,7 +182,16 @@ impl<T, E> Job<T, E> {
             (false, Some(policy)) => policy.clone(),
             _ => cfg.retry.clone(),
         };
-        let task_id = *cfg.id.get_or_insert_with(TaskId::new);
+        let plain = cfg.cold.is_none()
+            && cfg.timeout.is_none()
+            && !cfg.metrics
+            && cfg.record_error.is_none();
+        // A plain attempt never reads the id: draw it only when someone asks.
+        let task_id = if plain {
+            cfg.id
+        } else {
+            Some(*cfg.id.get_or_insert_with(TaskId::new))
+        };
         let cold = cfg.cold();
         let retry_if = cold.and_then(|c| c.retry_if.clone());
         let recover = cold.and_then(|c| c.recover.clone());
@@ -170,10 +209,6 @@ impl<T, E> Job<T, E> {
                 attempt_cfg.cold = Some(Arc::new(c));
             }
         }
-        let plain = attempt_cfg.cold.is_none()
-            && attempt_cfg.timeout.is_none()
-            && !attempt_cfg.metrics
-            && attempt_cfg.record_error.is_none();
         let prepared = Prepared {
             priority: attempt_cfg.priority,
             attempt_cfg,
@@ -187,20 +222,27 @@ impl<T, E> Job<T, E> {
             start_at,
             deadline,
         };
-        Ok((prepared, work))
+        Ok((Some(Box::new(prepared)), work))
     }
 }
 
 /// What the scheduler hears back from a spawned attempt or recovery.
 pub(crate) enum Event<T, E> {
-    /// An attempt ended; the work comes back for the next attempt.
+    /// An attempt ended; the work comes back for the next attempt (unless the task
+    /// can have none).
     Attempted {
         slot: u32,
         outcome: Result<T, TaskError<E>>,
         /// Attempts made (0 when a circuit breaker refused it).
         attempts: u32,
         metrics: Option<Box<MetricsSnapshot>>,
-        work: Box<dyn Attempt<T, E>>,
+        work: Option<Box<dyn Attempt<T, E>>>,
+    },
+    /// The only attempt of a task with every setting at its default ended: its outcome
+    /// is final (no retry, no recovery), and the work is already dropped.
+    Ended {
+        slot: u32,
+        outcome: Result<T, TaskError<E>>,
     },
     /// The recovery fallback ended.
     Recovered {
@@ -212,9 +254,99 @@ pub(crate) enum Event<T, E> {
     Lost { slot: u32 },
 }
 
-/// Sends `Lost` if the spawned future is dropped before it reported.
+/// Where spawned attempts report to a running scheduler: a queue it drains whole, and
+/// its waker (the orchestra's commands arrive through a
+/// [`Mailbox`](crate::orchestra::scheduler::Mailbox) that wakes it the same way). One
+/// short lock per event, no per-event allocation once the queue has grown.
+pub(crate) struct Inbox<T, E> {
+    queue: Mutex<Vec<Event<T, E>>>,
+    has_events: AtomicBool,
+    /// The orchestra is gone: the scheduler shuts down.
+    closed: AtomicBool,
+    /// The scheduler is gone (its runtime shut down): commands would go unheard.
+    stopped: AtomicBool,
+    waker: AtomicWaker,
+    /// The orchestra's cancellation scope: plain attempts are polled inside it (kept
+    /// here so an attempt holds one shared pointer, not two).
+    pub(crate) root: Arc<CancelNode>,
+}
+
+impl<T, E> Inbox<T, E> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            queue: Mutex::new(Vec::new()),
+            has_events: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            root: CancelNode::root(),
+        }
+    }
+
+    /// Queues `ev` and wakes the scheduler. If the scheduler is gone the event is simply
+    /// never read: nobody is left to tell.
+    fn push(&self, ev: Event<T, E>) {
+        // Nothing panics while the lock is held; a poisoned queue is still a queue.
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ev);
+        // Only the push that raises the flag wakes the scheduler: until it lowers the
+        // flag (right before it drains, its waker already registered) that wake-up is
+        // still pending, so later pushes are read with it.
+        if !self.has_events.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    /// Registers `cx` to hear of the next message. Called before reading the queues:
+    /// a message pushed meanwhile is either read now or wakes the task again.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.waker.register(cx.waker());
+    }
+
+    /// Moves every queued event to the end of `out` (a swap when `out` is empty).
+    pub(crate) fn drain(&self, out: &mut Vec<Event<T, E>>) {
+        if self.has_events.load(Ordering::Acquire) && self.has_events.swap(false, Ordering::AcqRel)
+        {
+            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if out.is_empty() {
+                std::mem::swap(&mut *q, out);
+            } else {
+                out.append(&mut q);
+            }
+        }
+    }
+
+    /// Wakes the scheduler (a command is waiting).
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// `true` once the scheduler is gone.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// The orchestra is gone: tells the scheduler to shut down.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The scheduler is gone.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+}
+
+/// Reports `Lost` if the spawned future is dropped before it reported.
 struct Report<T, E> {
-    tx: UnboundedSender<Event<T, E>>,
+    inbox: Arc<Inbox<T, E>>,
     slot: u32,
     sent: bool,
 }
@@ -222,15 +354,14 @@ struct Report<T, E> {
 impl<T, E> Report<T, E> {
     fn send(mut self, ev: Event<T, E>) {
         self.sent = true;
-        // A closed channel means the orchestra is gone: nobody is left to tell.
-        let _ = self.tx.send(ev);
+        self.inbox.push(ev);
     }
 }
 
 impl<T, E> Drop for Report<T, E> {
     fn drop(&mut self) {
         if !self.sent {
-            let _ = self.tx.send(Event::Lost { slot: self.slot });
+            self.inbox.push(Event::Lost { slot: self.slot });
         }
     }
 }
@@ -238,19 +369,25 @@ impl<T, E> Drop for Report<T, E> {
 /// Where and how to run one attempt.
 pub(crate) struct AttemptEnv<'a, T, E> {
     pub(crate) handle: &'a Handle,
-    pub(crate) tx: UnboundedSender<Event<T, E>>,
+    pub(crate) inbox: Arc<Inbox<T, E>>,
     pub(crate) slot: u32,
     /// The task's own cancellation scope; `None` runs the plain fast path (cancelled by
     /// aborting the attempt).
     pub(crate) scope: Option<(Arc<CancelNode>, Arc<TaskShared>)>,
-    /// The orchestra's scope: tasks spawned by plain work are cancelled with it.
-    pub(crate) root: Arc<CancelNode>,
+    /// `false`: the task has no next attempt and no settings, so the work is dropped
+    /// where it ran and the attempt builds the task's result (`Event::Ended`).
+    pub(crate) keep_work: bool,
 }
 
 /// Type-erased work that can start one attempt of itself.
 pub(crate) trait Attempt<T, E>: Send {
-    /// Spawns one attempt; the work travels with it and comes back in the event.
-    fn spawn(self: Box<Self>, cfg: &TaskConfig<T, E>, env: AttemptEnv<'_, T, E>) -> JoinHandle<()>;
+    /// Spawns one attempt; the work travels with it and comes back in the event. Runs
+    /// the attempt as a `TaskFuture` with `cfg` when the env has a scope, plainly else.
+    fn spawn(
+        self: Box<Self>,
+        cfg: Option<&TaskConfig<T, E>>,
+        env: AttemptEnv<'_, T, E>,
+    ) -> JoinHandle<()>;
 }
 
 struct Work<W>(W);
@@ -279,23 +416,23 @@ where
 {
     fn spawn(
         mut self: Box<Self>,
-        cfg: &TaskConfig<T, E>,
+        cfg: Option<&TaskConfig<T, E>>,
         env: AttemptEnv<'_, T, E>,
     ) -> JoinHandle<()> {
         let AttemptEnv {
             handle,
-            tx,
+            inbox,
             slot,
             scope,
-            root,
+            keep_work,
         } = env;
         let report = Report {
-            tx,
+            inbox,
             slot,
             sent: false,
         };
-        match scope {
-            Some((node, shared)) => {
+        match (scope, cfg) {
+            (Some((node, shared)), Some(cfg)) => {
                 let cfg = cfg.clone();
                 handle.spawn(async move {
                     let result = {
@@ -310,45 +447,56 @@ where
                         outcome: result.into_result(),
                         attempts,
                         metrics,
-                        work: self,
+                        work: Some(self),
                     });
                 })
             }
-            None => handle.spawn(async move {
-                let outcome = plain_attempt(&mut self.0, &root).await;
+            _ if keep_work => handle.spawn(async move {
+                let outcome = plain_attempt(&mut self.0, &report.inbox.root).await;
                 report.send(Event::Attempted {
                     slot,
                     outcome,
                     attempts: 1,
                     metrics: None,
-                    work: self,
+                    work: Some(self),
                 });
+            }),
+            _ => handle.spawn(async move {
+                let Work(mut work) = *self;
+                let outcome = plain_attempt(&mut work, &report.inbox.root).await;
+                drop(work);
+                report.send(Event::Ended { slot, outcome });
             }),
         }
     }
 }
 
-/// One attempt without the `TaskFuture` machinery: the work polled inside the
-/// orchestra's cancellation scope, a panic caught and turned into `TaskError::Panicked`.
+/// One attempt without the `TaskFuture` machinery: the work called and polled inside the
+/// orchestra's cancellation scope (entered once per poll, the call included in the
+/// first), a panic caught and turned into `TaskError::Panicked`.
 async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
     work: &mut W,
     root: &Arc<CancelNode>,
 ) -> Result<T, TaskError<E>> {
-    let called = catch_unwind(AssertUnwindSafe(|| root.enter(|| work.call())));
-    let fut = match called {
-        Ok(fut) => fut,
-        Err(payload) => {
-            return Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            });
-        }
-    };
-    let mut fut = std::pin::pin!(fut);
+    let mut work = Some(work);
+    let mut fut = std::pin::pin!(None::<W::Future>);
     std::future::poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| root.enter(|| fut.as_mut().poll(cx)))) {
-            Ok(Poll::Ready(Ok(v))) => Poll::Ready(Ok(v)),
-            Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(TaskError::Failed(e))),
-            Ok(Poll::Pending) => Poll::Pending,
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            root.enter(|| {
+                if let Some(w) = work.take() {
+                    fut.set(Some(w.call()));
+                }
+                fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            })
+        }));
+        match step {
+            Ok(Some(Poll::Ready(Ok(v)))) => Poll::Ready(Ok(v)),
+            Ok(Some(Poll::Ready(Err(e)))) => Poll::Ready(Err(TaskError::Failed(e))),
+            Ok(Some(Poll::Pending)) => Poll::Pending,
+            // Only after the work's call panicked, which already ended the attempt.
+            Ok(None) => Poll::Ready(Err(TaskError::Panicked {
+                message: "task polled after its work panicked".to_owned(),
+            })),
             Err(payload) => Poll::Ready(Err(TaskError::Panicked {
                 message: panic_message(&*payload),
             })),
@@ -360,7 +508,7 @@ async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
 /// Spawns the recovery fallback of a task that failed for good.
 pub(crate) fn spawn_recovery<T, E>(
     handle: &Handle,
-    tx: UnboundedSender<Event<T, E>>,
+    inbox: Arc<Inbox<T, E>>,
     slot: u32,
     recover: &Recover<T, E>,
     err: TaskError<E>,
@@ -371,7 +519,7 @@ where
 {
     use futures::FutureExt;
     let report = Report {
-        tx,
+        inbox,
         slot,
         sent: false,
     };

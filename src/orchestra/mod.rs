@@ -16,6 +16,7 @@
 //! builder's `.priority(..)` (the seed's `PrioritizedTask`).
 
 mod builder;
+mod chunks;
 mod dag;
 mod error;
 mod job;

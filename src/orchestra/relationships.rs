@@ -8,6 +8,7 @@ use std::hash::Hash;
 use rustc_hash::FxHashMap;
 
 use crate::orchestra::OrchestraError;
+use crate::orchestra::chunks::ChunkVec;
 use crate::orchestra::slots::Slots;
 use crate::task::TaskId;
 
@@ -62,7 +63,7 @@ impl<K> TaskKey for K where K: Clone + Eq + Hash + fmt::Debug + fmt::Display + S
 pub struct TaskRelationships<I = TaskId> {
     /// Id to slot; Fx hashing, as the graph is built and read with one lookup per call.
     index: FxHashMap<I, u32>,
-    nodes: Vec<Rel<I>>,
+    nodes: ChunkVec<Rel<I>>,
     free: Vec<u32>,
 }
 
@@ -86,7 +87,7 @@ impl<I: TaskKey> TaskRelationships<I> {
     pub fn new() -> Self {
         TaskRelationships {
             index: FxHashMap::default(),
-            nodes: Vec::new(),
+            nodes: ChunkVec::new(),
             free: Vec::new(),
         }
     }
@@ -387,6 +388,11 @@ impl<I: TaskKey> TaskRelationships<I> {
         self.related(task, |r| &r.dependents)
     }
 
+    /// Slots that depend on `d`, in the order the edges were added.
+    pub(crate) fn dependents_of(&self, d: u32) -> Option<&Slots> {
+        self.rel(d).map(|r| &r.dependents)
+    }
+
     /// Slots `task` depends on.
     pub(crate) fn deps_of(&self, t: u32) -> &[u32] {
         self.rel(t).map(|r| &r.deps[..]).unwrap_or(&[])
@@ -490,7 +496,7 @@ impl<I: TaskKey> TaskRelationships<I> {
 impl<I: TaskKey> fmt::Debug for TaskRelationships<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for r in &self.nodes {
+        for r in self.nodes.iter() {
             if let Some(id) = &r.id {
                 let deps: Vec<&I> = self.ids_of(&r.deps).collect();
                 m.entry(id, &deps);

@@ -5,6 +5,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
@@ -133,18 +134,17 @@ impl<T: fmt::Debug, E: fmt::Debug, I: fmt::Debug> fmt::Debug for TaskOutcome<T, 
 pub struct OrchestraReport<T, E = BoxError, I = &'static str> {
     /// Outcomes in the order tasks ended.
     ended: Vec<(I, TaskOutcome<T, E, I>)>,
-    /// Id to position in `ended`.
-    index: FxHashMap<I, usize>,
+    /// Id to position in `ended`, built on the first lookup by id: a report that is
+    /// only iterated or counted never pays for hashing every id.
+    index: OnceLock<FxHashMap<I, usize>>,
 }
 
 impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
     pub(crate) fn new(ended: Vec<(I, TaskOutcome<T, E, I>)>) -> Self {
-        let index = ended
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (id.clone(), i))
-            .collect();
-        OrchestraReport { ended, index }
+        OrchestraReport {
+            ended,
+            index: OnceLock::new(),
+        }
     }
 
     /// The outcome of `id`.
@@ -154,6 +154,13 @@ impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {
         Q: Hash + Eq + ?Sized,
     {
         self.index
+            .get_or_init(|| {
+                self.ended
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, _))| (id.clone(), i))
+                    .collect()
+            })
             .get(id)
             .and_then(|&i| self.ended.get(i))
             .map(|(_, o)| o)

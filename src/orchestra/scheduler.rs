@@ -2,8 +2,10 @@
 //! future that owns every piece of scheduling state, so nothing on the hot path takes a
 //! lock.
 //!
-//! It hears from the orchestra through a command channel and from running attempts
-//! through an event channel. Ready tasks wait in five FIFO queues, one per priority; at
+//! It hears from the orchestra (commands) and from running attempts (events) through
+//! one shared inbox: two queues it drains whole each round, and its waker. Before the
+//! first start the orchestra calls it directly and hands over every dependency edge at
+//! once. Ready tasks wait in five FIFO queues, one per priority; at
 //! most `limit` attempts (or recovery fallbacks) are in flight. A task waiting for a
 //! retry backoff or its start time sits in a timer heap and holds no slot. When a task
 //! ends, its dependents' pending counts drop, and those that reach zero become ready (or
@@ -15,25 +17,26 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::panic::catch_unwind;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::TaskError;
 use crate::orchestra::builder::{FailureStrategy, OrchestraConfig};
-use crate::orchestra::job::{Attempt, AttemptEnv, Event, Prepared, spawn_recovery};
+use crate::orchestra::chunks::ChunkVec;
+use crate::orchestra::job::{Attempt, AttemptEnv, Event, Inbox, Prepared, spawn_recovery};
 use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
-use crate::orchestra::stats::{Ended, ExecutionStats};
+use crate::orchestra::stats::{Ended, ExecutionStats, StatsBatch};
+use crate::orchestra::{TaskKey, TaskRelationships};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
-    StatusCell, TaskResult, TaskShared, TaskStatus,
+    StatusCell, TaskLabel, TaskPriority, TaskResult, TaskShared, TaskStatus,
 };
 
 /// Per-task state readable from outside the scheduler, lock-free.
@@ -57,6 +60,9 @@ impl NodeShared {
         }
     }
 }
+
+/// How many uses one clock read serves within a scheduling round.
+const NOW_REUSE: u32 = 16;
 
 /// How many tasks share one allocation of [`NodeShared`] cells.
 const SHARED_CHUNK: usize = 256;
@@ -93,15 +99,57 @@ impl SharedTable {
     }
 }
 
-/// Outcomes handed to `join_all`, in the order tasks ended.
-pub(crate) type EndedOutcomes<T, E> = Vec<(u32, TaskOutcome<T, E, u32>)>;
+/// Outcomes handed to `join_all` by id, in the order tasks ended: the report's own
+/// entries, built as tasks end, so `join_all` hands them over as they are.
+pub(crate) type EndedOutcomes<T, E, I> = Vec<(I, TaskOutcome<T, E, I>)>;
+
+/// Where the orchestra's commands wait for a running scheduler: a queue it drains whole
+/// (one atomic load when none is waiting), waking it through its [`Inbox`].
+pub(crate) struct Mailbox<T, E, I> {
+    commands: Mutex<Vec<Command<T, E, I>>>,
+    has_commands: AtomicBool,
+    inbox: Arc<Inbox<T, E>>,
+}
+
+impl<T, E, I> Mailbox<T, E, I> {
+    /// Queues a command for the scheduler; `false` when the scheduler is gone.
+    pub(crate) fn command(&self, cmd: Command<T, E, I>) -> bool {
+        if self.inbox.is_stopped() {
+            return false;
+        }
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(cmd);
+        self.has_commands.store(true, Ordering::Release);
+        self.inbox.wake();
+        true
+    }
+
+    /// Swaps every queued command into `out` (empty on entry).
+    fn drain(&self, out: &mut Vec<Command<T, E, I>>) {
+        if self.has_commands.load(Ordering::Acquire)
+            && self.has_commands.swap(false, Ordering::AcqRel)
+        {
+            let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::swap(&mut *q, out);
+        }
+    }
+
+    /// The orchestra is gone: tells the scheduler to shut down.
+    pub(crate) fn close(&self) {
+        self.inbox.close();
+    }
+}
 
 /// What the orchestra asks of the scheduler.
-pub(crate) enum Command<T, E> {
+pub(crate) enum Command<T, E, I> {
     /// A new task in slot `slot` (slots are handed out in order).
     Register {
         slot: u32,
-        prepared: Box<Prepared<T, E>>,
+        id: I,
+        /// `None`: a task with every setting at its default.
+        prepared: Option<Box<Prepared<T, E>>>,
         work: Box<dyn Attempt<T, E>>,
         /// A new chunk of shared cells, when `slot` starts one.
         chunk: Option<Arc<[NodeShared]>>,
@@ -109,7 +157,12 @@ pub(crate) enum Command<T, E> {
     /// `slot` depends on `dep` (the orchestra has checked for cycles).
     Link { slot: u32, dep: u32 },
     /// Start these tasks (each once their dependencies have ended).
-    Activate(Vec<u32>),
+    Activate {
+        slots: Vec<u32>,
+        /// Room for their outcomes, allocated by the orchestra's thread: the report is
+        /// freed there too, so the next orchestra's outcomes reuse warm memory.
+        room: EndedOutcomes<T, E, I>,
+    },
     /// Cancel these tasks, then reply once all have ended.
     Cancel {
         slots: Vec<u32>,
@@ -122,7 +175,7 @@ pub(crate) enum Command<T, E> {
         reply: oneshot::Sender<Result<(), u32>>,
     },
     /// Reply with every outcome not yet handed out, once no started task is running.
-    JoinAll(oneshot::Sender<EndedOutcomes<T, E>>),
+    JoinAll(oneshot::Sender<EndedOutcomes<T, E, I>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,24 +198,51 @@ enum Phase {
     Done,
 }
 
-/// One task, kept small (settings behind one box) so the node table moves cheaply.
+/// The parts of a task most tasks never use, boxed only once one is needed.
+#[derive(Default)]
+struct Rare {
+    skipped_because: Option<u32>,
+    cancel: Option<CancellationLevel>,
+    backoff: Option<Backoff>,
+    task_shared: Option<Arc<TaskShared>>,
+    metrics: Option<Box<MetricsSnapshot>>,
+    waiters: Vec<u32>,
+}
+
+/// One task, kept small (settings and rarely used state behind boxes) so the node table
+/// stays compact in cache.
 struct Node<T, E> {
-    prep: Box<Prepared<T, E>>,
+    /// `None`: every setting at its default (no retry, recovery, timeout, start time,
+    /// deadline or label; a lazily drawn id): the task runs on the plain path.
+    prep: Option<Box<Prepared<T, E>>>,
     work: Option<Box<dyn Attempt<T, E>>>,
+    priority: TaskPriority,
     pending: u32,
     dependents: Slots,
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
-    skipped_because: Option<u32>,
-    cancel: Option<CancellationLevel>,
     attempts: u32,
     first_start: Option<Instant>,
-    backoff: Option<Box<Backoff>>,
-    task_shared: Option<Arc<TaskShared>>,
     join: Option<JoinHandle<()>>,
-    metrics: Option<Box<MetricsSnapshot>>,
-    waiters: Vec<u32>,
+    rare: Option<Box<Rare>>,
+}
+
+impl<T, E> Node<T, E> {
+    /// The rarely used state, created on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The level a cancellation asked for, if one did.
+    fn cancel_level(&self) -> Option<CancellationLevel> {
+        self.rare.as_ref().and_then(|r| r.cancel)
+    }
+
+    /// The task's own cancellation scope, once it has one.
+    fn task_shared(&self) -> Option<&Arc<TaskShared>> {
+        self.rare.as_ref().and_then(|r| r.task_shared.as_ref())
+    }
 }
 
 struct Waiter {
@@ -171,10 +251,12 @@ struct Waiter {
 }
 
 /// All scheduling state; owned by one future, never shared.
-pub(crate) struct Scheduler<T, E> {
+pub(crate) struct Scheduler<T, E, I> {
     cfg: Arc<OrchestraConfig>,
-    stats: Option<ExecutionStats>,
-    nodes: Vec<Node<T, E>>,
+    /// Counters gathered locally, published by `flush_stats`.
+    stats: Option<StatsBatch>,
+    /// By slot, in chunks: the table is rebuilt for every orchestra and never moved.
+    nodes: ChunkVec<Node<T, E>>,
     /// The shared cells of `nodes`, by slot.
     shared: SharedTable,
     ready: [VecDeque<u32>; 5],
@@ -182,49 +264,68 @@ pub(crate) struct Scheduler<T, E> {
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     sleep: Option<Pin<Box<Sleep>>>,
     sleep_at: Option<Instant>,
-    tx: UnboundedSender<Event<T, E>>,
-    rx: UnboundedReceiver<Event<T, E>>,
+    /// Where attempts report back.
+    inbox: Arc<Inbox<T, E>>,
+    /// Events swapped out of the inbox, being handled (kept to reuse its buffer).
+    events: Vec<Event<T, E>>,
+    /// Where the orchestra's commands wait.
+    mailbox: Arc<Mailbox<T, E, I>>,
+    /// Commands swapped out of the mailbox, being handled.
+    commands: Vec<Command<T, E, I>>,
+    /// Task ids by slot, for the report; a succeeded task's id moves into it (no other
+    /// outcome names a task that succeeded).
+    ids: ChunkVec<Option<I>>,
     unfinished: usize,
     halted: bool,
     waiters: Vec<Waiter>,
     free_waiters: Vec<u32>,
-    join_all: Option<oneshot::Sender<EndedOutcomes<T, E>>>,
+    join_all: Option<oneshot::Sender<EndedOutcomes<T, E, I>>>,
     /// Outcomes not yet handed out, in the order tasks ended.
-    ended: EndedOutcomes<T, E>,
-    /// The orchestra's cancellation scope (plain attempts are polled inside it).
-    root: Arc<CancelNode>,
+    ended: EndedOutcomes<T, E, I>,
+    /// The time read last in this round and how often it was used (see `now`); reset
+    /// when a round starts.
+    now: Option<(Instant, u32)>,
     /// Work list of tasks to end, so cascades never recurse.
     to_end: Vec<(u32, TaskOutcome<T, E, u32>)>,
 }
 
-impl<T, E> Scheduler<T, E>
+impl<T, E, I> Scheduler<T, E, I>
 where
     T: Send + 'static,
     E: Send + 'static,
+    I: TaskKey,
 {
     pub(crate) fn new(cfg: Arc<OrchestraConfig>, stats: ExecutionStats) -> Self {
-        let (tx, rx) = unbounded_channel();
-        let stats = cfg.metrics.then_some(stats);
+        let inbox = Arc::new(Inbox::new());
+        let mailbox = Arc::new(Mailbox {
+            commands: Mutex::new(Vec::new()),
+            has_commands: AtomicBool::new(false),
+            inbox: Arc::clone(&inbox),
+        });
+        let stats = cfg.metrics.then(|| StatsBatch::new(stats));
         Scheduler {
             cfg,
             stats,
-            nodes: Vec::new(),
+            nodes: ChunkVec::new(),
             shared: SharedTable::default(),
             ready: Default::default(),
             running: 0,
             timers: BinaryHeap::new(),
             sleep: None,
             sleep_at: None,
-            tx,
-            rx,
+            inbox,
+            mailbox,
+            ids: ChunkVec::new(),
+            events: Vec::new(),
+            commands: Vec::new(),
             unfinished: 0,
             halted: false,
             waiters: Vec::new(),
             free_waiters: Vec::new(),
             join_all: None,
             ended: Vec::new(),
-            root: CancelNode::root(),
             to_end: Vec::new(),
+            now: None,
         }
     }
 
@@ -233,43 +334,22 @@ where
     }
 
     /// Applies one command from the orchestra.
-    pub(crate) fn apply(&mut self, cmd: Command<T, E>) {
+    pub(crate) fn apply(&mut self, cmd: Command<T, E, I>) {
         match cmd {
             Command::Register {
                 slot,
+                id,
                 prepared,
                 work,
                 chunk,
-            } => {
-                if slot as usize != self.nodes.len() {
-                    // The orchestra hands out slots in order; anything else is a bug we
-                    // refuse to act on rather than corrupt the graph.
-                    return;
-                }
-                if let Some(chunk) = chunk {
-                    self.shared.push(chunk);
-                }
-                self.nodes.push(Node {
-                    prep: prepared,
-                    work: Some(work),
-                    pending: 0,
-                    dependents: Slots::default(),
-                    phase: Phase::Idle,
-                    activated: false,
-                    failed_dep: None,
-                    skipped_because: None,
-                    cancel: None,
-                    attempts: 0,
-                    first_start: None,
-                    backoff: None,
-                    task_shared: None,
-                    join: None,
-                    metrics: None,
-                    waiters: Vec::new(),
-                });
-            }
+            } => self.register(slot, id, prepared, work, chunk),
             Command::Link { slot, dep } => self.link(slot, dep),
-            Command::Activate(slots) => {
+            Command::Activate { slots, room } => {
+                if self.ended.is_empty() && room.capacity() > self.ended.capacity() {
+                    self.ended = room;
+                } else {
+                    self.ended.reserve(slots.len());
+                }
                 for s in slots {
                     self.activate(s);
                 }
@@ -288,6 +368,57 @@ where
             }
             Command::Wait { slots, reply } => self.add_waiter(slots, reply, true),
             Command::JoinAll(reply) => self.join_all = Some(reply),
+        }
+    }
+
+    /// A new task in slot `slot` (slots are handed out in order).
+    pub(crate) fn register(
+        &mut self,
+        slot: u32,
+        id: I,
+        prepared: Option<Box<Prepared<T, E>>>,
+        work: Box<dyn Attempt<T, E>>,
+        chunk: Option<Arc<[NodeShared]>>,
+    ) {
+        if slot as usize != self.nodes.len() {
+            // The orchestra hands out slots in order; anything else is a bug we
+            // refuse to act on rather than corrupt the graph.
+            return;
+        }
+        if let Some(chunk) = chunk {
+            self.shared.push(chunk);
+        }
+        self.ids.push(Some(id));
+        let priority = prepared
+            .as_ref()
+            .map_or(TaskPriority::Normal, |p| p.priority);
+        self.nodes.push(Node {
+            prep: prepared,
+            priority,
+            work: Some(work),
+            pending: 0,
+            dependents: Slots::default(),
+            phase: Phase::Idle,
+            activated: false,
+            failed_dep: None,
+            attempts: 0,
+            first_start: None,
+            join: None,
+            rare: None,
+        });
+    }
+
+    /// Takes every dependency edge of `rel` at once: the edges added before the first
+    /// start, which the orchestra does not send one by one. Nothing has run yet, so
+    /// every edge is live.
+    pub(crate) fn load_links(&mut self, rel: &TaskRelationships<I>) {
+        for (d, n) in self.nodes.iter_mut().enumerate() {
+            let Ok(d) = u32::try_from(d) else { break };
+            if let Some(dependents) = rel.dependents_of(d) {
+                n.dependents = dependents.clone();
+            }
+            let pending = u32::try_from(rel.deps_of(d).len()).unwrap_or(u32::MAX);
+            n.pending = pending;
         }
     }
 
@@ -321,7 +452,7 @@ where
         }
         n.activated = true;
         self.unfinished += 1;
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.submitted();
         }
         if halted {
@@ -342,7 +473,7 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if let Some(at) = n.prep.start_at.take() {
+        if let Some(at) = n.prep.as_mut().and_then(|p| p.start_at.take()) {
             if at > Instant::now() {
                 n.phase = Phase::Delayed;
                 self.timers.push(Reverse((at, s)));
@@ -350,7 +481,7 @@ where
             }
         }
         n.phase = Phase::Ready;
-        let q = usize::from(n.prep.priority.as_u8()).min(4);
+        let q = usize::from(n.priority.as_u8()).min(4);
         if let Some(queue) = self.ready.get_mut(q) {
             queue.push_back(s);
         }
@@ -369,12 +500,33 @@ where
         }
     }
 
+    /// The time now, read once per [`NOW_REUSE`] uses within a scheduling round rather
+    /// than once per task (a clock read can cost a large share of a tiny task; those
+    /// uses are a few microseconds apart).
+    fn now(&mut self) -> Instant {
+        match self.now {
+            Some((t, uses)) if uses < NOW_REUSE => {
+                self.now = Some((t, uses + 1));
+                t
+            }
+            _ => {
+                let t = Instant::now();
+                self.now = Some((t, 1));
+                t
+            }
+        }
+    }
+
     fn start_attempt(&mut self, s: u32) {
-        let now = Instant::now();
+        let now = self.now();
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if n.prep.deadline.is_some_and(|d| d <= now) {
+        if n.prep
+            .as_ref()
+            .and_then(|p| p.deadline)
+            .is_some_and(|d| d <= now)
+        {
             let outcome = Err(TaskError::DeadlineExceeded);
             self.end_ran(s, outcome, false);
             return;
@@ -389,10 +541,11 @@ where
             );
             return;
         };
-        let scope = if n.prep.plain {
+        let scope = if n.prep.as_ref().is_none_or(|p| p.plain) {
             None
         } else {
             let ts = n
+                .rare()
                 .task_shared
                 .get_or_insert_with(|| {
                     Arc::new(TaskShared {
@@ -413,28 +566,29 @@ where
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.prep.name.as_deref().unwrap_or(""),
+                task = task_name(n),
                 attempt = n.attempts + 1,
                 "attempt started"
             );
         }
         let env = AttemptEnv {
             handle: &self.cfg.handle,
-            tx: self.tx.clone(),
+            inbox: Arc::clone(&self.inbox),
             slot: s,
             scope,
-            root: Arc::clone(&self.root),
+            // Only a task with settings can be retried.
+            keep_work: n.prep.is_some(),
         };
-        n.join = Some(work.spawn(&n.prep.attempt_cfg, env));
+        n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
         self.running += 1;
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.started();
         }
     }
 
     fn slot_freed(&mut self) {
         self.running = self.running.saturating_sub(1);
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             st.stopped();
         }
     }
@@ -452,6 +606,19 @@ where
                 self.slot_freed();
                 self.attempted(slot, outcome, attempts, metrics, work);
             }
+            Event::Ended { slot, outcome } => {
+                self.slot_freed();
+                if let Some(n) = self.nodes.get_mut(slot as usize) {
+                    n.work = None;
+                    n.join = None;
+                    n.attempts = n.attempts.saturating_add(1);
+                }
+                // No retry, no recovery: the outcome is final. Ended now, not via the list:
+                // no cascade is under way.
+                if let Some(o) = self.ran_outcome(slot, outcome, false) {
+                    self.finish(slot, o);
+                }
+            }
             Event::Recovered { slot, outcome } => {
                 self.slot_freed();
                 let ok = outcome.is_ok();
@@ -462,7 +629,7 @@ where
                 let level = self
                     .nodes
                     .get(slot as usize)
-                    .and_then(|n| n.cancel)
+                    .and_then(Node::cancel_level)
                     .unwrap_or(CancellationLevel::KillHard);
                 self.end_ran(slot, Err(TaskError::Cancelled { level }), false);
             }
@@ -476,33 +643,47 @@ where
         outcome: Result<T, TaskError<E>>,
         attempts: u32,
         metrics: Option<Box<MetricsSnapshot>>,
-        work: Box<dyn Attempt<T, E>>,
+        work: Option<Box<dyn Attempt<T, E>>>,
     ) {
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        n.work = Some(work);
+        n.work = work;
         n.join = None;
         n.attempts = n.attempts.saturating_add(attempts);
-        n.metrics = metrics;
+        if metrics.is_some() || n.rare.is_some() {
+            n.rare().metrics = metrics;
+        }
         let err = match outcome {
-            Ok(v) => return self.end_ran(s, Ok(v), false),
+            Ok(v) => {
+                // The hot path: no cascade is under way, so end it now, not via the list.
+                if let Some(o) = self.ran_outcome(s, Ok(v), false) {
+                    self.finish(s, o);
+                }
+                return;
+            }
             Err(e) => e,
         };
-        if n.cancel.is_some() || never_retried(&err) {
+        let Some(prep) = n.prep.as_deref() else {
+            // No retry policy, no recovery: the error is final.
+            return self.final_error(s, err);
+        };
+        if n.cancel_level().is_some() || never_retried(&err) {
             return self.final_error(s, err);
         }
-        let retryable = match &n.prep.retry_if {
+        let retryable = match &prep.retry_if {
             Some(p) => p(&err),
             None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
         };
         if !retryable {
             return self.final_error(s, err);
         }
-        let policy = &n.prep.retry;
+        let policy = &prep.retry;
         let delay = n
+            .rare
+            .get_or_insert_with(Box::default)
             .backoff
-            .get_or_insert_with(|| Box::new(policy.backoff()))
+            .get_or_insert_with(|| policy.backoff())
             .next_delay();
         let now = Instant::now();
         let within_budget = |d| match (policy.max_elapsed(), n.first_start) {
@@ -511,20 +692,20 @@ where
         };
         match delay {
             Some(d) if within_budget(d) && !self.halted => {
-                if let Some(st) = &self.stats {
+                if let Some(st) = &mut self.stats {
                     st.retried();
                 }
                 if self.cfg.tracing {
                     tracing::debug!(
                         target: "sweet_async::orchestra",
-                        task = n.prep.name.as_deref().unwrap_or(""),
+                        task = task_name(n),
                         attempts = n.attempts,
                         delay = ?d,
                         "attempt failed, retrying after backoff"
                     );
                 }
                 let mut at = now + d;
-                if let Some(deadline) = n.prep.deadline {
+                if let Some(deadline) = prep.deadline {
                     at = at.min(deadline);
                 }
                 if at <= now {
@@ -558,18 +739,19 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        match (&n.prep.recover, recoverable && n.cancel.is_none()) {
+        let recover = n.prep.as_ref().and_then(|p| p.recover.as_ref());
+        match (recover, recoverable && n.cancel_level().is_none()) {
             (Some(recover), true) => {
                 n.phase = Phase::Recovering;
                 n.join = Some(spawn_recovery(
                     &self.cfg.handle,
-                    self.tx.clone(),
+                    Arc::clone(&self.inbox),
                     s,
                     recover,
                     err,
                 ));
                 self.running += 1;
-                if let Some(st) = &self.stats {
+                if let Some(st) = &mut self.stats {
                     st.started();
                 }
             }
@@ -579,25 +761,35 @@ where
 
     /// Ends a task that ran (or tried to), with its full result.
     fn end_ran(&mut self, s: u32, outcome: Result<T, TaskError<E>>, recovered: bool) {
-        let Some(n) = self.nodes.get_mut(s as usize) else {
-            return;
-        };
-        let now = Instant::now();
+        if let Some(o) = self.ran_outcome(s, outcome, recovered) {
+            self.end(s, o);
+        }
+    }
+
+    /// The outcome of a task that ran, with its full result.
+    fn ran_outcome(
+        &mut self,
+        s: u32,
+        outcome: Result<T, TaskError<E>>,
+        recovered: bool,
+    ) -> Option<TaskOutcome<T, E, u32>> {
+        let now = self.now();
+        let n = self.nodes.get_mut(s as usize)?;
         let started = n.first_start.unwrap_or(now);
         let result = TaskResult::new(
             outcome,
             RunMeta {
-                task_id: LazyTaskId::fixed(n.prep.task_id),
-                label: n.prep.label.clone(),
-                priority: n.prep.priority,
+                task_id: task_id(n),
+                label: label(n),
+                priority: n.priority,
                 attempts: n.attempts,
                 started,
                 execution_time: now.duration_since(started),
                 recovered,
-                metrics: n.metrics.take(),
+                metrics: n.rare.as_mut().and_then(|r| r.metrics.take()),
             },
         );
-        self.end(s, TaskOutcome::Finished(result));
+        Some(TaskOutcome::Finished(result))
     }
 
     /// Queues the end of a task; `drain_ends` processes the cascade.
@@ -623,7 +815,9 @@ where
         n.phase = Phase::Done;
         n.work = None;
         n.join = None;
-        n.backoff = None;
+        if let Some(r) = n.rare.as_mut() {
+            r.backoff = None;
+        }
         let status = match kind {
             OutcomeKind::Succeeded => TaskStatus::Completed,
             OutcomeKind::Failed => TaskStatus::Failed,
@@ -633,7 +827,7 @@ where
             if let Some(sh) = self.shared.get(s) {
                 sh.skipped.store(true, Ordering::Release);
             }
-            n.skipped_because = Some(*because);
+            n.rare().skipped_because = Some(*because);
         }
         if let Some(sh) = self.shared.get(s) {
             let _ = sh.status.transition(status);
@@ -646,7 +840,7 @@ where
         if self.cfg.tracing {
             tracing::debug!(
                 target: "sweet_async::orchestra",
-                task = n.prep.name.as_deref().unwrap_or(""),
+                task = task_name(n),
                 outcome = ?kind,
                 "task ended"
             );
@@ -654,9 +848,13 @@ where
         if n.activated {
             self.unfinished = self.unfinished.saturating_sub(1);
         }
-        let waiters = std::mem::take(&mut n.waiters);
+        let waiters = n
+            .rare
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.waiters))
+            .unwrap_or_default();
         let dependents = std::mem::take(&mut n.dependents);
-        if let Some(st) = &self.stats {
+        if let Some(st) = &mut self.stats {
             let how = match kind {
                 OutcomeKind::Succeeded => Ended::Completed,
                 OutcomeKind::Failed => Ended::Failed,
@@ -665,7 +863,7 @@ where
             };
             st.ended(how, took);
         }
-        self.ended.push((s, outcome));
+        self.record(s, kind, outcome);
         for w in waiters {
             self.waiter_done(w);
         }
@@ -703,6 +901,24 @@ where
         }
     }
 
+    /// Adds the outcome of slot `s` to the report, by id.
+    fn record(&mut self, s: u32, kind: OutcomeKind, outcome: TaskOutcome<T, E, u32>) {
+        let id = if kind == OutcomeKind::Succeeded {
+            self.ids.get_mut(s as usize).and_then(Option::take)
+        } else {
+            self.ids.get(s as usize).and_then(Clone::clone)
+        };
+        // Every registered slot has its id: a missing one would be a bug, not an input.
+        let Some(id) = id else { return };
+        let ids = &self.ids;
+        let outcome = outcome.map_id(|because| {
+            ids.get(because as usize)
+                .and_then(Clone::clone)
+                .unwrap_or_else(|| id.clone())
+        });
+        self.ended.push((id, outcome));
+    }
+
     /// Fail-fast: cancel every started task that has not ended.
     fn halt(&mut self) {
         self.halted = true;
@@ -725,8 +941,8 @@ where
         match n.phase {
             Phase::Done => {}
             Phase::Running | Phase::Recovering => {
-                n.cancel.get_or_insert(level);
-                let scoped = match (&n.task_shared, n.phase) {
+                n.rare().cancel.get_or_insert(level);
+                let scoped = match (n.task_shared(), n.phase) {
                     (Some(ts), Phase::Running) => {
                         ts.node.cancel(level);
                         true
@@ -742,11 +958,11 @@ where
                 }
             }
             Phase::Backoff => {
-                n.cancel = Some(level);
+                n.rare().cancel = Some(level);
                 self.end_ran(s, Err(TaskError::Cancelled { level }), false);
             }
             Phase::Idle | Phase::Waiting | Phase::Delayed | Phase::Ready => {
-                n.cancel = Some(level);
+                n.rare().cancel = Some(level);
                 let o = cancelled_outcome(n, level);
                 self.end(s, o);
             }
@@ -759,6 +975,8 @@ where
         reply: oneshot::Sender<Result<(), u32>>,
         must_be_started: bool,
     ) {
+        // It may answer at once: the counters it answers after must be out.
+        self.flush_stats();
         let mut remaining = 0;
         for &s in &slots {
             match self.nodes.get(s as usize) {
@@ -794,7 +1012,7 @@ where
         for s in slots {
             if let Some(n) = self.node(s) {
                 if n.phase != Phase::Done {
-                    n.waiters.push(id);
+                    n.rare().waiters.push(id);
                 }
             }
         }
@@ -806,6 +1024,9 @@ where
         };
         w.remaining = w.remaining.saturating_sub(1);
         if w.remaining == 0 {
+            if let Some(st) = &mut self.stats {
+                st.flush();
+            }
             if let Some(reply) = w.reply.take() {
                 let _ = reply.send(Ok(()));
             }
@@ -818,12 +1039,16 @@ where
             return;
         }
         if let Some(reply) = self.join_all.take() {
+            self.flush_stats();
             let _ = reply.send(std::mem::take(&mut self.ended));
         }
     }
 
     /// Moves due timers to the ready queues; arms the sleep for the next one.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timers.is_empty() && self.sleep.is_none() {
+            return false;
+        }
         let mut progressed = false;
         loop {
             let Some(&Reverse((at, _))) = self.timers.peek() else {
@@ -880,12 +1105,20 @@ where
         self.drain_ends();
     }
 
+    /// Publishes the counters gathered since the last flush.
+    fn flush_stats(&mut self) {
+        if let Some(st) = &mut self.stats {
+            st.flush();
+        }
+    }
+
     /// The orchestra is gone: nothing it started may outlive it.
     fn shutdown(&mut self) {
-        self.root.cancel(CancellationLevel::KillHard);
-        for n in &mut self.nodes {
+        self.flush_stats();
+        self.inbox.root.cancel(CancellationLevel::KillHard);
+        for n in self.nodes.iter_mut() {
             if let Some(j) = n.join.take() {
-                if let Some(ts) = &n.task_shared {
+                if let Some(ts) = n.task_shared() {
                     ts.node.cancel(CancellationLevel::KillHard);
                 }
                 j.abort();
@@ -894,14 +1127,45 @@ where
     }
 
     /// Runs the scheduler until the orchestra is dropped.
-    pub(crate) fn run(self, cmds: UnboundedReceiver<Command<T, E>>) -> Driver<T, E> {
-        Driver { sched: self, cmds }
+    pub(crate) fn run(self) -> Driver<T, E, I> {
+        Driver {
+            sched: self,
+            deferred: false,
+        }
     }
+
+    /// Where the orchestra sends its commands once the scheduler runs.
+    pub(crate) fn mailbox(&self) -> Arc<Mailbox<T, E, I>> {
+        Arc::clone(&self.mailbox)
+    }
+}
+
+/// The task's id: fixed for a configured task, drawn on first read for a plain one.
+fn task_id<T, E>(n: &Node<T, E>) -> LazyTaskId {
+    n.prep
+        .as_ref()
+        .and_then(|p| p.task_id)
+        .map_or_else(LazyTaskId::default, LazyTaskId::fixed)
+}
+
+/// The task's label (empty for a plain task).
+fn label<T, E>(n: &Node<T, E>) -> TaskLabel {
+    n.prep
+        .as_ref()
+        .map_or_else(TaskLabel::default, |p| p.label.clone())
+}
+
+/// The task's name for tracing events.
+fn task_name<T, E>(n: &Node<T, E>) -> &str {
+    n.prep
+        .as_ref()
+        .and_then(|p| p.name.as_deref())
+        .unwrap_or("")
 }
 
 /// The cause to report for a dependent of `n` (in slot `s`) that did not succeed.
 fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
-    n.skipped_because.unwrap_or(s)
+    n.rare.as_ref().and_then(|r| r.skipped_because).unwrap_or(s)
 }
 
 /// A cancellation before the task ran, or a cancelled result if it had attempts.
@@ -914,9 +1178,9 @@ fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutc
     TaskOutcome::Finished(TaskResult::new(
         Err(TaskError::Cancelled { level }),
         RunMeta {
-            task_id: LazyTaskId::fixed(n.prep.task_id),
-            label: n.prep.label.clone(),
-            priority: n.prep.priority,
+            task_id: task_id(n),
+            label: label(n),
+            priority: n.priority,
             attempts: n.attempts,
             started,
             execution_time: now.duration_since(started),
@@ -939,42 +1203,82 @@ fn never_retried<E>(err: &TaskError<E>) -> bool {
 }
 
 /// The spawned future that runs a scheduler.
-pub(crate) struct Driver<T, E> {
-    sched: Scheduler<T, E>,
-    cmds: UnboundedReceiver<Command<T, E>>,
+pub(crate) struct Driver<T, E, I> {
+    sched: Scheduler<T, E, I>,
+    /// The last poll put off its events (see `poll`).
+    deferred: bool,
+}
+
+impl<T, E, I> Drop for Driver<T, E, I> {
+    fn drop(&mut self) {
+        // Shut down, or dropped with its runtime: either way nobody reads commands now,
+        // and the counters of its last round must still be published.
+        self.sched.inbox.stop();
+        if let Some(st) = &mut self.sched.stats {
+            st.flush();
+        }
+    }
 }
 
 // Nothing in the driver is pinned in place: the timer is boxed, the rest moves freely.
-impl<T, E> Unpin for Driver<T, E> {}
+impl<T, E, I> Unpin for Driver<T, E, I> {}
 
-impl<T, E> Future for Driver<T, E>
+impl<T, E, I> Future for Driver<T, E, I>
 where
     T: Send + 'static,
     E: Send + 'static,
+    I: TaskKey,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let mut first = true;
         loop {
             let mut progressed = false;
-            loop {
-                match this.cmds.poll_recv(cx) {
-                    Poll::Ready(Some(cmd)) => {
-                        this.sched.apply(cmd);
-                        progressed = true;
-                    }
-                    Poll::Ready(None) => {
-                        this.sched.shutdown();
-                        return Poll::Ready(());
-                    }
-                    Poll::Pending => break,
+            this.sched.now = None;
+            this.sched.inbox.register(cx);
+            if this.sched.inbox.is_closed() {
+                this.sched.shutdown();
+                return Poll::Ready(());
+            }
+            let mut commands = std::mem::take(&mut this.sched.commands);
+            this.sched.mailbox.drain(&mut commands);
+            let no_commands = commands.is_empty();
+            if !commands.is_empty() {
+                progressed = true;
+                for cmd in commands.drain(..) {
+                    this.sched.apply(cmd);
                 }
             }
-            while let Poll::Ready(Some(ev)) = this.sched.rx.poll_recv(cx) {
-                this.sched.on_event(ev);
-                progressed = true;
+            this.sched.commands = commands;
+            let mut events = std::mem::take(&mut this.sched.events);
+            this.sched.inbox.drain(&mut events);
+            // Woken by the first few of many attempts in flight (a multi-thread runtime
+            // runs a freshly woken task next, so each attempt would cost a whole round):
+            // put the events off once, behind the tasks already queued, and handle them
+            // together. Never twice in a row, so nothing waits on a slow attempt.
+            if first
+                && no_commands
+                && !this.deferred
+                && !events.is_empty()
+                && events.len() * 2 < this.sched.running
+            {
+                this.sched.events = events;
+                this.deferred = true;
+                // Waking itself while running reschedules the task behind the queue.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
+            first = false;
+            this.deferred = false;
+            if !events.is_empty() {
+                progressed = true;
+                for ev in events.drain(..) {
+                    this.sched.on_event(ev);
+                }
+            }
+            this.sched.events = events;
             if this.sched.poll_timers(cx) {
                 progressed = true;
             }
@@ -982,6 +1286,7 @@ where
             this.sched.pump();
             this.sched.check_join_all();
             if !progressed {
+                this.sched.flush_stats();
                 return Poll::Pending;
             }
         }

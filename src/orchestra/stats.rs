@@ -113,41 +113,8 @@ impl ExecutionStats {
         ExecutionStats::default()
     }
 
-    pub(crate) fn submitted(&self) {
-        self.inner.submitted.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn started(&self) {
-        self.inner.running.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn stopped(&self) {
-        // Saturating: a stray extra stop must not wrap the gauge around.
-        let _ = self
-            .inner
-            .running
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1));
-    }
-
-    pub(crate) fn retried(&self) {
-        self.inner.retried.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records a task's end, and its duration when it ran.
-    pub(crate) fn ended(&self, how: Ended, took: Option<Duration>) {
-        let counter = match how {
-            Ended::Completed => &self.inner.completed,
-            Ended::Failed => &self.inner.failed,
-            Ended::Cancelled => &self.inner.cancelled,
-            Ended::Skipped => &self.inner.skipped,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(d) = took {
-            self.record_duration(d);
-        }
-    }
-
     /// Adds one duration to min/mean/max and the histogram.
+    #[cfg(test)]
     pub(crate) fn record_duration(&self, d: Duration) {
         let ns = nanos(d);
         let i = &self.inner;
@@ -218,6 +185,159 @@ impl fmt::Debug for ExecutionStats {
     }
 }
 
+/// Updates to an [`ExecutionStats`] made by one scheduler, gathered in plain integers
+/// and published with a handful of atomic operations per [`flush`](Self::flush)
+/// rather than several per task. The scheduler flushes before it waits and before it
+/// answers anyone, so a reader never sees counters older than the scheduler's last
+/// round of work.
+pub(crate) struct StatsBatch {
+    shared: ExecutionStats,
+    submitted: u64,
+    started: u64,
+    stopped: u64,
+    retried: u64,
+    completed: u64,
+    failed: u64,
+    cancelled: u64,
+    skipped: u64,
+    count: u64,
+    sum_ns: u64,
+    min_ns: u64,
+    max_ns: u64,
+    /// Pending histogram counts, and which buckets hold some.
+    buckets: Box<[u32]>,
+    touched: Vec<u16>,
+    dirty: bool,
+}
+
+impl StatsBatch {
+    pub(crate) fn new(shared: ExecutionStats) -> Self {
+        StatsBatch {
+            shared,
+            submitted: 0,
+            started: 0,
+            stopped: 0,
+            retried: 0,
+            completed: 0,
+            failed: 0,
+            cancelled: 0,
+            skipped: 0,
+            count: 0,
+            sum_ns: 0,
+            min_ns: u64::MAX,
+            max_ns: 0,
+            buckets: vec![0; BUCKETS].into_boxed_slice(),
+            touched: Vec::new(),
+            dirty: false,
+        }
+    }
+
+    pub(crate) fn submitted(&mut self) {
+        self.submitted += 1;
+        self.dirty = true;
+    }
+
+    pub(crate) fn started(&mut self) {
+        self.started += 1;
+        self.dirty = true;
+    }
+
+    pub(crate) fn stopped(&mut self) {
+        self.stopped += 1;
+        self.dirty = true;
+    }
+
+    pub(crate) fn retried(&mut self) {
+        self.retried += 1;
+        self.dirty = true;
+    }
+
+    /// Records a task's end, and its duration when it ran.
+    pub(crate) fn ended(&mut self, how: Ended, took: Option<Duration>) {
+        self.dirty = true;
+        match how {
+            Ended::Completed => self.completed += 1,
+            Ended::Failed => self.failed += 1,
+            Ended::Cancelled => self.cancelled += 1,
+            Ended::Skipped => self.skipped += 1,
+        }
+        let Some(d) = took else { return };
+        let ns = nanos(d);
+        self.count += 1;
+        self.sum_ns = self.sum_ns.saturating_add(ns);
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+        let b = bucket_of(ns);
+        if let Some(c) = self.buckets.get_mut(b) {
+            if *c == 0 {
+                // BUCKETS < 2^16: the index fits.
+                self.touched.push(b as u16);
+            }
+            *c = c.saturating_add(1);
+        }
+    }
+
+    /// Publishes everything gathered since the last flush.
+    pub(crate) fn flush(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let i = &self.shared.inner;
+        let add = |a: &AtomicU64, n: &mut u64| {
+            if *n > 0 {
+                a.fetch_add(std::mem::take(n), Ordering::Relaxed);
+            }
+        };
+        add(&i.submitted, &mut self.submitted);
+        add(&i.retried, &mut self.retried);
+        add(&i.completed, &mut self.completed);
+        add(&i.failed, &mut self.failed);
+        add(&i.cancelled, &mut self.cancelled);
+        add(&i.skipped, &mut self.skipped);
+        let (up, down) = (
+            std::mem::take(&mut self.started),
+            std::mem::take(&mut self.stopped),
+        );
+        if up > down {
+            i.running.fetch_add(up - down, Ordering::Relaxed);
+        } else if down > up {
+            // Saturating: a stray extra stop must not wrap the gauge around.
+            let _ = i
+                .running
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                    Some(r.saturating_sub(down - up))
+                });
+        }
+        if self.count > 0 {
+            i.count
+                .fetch_add(std::mem::take(&mut self.count), Ordering::Relaxed);
+            let sum = std::mem::take(&mut self.sum_ns);
+            let _ = i
+                .sum_ns
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                    Some(s.saturating_add(sum))
+                });
+            // A plain load first: most rounds set no new extreme, and a load costs no
+            // exclusive cache line.
+            let min = std::mem::replace(&mut self.min_ns, u64::MAX);
+            if min < i.min_ns.load(Ordering::Relaxed) {
+                i.min_ns.fetch_min(min, Ordering::Relaxed);
+            }
+            let max = std::mem::take(&mut self.max_ns);
+            if max > i.max_ns.load(Ordering::Relaxed) {
+                i.max_ns.fetch_max(max, Ordering::Relaxed);
+            }
+        }
+        for b in self.touched.drain(..) {
+            let b = usize::from(b);
+            if let (Some(local), Some(shared)) = (self.buckets.get_mut(b), i.buckets.get(b)) {
+                shared.fetch_add(u64::from(std::mem::take(local)), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// The counters of [`ExecutionStats`] at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -264,6 +384,38 @@ mod tests {
             let err = (mid - ns as f64).abs() / (ns.max(1) as f64);
             assert!(err <= 1.0 / 32.0 + 1e-9, "{ns}: mid {mid}");
         }
+    }
+
+    #[test]
+    fn a_batch_publishes_exactly_what_direct_recording_would() {
+        let direct = ExecutionStats::new();
+        let batched = ExecutionStats::new();
+        let mut batch = StatsBatch::new(batched.clone());
+        for ms in 1..=50u64 {
+            let d = Duration::from_millis(ms % 7 + 1);
+            direct.record_duration(d);
+            batch.submitted();
+            batch.started();
+            batch.stopped();
+            batch.ended(Ended::Completed, Some(d));
+            if ms % 10 == 0 {
+                batch.flush();
+            }
+        }
+        batch.started();
+        batch.ended(Ended::Skipped, None);
+        assert_eq!(batched.snapshot().completed, 50, "flushed every 10");
+        batch.flush();
+        let (a, b) = (direct.snapshot(), batched.snapshot());
+        assert_eq!((b.submitted, b.running, b.skipped), (50, 1, 1));
+        assert_eq!(
+            (a.min, a.max, a.mean, a.p50, a.p99),
+            (b.min, b.max, b.mean, b.p50, b.p99)
+        );
+        batch.stopped();
+        batch.stopped();
+        batch.flush();
+        assert_eq!(batched.snapshot().running, 0, "the gauge saturates at zero");
     }
 
     #[test]

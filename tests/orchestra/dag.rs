@@ -274,3 +274,48 @@ proptest! {
         run_random_dag(n, edges, limit, delays);
     }
 }
+
+/// Bare closures take the settings-free path (no settings record, the attempt builds
+/// the result): the result still carries everything a configured task's does, the
+/// counters are published by the time `join_all` answers, and on a multi-thread runtime
+/// the dependents of a wide layer all run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_closures_keep_full_results_and_counters() {
+    let mut o: Orchestra<u32, Boom, u32> = Orchestra::new().unwrap();
+    for i in 0..200u32 {
+        o.register_fn(i, move || async move {
+            if i == 150 { Err(Boom("no")) } else { Ok(i) }
+        })
+        .unwrap();
+        if i >= 100 {
+            o.add_dependency(&i, &(i - 100)).unwrap();
+        }
+    }
+    o.start_all().unwrap();
+    let report = o.join_all().await.unwrap();
+    assert_eq!(report.len(), 200);
+    let r = report.get(&7).unwrap().result().unwrap();
+    assert_eq!((r.value(), r.attempts()), (Some(&7), 1));
+    assert_eq!(r.priority(), TaskPriority::Normal);
+    assert_eq!(r.label().name(), None);
+    assert_eq!(
+        r.task_id(),
+        r.task_id(),
+        "an id drawn lazily stays the same"
+    );
+    assert_ne!(
+        r.task_id(),
+        report.get(&8).unwrap().result().unwrap().task_id()
+    );
+    assert!(r.started_at() <= r.completed_at());
+    assert!(matches!(
+        report.get(&150).unwrap().error(),
+        Some(TaskError::Failed(Boom("no")))
+    ));
+    let s = o.stats().snapshot();
+    assert_eq!(
+        (s.submitted, s.completed, s.failed, s.running),
+        (200, 199, 1, 0)
+    );
+    assert!(s.p50.is_some() && s.max >= s.min);
+}

@@ -97,6 +97,8 @@ pub trait ReceiverExt: Stream {
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         E: Into<BoxError>,
         R: Send + 'static,
+        K: Send + 'static,
+        V: Send + 'static,
     {
         Receiver::new(self, strategy, f)
     }

@@ -136,13 +136,14 @@ pub struct SenderEvent<T> {
     timestamp: u64,
     origin: Option<Origin>,
     extras: Option<Box<Extras>>,
-    flags: u8,
+    // A whole word: no padding bytes for every move of the event to copy.
+    flags: u64,
 }
 
-const HAS_POSITION: u8 = 1;
-const HAS_BATCH: u8 = 2;
-const HAS_TIMESTAMP: u8 = 4;
-const IS_FINAL: u8 = 8;
+const HAS_POSITION: u64 = 1;
+const HAS_BATCH: u64 = 2;
+const HAS_TIMESTAMP: u64 = 4;
+const IS_FINAL: u64 = 8;
 
 /// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
 fn to_nanos(at: SystemTime) -> u64 {

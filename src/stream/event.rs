@@ -448,7 +448,7 @@ impl<T> SenderEventBuilder<T> {
 
     /// Sets the source name.
     pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.event.origin = Some(Origin::Shared(name.into()));
+        self.event.origin = Some(Origin::shared(&name.into()));
         self
     }
 

@@ -289,7 +289,12 @@ where
                 }
             }
             // Pull only while a slot is free.
-            let in_flight = Self::in_flight(this.current.is_some(), this.pool);
+            let in_flight = match this.strategy {
+                ReceiverStrategy::Serial => usize::from(this.current.is_some()),
+                ReceiverStrategy::Parallel { .. } => {
+                    Self::in_flight(this.current.is_some(), this.pool)
+                }
+            };
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {

@@ -139,7 +139,10 @@ where
 {
     type Item = Result<SenderEvent<D>, EventError>;
 
-    #[inline]
+    // Always inlined: this is the per-event path of every pipeline; out of line, saving
+    // and restoring registers and returning the event through memory cost more than
+    // the work itself.
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // Cold settings are checked once here, not per event in the loop below.
         if self.config_error.is_some() || self.span.is_some() {
@@ -189,7 +192,7 @@ where
         self.poll_events(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn poll_events(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

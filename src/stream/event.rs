@@ -221,8 +221,14 @@ impl<T> SenderEvent<T> {
     }
 
     /// Consumes the event and returns the payload.
+    #[inline]
     pub fn into_data(self) -> T {
-        self.data
+        let SenderEvent { data, extras, .. } = self;
+        // Free the extras only when there are some: no call per event otherwise.
+        if let Some(extras) = extras {
+            drop(extras);
+        }
+        data
     }
 
     /// The event's key: task id plus sequence number.

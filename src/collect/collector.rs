@@ -1,10 +1,10 @@
 //! [`Collector`]: the handle a receiver uses to keep values and errors.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 

@@ -509,8 +509,31 @@ impl<R> CsvSource<R> {
 impl<R: Send + 'static> Stream for CsvSource<R> {
     type Item = SourceItem<R>;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+        // The batch in hand first (every item but one per batch), inline.
+        if let Some(item) = self.next_in_batch() {
+            return Poll::Ready(Some(item));
+        }
+        self.poll_batch(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.in_hand();
+        if self.last_received || matches!(self.input, Input::Done) {
+            (n, Some(n))
+        } else {
+            (n, None)
+        }
+    }
+}
+
+impl<R: Send + 'static> CsvSource<R> {
+    /// `poll_next` once the batch in hand is spent: starts the reader or takes the next
+    /// batch.
+    #[inline(never)]
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<SourceItem<R>>> {
+        let this = self;
         loop {
             if let Some(item) = this.next_in_batch() {
                 return Poll::Ready(Some(item));
@@ -547,15 +570,6 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
                     Poll::Pending => return Poll::Pending,
                 },
             }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.in_hand();
-        if self.last_received || matches!(self.input, Input::Done) {
-            (n, Some(n))
-        } else {
-            (n, None)
         }
     }
 }

@@ -1,8 +1,12 @@
 //! [`Collector`]: the handle a receiver uses to keep values and errors.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::error::BoxError;
 use crate::stream::{EventError, EventId, Position};
@@ -59,13 +63,6 @@ pub(crate) struct Shared<K, V> {
 }
 
 impl<K, V> Shared<K, V> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Shared {
-            batch: Mutex::new(Batch::default()),
-            pending: AtomicUsize::new(0),
-        })
-    }
-
     /// Values and errors waiting to be drained.
     #[inline]
     pub(crate) fn pending(&self) -> usize {
@@ -87,11 +84,107 @@ impl<K, V> Shared<K, V> {
     }
 }
 
+type AnyShared = dyn Any + Send + Sync;
+
+/// Every live receiver's shared state, by key, so that a [`Collector`] needs only the
+/// key: handing one to each event then costs no reference-count update (two atomic
+/// read-modify-writes per event); the state is looked up when something is collected.
+fn registry() -> &'static Mutex<HashMap<u64, Weak<AnyShared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<AnyShared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Mutex::default)
+}
+
+thread_local! {
+    /// The last receiver state this thread collected into: a collecting receiver's
+    /// events find it without taking the registry's lock.
+    static LAST: RefCell<Option<(u64, Weak<AnyShared>)>> = const { RefCell::new(None) };
+}
+
+/// The shared state of one receiver, registered under its key for as long as the
+/// receiver lives.
+pub(crate) struct Registered<K, V> {
+    key: u64,
+    shared: Arc<Shared<K, V>>,
+}
+
+impl<K: Send + 'static, V: Send + 'static> Registered<K, V> {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let key = NEXT.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            batch: Mutex::new(Batch::default()),
+            pending: AtomicUsize::new(0),
+        });
+        let erased: Arc<AnyShared> = shared.clone();
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::downgrade(&erased));
+        Registered { key, shared }
+    }
+}
+
+impl<K, V> Registered<K, V> {
+    /// The key collectors use to find this state.
+    #[inline]
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+}
+
+impl<K, V> std::ops::Deref for Registered<K, V> {
+    type Target = Shared<K, V>;
+    #[inline]
+    fn deref(&self) -> &Shared<K, V> {
+        &self.shared
+    }
+}
+
+impl<K, V> Drop for Registered<K, V> {
+    fn drop(&mut self) {
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// The live shared state registered under `key`, if its receiver still exists.
+fn lookup<K: Send + 'static, V: Send + 'static>(key: u64) -> Option<Arc<Shared<K, V>>> {
+    let cached = LAST
+        .try_with(|last| {
+            let last = last.borrow();
+            match &*last {
+                Some((k, weak)) if *k == key => weak.upgrade(),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten();
+    let shared = match cached {
+        Some(shared) => shared,
+        None => {
+            let weak = registry()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .cloned()?;
+            let shared = weak.upgrade()?;
+            let _ = LAST.try_with(|last| *last.borrow_mut() = Some((key, weak)));
+            shared
+        }
+    };
+    shared.downcast::<Shared<K, V>>().ok()
+}
+
 /// The handle a receiver uses to keep results: values by key or in order, and errors
 /// with their keys.
 ///
-/// Each event's call of the receiver closure gets a clone (one reference-count
-/// increment), which knows the event it belongs to. What it keeps reaches
+/// Each event's call of the receiver closure gets its own handle, which knows the event
+/// it belongs to. A handle is a key, not a reference count: handing one to every event
+/// costs no atomic operation, and the receiver's state is looked up (cached per thread)
+/// only when something is collected. Values collected after the receiver stage was
+/// dropped have nowhere to go and are dropped with it. What it keeps reaches
 /// [`await_final_event`](crate::collect::FinalEvent::await_final_event) as the
 /// [`Collected`](crate::collect::Collected) values, and a plain consumer of the receiver
 /// stream as [`Received::Collected`](crate::collect::Received::Collected) batches.
@@ -123,51 +216,21 @@ impl<K, V> Shared<K, V> {
 /// # });
 /// ```
 pub struct Collector<K, V> {
-    shared: Arc<Shared<K, V>>,
+    key: u64,
     event: EventId,
     position: Option<Position>,
+    _kv: PhantomData<fn(K, V)>,
 }
 
 impl<K, V> Collector<K, V> {
-    pub(crate) fn new(
-        shared: Arc<Shared<K, V>>,
-        event: EventId,
-        position: Option<Position>,
-    ) -> Self {
+    #[inline]
+    pub(crate) fn new(key: u64, event: EventId, position: Option<Position>) -> Self {
         Collector {
-            shared,
+            key,
             event,
             position,
+            _kv: PhantomData,
         }
-    }
-
-    /// Keeps `value` under `key`.
-    pub fn collect(&self, key: K, value: V) {
-        self.shared.with(|b| b.keyed.push((key, value)));
-    }
-
-    /// Keeps `value`, in order.
-    pub fn collect_item(&self, value: V) {
-        self.shared.with(|b| b.items.push(value));
-    }
-
-    /// Keeps every value of `values`, in order.
-    pub fn collect_items(&self, values: impl IntoIterator<Item = V>) {
-        let values: Vec<V> = values.into_iter().collect();
-        if !values.is_empty() {
-            self.shared.with(|b| b.items.extend(values));
-        }
-    }
-
-    /// Keeps an error under `key`, with the current event's id and position.
-    pub fn collect_error(&self, key: K, error: impl Into<BoxError>) {
-        let error = EventError::from_receiver(self.event, self.position, error.into());
-        self.shared.with(|b| {
-            b.errors.push(KeyedError {
-                key: Some(key),
-                error,
-            })
-        });
     }
 
     /// The key of the event this handle was given for.
@@ -176,12 +239,50 @@ impl<K, V> Collector<K, V> {
     }
 }
 
+impl<K: Send + 'static, V: Send + 'static> Collector<K, V> {
+    fn with(&self, f: impl FnOnce(&mut Batch<K, V>)) {
+        if let Some(shared) = lookup::<K, V>(self.key) {
+            shared.with(f);
+        }
+    }
+
+    /// Keeps `value` under `key`.
+    pub fn collect(&self, key: K, value: V) {
+        self.with(|b| b.keyed.push((key, value)));
+    }
+
+    /// Keeps `value`, in order.
+    pub fn collect_item(&self, value: V) {
+        self.with(|b| b.items.push(value));
+    }
+
+    /// Keeps every value of `values`, in order.
+    pub fn collect_items(&self, values: impl IntoIterator<Item = V>) {
+        let values: Vec<V> = values.into_iter().collect();
+        if !values.is_empty() {
+            self.with(|b| b.items.extend(values));
+        }
+    }
+
+    /// Keeps an error under `key`, with the current event's id and position.
+    pub fn collect_error(&self, key: K, error: impl Into<BoxError>) {
+        let error = EventError::from_receiver(self.event, self.position, error.into());
+        self.with(|b| {
+            b.errors.push(KeyedError {
+                key: Some(key),
+                error,
+            })
+        });
+    }
+}
+
 impl<K, V> Clone for Collector<K, V> {
     fn clone(&self) -> Self {
         Collector {
-            shared: self.shared.clone(),
+            key: self.key,
             event: self.event,
             position: self.position,
+            _kv: PhantomData,
         }
     }
 }
@@ -190,7 +291,7 @@ impl<K, V> fmt::Debug for Collector<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collector")
             .field("event", &self.event)
-            .field("pending", &self.shared.pending())
+            .field("receiver", &self.key)
             .finish()
     }
 }

@@ -53,8 +53,9 @@ pub trait ReceiverExt: Stream {
     /// stage goes on. With [`ReceiverStrategy::Parallel`] each event runs on its own
     /// tokio task, aborted if the stage is dropped.
     ///
-    /// `K` and `V` are the collector's key and value types; when the closure does not
-    /// collect, name them in the closure's signature (`_: Collector<(), ()>`).
+    /// `K` and `V` are the collector's key and value types (`Send + 'static`: values may
+    /// be collected on worker tasks); when the closure does not collect, name them in the
+    /// closure's signature (`_: Collector<(), ()>`).
     ///
     /// # Examples
     ///
@@ -97,6 +98,8 @@ pub trait ReceiverExt: Stream {
         Fut: Future<Output = Result<R, E>> + Send + 'static,
         E: Into<BoxError>,
         R: Send + 'static,
+        K: Send + 'static,
+        V: Send + 'static,
     {
         Receiver::new(self, strategy, f)
     }

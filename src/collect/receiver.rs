@@ -6,7 +6,6 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::stream::{FusedStream, FuturesUnordered};
@@ -15,7 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
-use crate::collect::collector::{Batch, Collector, Shared};
+use crate::collect::collector::{Batch, Collector, Registered};
 use crate::error::{BoxError, ConfigError};
 use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent, panic_message};
 use crate::units::Count;
@@ -155,6 +154,17 @@ enum Pool<Fut, R> {
     Local(FuturesUnordered<Work<Fut>>),
 }
 
+/// What the receiver was doing, for a panic caught by [`Receiver::poll_next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Polling upstream or the pool: a panic there is upstream's.
+    Upstream,
+    /// Calling the receiver closure for the event under `key`.
+    Starting,
+    /// Polling `current`, the event under `key` (serial).
+    Polling,
+}
+
 pin_project! {
     /// The stream returned by [`receiver`](crate::collect::ReceiverExt::receiver).
     #[doc(alias = "ReceiverTask")]
@@ -163,34 +173,45 @@ pin_project! {
     pub struct Receiver<S, F, Fut, K, V, R> {
         #[pin]
         upstream: S,
+        // Serial: the event in flight, polled inline. Panics are caught once per poll of
+        // the stage (in `poll_next`), not once per event.
         #[pin]
-        current: Option<Work<Fut>>,
+        current: Option<Fut>,
+        // The key of `current`, or of the event whose receiver call is being made.
+        key: (EventId, Option<Position>),
+        phase: Phase,
         f: F,
-        shared: Arc<Shared<K, V>>,
+        shared: Registered<K, V>,
         strategy: ReceiverStrategy,
         pool: Pool<Fut, R>,
-        // The event whose receiver call is being made: a panic caught then is its.
-        starting: Option<(EventId, Option<Position>)>,
         upstream_done: bool,
         done: bool,
     }
 }
 
-impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
+impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R>
+where
+    K: Send + 'static,
+    V: Send + 'static,
+{
     pub(crate) fn new(upstream: S, strategy: ReceiverStrategy, f: F) -> Self {
         Receiver {
             upstream,
             current: None,
+            key: (EventId::default(), None),
+            phase: Phase::Upstream,
             f,
-            shared: Shared::new(),
+            shared: Registered::new(),
             strategy,
             pool: Pool::Idle,
-            starting: None,
             upstream_done: false,
             done: false,
         }
     }
+}
 
+impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
+    #[inline]
     fn in_flight(current: bool, pool: &Pool<Fut, R>) -> usize {
         usize::from(current)
             + match pool {
@@ -226,10 +247,23 @@ where
                 return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
             }
             // Finished work first: it frees a slot.
-            if let Some(work) = this.current.as_mut().as_pin_mut() {
-                if let Poll::Ready(done) = work.poll(cx) {
+            if let Some(fut) = this.current.as_mut().as_pin_mut() {
+                *this.phase = Phase::Polling;
+                let polled = fut.poll(cx);
+                *this.phase = Phase::Upstream;
+                if let Poll::Ready(res) = polled {
                     this.current.set(None);
-                    return Poll::Ready(Some(received(done)));
+                    return Poll::Ready(Some(match res {
+                        Ok(r) => Received::Output(r),
+                        Err(e) => {
+                            let (id, position) = *this.key;
+                            Received::Failed(EventError::new(
+                                id,
+                                position,
+                                EventErrorKind::Receiver(e.into()),
+                            ))
+                        }
+                    }));
                 }
             }
             match this.pool {
@@ -255,36 +289,50 @@ where
                 }
             }
             // Pull only while a slot is free.
-            let in_flight = Self::in_flight(this.current.is_some(), this.pool);
+            let in_flight = match this.strategy {
+                ReceiverStrategy::Serial => usize::from(this.current.is_some()),
+                ReceiverStrategy::Parallel { .. } => {
+                    Self::in_flight(this.current.is_some(), this.pool)
+                }
+            };
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
                         Ok(event) => {
                             let id = event.id();
                             let position = event.position();
-                            let collector = Collector::new(this.shared.clone(), id, position);
-                            *this.starting = Some((id, position));
-                            let work = Work {
-                                id,
-                                position,
-                                fut: AssertUnwindSafe((this.f)(event, collector)).catch_unwind(),
-                            };
-                            *this.starting = None;
+                            let collector = Collector::new(this.shared.key(), id, position);
+                            *this.key = (id, position);
+                            *this.phase = Phase::Starting;
+                            let fut = (this.f)(event, collector);
+                            *this.phase = Phase::Upstream;
                             match this.strategy {
-                                ReceiverStrategy::Serial => this.current.set(Some(work)),
+                                ReceiverStrategy::Serial => this.current.set(Some(fut)),
                                 ReceiverStrategy::Parallel { .. } => {
-                                    if matches!(this.pool, Pool::Idle) {
-                                        *this.pool = match Handle::try_current() {
-                                            Ok(h) => Pool::Spawned(JoinSet::new(), h),
-                                            Err(_) => Pool::Local(FuturesUnordered::new()),
-                                        };
-                                    }
+                                    let work = Work {
+                                        id,
+                                        position,
+                                        fut: AssertUnwindSafe(fut).catch_unwind(),
+                                    };
                                     match this.pool {
                                         Pool::Spawned(set, h) => {
                                             set.spawn_on(work, h);
                                         }
                                         Pool::Local(set) => set.push(work),
-                                        Pool::Idle => this.current.set(Some(work)),
+                                        Pool::Idle => {
+                                            *this.pool = match Handle::try_current() {
+                                                Ok(h) => {
+                                                    let mut set = JoinSet::new();
+                                                    set.spawn_on(work, &h);
+                                                    Pool::Spawned(set, h)
+                                                }
+                                                Err(_) => {
+                                                    let set = FuturesUnordered::new();
+                                                    set.push(work);
+                                                    Pool::Local(set)
+                                                }
+                                            };
+                                        }
                                     }
                                 }
                             }
@@ -323,20 +371,28 @@ where
 {
     type Item = Received<K, V, R>;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
             return Poll::Ready(None);
         }
-        // One landing pad for the whole poll: a panic of the receiver's synchronous part
-        // fails its event; a panic of upstream ends the stage.
+        // One landing pad for the whole poll: a panic of the receiver (its synchronous
+        // part, or a poll of the serial event in flight) fails its event; a panic of
+        // upstream ends the stage.
         match catch_unwind(AssertUnwindSafe(|| self.as_mut().poll_inner(cx))) {
             Ok(poll) => poll,
             Err(payload) => {
-                let this = self.project();
+                let mut this = self.project();
                 let message = panic_message(payload.as_ref());
-                let (id, position) = match this.starting.take() {
-                    Some(started) => started,
-                    None => {
+                let phase = std::mem::replace(this.phase, Phase::Upstream);
+                let (id, position) = match phase {
+                    Phase::Starting => *this.key,
+                    Phase::Polling => {
+                        // The event's future panicked: it is done.
+                        this.current.set(None);
+                        *this.key
+                    }
+                    Phase::Upstream => {
                         *this.upstream_done = true;
                         (EventId::default(), None)
                     }

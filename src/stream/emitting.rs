@@ -139,9 +139,42 @@ where
 {
     type Item = Result<SenderEvent<D>, EventError>;
 
+    // Always inlined: this is the per-event path of every pipeline; out of line, saving
+    // and restoring registers and returning the event through memory cost more than
+    // the work itself.
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
-        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        // Cold settings are checked once here, not per event in the loop below.
+        if self.config_error.is_some() || self.span.is_some() {
+            return self.poll_cold(cx);
+        }
+        self.poll_events(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.config_error.is_some() {
+            return (1, Some(1));
+        }
+        match &self.source {
+            // Errors may be skipped, or stop the stream: no lower bound.
+            Some(s) => (0, s.size_hint().1),
+            None => (0, Some(0)),
+        }
+    }
+}
+
+impl<S, D> EmittingStream<S>
+where
+    S: Stream<Item = SourceItem<D>>,
+{
+    /// `poll_next` with a configuration error to report or a tracing span to enter.
+    #[cold]
+    #[inline(never)]
+    fn poll_cold(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<SenderEvent<D>, EventError>>> {
+        let this = self.as_mut().project();
         if let Some(config) = this.config_error.take() {
             *this.errors += 1;
             this.stats
@@ -154,6 +187,17 @@ where
                 SourceError::Config(config),
             ))));
         }
+        let span = this.span.clone();
+        let _entered = span.as_ref().map(tracing::Span::enter);
+        self.poll_events(cx)
+    }
+
+    #[inline(always)]
+    fn poll_events(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<SenderEvent<D>, EventError>>> {
+        let mut this = self.project();
         loop {
             let Some(mut source) = this.source.as_mut().as_pin_mut() else {
                 return Poll::Ready(None);
@@ -249,17 +293,6 @@ where
                     ))));
                 }
             }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.config_error.is_some() {
-            return (1, Some(1));
-        }
-        match &self.source {
-            // Errors may be skipped, or stop the stream: no lower bound.
-            Some(s) => (0, s.size_hint().1),
-            None => (0, Some(0)),
         }
     }
 }

@@ -93,10 +93,12 @@ pub trait Acknowledge: Send + Sync {
 pub type Metadata = Vec<(Arc<str>, String)>;
 
 /// Rarely used parts of an event, allocated only when one is set.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Extras {
     metadata: Metadata,
     ack: Option<Arc<dyn Acknowledge>>,
+    // Nanoseconds since the Unix epoch, for tasks built `with_timestamps` (opt-in).
+    timestamp: Option<u64>,
 }
 
 /// One item travelling through an emitting task, with its key and provenance.
@@ -106,7 +108,11 @@ struct Extras {
 /// (for file sources), the batch number for chunked sources, an optional timestamp
 /// (taken only when the task was built with
 /// [`with_timestamps`](crate::stream::EmittingTaskBuilder::with_timestamps)) and
-/// key/value metadata, which allocates only when used.
+/// key/value metadata.
+///
+/// An event is moved through every stage of a pipeline, so it is kept small: the rare
+/// parts (timestamp, metadata, acknowledger) share one allocation, made only for events
+/// that have one of them.
 ///
 /// # Examples
 ///
@@ -132,17 +138,15 @@ pub struct SenderEvent<T> {
     position: Position,
     // Valid when `flags & HAS_BATCH`.
     batch: u64,
-    // Nanoseconds since the Unix epoch, valid when `flags & HAS_TIMESTAMP`.
-    timestamp: u64,
     origin: Option<Origin>,
     extras: Option<Box<Extras>>,
-    flags: u8,
+    // A whole word: no padding bytes for every move of the event to copy.
+    flags: u64,
 }
 
-const HAS_POSITION: u8 = 1;
-const HAS_BATCH: u8 = 2;
-const HAS_TIMESTAMP: u8 = 4;
-const IS_FINAL: u8 = 8;
+const HAS_POSITION: u64 = 1;
+const HAS_BATCH: u64 = 2;
+const IS_FINAL: u64 = 8;
 
 /// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
 fn to_nanos(at: SystemTime) -> u64 {
@@ -166,7 +170,6 @@ impl<T> SenderEvent<T> {
             id: EventId::default(),
             position: Position::new(0, 0),
             batch: 0,
-            timestamp: 0,
             origin: None,
             extras: None,
             flags: 0,
@@ -191,9 +194,6 @@ impl<T> SenderEvent<T> {
         if batch.is_some() {
             flags |= HAS_BATCH;
         }
-        if timestamp.is_some() {
-            flags |= HAS_TIMESTAMP;
-        }
         if is_final {
             flags |= IS_FINAL;
         }
@@ -202,9 +202,13 @@ impl<T> SenderEvent<T> {
             id,
             position: position.unwrap_or(Position::new(0, 0)),
             batch: batch.unwrap_or(0),
-            timestamp: timestamp.map_or(0, to_nanos),
             origin,
-            extras: None,
+            extras: timestamp.map(|at| {
+                Box::new(Extras {
+                    timestamp: Some(to_nanos(at)),
+                    ..Extras::default()
+                })
+            }),
             flags,
         }
     }
@@ -220,8 +224,14 @@ impl<T> SenderEvent<T> {
     }
 
     /// Consumes the event and returns the payload.
+    #[inline]
     pub fn into_data(self) -> T {
-        self.data
+        let SenderEvent { data, extras, .. } = self;
+        // Free the extras only when there are some: no call per event otherwise.
+        if let Some(extras) = extras {
+            drop(extras);
+        }
+        data
     }
 
     /// The event's key: task id plus sequence number.
@@ -239,10 +249,12 @@ impl<T> SenderEvent<T> {
         self.id.seq
     }
 
-    /// When the event was emitted, if the task takes timestamps (or one was set by hand).
+    /// When the event was emitted, if the task takes timestamps (opt-in, with
+    /// [`with_timestamps`](crate::stream::EmittingTaskBuilder::with_timestamps)) or one
+    /// was set by hand; `None` otherwise.
     pub fn timestamp(&self) -> Option<SystemTime> {
-        (self.flags & HAS_TIMESTAMP != 0)
-            .then(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.timestamp))
+        let nanos = self.extras.as_ref()?.timestamp?;
+        Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
     }
 
     /// Where the item was in its source (line and byte offset), for file sources.
@@ -323,7 +335,6 @@ impl<T> SenderEvent<T> {
             id: self.id,
             position: self.position,
             batch: self.batch,
-            timestamp: self.timestamp,
             origin: self.origin,
             extras: self.extras,
             flags: self.flags,
@@ -338,15 +349,9 @@ impl<T: Clone> Clone for SenderEvent<T> {
             id: self.id,
             position: self.position,
             batch: self.batch,
-            timestamp: self.timestamp,
             origin: self.origin.clone(),
             flags: self.flags,
-            extras: self.extras.as_ref().map(|e| {
-                Box::new(Extras {
-                    metadata: e.metadata.clone(),
-                    ack: e.ack.clone(),
-                })
-            }),
+            extras: self.extras.clone(),
         }
     }
 }
@@ -433,8 +438,7 @@ impl<T> SenderEventBuilder<T> {
     /// Kept as nanoseconds since the Unix epoch: a time before the epoch reads back as
     /// the epoch.
     pub fn with_timestamp(mut self, at: SystemTime) -> Self {
-        self.event.timestamp = to_nanos(at);
-        self.event.flags |= HAS_TIMESTAMP;
+        self.event.extras.get_or_insert_with(Box::default).timestamp = Some(to_nanos(at));
         self
     }
 
@@ -447,7 +451,7 @@ impl<T> SenderEventBuilder<T> {
 
     /// Sets the source name.
     pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.event.origin = Some(Origin::Shared(name.into()));
+        self.event.origin = Some(Origin::shared(&name.into()));
         self
     }
 
@@ -492,6 +496,7 @@ impl fmt::Debug for Extras {
         f.debug_struct("Extras")
             .field("metadata", &self.metadata)
             .field("ack", &self.ack.is_some())
+            .field("timestamp", &self.timestamp)
             .finish()
     }
 }

@@ -1,6 +1,6 @@
 //! [`Origin`]: the name of an event's source, cheap to copy into every event.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -14,10 +14,13 @@ const MAX_INTERNED: usize = 4096;
 /// process (up to [`MAX_INTERNED`] names, then they are reference-counted), so copying
 /// it into each event costs no atomic operation. Streaming a million events from one
 /// file thus costs one interned path, not a million reference-count updates.
+///
+/// Both variants are one thin pointer (to a `String`), so an origin is two words and
+/// travels in registers: copying it into each event is two plain stores.
 #[derive(Clone)]
 pub(crate) enum Origin {
-    Interned(&'static str),
-    Shared(Arc<str>),
+    Interned(&'static String),
+    Shared(Arc<String>),
 }
 
 impl Origin {
@@ -25,14 +28,19 @@ impl Origin {
     pub(crate) fn interned(name: Arc<str>) -> Self {
         match intern(&name) {
             Some(s) => Origin::Interned(s),
-            None => Origin::Shared(name),
+            None => Origin::shared(&name),
         }
+    }
+
+    /// A name not interned (events built by hand).
+    pub(crate) fn shared(name: &str) -> Self {
+        Origin::Shared(Arc::new(String::from(name)))
     }
 
     pub(crate) fn as_str(&self) -> &str {
         match self {
-            Origin::Interned(s) => s,
-            Origin::Shared(s) => s,
+            Origin::Interned(s) => s.as_str(),
+            Origin::Shared(s) => s.as_str(),
         }
     }
 }
@@ -43,8 +51,8 @@ impl fmt::Debug for Origin {
     }
 }
 
-fn intern(name: &str) -> Option<&'static str> {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+fn intern(name: &str) -> Option<&'static String> {
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static String>>> = OnceLock::new();
     let mut names = NAMES
         .get_or_init(Mutex::default)
         .lock()
@@ -56,8 +64,8 @@ fn intern(name: &str) -> Option<&'static str> {
         return None;
     }
     // Bounded by MAX_INTERNED distinct names: the point of interning.
-    let leaked: &'static str = Box::leak(Box::from(name));
-    names.insert(leaked);
+    let leaked: &'static String = Box::leak(Box::new(String::from(name)));
+    names.insert(leaked.as_str(), leaked);
     Some(leaked)
 }
 
@@ -73,6 +81,6 @@ mod tests {
             (Origin::Interned(x), Origin::Interned(y)) => assert!(std::ptr::eq(x, y)),
             other => panic!("{other:?}"),
         }
-        assert_eq!(Origin::Shared(Arc::from("x")).as_str(), "x");
+        assert_eq!(Origin::shared("x").as_str(), "x");
     }
 }

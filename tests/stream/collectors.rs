@@ -198,3 +198,39 @@ async fn an_upstream_error_passes_the_receiver_with_its_key() {
     assert!(err.error.to_string().contains("corrupt frame"));
     assert_eq!((summary.items_in, summary.errors), (3, 1));
 }
+
+/// Collectors are keys into their receiver's state: two receivers polled in turn on one
+/// thread (and parallel workers on others) each get exactly their own values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_receivers_keep_their_own_collected_values() {
+    use sweet_async::collect::{Collector, ReceiverStrategy};
+
+    let evens = AsyncTask::emits::<u32>().sender(of(0..500)).receiver(
+        ReceiverStrategy::Serial,
+        |event, c: Collector<(), u32>| async move {
+            c.collect_item(event.into_data() * 2);
+            Ok::<_, std::io::Error>(())
+        },
+    );
+    let odds = AsyncTask::emits::<u32>().sender(of(0..500)).receiver(
+        ReceiverStrategy::parallel(3).unwrap(),
+        |event, c: Collector<u32, u32>| async move {
+            let n = event.into_data();
+            // A clone moved elsewhere still reaches the receiver while it lives.
+            let other = c.clone();
+            tokio::task::yield_now().await;
+            other.collect(n, n * 2 + 1);
+            Ok::<_, std::io::Error>(())
+        },
+    );
+    let (evens, odds) = tokio::join!(
+        evens.await_final_event(|s, c| (s, c.into_parts().1)),
+        odds.await_final_event(|s, c| (s, c.into_parts().2)),
+    );
+    assert_eq!(evens.0.values_collected, 500);
+    assert_eq!(evens.1, (0..500).map(|n| n * 2).collect::<Vec<_>>());
+    assert_eq!(odds.0.values_collected, 500);
+    let mut odd: Vec<(u32, u32)> = odds.1;
+    odd.sort_unstable();
+    assert_eq!(odd, (0..500).map(|n| (n, n * 2 + 1)).collect::<Vec<_>>());
+}

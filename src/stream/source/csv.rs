@@ -76,7 +76,9 @@ pub fn csv_file<R: DeserializeOwned>(path: impl AsRef<Path>) -> CsvFile<R> {
 /// A source of raw CSV records ([`RawRecord`]): fields as bytes, no deserialization, no
 /// UTF-8 check, and no allocation per record (records share their batch's buffer).
 ///
-/// Same reading, batching and error reporting as [`csv_file`].
+/// Same reading, batching and error reporting as [`csv_file`]; a raw record shares its
+/// batch's parsed records, so the consuming thread only hands out records (a
+/// reference-count increment each) and never copies their bytes.
 ///
 /// # Examples
 ///
@@ -223,84 +225,61 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
             headers: None,
             last_received: false,
             spare: None,
-            raw: Vec::new().into_iter(),
+            shared: None,
             stats: ctx.stats.clone(),
         }
     }
 }
 
 /// A raw CSV record: its fields' bytes, shared with the other records parsed in the same
-/// batch (one reference-count increment per record, no allocation).
+/// batch (one reference-count increment per record, no allocation and no copy).
 ///
-/// Made by [`csv_records`]. Holding a record keeps its batch's buffer (a few hundred
-/// records) alive; call [`to_byte_record`](RawRecord::to_byte_record) for an owned
+/// Made by [`csv_records`]. Holding a record keeps its batch (a few hundred records)
+/// alive; call [`to_byte_record`](RawRecord::to_byte_record) for an owned
 /// [`ByteRecord`].
 #[derive(Clone)]
 pub struct RawRecord {
-    batch: Arc<RawBatch>,
-    // Field indices into `batch.ends`.
-    first: usize,
-    end: usize,
-}
-
-/// The field bytes of a batch of records, back to back, and where each field ends.
-#[derive(Debug, Default)]
-struct RawBatch {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
+    batch: Arc<Vec<ByteRecord>>,
+    index: usize,
 }
 
 impl RawRecord {
+    /// The record as the `csv` crate parsed it (empty if it is somehow missing).
+    fn record(&self) -> &ByteRecord {
+        static EMPTY: std::sync::OnceLock<ByteRecord> = std::sync::OnceLock::new();
+        self.batch
+            .get(self.index)
+            .unwrap_or_else(|| EMPTY.get_or_init(ByteRecord::new))
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.end - self.first
+        self.record().len()
     }
 
     /// `true` when the record has no field.
     pub fn is_empty(&self) -> bool {
-        self.end == self.first
-    }
-
-    fn start(&self) -> usize {
-        match self.first.checked_sub(1) {
-            Some(prev) => self.batch.ends.get(prev).copied().unwrap_or(0),
-            None => 0,
-        }
+        self.record().is_empty()
     }
 
     /// Field `i`, if there is one.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        let idx = self.first.checked_add(i).filter(|&idx| idx < self.end)?;
-        let end = *self.batch.ends.get(idx)?;
-        let start = match idx.checked_sub(1) {
-            Some(prev) if idx > self.first => *self.batch.ends.get(prev)?,
-            _ => self.start(),
-        };
-        self.batch.bytes.get(start..end)
+        self.record().get(i)
     }
 
     /// The fields, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        (0..self.len()).filter_map(move |i| self.get(i))
+        self.record().iter()
     }
 
     /// All field bytes back to back (without delimiters or quotes).
     pub fn as_slice(&self) -> &[u8] {
-        let end = match self.end.checked_sub(1) {
-            Some(last) if self.end > self.first => self.batch.ends.get(last).copied(),
-            _ => None,
-        }
-        .unwrap_or_else(|| self.start());
-        self.batch.bytes.get(self.start()..end).unwrap_or_default()
+        self.record().as_slice()
     }
 
     /// An owned copy as a [`ByteRecord`].
     pub fn to_byte_record(&self) -> ByteRecord {
-        let mut record = ByteRecord::with_capacity(self.as_slice().len(), self.len());
-        for field in self.iter() {
-            record.push_field(field);
-        }
-        record
+        self.record().clone()
     }
 
     /// Deserializes the record into `T`, by header name when `headers` are given.
@@ -312,7 +291,7 @@ impl RawRecord {
         &self,
         headers: Option<&ByteRecord>,
     ) -> Result<T, csv::Error> {
-        self.to_byte_record().deserialize(headers)
+        self.record().deserialize(headers)
     }
 }
 
@@ -337,9 +316,9 @@ enum Mode<R> {
     /// Deserialized as soon as the record is parsed (from a UTF-8 checked record, as
     /// `csv::Reader::deserialize` does).
     Typed(fn(&StringRecord, Option<&StringRecord>) -> Result<R, csv::Error>),
-    /// Raw records sharing their batch's buffer, made when the batch is handed over
-    /// (the function turns a batch of them into `R`s: the identity).
-    Raw(fn(Vec<SourceItem<RawRecord>>) -> Vec<SourceItem<R>>),
+    /// Raw records sharing their batch's parsed records (the function turns a record
+    /// into an `R`: the identity).
+    Raw(fn(RawRecord) -> R),
 }
 
 impl<R> Clone for Mode<R> {
@@ -420,8 +399,8 @@ pub struct CsvSource<R> {
     last_received: bool,
     // A record swapped in while a parsed one is being converted.
     spare: Option<ByteRecord>,
-    // Raw mode: the values of the current batch.
-    raw: std::vec::IntoIter<SourceItem<R>>,
+    // Raw mode: the records of the current batch, shared by its raw records.
+    shared: Option<Arc<Vec<ByteRecord>>>,
     stats: SourceStats,
 }
 
@@ -430,27 +409,35 @@ impl<R> Unpin for CsvSource<R> {}
 impl<R> CsvSource<R> {
     /// Rows of the batch in hand not yet yielded.
     fn in_hand(&self) -> usize {
-        self.raw.len()
-            + self
-                .current
-                .as_ref()
-                .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
+        self.current
+            .as_ref()
+            .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
     }
 
     /// The next item of the batch in hand, if any.
+    #[inline]
     fn next_in_batch(&mut self) -> Option<SourceItem<R>> {
-        if let Some(item) = self.raw.next() {
-            return Some(item);
-        }
-        let Mode::Typed(convert) = self.mode else {
-            return None;
-        };
         let batch = self.current.as_mut()?;
         let entry = batch.entries.get_mut(self.next_entry)?;
         self.next_entry += 1;
         let index = match entry {
             Entry::Record(index) => *index,
             Entry::Failed(err) => return err.take().map(|e| Err(*e)),
+        };
+        let convert = match self.mode {
+            Mode::Typed(convert) => convert,
+            Mode::Raw(make) => {
+                let shared = self.shared.as_ref()?;
+                let position = shared.get(index)?.position().map(to_position);
+                return Some(Ok(Located {
+                    value: make(RawRecord {
+                        batch: shared.clone(),
+                        index,
+                    }),
+                    position,
+                    batch: None,
+                }));
+            }
         };
         let slot = batch.records.get_mut(index)?;
         // Swap the record out with a spare one (allocated once), so no record is
@@ -499,67 +486,54 @@ impl<R> CsvSource<R> {
         }
         self.last_received = batch.last;
         self.next_entry = 0;
-        if let Mode::Raw(make) = self.mode {
-            self.raw = make(raw_items(&mut batch)).into_iter();
+        let mut old = self.current.take();
+        if let Mode::Raw(_) = self.mode {
+            // Raw records share the parsed records: no copy of their bytes.
+            let records = std::mem::take(&mut batch.records);
+            let previous = self.shared.replace(Arc::new(records));
+            // The previous records go back too when no raw record holds them any more.
+            if let (Some(previous), Some(old)) = (previous, old.as_mut()) {
+                if let Ok(records) = Arc::try_unwrap(previous) {
+                    old.records = records;
+                }
+            }
         }
         // The drained batch goes back to the reader with its record buffers.
-        if let (Some(old), Input::Reading { recycle, .. }) = (self.current.take(), &self.input) {
+        if let (Some(old), Input::Reading { recycle, .. }) = (old, &self.input) {
             let _ = recycle.send(old);
         }
         self.current = Some(batch);
     }
 }
 
-/// Raw records of a batch: their fields copied into one shared buffer.
-fn raw_items(batch: &mut Batch) -> Vec<SourceItem<RawRecord>> {
-    let bytes: usize = batch.records.iter().map(|r| r.as_slice().len()).sum();
-    let fields: usize = batch.records.iter().map(ByteRecord::len).sum();
-    let mut shared = RawBatch {
-        bytes: Vec::with_capacity(bytes),
-        ends: Vec::with_capacity(fields),
-    };
-    let mut spans = Vec::with_capacity(batch.records.len());
-    for record in &batch.records {
-        let first = shared.ends.len();
-        // One copy of the record's field bytes, then their ends.
-        let mut end = shared.bytes.len();
-        shared.bytes.extend_from_slice(record.as_slice());
-        for field in record {
-            end += field.len();
-            shared.ends.push(end);
-        }
-        spans.push((first, shared.ends.len(), record.position().map(to_position)));
-    }
-    let shared = Arc::new(shared);
-    let mut items = Vec::with_capacity(batch.entries.len());
-    for entry in batch.entries.drain(..) {
-        items.push(match entry {
-            Entry::Record(index) => match spans.get(index) {
-                Some(&(first, end, position)) => Ok(Located {
-                    value: RawRecord {
-                        batch: shared.clone(),
-                        first,
-                        end,
-                    },
-                    position,
-                    batch: None,
-                }),
-                None => continue,
-            },
-            Entry::Failed(err) => match err {
-                Some(err) => Err(*err),
-                None => continue,
-            },
-        });
-    }
-    items
-}
-
 impl<R: Send + 'static> Stream for CsvSource<R> {
     type Item = SourceItem<R>;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+        // The batch in hand first (every item but one per batch), inline.
+        if let Some(item) = self.next_in_batch() {
+            return Poll::Ready(Some(item));
+        }
+        self.poll_batch(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.in_hand();
+        if self.last_received || matches!(self.input, Input::Done) {
+            (n, Some(n))
+        } else {
+            (n, None)
+        }
+    }
+}
+
+impl<R: Send + 'static> CsvSource<R> {
+    /// `poll_next` once the batch in hand is spent: starts the reader or takes the next
+    /// batch.
+    #[inline(never)]
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<SourceItem<R>>> {
+        let this = self;
         loop {
             if let Some(item) = this.next_in_batch() {
                 return Poll::Ready(Some(item));
@@ -596,15 +570,6 @@ impl<R: Send + 'static> Stream for CsvSource<R> {
                     Poll::Pending => return Poll::Pending,
                 },
             }
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.in_hand();
-        if self.last_received || matches!(self.input, Input::Done) {
-            (n, Some(n))
-        } else {
-            (n, None)
         }
     }
 }

@@ -607,6 +607,18 @@ impl<St, F, C, T> State<St, F, C, T> {
         matches!(self, State::Done)
     }
 
+    /// `Ok` before the first poll; a setting named `setting` cannot change after it.
+    pub(crate) fn check_unpolled(&self, setting: &'static str) -> Result<(), ConfigError> {
+        if matches!(self, State::Idle { .. }) {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: String::from("the stream has already been polled"),
+            })
+        }
+    }
+
     /// Checks a new setting that only makes sense before the first poll.
     pub(crate) fn check_setting(
         &self,
@@ -614,14 +626,8 @@ impl<St, F, C, T> State<St, F, C, T> {
         value: Count,
     ) -> Result<NonZeroUsize, ConfigError> {
         let value = value.validate(setting)?;
-        if matches!(self, State::Idle { .. }) {
-            Ok(value)
-        } else {
-            Err(ConfigError::Invalid {
-                setting,
-                reason: String::from("the stream has already been polled"),
-            })
-        }
+        self.check_unpolled(setting)?;
+        Ok(value)
     }
 }
 

@@ -199,30 +199,13 @@ pub(crate) trait Core: Send + 'static {
     /// What the consumer receives.
     type Item;
 
-    /// Pulls from upstream and starts work while the bound allows (`held` finished items
-    /// are with the consumer already and count against it); `true` if anything was pulled.
-    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool;
-
-    /// Moves finished work to the finished queue; `true` if anything finished.
-    fn harvest(&mut self, cx: &mut Context<'_>) -> bool;
-
-    /// Finished items, in output order, waiting for the consumer.
-    fn finished(&mut self) -> &mut VecDeque<Self::Item>;
-
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
     /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
     /// are with the consumer already: they count against the bound.
-    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
-        for _ in 0..ROUNDS_PER_RUN {
-            // Refill first, so the harvest polls the new calls too; a harvest that found
-            // nothing finished freed no slot, so another round would find nothing either.
-            self.refill(cx, held);
-            if !self.harvest(cx) {
-                return;
-            }
-        }
-        cx.waker().wake_by_ref();
-    }
+    fn run(&mut self, cx: &mut Context<'_>, held: usize);
+
+    /// Finished items, in output order, waiting for the consumer.
+    fn finished(&mut self) -> &mut VecDeque<Self::Item>;
 
     /// Moves every finished item, in output order, to the back of `out`; returns how
     /// many.
@@ -716,102 +699,161 @@ impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
 // The async core (par_map, par_map_unordered).
 // ---------------------------------------------------------------------------------------
 
-/// How many refill/harvest rounds one run may do before it yields to the runtime, so an
+/// How many calls one run may see finish before it yields to the runtime, so an
 /// always-ready upstream cannot monopolise a worker thread.
-const ROUNDS_PER_RUN: usize = 16;
+const FINISHED_PER_RUN: usize = 256;
 
-/// One call of `f` on one item, with a caught panic turned into an error item.
-pub(crate) type Call<Fut> = futures::future::Either<
-    Tagged<futures::future::CatchUnwind<AssertUnwindSafe<Fut>>>,
-    futures::future::Ready<Result<<Fut as Future>::Output, ParMapError>>,
->;
+thread_local! {
+    /// The index of the call whose poll is unwinding, written by its [`UnwindGuard`]
+    /// during the unwind and read by the core's `catch_unwind`. One store per panic, no
+    /// cost on the normal path.
+    static UNWINDING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Records the index of a call whose poll panics (forgotten when the poll returns).
+struct UnwindGuard(u64);
+
+impl Drop for UnwindGuard {
+    fn drop(&mut self) {
+        // Only reached while unwinding. The innermost guard writes first and the
+        // outermost (the call this core polled) last, so the core reads its own index.
+        let _ = UNWINDING.try_with(|cell| cell.set(Some(self.0)));
+    }
+}
 
 pin_project_lite::pin_project! {
-    /// A call tagged with its input index, for the panic report.
-    pub(crate) struct Tagged<F> {
+    /// One call of `f`, with its input index: for the output order and the panic report.
+    pub(crate) struct Indexed<Fut> {
         #[pin]
-        fut: F,
+        fut: Fut,
         index: u64,
     }
 }
 
-impl<F, T> Future for Tagged<F>
-where
-    F: Future<Output = std::thread::Result<T>>,
-{
-    type Output = Result<T, ParMapError>;
+impl<Fut: Future> Future for Indexed<Fut> {
+    type Output = (u64, Fut::Output);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        match this.fut.poll(cx) {
+        let guard = UnwindGuard(*this.index);
+        let polled = this.fut.poll(cx);
+        std::mem::forget(guard);
+        match polled {
+            Poll::Ready(out) => Poll::Ready((*this.index, out)),
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
-            Poll::Ready(Err(payload)) => Poll::Ready(Err(ParMapError::Panicked {
-                index: *this.index,
-                message: panic_message(&*payload),
-            })),
         }
     }
 }
 
-/// Calls `f(item)`, catching a panic in the call itself as well as in its future.
-fn call<I, F, Fut>(f: &mut F, index: u64, item: I) -> Call<Fut>
-where
-    F: FnMut(I) -> Fut,
-    Fut: Future,
-{
-    use futures::FutureExt;
-    match catch_unwind(AssertUnwindSafe(|| f(item))) {
-        Ok(fut) => futures::future::Either::Left(Tagged {
-            fut: AssertUnwindSafe(fut).catch_unwind(),
-            index,
-        }),
-        Err(payload) => {
-            futures::future::Either::Right(futures::future::ready(Err(ParMapError::Panicked {
-                index,
-                message: panic_message(&*payload),
-            })))
+/// How finished calls reach the output: in input order (`par_map`) or as they finish
+/// (`par_map_unordered`).
+pub(crate) trait Order<T>: Default + Send + 'static {
+    /// Hands the result of call `index` to `out`, now or once the calls before it have.
+    fn deliver(&mut self, index: u64, result: T, out: &mut VecDeque<T>);
+
+    /// Calls counted as in flight: running (`running`) or finished but waiting for an
+    /// earlier call. `next` is the index of the next call to start.
+    fn in_flight(&self, next: u64, running: usize) -> usize;
+
+    /// Forgets every waiting result.
+    fn clear(&mut self);
+}
+
+/// Results in input order: a result that finishes early waits in a ring indexed from
+/// the oldest call not yet delivered (at most `n` long).
+#[derive(Debug)]
+pub(crate) struct InOrder<T> {
+    /// The index of the oldest call not yet delivered (`ring[0]`).
+    base: u64,
+    ring: VecDeque<Option<T>>,
+}
+
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder {
+            base: 0,
+            ring: VecDeque::new(),
         }
     }
 }
 
-/// The set of calls in flight: `FuturesOrdered` for `par_map`, `FuturesUnordered` for
-/// `par_map_unordered`.
-pub(crate) trait InFlight<Fut: Future>:
-    Stream<Item = Fut::Output> + Unpin + Default
-{
-    fn push(&mut self, fut: Fut);
-    fn len(&self) -> usize;
+impl<T: Send + 'static> Order<T> for InOrder<T> {
+    fn deliver(&mut self, index: u64, result: T, out: &mut VecDeque<T>) {
+        let slot = usize::try_from(index.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        if slot == 0 && self.ring.is_empty() {
+            // The common case: calls finish about in order.
+            out.push_back(result);
+            self.base = self.base.saturating_add(1);
+            return;
+        }
+        if self.ring.len() <= slot {
+            self.ring.resize_with(slot.saturating_add(1), || None);
+        }
+        if let Some(place) = self.ring.get_mut(slot) {
+            *place = Some(result);
+        }
+        while let Some(Some(_)) = self.ring.front() {
+            if let Some(Some(ready)) = self.ring.pop_front() {
+                out.push_back(ready);
+                self.base = self.base.saturating_add(1);
+            }
+        }
+    }
+
+    fn in_flight(&self, next: u64, _running: usize) -> usize {
+        usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX)
+    }
+
+    fn clear(&mut self) {
+        self.ring.clear();
+    }
 }
 
-impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesOrdered<Fut> {
-    fn push(&mut self, fut: Fut) {
-        self.push_back(fut);
-    }
-    fn len(&self) -> usize {
-        futures::stream::FuturesOrdered::len(self)
+/// Results as they finish.
+#[derive(Debug)]
+pub(crate) struct AnyOrder<T>(std::marker::PhantomData<fn(T) -> T>);
+
+impl<T> Default for AnyOrder<T> {
+    fn default() -> Self {
+        AnyOrder(std::marker::PhantomData)
     }
 }
 
-impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesUnordered<Fut> {
-    fn push(&mut self, fut: Fut) {
-        futures::stream::FuturesUnordered::push(self, fut);
+impl<T: 'static> Order<T> for AnyOrder<T> {
+    fn deliver(&mut self, _index: u64, result: T, out: &mut VecDeque<T>) {
+        out.push_back(result);
     }
-    fn len(&self) -> usize {
-        futures::stream::FuturesUnordered::len(self)
+
+    fn in_flight(&self, _next: u64, running: usize) -> usize {
+        running
     }
+
+    fn clear(&mut self) {}
+}
+
+/// What the core was doing when a panic unwound into its `catch_unwind`.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Polling upstream.
+    Upstream,
+    /// Calling `f` on the item with this index.
+    Call(u64),
+    /// Polling the calls in flight (the call's index is in `UNWINDING`).
+    InFlight,
 }
 
 pin_project_lite::pin_project! {
-    /// The core of `par_map` (`Q` = `FuturesOrdered`) and `par_map_unordered`
-    /// (`Q` = `FuturesUnordered`). Nothing is structurally pinned (upstream is boxed).
-    pub(crate) struct AsyncCore<St, F, Fut: Future, Q> {
+    /// The core of `par_map` (`O` = `InOrder`) and `par_map_unordered` (`O` = `AnyOrder`):
+    /// the calls in flight run in one `FuturesUnordered`, each tagged with its index.
+    /// Nothing is structurally pinned (upstream is boxed).
+    pub(crate) struct AsyncCore<St, F, Fut: Future, O> {
         // `None` once it has ended, panicked or been cancelled.
         upstream: Option<Pin<Box<St>>>,
         // Reported after every call pulled before the panic.
         upstream_panic: Option<ParMapError>,
         f: F,
-        in_flight: Q,
+        running: futures::stream::FuturesUnordered<Indexed<Fut>>,
+        order: O,
         next_index: u64,
         concurrency: usize,
         cap: usize,
@@ -819,88 +861,145 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<St, F, Fut, Q> AsyncCore<St, F, Fut, Q>
+impl<St, F, Fut, O> AsyncCore<St, F, Fut, O>
 where
     St: Stream,
     F: FnMut(St::Item) -> Fut,
     Fut: Future,
-    Q: InFlight<Call<Fut>>,
+    O: Order<Result<Fut::Output, ParMapError>>,
 {
     pub(crate) fn new(upstream: St, f: F, limits: Limits) -> Self {
         AsyncCore {
             upstream: Some(Box::pin(upstream)),
             upstream_panic: None,
             f,
-            in_flight: Q::default(),
+            running: futures::stream::FuturesUnordered::new(),
+            order: O::default(),
             next_index: 0,
             concurrency: limits.concurrency.get(),
             cap: limits.buffer.get(),
             buffer: VecDeque::new(),
         }
     }
+
+    /// Calls in flight (running, or finished and waiting for an earlier one).
+    fn in_flight(&self) -> usize {
+        self.order.in_flight(self.next_index, self.running.len())
+    }
+
+    /// Pulls and starts calls while the bound allows, and polls the calls in flight,
+    /// pulling again each time one finishes (so a finished call's memory is reused by the
+    /// next at once). `stage` tells the caller what panicked, if anything does.
+    fn run_unguarded(&mut self, cx: &mut Context<'_>, held: usize, stage: &mut Stage) {
+        let limit = self.concurrency.saturating_add(self.cap);
+        let mut finished = 0;
+        loop {
+            loop {
+                let in_flight = self.in_flight();
+                if in_flight >= self.concurrency || in_flight + self.buffer.len() + held >= limit {
+                    break;
+                }
+                let Some(upstream) = self.upstream.as_mut() else {
+                    break;
+                };
+                *stage = Stage::Upstream;
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        let index = self.next_index;
+                        self.next_index = index.saturating_add(1);
+                        *stage = Stage::Call(index);
+                        let fut = (self.f)(item);
+                        self.running.push(Indexed { fut, index });
+                    }
+                    Poll::Ready(None) => self.upstream = None,
+                    Poll::Pending => break,
+                }
+            }
+            if self.running.is_empty() {
+                break;
+            }
+            *stage = Stage::InFlight;
+            match self.running.poll_next_unpin(cx) {
+                Poll::Ready(Some((index, out))) => {
+                    self.order.deliver(index, Ok(out), &mut self.buffer);
+                    finished += 1;
+                    if finished >= FINISHED_PER_RUN {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+    }
+
+    /// Turns a panic caught while `stage` into the error item it stands for.
+    fn on_panic(&mut self, stage: Stage, payload: &(dyn std::any::Any + Send)) {
+        let message = panic_message(payload);
+        let index = match stage {
+            Stage::Upstream => {
+                self.upstream = None;
+                self.upstream_panic = Some(ParMapError::UpstreamPanicked { message });
+                return;
+            }
+            Stage::Call(index) => index,
+            Stage::InFlight => match UNWINDING.try_with(std::cell::Cell::take) {
+                Ok(Some(index)) => index,
+                // A panic inside `FuturesUnordered` itself, outside every call: nothing
+                // to attribute it to; end the stream rather than wait for a lost index.
+                _ => {
+                    self.cancel_work();
+                    self.upstream_panic = Some(ParMapError::UpstreamPanicked { message });
+                    return;
+                }
+            },
+        };
+        self.order.deliver(
+            index,
+            Err(ParMapError::Panicked { index, message }),
+            &mut self.buffer,
+        );
+    }
+
+    fn cancel_work(&mut self) {
+        self.upstream = None;
+        self.running = futures::stream::FuturesUnordered::new();
+        self.order.clear();
+    }
 }
 
-impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
+impl<St, F, Fut, O> Core for AsyncCore<St, F, Fut, O>
 where
     St: Stream + Send + 'static,
     F: FnMut(St::Item) -> Fut + Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
-    Q: InFlight<Call<Fut>> + Send + 'static,
+    O: Order<Result<Fut::Output, ParMapError>>,
 {
     type Item = Result<Fut::Output, ParMapError>;
 
-    /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
-    /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
-    /// consumer).
-    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
-        let limit = self.concurrency.saturating_add(self.cap);
-        let mut pulled = false;
-        while self.in_flight.len() < self.concurrency
-            && self.in_flight.len() + self.buffer.len() + held < limit
-        {
-            let Some(upstream) = self.upstream.as_mut() else {
-                break;
-            };
-            match poll_upstream(upstream.as_mut(), cx) {
-                Ok(Poll::Ready(Some(item))) => {
-                    let index = self.next_index;
-                    self.next_index = self.next_index.saturating_add(1);
-                    let c = call(&mut self.f, index, item);
-                    self.in_flight.push(c);
-                    pulled = true;
-                }
-                Ok(Poll::Ready(None)) => self.upstream = None,
-                Ok(Poll::Pending) => break,
-                Err(e) => {
-                    self.upstream = None;
-                    self.upstream_panic = Some(e);
-                }
+    /// Pulls while fewer than `concurrency` calls are in flight and fewer than
+    /// `concurrency + cap` items are held (in flight, finished, and `held` with the
+    /// consumer); polls the calls in flight whatever the buffer holds (the bound is kept
+    /// on the pulling side, so work in flight always moves). One `catch_unwind` covers
+    /// the whole run: a panic in upstream, in `f` or in a call's poll is attributed by
+    /// `stage`, becomes its error item, and the run goes on.
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        loop {
+            let mut stage = Stage::InFlight;
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                self.run_unguarded(cx, held, &mut stage);
+            }));
+            match caught {
+                Ok(()) => break,
+                Err(payload) => self.on_panic(stage, &*payload),
             }
         }
-        pulled
-    }
-
-    /// Polls the calls in flight and moves the finished ones to the buffer. Never held
-    /// back by the buffer: the bound is kept by `refill`, so work in flight always moves.
-    fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut harvested = false;
-        while self.in_flight.len() > 0 {
-            match self.in_flight.poll_next_unpin(cx) {
-                Poll::Ready(Some(out)) => {
-                    self.buffer.push_back(out);
-                    harvested = true;
-                }
-                Poll::Ready(None) | Poll::Pending => break,
-            }
-        }
-        if self.in_flight.len() == 0 {
+        if self.upstream_panic.is_some() && self.in_flight() == 0 {
             if let Some(e) = self.upstream_panic.take() {
                 self.buffer.push_back(Err(e));
-                harvested = true;
             }
         }
-        harvested
     }
 
     fn finished(&mut self) -> &mut VecDeque<Self::Item> {
@@ -912,16 +1011,16 @@ where
     }
 
     fn is_full(&self, held: usize) -> bool {
-        let holding = self.in_flight.len() + self.buffer.len() + held;
+        let holding = self.in_flight() + self.buffer.len() + held;
         holding >= self.concurrency.saturating_add(self.cap)
     }
 
     fn is_drained(&self) -> bool {
-        self.upstream.is_none() && self.in_flight.len() == 0 && self.upstream_panic.is_none()
+        self.upstream.is_none() && self.in_flight() == 0 && self.upstream_panic.is_none()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let here = self.buffer.len().saturating_add(self.in_flight.len());
+        let here = self.buffer.len().saturating_add(self.in_flight());
         let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
         match &self.upstream {
             None => (here, Some(here)),
@@ -936,9 +1035,8 @@ where
     }
 
     fn cancel(&mut self) {
-        self.upstream = None;
+        self.cancel_work();
         self.upstream_panic = None;
-        self.in_flight = Q::default();
     }
 
     fn error_item(e: ParMapError) -> Self::Item {
@@ -946,13 +1044,14 @@ where
     }
 }
 
-/// Defines the stream of an async parallel map whose in-flight calls sit in `$queue`:
-/// `FuturesOrdered` for `par_map`, `FuturesUnordered` for `par_map_unordered`. Both
+/// Defines the stream of an async parallel map whose results reach the output through
+/// `$queue`: `InOrder` for `par_map`, `AnyOrder` for `par_map_unordered`. Both
 /// operators are the same machine but for the queue, so they share one definition.
 macro_rules! par_map_stream {
     ($name:ident, $queue:ident, $method:literal, $core_doc:literal) => {
         #[doc = $core_doc]
-        type Core<St, F, Fut> = AsyncCore<St, F, Fut, $queue<Call<Fut>>>;
+        type Core<St, F, Fut> =
+            AsyncCore<St, F, Fut, $queue<Result<<Fut as Future>::Output, ParMapError>>>;
 
         pin_project_lite::pin_project! {
             #[doc = concat!("Stream for the [`", $method, "`](super::DataflowExt::", $method, ") method.")]

@@ -35,6 +35,10 @@ const TARGET_BATCH: Duration = Duration::from_micros(500);
 /// for a whole batch.
 const YIELD_EVERY: Duration = Duration::from_micros(100);
 
+/// How many refill/harvest rounds one run may do before it yields to the runtime, so an
+/// always-ready upstream cannot monopolise a worker thread.
+const ROUNDS_PER_RUN: usize = 16;
+
 /// Where the batches run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pool {
@@ -306,65 +310,6 @@ where
         });
     }
 
-    /// Adapts the batch size to about `TARGET_BATCH` of work.
-    fn learn(&mut self, len: usize, took: Duration) {
-        if len == 0 || took.is_zero() {
-            return;
-        }
-        let per_item = took.as_nanos() as f64 / len as f64;
-        self.nanos_per_item = if self.nanos_per_item == 0.0 {
-            per_item
-        } else {
-            0.75 * self.nanos_per_item + 0.25 * per_item
-        };
-        let ideal = TARGET_BATCH.as_nanos() as f64 / self.nanos_per_item.max(1.0);
-        self.batch = (ideal as usize).clamp(1, self.max_batch);
-    }
-}
-
-/// Calls `f` on one item, a panic caught as the item's error.
-fn call<I, T>(f: &impl Fn(I) -> T, index: u64, item: I) -> Result<T, ParMapError> {
-    catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| ParMapError::Panicked {
-        index,
-        message: panic_message(&*payload),
-    })
-}
-
-/// One batch as a task on a worker thread: yields to the runtime every `YIELD_EVERY` of
-/// work, and reports the time spent working (not waiting to be polled again).
-async fn run_batch_on_worker<I, T, F: Fn(I) -> T>(
-    f: Arc<F>,
-    items: Vec<I>,
-    first: u64,
-    stop: Arc<AtomicBool>,
-) -> (Batch<T>, Duration) {
-    let mut out: Batch<T> = Vec::with_capacity(items.len());
-    let mut worked = Duration::ZERO;
-    let mut slice = Instant::now();
-    for (item, index) in items.into_iter().zip(first..) {
-        if stop.load(Relaxed) {
-            break;
-        }
-        out.push(call(&*f, index, item));
-        let spent = slice.elapsed();
-        if spent >= YIELD_EVERY {
-            worked += spent;
-            tokio::task::yield_now().await;
-            slice = Instant::now();
-        }
-    }
-    (out, worked + slice.elapsed())
-}
-
-impl<St, F, T> Core for BlockingCore<St, F, T>
-where
-    St: Stream + Send + 'static,
-    St::Item: Send + 'static,
-    F: Fn(St::Item) -> T + Send + Sync + 'static,
-    T: Send + 'static,
-{
-    type Item = Result<T, ParMapError>;
-
     /// Pulls batches while fewer than `concurrency` are in flight; a batch is cut short
     /// when upstream has nothing ready, so a slow upstream never waits for a full batch.
     fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
@@ -434,6 +379,79 @@ where
             }
         }
         harvested
+    }
+
+    /// Adapts the batch size to about `TARGET_BATCH` of work.
+    fn learn(&mut self, len: usize, took: Duration) {
+        if len == 0 || took.is_zero() {
+            return;
+        }
+        let per_item = took.as_nanos() as f64 / len as f64;
+        self.nanos_per_item = if self.nanos_per_item == 0.0 {
+            per_item
+        } else {
+            0.75 * self.nanos_per_item + 0.25 * per_item
+        };
+        let ideal = TARGET_BATCH.as_nanos() as f64 / self.nanos_per_item.max(1.0);
+        self.batch = (ideal as usize).clamp(1, self.max_batch);
+    }
+}
+
+/// Calls `f` on one item, a panic caught as the item's error.
+fn call<I, T>(f: &impl Fn(I) -> T, index: u64, item: I) -> Result<T, ParMapError> {
+    catch_unwind(AssertUnwindSafe(|| f(item))).map_err(|payload| ParMapError::Panicked {
+        index,
+        message: panic_message(&*payload),
+    })
+}
+
+/// One batch as a task on a worker thread: yields to the runtime every `YIELD_EVERY` of
+/// work, and reports the time spent working (not waiting to be polled again).
+async fn run_batch_on_worker<I, T, F: Fn(I) -> T>(
+    f: Arc<F>,
+    items: Vec<I>,
+    first: u64,
+    stop: Arc<AtomicBool>,
+) -> (Batch<T>, Duration) {
+    let mut out: Batch<T> = Vec::with_capacity(items.len());
+    let mut worked = Duration::ZERO;
+    let mut slice = Instant::now();
+    for (item, index) in items.into_iter().zip(first..) {
+        if stop.load(Relaxed) {
+            break;
+        }
+        out.push(call(&*f, index, item));
+        let spent = slice.elapsed();
+        if spent >= YIELD_EVERY {
+            worked += spent;
+            tokio::task::yield_now().await;
+            slice = Instant::now();
+        }
+    }
+    (out, worked + slice.elapsed())
+}
+
+impl<St, F, T> Core for BlockingCore<St, F, T>
+where
+    St: Stream + Send + 'static,
+    St::Item: Send + 'static,
+    F: Fn(St::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    type Item = Result<T, ParMapError>;
+
+    /// Pulls and hands out batches, and collects finished ones, until nothing moves or a
+    /// budget is spent (then it wakes `cx` to be run again).
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        for _ in 0..ROUNDS_PER_RUN {
+            // Refill first, so the harvest polls the new batches too; a harvest that
+            // found nothing finished freed no room, so another round would find nothing.
+            self.refill(cx, held);
+            if !self.harvest(cx) {
+                return;
+            }
+        }
+        cx.waker().wake_by_ref();
     }
 
     fn finished(&mut self) -> &mut VecDeque<Self::Item> {

@@ -373,6 +373,7 @@ impl<C: Core> Shared<C> {
     }
 
     /// Consumer side: the next item, `None` at the end.
+    #[inline]
     fn poll_next(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
         let sig = &*self.signals;
         // The hot path: an item taken earlier, and nothing for us to do in the core.
@@ -383,6 +384,18 @@ impl<C: Core> Shared<C> {
         {
             return Poll::Ready(self.pop_local(local));
         }
+        self.poll_next_core(local, cx)
+    }
+
+    /// Consumer side, when the core needs running or the local items are used up (kept
+    /// out of line so the hot path above stays small).
+    #[inline(never)]
+    fn poll_next_core(
+        &self,
+        local: &mut Local<C::Item>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<C::Item>> {
+        let sig = &*self.signals;
         let mut inner = match self.try_lock() {
             Some(inner) => inner,
             None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
@@ -451,6 +464,7 @@ impl<C: Core> Shared<C> {
     }
 
     /// Yields a locally held item and publishes the count.
+    #[inline]
     fn pop_local(&self, local: &mut Local<C::Item>) -> Option<C::Item> {
         let item = local.items.pop_front()?;
         local.consumed = local.consumed.saturating_add(1);
@@ -618,7 +632,25 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
     /// The next item: on the first poll, builds the core with `make` (given the runtime
     /// and the flag that is set when the stream is dropped) and spawns the driver on the
     /// current runtime.
+    #[inline]
     pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
+    ) -> Poll<Option<T>> {
+        if let State::Running(running) = self {
+            let polled = running.shared.poll_next(&mut running.local, cx);
+            if let Poll::Ready(None) = polled {
+                *self = State::Done;
+            }
+            return polled;
+        }
+        self.poll_next_cold(cx, make)
+    }
+
+    /// The first poll (which starts the work) and the polls after the end.
+    #[inline(never)]
+    fn poll_next_cold(
         &mut self,
         cx: &mut Context<'_>,
         make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
@@ -733,6 +765,7 @@ pin_project_lite::pin_project! {
 impl<Fut: Future> Future for Indexed<Fut> {
     type Output = (u64, Fut::Output);
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let guard = UnwindGuard(*this.index);

@@ -35,8 +35,8 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use futures::Stream;
 use futures::task::AtomicWaker;
-use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -731,51 +731,60 @@ impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
 // The async core (par_map, par_map_unordered).
 // ---------------------------------------------------------------------------------------
 
-/// How many calls one run may see finish before it yields to the runtime, so an
-/// always-ready upstream cannot monopolise a worker thread.
-const FINISHED_PER_RUN: usize = 256;
+/// How many polls of calls one run may make before it yields to the runtime, so calls
+/// that wake themselves at once (or an always-ready upstream) cannot monopolise a worker
+/// thread.
+const POLLS_PER_RUN: usize = 1024;
 
-thread_local! {
-    /// The index of the call whose poll is unwinding, written by its [`UnwindGuard`]
-    /// during the unwind and read by the core's `catch_unwind`. One store per panic, no
-    /// cost on the normal path.
-    static UNWINDING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+/// The slots whose calls were woken, in wake order; shared with every slot's waker.
+#[derive(Debug, Default)]
+struct ReadySlots {
+    list: Mutex<VecDeque<usize>>,
+    /// The work waker, told when a slot becomes ready (taken on the first wake, registered
+    /// again on each run, as `FuturesUnordered` does).
+    parent: AtomicWaker,
 }
 
-/// Records the index of a call whose poll panics (forgotten when the poll returns).
-struct UnwindGuard(u64);
-
-impl Drop for UnwindGuard {
-    fn drop(&mut self) {
-        // Only reached while unwinding. The innermost guard writes first and the
-        // outermost (the call this core polled) last, so the core reads its own index.
-        let _ = UNWINDING.try_with(|cell| cell.set(Some(self.0)));
+impl ReadySlots {
+    fn list(&self) -> MutexGuard<'_, VecDeque<usize>> {
+        // Nothing panics while holding it; a poisoned list is still a valid list.
+        self.list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-pin_project_lite::pin_project! {
-    /// One call of `f`, with its input index: for the output order and the panic report.
-    pub(crate) struct Indexed<Fut> {
-        #[pin]
-        fut: Fut,
-        index: u64,
-    }
+/// The waker of one slot: queues the slot for polling (once until it is polled).
+#[derive(Debug)]
+struct SlotWake {
+    slot: usize,
+    /// The slot is in the ready list and will be polled: further wakes add nothing.
+    queued: AtomicBool,
+    ready: Arc<ReadySlots>,
 }
 
-impl<Fut: Future> Future for Indexed<Fut> {
-    type Output = (u64, Fut::Output);
+impl Wake for SlotWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
 
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let guard = UnwindGuard(*this.index);
-        let polled = this.fut.poll(cx);
-        std::mem::forget(guard);
-        match polled {
-            Poll::Ready(out) => Poll::Ready((*this.index, out)),
-            Poll::Pending => Poll::Pending,
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, SeqCst) {
+            self.ready.list().push_back(self.slot);
+            self.ready.parent.wake();
         }
     }
+}
+
+/// One place for a call in flight, reused by call after call: the future lives in a
+/// box allocated once (replaced in place with `Pin::set`), and the waker is made once,
+/// so a call costs no allocation once the slots exist.
+struct Slot<Fut> {
+    fut: Pin<Box<Option<Fut>>>,
+    /// The input index of the call in the slot.
+    index: u64,
+    wake: Arc<SlotWake>,
+    waker: Waker,
 }
 
 /// How finished calls reach the output: in input order (`par_map`) or as they finish
@@ -867,25 +876,35 @@ impl<T: 'static> Order<T> for AnyOrder<T> {
 /// What the core was doing when a panic unwound into its `catch_unwind`.
 #[derive(Debug, Clone, Copy)]
 enum Stage {
+    /// Nothing that can panic.
+    Idle,
     /// Polling upstream.
     Upstream,
     /// Calling `f` on the item with this index.
     Call(u64),
-    /// Polling the calls in flight (the call's index is in `UNWINDING`).
-    InFlight,
+    /// Polling the call in this slot.
+    Poll(usize),
 }
 
 pin_project_lite::pin_project! {
     /// The core of `par_map` (`O` = `InOrder`) and `par_map_unordered` (`O` = `AnyOrder`):
-    /// the calls in flight run in one `FuturesUnordered`, each tagged with its index.
-    /// Nothing is structurally pinned (upstream is boxed).
+    /// the calls in flight run in `n` reusable slots, each with its own waker that queues
+    /// the slot in a shared ready list (like `FuturesUnordered`, without its allocation
+    /// per call). Nothing is structurally pinned (upstream and the futures are boxed).
     pub(crate) struct AsyncCore<St, F, Fut: Future, O> {
         // `None` once it has ended, panicked or been cancelled.
         upstream: Option<Pin<Box<St>>>,
         // Reported after every call pulled before the panic.
         upstream_panic: Option<ParMapError>,
         f: F,
-        running: futures::stream::FuturesUnordered<Indexed<Fut>>,
+        slots: Vec<Slot<Fut>>,
+        // Empty slots, reused last-in first-out (the warmest memory first).
+        free: Vec<usize>,
+        // Slots holding a call.
+        occupied: usize,
+        ready: Arc<ReadySlots>,
+        // Slots to poll in this run: new calls, then the ready list taken in one go.
+        to_poll: VecDeque<usize>,
         order: O,
         next_index: u64,
         concurrency: usize,
@@ -906,7 +925,11 @@ where
             upstream: Some(Box::pin(upstream)),
             upstream_panic: None,
             f,
-            running: futures::stream::FuturesUnordered::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            occupied: 0,
+            ready: Arc::new(ReadySlots::default()),
+            to_poll: VecDeque::new(),
             order: O::default(),
             next_index: 0,
             concurrency: limits.concurrency.get(),
@@ -917,15 +940,65 @@ where
 
     /// Calls in flight (running, or finished and waiting for an earlier one).
     fn in_flight(&self) -> usize {
-        self.order.in_flight(self.next_index, self.running.len())
+        self.order.in_flight(self.next_index, self.occupied)
     }
 
-    /// Pulls and starts calls while the bound allows, and polls the calls in flight,
-    /// pulling again each time one finishes (so a finished call's memory is reused by the
-    /// next at once). `stage` tells the caller what panicked, if anything does.
+    /// Puts a new call in a free slot (or a new one) and queues it for its first poll.
+    fn start(&mut self, fut: Fut, index: u64) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = self.slots.len();
+                let wake = Arc::new(SlotWake {
+                    slot,
+                    queued: AtomicBool::new(false),
+                    ready: Arc::clone(&self.ready),
+                });
+                self.slots.push(Slot {
+                    fut: Box::pin(None),
+                    index,
+                    waker: Waker::from(Arc::clone(&wake)),
+                    wake,
+                });
+                slot
+            }
+        };
+        if let Some(place) = self.slots.get_mut(slot) {
+            place.fut.set(Some(fut));
+            place.index = index;
+            self.occupied += 1;
+            self.to_poll.push_back(slot);
+        }
+    }
+
+    /// The next slot to poll: queued in this run, else the ready list taken in one go.
+    fn next_ready(&mut self) -> Option<usize> {
+        if let Some(slot) = self.to_poll.pop_front() {
+            return Some(slot);
+        }
+        std::mem::swap(&mut *self.ready.list(), &mut self.to_poll);
+        self.to_poll.pop_front()
+    }
+
+    /// Empties `slot` after its call finished (or panicked): the slot is free before the
+    /// call is dropped, so a panic in the call's `drop` loses nothing.
+    fn finish(&mut self, slot: usize) {
+        if let Some(place) = self.slots.get_mut(slot) {
+            if place.fut.is_some() {
+                self.free.push(slot);
+                self.occupied = self.occupied.saturating_sub(1);
+                place.fut.set(None);
+            }
+        }
+    }
+
+    /// Pulls and starts calls while the bound allows, and polls the calls that were
+    /// woken, pulling again each time one finishes (so its slot is reused at once).
+    /// `stage` tells the caller what panicked, if anything does.
     fn run_unguarded(&mut self, cx: &mut Context<'_>, held: usize, stage: &mut Stage) {
         let limit = self.concurrency.saturating_add(self.cap);
-        let mut finished = 0;
+        self.ready.parent.register(cx.waker());
+        let mut polls = 0;
         loop {
             loop {
                 let in_flight = self.in_flight();
@@ -942,26 +1015,37 @@ where
                         self.next_index = index.saturating_add(1);
                         *stage = Stage::Call(index);
                         let fut = (self.f)(item);
-                        self.running.push(Indexed { fut, index });
+                        *stage = Stage::Idle;
+                        self.start(fut, index);
                     }
                     Poll::Ready(None) => self.upstream = None,
                     Poll::Pending => break,
                 }
             }
-            if self.running.is_empty() {
+            if polls >= POLLS_PER_RUN {
+                cx.waker().wake_by_ref();
                 break;
             }
-            *stage = Stage::InFlight;
-            match self.running.poll_next_unpin(cx) {
-                Poll::Ready(Some((index, out))) => {
-                    self.order.deliver(index, Ok(out), &mut self.buffer);
-                    finished += 1;
-                    if finished >= FINISHED_PER_RUN {
-                        cx.waker().wake_by_ref();
-                        break;
-                    }
-                }
-                Poll::Ready(None) | Poll::Pending => break,
+            let Some(slot) = self.next_ready() else {
+                break;
+            };
+            let Some(place) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            // Cleared before the poll: a wake-up during the poll queues the slot again.
+            place.wake.queued.store(false, SeqCst);
+            let Some(fut) = place.fut.as_mut().as_pin_mut() else {
+                // A late wake-up of a call that has finished.
+                continue;
+            };
+            polls += 1;
+            *stage = Stage::Poll(slot);
+            let polled = fut.poll(&mut Context::from_waker(&place.waker));
+            *stage = Stage::Idle;
+            if let Poll::Ready(out) = polled {
+                let index = place.index;
+                self.order.deliver(index, Ok(out), &mut self.buffer);
+                self.finish(slot);
             }
         }
     }
@@ -976,16 +1060,17 @@ where
                 return;
             }
             Stage::Call(index) => index,
-            Stage::InFlight => match UNWINDING.try_with(std::cell::Cell::take) {
-                Ok(Some(index)) => index,
-                // A panic inside `FuturesUnordered` itself, outside every call: nothing
-                // to attribute it to; end the stream rather than wait for a lost index.
-                _ => {
-                    self.cancel_work();
-                    self.upstream_panic = Some(ParMapError::UpstreamPanicked { message });
+            Stage::Poll(slot) => {
+                let Some(index) = self.slots.get(slot).map(|place| place.index) else {
                     return;
-                }
-            },
+                };
+                // The call is dropped here, outside the run's `catch_unwind`: a panic in
+                // its `drop` is ignored (the slot is already free).
+                let _ = catch_unwind(AssertUnwindSafe(|| self.finish(slot)));
+                index
+            }
+            // Nothing in the core panics outside user code.
+            Stage::Idle => return,
         };
         self.order.deliver(
             index,
@@ -996,7 +1081,10 @@ where
 
     fn cancel_work(&mut self) {
         self.upstream = None;
-        self.running = futures::stream::FuturesUnordered::new();
+        self.slots.clear();
+        self.free.clear();
+        self.occupied = 0;
+        self.to_poll.clear();
         self.order.clear();
     }
 }
@@ -1019,7 +1107,7 @@ where
     /// `stage`, becomes its error item, and the run goes on.
     fn run(&mut self, cx: &mut Context<'_>, held: usize) {
         loop {
-            let mut stage = Stage::InFlight;
+            let mut stage = Stage::Idle;
             let caught = catch_unwind(AssertUnwindSafe(|| {
                 self.run_unguarded(cx, held, &mut stage);
             }));

@@ -11,10 +11,13 @@
 //!   wake-up: as cheap as `buffered` while the consumer keeps up), and
 //! - a **driver** task spawned on the first poll runs it when the consumer is busy.
 //!
-//! Every waker handed to upstream and to the calls in flight is one *work waker* that
-//! routes a wake-up to the consumer while it waits for an item, and to the driver while
-//! the consumer is busy. Whoever fails to take the lock leaves a flag that the holder
-//! checks after unlocking, so no wake-up is lost.
+//! Upstream is polled with one *work waker* that routes a wake-up to the consumer while
+//! it waits for an item, and to the driver while the consumer is busy. Each async call
+//! runs in one of `n` reusable slots whose waker queues the slot in a ready list and
+//! then wakes the work waker; only the woken slots are polled, and a slot's box and
+//! waker are made once, so a call costs no allocation of the operator's own. Whoever
+//! fails to take the lock leaves a flag that the holder checks after unlocking, so no
+//! wake-up is lost.
 //!
 //! Finished results wait in the core's buffer, and the consumer takes them all at once
 //! into a local queue it yields from without locking (publishing how many it has yielded
@@ -282,7 +285,7 @@ impl Wake for Signals {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // During a run (a budget yield of `FuturesUnordered`, a call finishing on another
+        // During a run (a budget yield of the core, a call finishing on another
         // thread) the runner runs again instead: no task is woken, nothing crosses
         // threads. Otherwise exactly one of us and the runner claims the flag.
         self.rerun.store(true, SeqCst);

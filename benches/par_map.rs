@@ -7,7 +7,9 @@
 //!    and the consumer spends 4 ms on each result. `buffered` polls its futures only while
 //!    the consumer polls it, so its in-flight work stalls during those 4 ms; our driver
 //!    keeps the work going.
-//!    `consumer_alone` is the floor: the consumer's 200 waits of 4 ms with no work at all.
+//!    `consumer_alone` is the consumer's 200 waits of 4 ms with no work at all;
+//!    `first_item_then_consumer` adds the first item's 16 waits before them: the floor of
+//!    any design, since nothing can be consumed before the first result exists.
 //! 3. `par_map_blocking_cpu`: CPU-heavy synchronous work on 100k items against rayon's
 //!    `par_iter().map().collect()` and a sequential loop; `tokio_spawn_batches` is the
 //!    measured alternative design (the same batches as tasks on the runtime's workers
@@ -169,6 +171,19 @@ fn bench_busy_consumer(c: &mut Criterion) {
             })
         })
     });
+    // The floor of any design: no result before the first item's 16 waits, then the
+    // consumer's 200 waits back to back.
+    g.bench_function("first_item_then_consumer", |b| {
+        b.to_async(&rt).iter(|| {
+            on_worker(async {
+                let mut sum = timer_work(0).await;
+                for x in 0..BUSY_ITEMS {
+                    sum = busy_consume(sum, x).await;
+                }
+                sum
+            })
+        })
+    });
     g.bench_function("futures_buffered", |b| {
         b.to_async(&rt).iter(|| {
             on_worker(async {
@@ -303,6 +318,8 @@ fn main() {
             ("par_map_unordered", "futures_buffer_unordered"),
             ("par_map", "sequential_loop"),
             ("par_map", "consumer_alone"),
+            ("par_map", "first_item_then_consumer"),
+            ("futures_buffered", "first_item_then_consumer"),
         ],
     );
     common::print_ratios(

@@ -1413,7 +1413,9 @@ pub trait DataflowExt: Stream {
     ///   on the first poll, runs the calls in flight and pulls new items whenever you are
     ///   busy with an item this stream gave you; finished results wait in a bounded
     ///   output buffer. While you wait on the stream, your own task does the work, as
-    ///   `buffered` does, with no hand-off between threads.
+    ///   `buffered` does, with no hand-off between threads. The calls run in `n` slots
+    ///   reused call after call, so a call costs no allocation of the stream's own: on
+    ///   yield-heavy work it is faster than `buffered` (`benches/par_map.rs`).
     /// - **A panic is an error item.** A panic in `f` or in its future becomes
     ///   `Err(`[`ParMapError::Panicked`]`)` with the item's index and the message, in the
     ///   item's place, and the stream goes on with the other items: every input item comes
@@ -1574,15 +1576,30 @@ pub trait DataflowExt: Stream {
     /// yields the results in input order.
     ///
     /// For work that computes rather than waits (parsing, hashing, compressing): calling
-    /// it inside an async `par_map` would block the runtime's worker threads. Here `f`
-    /// runs on tokio's blocking pool. Items are handed over in batches, so the hand-over
-    /// costs little even when `f` takes microseconds: the batch size adapts to about half
+    /// it inside an async `par_map` would hold up everything else on the worker thread it
+    /// ran on. Here `f` runs in batches, each a task of its own. Items are handed over in
+    /// batches, so the hand-over costs little even when `f` takes microseconds: the batch
+    /// size adapts to about half
     /// a millisecond of work, up to [`max_batch`](ParMapBlocking::max_batch) items
     /// (default 256), and a batch is cut short when upstream has nothing ready, so a slow
     /// upstream never waits for a full batch. Like [`par_map`](DataflowExt::par_map), the
     /// work goes on while the consumer is busy, finished results wait in a bounded output
     /// buffer, and a panic in `f` becomes `Err(`[`ParMapError::Panicked`]`)` in the item's
     /// place while the other items go on.
+    ///
+    /// # Where `f` runs: spawned tasks or the blocking pool
+    ///
+    /// On a multi-thread runtime the batches run as spawned tasks on the runtime's worker
+    /// threads, each yielding to the runtime after every 0.1 ms of work so the consumer and
+    /// other tasks keep running. This is the measured choice: on CPU-bound work it runs at
+    /// rayon's speed (`benches/par_map.rs`, group `par_map_blocking_cpu`), where handing
+    /// the same batches to tokio's blocking pool ran at two thirds of it (the pool's
+    /// threads compete with the idle workers for the cores, and every batch crosses
+    /// threads twice). When `f` *waits* rather than computes (blocking I/O, a lock, a
+    /// channel), call [`on_blocking_pool`](ParMapBlocking::on_blocking_pool) so the waiting
+    /// holds a blocking-pool thread instead of a worker. On a current-thread runtime the
+    /// batches always go to the blocking pool: the runtime's only thread must stay free for
+    /// the consumer.
     ///
     /// # Bounds
     ///
@@ -1608,8 +1625,8 @@ pub trait DataflowExt: Stream {
     /// # Cancel safety
     ///
     /// Dropping the stream aborts its driver task and every batch that has not started.
-    /// A thread cannot be interrupted, so a batch already running finishes the call of
-    /// `f` it is in, then skips the rest of the batch. Nothing new starts.
+    /// A call of `f` cannot be interrupted, so a batch already running finishes the call
+    /// of `f` it is in, then skips the rest of the batch. Nothing new starts.
     ///
     /// # Examples
     ///
@@ -1620,7 +1637,7 @@ pub trait DataflowExt: Stream {
     /// #[derive(Debug, PartialEq)]
     /// enum Level { Info, Error }
     ///
-    /// /// Parsing is CPU work: it runs on the blocking pool, four lines at once.
+    /// /// Parsing is CPU work: it runs in batches, four at once.
     /// fn parse_log_entry(line: String) -> (Level, String) {
     ///     match line.split_once(' ') {
     ///         Some(("ERROR", msg)) => (Level::Error, msg.to_owned()),

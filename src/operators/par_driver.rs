@@ -11,10 +11,13 @@
 //!   wake-up: as cheap as `buffered` while the consumer keeps up), and
 //! - a **driver** task spawned on the first poll runs it when the consumer is busy.
 //!
-//! Every waker handed to upstream and to the calls in flight is one *work waker* that
-//! routes a wake-up to the consumer while it waits for an item, and to the driver while
-//! the consumer is busy. Whoever fails to take the lock leaves a flag that the holder
-//! checks after unlocking, so no wake-up is lost.
+//! Upstream is polled with one *work waker* that routes a wake-up to the consumer while
+//! it waits for an item, and to the driver while the consumer is busy. Each async call
+//! runs in one of `n` reusable slots whose waker queues the slot in a ready list and
+//! then wakes the work waker; only the woken slots are polled, and a slot's box and
+//! waker are made once, so a call costs no allocation of the operator's own. Whoever
+//! fails to take the lock leaves a flag that the holder checks after unlocking, so no
+//! wake-up is lost.
 //!
 //! Finished results wait in the core's buffer, and the consumer takes them all at once
 //! into a local queue it yields from without locking (publishing how many it has yielded
@@ -35,8 +38,8 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use futures::Stream;
 use futures::task::AtomicWaker;
-use futures::{Stream, StreamExt};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -199,30 +202,13 @@ pub(crate) trait Core: Send + 'static {
     /// What the consumer receives.
     type Item;
 
-    /// Pulls from upstream and starts work while the bound allows (`held` finished items
-    /// are with the consumer already and count against it); `true` if anything was pulled.
-    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool;
-
-    /// Moves finished work to the finished queue; `true` if anything finished.
-    fn harvest(&mut self, cx: &mut Context<'_>) -> bool;
-
-    /// Finished items, in output order, waiting for the consumer.
-    fn finished(&mut self) -> &mut VecDeque<Self::Item>;
-
     /// Pulls, starts and harvests work until nothing moves or a budget is spent (then it
     /// wakes `cx` to be run again). `cx` carries the work waker. `held` finished items
     /// are with the consumer already: they count against the bound.
-    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
-        for _ in 0..ROUNDS_PER_RUN {
-            // Refill first, so the harvest polls the new calls too; a harvest that found
-            // nothing finished freed no slot, so another round would find nothing either.
-            self.refill(cx, held);
-            if !self.harvest(cx) {
-                return;
-            }
-        }
-        cx.waker().wake_by_ref();
-    }
+    fn run(&mut self, cx: &mut Context<'_>, held: usize);
+
+    /// Finished items, in output order, waiting for the consumer.
+    fn finished(&mut self) -> &mut VecDeque<Self::Item>;
 
     /// Moves every finished item, in output order, to the back of `out`; returns how
     /// many.
@@ -299,7 +285,7 @@ impl Wake for Signals {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // During a run (a budget yield of `FuturesUnordered`, a call finishing on another
+        // During a run (a budget yield of the core, a call finishing on another
         // thread) the runner runs again instead: no task is woken, nothing crosses
         // threads. Otherwise exactly one of us and the runner claims the flag.
         self.rerun.store(true, SeqCst);
@@ -390,6 +376,7 @@ impl<C: Core> Shared<C> {
     }
 
     /// Consumer side: the next item, `None` at the end.
+    #[inline]
     fn poll_next(&self, local: &mut Local<C::Item>, cx: &mut Context<'_>) -> Poll<Option<C::Item>> {
         let sig = &*self.signals;
         // The hot path: an item taken earlier, and nothing for us to do in the core.
@@ -400,6 +387,18 @@ impl<C: Core> Shared<C> {
         {
             return Poll::Ready(self.pop_local(local));
         }
+        self.poll_next_core(local, cx)
+    }
+
+    /// Consumer side, when the core needs running or the local items are used up (kept
+    /// out of line so the hot path above stays small).
+    #[inline(never)]
+    fn poll_next_core(
+        &self,
+        local: &mut Local<C::Item>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<C::Item>> {
+        let sig = &*self.signals;
         let mut inner = match self.try_lock() {
             Some(inner) => inner,
             None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
@@ -468,6 +467,7 @@ impl<C: Core> Shared<C> {
     }
 
     /// Yields a locally held item and publishes the count.
+    #[inline]
     fn pop_local(&self, local: &mut Local<C::Item>) -> Option<C::Item> {
         let item = local.items.pop_front()?;
         local.consumed = local.consumed.saturating_add(1);
@@ -607,15 +607,10 @@ impl<St, F, C, T> State<St, F, C, T> {
         matches!(self, State::Done)
     }
 
-    /// Checks a new setting that only makes sense before the first poll.
-    pub(crate) fn check_setting(
-        &self,
-        setting: &'static str,
-        value: Count,
-    ) -> Result<NonZeroUsize, ConfigError> {
-        let value = value.validate(setting)?;
+    /// `Ok` before the first poll; a setting named `setting` cannot change after it.
+    pub(crate) fn check_unpolled(&self, setting: &'static str) -> Result<(), ConfigError> {
         if matches!(self, State::Idle { .. }) {
-            Ok(value)
+            Ok(())
         } else {
             Err(ConfigError::Invalid {
                 setting,
@@ -623,13 +618,42 @@ impl<St, F, C, T> State<St, F, C, T> {
             })
         }
     }
+
+    /// Checks a new setting that only makes sense before the first poll.
+    pub(crate) fn check_setting(
+        &self,
+        setting: &'static str,
+        value: Count,
+    ) -> Result<NonZeroUsize, ConfigError> {
+        let value = value.validate(setting)?;
+        self.check_unpolled(setting)?;
+        Ok(value)
+    }
 }
 
 impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
     /// The next item: on the first poll, builds the core with `make` (given the runtime
     /// and the flag that is set when the stream is dropped) and spawns the driver on the
     /// current runtime.
+    #[inline]
     pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
+    ) -> Poll<Option<T>> {
+        if let State::Running(running) = self {
+            let polled = running.shared.poll_next(&mut running.local, cx);
+            if let Poll::Ready(None) = polled {
+                *self = State::Done;
+            }
+            return polled;
+        }
+        self.poll_next_cold(cx, make)
+    }
+
+    /// The first poll (which starts the work) and the polls after the end.
+    #[inline(never)]
+    fn poll_next_cold(
         &mut self,
         cx: &mut Context<'_>,
         make: impl FnOnce(St, F, &Handle, Arc<AtomicBool>) -> C,
@@ -710,102 +734,181 @@ impl<St: fmt::Debug, F, C, T> fmt::Debug for State<St, F, C, T> {
 // The async core (par_map, par_map_unordered).
 // ---------------------------------------------------------------------------------------
 
-/// How many refill/harvest rounds one run may do before it yields to the runtime, so an
-/// always-ready upstream cannot monopolise a worker thread.
-const ROUNDS_PER_RUN: usize = 16;
+/// How many polls of calls one run may make before it yields to the runtime, so calls
+/// that wake themselves at once (or an always-ready upstream) cannot monopolise a worker
+/// thread.
+const POLLS_PER_RUN: usize = 1024;
 
-/// One call of `f` on one item, with a caught panic turned into an error item.
-pub(crate) type Call<Fut> = futures::future::Either<
-    Tagged<futures::future::CatchUnwind<AssertUnwindSafe<Fut>>>,
-    futures::future::Ready<Result<<Fut as Future>::Output, ParMapError>>,
->;
+/// The slots whose calls were woken, in wake order; shared with every slot's waker.
+#[derive(Debug, Default)]
+struct ReadySlots {
+    list: Mutex<VecDeque<usize>>,
+    /// The work waker, told when a slot becomes ready (taken on the first wake, registered
+    /// again on each run, as `FuturesUnordered` does).
+    parent: AtomicWaker,
+}
 
-pin_project_lite::pin_project! {
-    /// A call tagged with its input index, for the panic report.
-    pub(crate) struct Tagged<F> {
-        #[pin]
-        fut: F,
-        index: u64,
+impl ReadySlots {
+    fn list(&self) -> MutexGuard<'_, VecDeque<usize>> {
+        // Nothing panics while holding it; a poisoned list is still a valid list.
+        self.list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl<F, T> Future for Tagged<F>
-where
-    F: Future<Output = std::thread::Result<T>>,
-{
-    type Output = Result<T, ParMapError>;
+/// The waker of one slot: queues the slot for polling (once until it is polled).
+#[derive(Debug)]
+struct SlotWake {
+    slot: usize,
+    /// The slot is in the ready list and will be polled: further wakes add nothing.
+    queued: AtomicBool,
+    ready: Arc<ReadySlots>,
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.fut.poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
-            Poll::Ready(Err(payload)) => Poll::Ready(Err(ParMapError::Panicked {
-                index: *this.index,
-                message: panic_message(&*payload),
-            })),
+impl Wake for SlotWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, SeqCst) {
+            self.ready.list().push_back(self.slot);
+            self.ready.parent.wake();
         }
     }
 }
 
-/// Calls `f(item)`, catching a panic in the call itself as well as in its future.
-fn call<I, F, Fut>(f: &mut F, index: u64, item: I) -> Call<Fut>
-where
-    F: FnMut(I) -> Fut,
-    Fut: Future,
-{
-    use futures::FutureExt;
-    match catch_unwind(AssertUnwindSafe(|| f(item))) {
-        Ok(fut) => futures::future::Either::Left(Tagged {
-            fut: AssertUnwindSafe(fut).catch_unwind(),
-            index,
-        }),
-        Err(payload) => {
-            futures::future::Either::Right(futures::future::ready(Err(ParMapError::Panicked {
-                index,
-                message: panic_message(&*payload),
-            })))
+/// One place for a call in flight, reused by call after call: the future lives in a
+/// box allocated once (replaced in place with `Pin::set`), and the waker is made once,
+/// so a call costs no allocation once the slots exist.
+struct Slot<Fut> {
+    fut: Pin<Box<Option<Fut>>>,
+    /// The input index of the call in the slot.
+    index: u64,
+    wake: Arc<SlotWake>,
+    waker: Waker,
+}
+
+/// How finished calls reach the output: in input order (`par_map`) or as they finish
+/// (`par_map_unordered`).
+pub(crate) trait Order<T>: Default + Send + 'static {
+    /// Hands the result of call `index` to `out`, now or once the calls before it have.
+    fn deliver(&mut self, index: u64, result: T, out: &mut VecDeque<T>);
+
+    /// Calls counted as in flight: running (`running`) or finished but waiting for an
+    /// earlier call. `next` is the index of the next call to start.
+    fn in_flight(&self, next: u64, running: usize) -> usize;
+
+    /// Forgets every waiting result.
+    fn clear(&mut self);
+}
+
+/// Results in input order: a result that finishes early waits in a ring indexed from
+/// the oldest call not yet delivered (at most `n` long).
+#[derive(Debug)]
+pub(crate) struct InOrder<T> {
+    /// The index of the oldest call not yet delivered (`ring[0]`).
+    base: u64,
+    ring: VecDeque<Option<T>>,
+}
+
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder {
+            base: 0,
+            ring: VecDeque::new(),
         }
     }
 }
 
-/// The set of calls in flight: `FuturesOrdered` for `par_map`, `FuturesUnordered` for
-/// `par_map_unordered`.
-pub(crate) trait InFlight<Fut: Future>:
-    Stream<Item = Fut::Output> + Unpin + Default
-{
-    fn push(&mut self, fut: Fut);
-    fn len(&self) -> usize;
+impl<T: Send + 'static> Order<T> for InOrder<T> {
+    fn deliver(&mut self, index: u64, result: T, out: &mut VecDeque<T>) {
+        let slot = usize::try_from(index.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        if slot == 0 && self.ring.is_empty() {
+            // The common case: calls finish about in order.
+            out.push_back(result);
+            self.base = self.base.saturating_add(1);
+            return;
+        }
+        if self.ring.len() <= slot {
+            self.ring.resize_with(slot.saturating_add(1), || None);
+        }
+        if let Some(place) = self.ring.get_mut(slot) {
+            *place = Some(result);
+        }
+        while let Some(Some(_)) = self.ring.front() {
+            if let Some(Some(ready)) = self.ring.pop_front() {
+                out.push_back(ready);
+                self.base = self.base.saturating_add(1);
+            }
+        }
+    }
+
+    fn in_flight(&self, next: u64, _running: usize) -> usize {
+        usize::try_from(next.saturating_sub(self.base)).unwrap_or(usize::MAX)
+    }
+
+    fn clear(&mut self) {
+        self.ring.clear();
+    }
 }
 
-impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesOrdered<Fut> {
-    fn push(&mut self, fut: Fut) {
-        self.push_back(fut);
-    }
-    fn len(&self) -> usize {
-        futures::stream::FuturesOrdered::len(self)
+/// Results as they finish.
+#[derive(Debug)]
+pub(crate) struct AnyOrder<T>(std::marker::PhantomData<fn(T) -> T>);
+
+impl<T> Default for AnyOrder<T> {
+    fn default() -> Self {
+        AnyOrder(std::marker::PhantomData)
     }
 }
 
-impl<Fut: Future> InFlight<Fut> for futures::stream::FuturesUnordered<Fut> {
-    fn push(&mut self, fut: Fut) {
-        futures::stream::FuturesUnordered::push(self, fut);
+impl<T: 'static> Order<T> for AnyOrder<T> {
+    fn deliver(&mut self, _index: u64, result: T, out: &mut VecDeque<T>) {
+        out.push_back(result);
     }
-    fn len(&self) -> usize {
-        futures::stream::FuturesUnordered::len(self)
+
+    fn in_flight(&self, _next: u64, running: usize) -> usize {
+        running
     }
+
+    fn clear(&mut self) {}
+}
+
+/// What the core was doing when a panic unwound into its `catch_unwind`.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Nothing that can panic.
+    Idle,
+    /// Polling upstream.
+    Upstream,
+    /// Calling `f` on the item with this index.
+    Call(u64),
+    /// Polling the call in this slot.
+    Poll(usize),
 }
 
 pin_project_lite::pin_project! {
-    /// The core of `par_map` (`Q` = `FuturesOrdered`) and `par_map_unordered`
-    /// (`Q` = `FuturesUnordered`). Nothing is structurally pinned (upstream is boxed).
-    pub(crate) struct AsyncCore<St, F, Fut: Future, Q> {
+    /// The core of `par_map` (`O` = `InOrder`) and `par_map_unordered` (`O` = `AnyOrder`):
+    /// the calls in flight run in `n` reusable slots, each with its own waker that queues
+    /// the slot in a shared ready list (like `FuturesUnordered`, without its allocation
+    /// per call). Nothing is structurally pinned (upstream and the futures are boxed).
+    pub(crate) struct AsyncCore<St, F, Fut: Future, O> {
         // `None` once it has ended, panicked or been cancelled.
         upstream: Option<Pin<Box<St>>>,
         // Reported after every call pulled before the panic.
         upstream_panic: Option<ParMapError>,
         f: F,
-        in_flight: Q,
+        slots: Vec<Slot<Fut>>,
+        // Empty slots, reused last-in first-out (the warmest memory first).
+        free: Vec<usize>,
+        // Slots holding a call.
+        occupied: usize,
+        ready: Arc<ReadySlots>,
+        // Slots to poll in this run: new calls, then the ready list taken in one go.
+        to_poll: VecDeque<usize>,
+        order: O,
         next_index: u64,
         concurrency: usize,
         cap: usize,
@@ -813,88 +916,214 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<St, F, Fut, Q> AsyncCore<St, F, Fut, Q>
+impl<St, F, Fut, O> AsyncCore<St, F, Fut, O>
 where
     St: Stream,
     F: FnMut(St::Item) -> Fut,
     Fut: Future,
-    Q: InFlight<Call<Fut>>,
+    O: Order<Result<Fut::Output, ParMapError>>,
 {
     pub(crate) fn new(upstream: St, f: F, limits: Limits) -> Self {
         AsyncCore {
             upstream: Some(Box::pin(upstream)),
             upstream_panic: None,
             f,
-            in_flight: Q::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            occupied: 0,
+            ready: Arc::new(ReadySlots::default()),
+            to_poll: VecDeque::new(),
+            order: O::default(),
             next_index: 0,
             concurrency: limits.concurrency.get(),
             cap: limits.buffer.get(),
             buffer: VecDeque::new(),
         }
     }
+
+    /// Calls in flight (running, or finished and waiting for an earlier one).
+    fn in_flight(&self) -> usize {
+        self.order.in_flight(self.next_index, self.occupied)
+    }
+
+    /// Puts a new call in a free slot (or a new one) and queues it for its first poll.
+    fn start(&mut self, fut: Fut, index: u64) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = self.slots.len();
+                let wake = Arc::new(SlotWake {
+                    slot,
+                    queued: AtomicBool::new(false),
+                    ready: Arc::clone(&self.ready),
+                });
+                self.slots.push(Slot {
+                    fut: Box::pin(None),
+                    index,
+                    waker: Waker::from(Arc::clone(&wake)),
+                    wake,
+                });
+                slot
+            }
+        };
+        if let Some(place) = self.slots.get_mut(slot) {
+            place.fut.set(Some(fut));
+            place.index = index;
+            self.occupied += 1;
+            self.to_poll.push_back(slot);
+        }
+    }
+
+    /// The next slot to poll: queued in this run, else the ready list taken in one go.
+    fn next_ready(&mut self) -> Option<usize> {
+        if let Some(slot) = self.to_poll.pop_front() {
+            return Some(slot);
+        }
+        std::mem::swap(&mut *self.ready.list(), &mut self.to_poll);
+        self.to_poll.pop_front()
+    }
+
+    /// Empties `slot` after its call finished (or panicked): the slot is free before the
+    /// call is dropped, so a panic in the call's `drop` loses nothing.
+    fn finish(&mut self, slot: usize) {
+        if let Some(place) = self.slots.get_mut(slot) {
+            if place.fut.is_some() {
+                self.free.push(slot);
+                self.occupied = self.occupied.saturating_sub(1);
+                place.fut.set(None);
+            }
+        }
+    }
+
+    /// Pulls and starts calls while the bound allows, and polls the calls that were
+    /// woken, pulling again each time one finishes (so its slot is reused at once).
+    /// `stage` tells the caller what panicked, if anything does.
+    fn run_unguarded(&mut self, cx: &mut Context<'_>, held: usize, stage: &mut Stage) {
+        let limit = self.concurrency.saturating_add(self.cap);
+        self.ready.parent.register(cx.waker());
+        let mut polls = 0;
+        loop {
+            loop {
+                let in_flight = self.in_flight();
+                if in_flight >= self.concurrency || in_flight + self.buffer.len() + held >= limit {
+                    break;
+                }
+                let Some(upstream) = self.upstream.as_mut() else {
+                    break;
+                };
+                *stage = Stage::Upstream;
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => {
+                        let index = self.next_index;
+                        self.next_index = index.saturating_add(1);
+                        *stage = Stage::Call(index);
+                        let fut = (self.f)(item);
+                        *stage = Stage::Idle;
+                        self.start(fut, index);
+                    }
+                    Poll::Ready(None) => self.upstream = None,
+                    Poll::Pending => break,
+                }
+            }
+            if polls >= POLLS_PER_RUN {
+                cx.waker().wake_by_ref();
+                break;
+            }
+            let Some(slot) = self.next_ready() else {
+                break;
+            };
+            let Some(place) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            // Cleared before the poll: a wake-up during the poll queues the slot again.
+            place.wake.queued.store(false, SeqCst);
+            let Some(fut) = place.fut.as_mut().as_pin_mut() else {
+                // A late wake-up of a call that has finished.
+                continue;
+            };
+            polls += 1;
+            *stage = Stage::Poll(slot);
+            let polled = fut.poll(&mut Context::from_waker(&place.waker));
+            *stage = Stage::Idle;
+            if let Poll::Ready(out) = polled {
+                let index = place.index;
+                self.order.deliver(index, Ok(out), &mut self.buffer);
+                self.finish(slot);
+            }
+        }
+    }
+
+    /// Turns a panic caught while `stage` into the error item it stands for.
+    fn on_panic(&mut self, stage: Stage, payload: &(dyn std::any::Any + Send)) {
+        let message = panic_message(payload);
+        let index = match stage {
+            Stage::Upstream => {
+                self.upstream = None;
+                self.upstream_panic = Some(ParMapError::UpstreamPanicked { message });
+                return;
+            }
+            Stage::Call(index) => index,
+            Stage::Poll(slot) => {
+                let Some(index) = self.slots.get(slot).map(|place| place.index) else {
+                    return;
+                };
+                // The call is dropped here, outside the run's `catch_unwind`: a panic in
+                // its `drop` is ignored (the slot is already free).
+                let _ = catch_unwind(AssertUnwindSafe(|| self.finish(slot)));
+                index
+            }
+            // Nothing in the core panics outside user code.
+            Stage::Idle => return,
+        };
+        self.order.deliver(
+            index,
+            Err(ParMapError::Panicked { index, message }),
+            &mut self.buffer,
+        );
+    }
+
+    fn cancel_work(&mut self) {
+        self.upstream = None;
+        self.slots.clear();
+        self.free.clear();
+        self.occupied = 0;
+        self.to_poll.clear();
+        self.order.clear();
+    }
 }
 
-impl<St, F, Fut, Q> Core for AsyncCore<St, F, Fut, Q>
+impl<St, F, Fut, O> Core for AsyncCore<St, F, Fut, O>
 where
     St: Stream + Send + 'static,
     F: FnMut(St::Item) -> Fut + Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
-    Q: InFlight<Call<Fut>> + Send + 'static,
+    O: Order<Result<Fut::Output, ParMapError>>,
 {
     type Item = Result<Fut::Output, ParMapError>;
 
-    /// Pulls from upstream while fewer than `concurrency` calls are in flight and fewer
-    /// than `concurrency + cap` items are held (in flight, finished, and `held` with the
-    /// consumer).
-    fn refill(&mut self, cx: &mut Context<'_>, held: usize) -> bool {
-        let limit = self.concurrency.saturating_add(self.cap);
-        let mut pulled = false;
-        while self.in_flight.len() < self.concurrency
-            && self.in_flight.len() + self.buffer.len() + held < limit
-        {
-            let Some(upstream) = self.upstream.as_mut() else {
-                break;
-            };
-            match poll_upstream(upstream.as_mut(), cx) {
-                Ok(Poll::Ready(Some(item))) => {
-                    let index = self.next_index;
-                    self.next_index = self.next_index.saturating_add(1);
-                    let c = call(&mut self.f, index, item);
-                    self.in_flight.push(c);
-                    pulled = true;
-                }
-                Ok(Poll::Ready(None)) => self.upstream = None,
-                Ok(Poll::Pending) => break,
-                Err(e) => {
-                    self.upstream = None;
-                    self.upstream_panic = Some(e);
-                }
+    /// Pulls while fewer than `concurrency` calls are in flight and fewer than
+    /// `concurrency + cap` items are held (in flight, finished, and `held` with the
+    /// consumer); polls the calls in flight whatever the buffer holds (the bound is kept
+    /// on the pulling side, so work in flight always moves). One `catch_unwind` covers
+    /// the whole run: a panic in upstream, in `f` or in a call's poll is attributed by
+    /// `stage`, becomes its error item, and the run goes on.
+    fn run(&mut self, cx: &mut Context<'_>, held: usize) {
+        loop {
+            let mut stage = Stage::Idle;
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                self.run_unguarded(cx, held, &mut stage);
+            }));
+            match caught {
+                Ok(()) => break,
+                Err(payload) => self.on_panic(stage, &*payload),
             }
         }
-        pulled
-    }
-
-    /// Polls the calls in flight and moves the finished ones to the buffer. Never held
-    /// back by the buffer: the bound is kept by `refill`, so work in flight always moves.
-    fn harvest(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut harvested = false;
-        while self.in_flight.len() > 0 {
-            match self.in_flight.poll_next_unpin(cx) {
-                Poll::Ready(Some(out)) => {
-                    self.buffer.push_back(out);
-                    harvested = true;
-                }
-                Poll::Ready(None) | Poll::Pending => break,
-            }
-        }
-        if self.in_flight.len() == 0 {
+        if self.upstream_panic.is_some() && self.in_flight() == 0 {
             if let Some(e) = self.upstream_panic.take() {
                 self.buffer.push_back(Err(e));
-                harvested = true;
             }
         }
-        harvested
     }
 
     fn finished(&mut self) -> &mut VecDeque<Self::Item> {
@@ -906,16 +1135,16 @@ where
     }
 
     fn is_full(&self, held: usize) -> bool {
-        let holding = self.in_flight.len() + self.buffer.len() + held;
+        let holding = self.in_flight() + self.buffer.len() + held;
         holding >= self.concurrency.saturating_add(self.cap)
     }
 
     fn is_drained(&self) -> bool {
-        self.upstream.is_none() && self.in_flight.len() == 0 && self.upstream_panic.is_none()
+        self.upstream.is_none() && self.in_flight() == 0 && self.upstream_panic.is_none()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let here = self.buffer.len().saturating_add(self.in_flight.len());
+        let here = self.buffer.len().saturating_add(self.in_flight());
         let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
         match &self.upstream {
             None => (here, Some(here)),
@@ -930,9 +1159,8 @@ where
     }
 
     fn cancel(&mut self) {
-        self.upstream = None;
+        self.cancel_work();
         self.upstream_panic = None;
-        self.in_flight = Q::default();
     }
 
     fn error_item(e: ParMapError) -> Self::Item {
@@ -940,13 +1168,14 @@ where
     }
 }
 
-/// Defines the stream of an async parallel map whose in-flight calls sit in `$queue`:
-/// `FuturesOrdered` for `par_map`, `FuturesUnordered` for `par_map_unordered`. Both
+/// Defines the stream of an async parallel map whose results reach the output through
+/// `$queue`: `InOrder` for `par_map`, `AnyOrder` for `par_map_unordered`. Both
 /// operators are the same machine but for the queue, so they share one definition.
 macro_rules! par_map_stream {
     ($name:ident, $queue:ident, $method:literal, $core_doc:literal) => {
         #[doc = $core_doc]
-        type Core<St, F, Fut> = AsyncCore<St, F, Fut, $queue<Call<Fut>>>;
+        type Core<St, F, Fut> =
+            AsyncCore<St, F, Fut, $queue<Result<<Fut as Future>::Output, ParMapError>>>;
 
         pin_project_lite::pin_project! {
             #[doc = concat!("Stream for the [`", $method, "`](super::DataflowExt::", $method, ") method.")]

@@ -6,15 +6,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use futures::stream::{FusedStream, FuturesUnordered};
+use futures::stream::FusedStream;
 
-use super::par_driver::{AsyncCore, Call, Limits, ParMapError, State, par_map_stream};
+use super::par_driver::{AnyOrder, AsyncCore, Limits, ParMapError, State, par_map_stream};
 use crate::error::ConfigError;
 use crate::units::Count;
 
 par_map_stream!(
     ParMapUnordered,
-    FuturesUnordered,
+    AnyOrder,
     "par_map_unordered",
     "The core of `par_map_unordered`: results are yielded as the calls finish."
 );

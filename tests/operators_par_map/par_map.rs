@@ -458,6 +458,66 @@ proptest! {
     }
 }
 
+/// A call's slot is reused by later calls: a waker the finished call left behind (here in
+/// a list woken at the end) only causes a harmless extra poll of whatever call holds the
+/// slot now, and every output stays in place.
+#[tokio::test]
+async fn late_wakeups_of_finished_calls_are_harmless() {
+    let left_behind = Arc::new(std::sync::Mutex::new(Vec::<std::task::Waker>::new()));
+    let wakers = Arc::clone(&left_behind);
+    let mut s = stream::iter(0..200u64)
+        .par_map(3, move |x| {
+            let wakers = Arc::clone(&wakers);
+            let mut polled = false;
+            futures::future::poll_fn(move |cx| {
+                wakers.lock().unwrap().push(cx.waker().clone());
+                if polled || x % 3 == 0 {
+                    std::task::Poll::Ready(x * 2)
+                } else {
+                    polled = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+        })
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(item) = s.next().await {
+        out.push(item.unwrap());
+        for waker in left_behind.lock().unwrap().drain(..) {
+            waker.wake();
+        }
+    }
+    assert_eq!(out, (0..200).map(|x| x * 2).collect::<Vec<_>>());
+}
+
+/// Calls that wake themselves at once never finish on their own: they wait for another
+/// task. A run polls a bounded number of times, then yields, so that task gets to run
+/// even on a current-thread runtime.
+#[tokio::test]
+async fn self_waking_calls_do_not_monopolise_the_thread() {
+    let go = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let setter = Arc::clone(&go);
+    tokio::spawn(async move { setter.store(true, SeqCst) });
+    let out: Vec<u64> = stream::iter(0..8u64)
+        .par_map(4, move |x| {
+            let go = Arc::clone(&go);
+            futures::future::poll_fn(move |cx| {
+                if go.load(SeqCst) {
+                    std::task::Poll::Ready(x)
+                } else {
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(out, (0..8).collect::<Vec<_>>());
+}
+
 // The same guarantees on a multi-thread runtime, where the driver and the consumer run on
 // different threads. These run on real time but assert nothing about it.
 

@@ -71,6 +71,16 @@ async fn never_more_than_n_calls_at_once() {
 /// items, an endless producer is never pulled more than emitted + n * b + c.
 #[tokio::test]
 async fn endless_producer_pulls_at_most_emitted_plus_batches_plus_buffer() {
+    endless_producer_bound().await;
+}
+
+/// The bound test with the batches as tasks on a multi-thread runtime's workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_workers_an_endless_producer_is_bounded_too() {
+    endless_producer_bound().await;
+}
+
+async fn endless_producer_bound() {
     let pulled = Arc::new(AtomicUsize::new(0));
     let mut s = counted_naturals(Arc::clone(&pulled))
         .par_map_blocking(2, checksum)
@@ -97,18 +107,22 @@ async fn endless_producer_pulls_at_most_emitted_plus_batches_plus_buffer() {
     }
 }
 
-#[tokio::test]
-async fn a_panic_is_an_error_item_in_place_and_the_stream_goes_on() {
-    let out: Vec<Result<u64, ParMapError>> = stream::iter(0..300u64)
+/// A panic on every 50th item, from 7 on: the error items stand in place of those items.
+async fn panics_in_place(blocking_pool: bool) {
+    let s = stream::iter(0..300u64)
         .par_map_blocking(3, |x| {
             if x % 50 == 7 {
                 panic!("bad input {x}");
             }
             x
         })
-        .unwrap()
-        .collect()
-        .await;
+        .unwrap();
+    let s = if blocking_pool {
+        s.on_blocking_pool().unwrap()
+    } else {
+        s
+    };
+    let out: Vec<Result<u64, ParMapError>> = s.collect().await;
     assert_eq!(out.len(), 300);
     for (i, r) in out.into_iter().enumerate() {
         let i = i as u64;
@@ -124,6 +138,38 @@ async fn a_panic_is_an_error_item_in_place_and_the_stream_goes_on() {
             assert_eq!(r, Ok(i));
         }
     }
+}
+
+/// Current-thread runtime: the batches fall back to the blocking pool.
+#[tokio::test]
+async fn a_panic_is_an_error_item_in_place_and_the_stream_goes_on() {
+    panics_in_place(false).await;
+}
+
+/// Multi-thread runtime: the batches run as tasks on the workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_workers_a_panic_is_an_error_item_in_place() {
+    panics_in_place(false).await;
+}
+
+/// Multi-thread runtime, blocking pool chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_blocking_pool_a_panic_is_an_error_item_in_place() {
+    panics_in_place(true).await;
+}
+
+/// With the blocking pool chosen, the output is the same as on the workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blocking_pool_keeps_input_order() {
+    let out: Vec<u64> = stream::iter(0..2000u64)
+        .par_map_blocking(4, checksum)
+        .unwrap()
+        .on_blocking_pool()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(out, (0..2000).map(checksum).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -238,6 +284,15 @@ async fn settings_cannot_change_once_polled() {
         s.max_batch(8),
         Err(ConfigError::Invalid {
             setting: "max batch",
+            ..
+        })
+    ));
+    let mut s = stream::iter(0..3u64).par_map_blocking(1, |x| x).unwrap();
+    assert_eq!(s.next().await, Some(Ok(0)));
+    assert!(matches!(
+        s.on_blocking_pool(),
+        Err(ConfigError::Invalid {
+            setting: "blocking pool",
             ..
         })
     ));

@@ -336,9 +336,14 @@ fn deserialize_record<R: DeserializeOwned>(
     record.deserialize(headers)
 }
 
-/// One entry of a batch: a parsed record (its index in `records`) or a failed row.
+/// One entry of a batch: a parsed record (its index in `records` and where it starts)
+/// or a failed row.
+///
+/// The reader notes the position while the record is hot in its cache: the consuming
+/// thread then reads entries front to back (prefetched) and, for raw records, never
+/// touches a record's heap parts, which live in the reader core's cache.
 enum Entry {
-    Record(usize),
+    Record(usize, Position),
     /// Taken (`None`) once yielded.
     Failed(Option<Box<Located<SourceError>>>),
 }
@@ -420,21 +425,20 @@ impl<R> CsvSource<R> {
         let batch = self.current.as_mut()?;
         let entry = batch.entries.get_mut(self.next_entry)?;
         self.next_entry += 1;
-        let index = match entry {
-            Entry::Record(index) => *index,
+        let (index, position) = match entry {
+            Entry::Record(index, position) => (*index, *position),
             Entry::Failed(err) => return err.take().map(|e| Err(*e)),
         };
         let convert = match self.mode {
             Mode::Typed(convert) => convert,
             Mode::Raw(make) => {
                 let shared = self.shared.as_ref()?;
-                let position = shared.get(index)?.position().map(to_position);
                 return Some(Ok(Located {
                     value: make(RawRecord {
                         batch: shared.clone(),
                         index,
                     }),
-                    position,
+                    position: Some(position),
                     batch: None,
                 }));
             }
@@ -444,7 +448,7 @@ impl<R> CsvSource<R> {
         // allocated or freed here.
         let spare = self.spare.take().unwrap_or_default();
         let record = std::mem::replace(slot, spare);
-        let position = record.position().map(to_position);
+        let position = Some(position);
         let pos = record.position().cloned();
         // One UTF-8 check per record, then fields are `&str`s: as `csv::Reader::deserialize`.
         let item = match StringRecord::from_byte_record(record) {
@@ -656,7 +660,8 @@ fn read_all<R>(
         };
         let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
-                batch.entries.push(Entry::Record(used));
+                let position = record.position().map_or(Position::new(0, 0), to_position);
+                batch.entries.push(Entry::Record(used, position));
                 used += 1;
                 (false, false)
             }

@@ -10,6 +10,8 @@
 //!    `consumer_alone` is the consumer's 200 waits of 4 ms with no work at all;
 //!    `first_item_then_consumer` adds the first item's 16 waits before them: the floor of
 //!    any design, since nothing can be consumed before the first result exists.
+//!    `par_map_cpu_consumer` is the same with a consumer that spends its 4 ms computing
+//!    (its worker thread busy) instead of waiting on a timer.
 //! 3. `par_map_blocking_cpu`: CPU-heavy synchronous work on 100k items against rayon's
 //!    `par_iter().map().collect()` and a sequential loop; `tokio_spawn_batches` is the
 //!    measured alternative design (the same batches as tasks on the runtime's workers
@@ -138,34 +140,53 @@ async fn timer_work(x: u64) -> u64 {
     x
 }
 
-/// A consumer that spends 4 ms on each result.
+/// A consumer that spends 4 ms on each result waiting (a timer).
 async fn busy_consume(sum: u64, v: u64) -> u64 {
     tokio::time::sleep(Duration::from_millis(4)).await;
     sum.wrapping_add(v)
 }
 
-fn bench_busy_consumer(c: &mut Criterion) {
+/// A consumer that spends 4 ms on each result computing (the worker thread is busy, as
+/// with parsing or encoding each result).
+async fn cpu_consume(sum: u64, v: u64) -> u64 {
+    let started = std::time::Instant::now();
+    let mut h = v;
+    while started.elapsed() < Duration::from_millis(4) {
+        h = black_box(h.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(7));
+    }
+    black_box(h);
+    sum.wrapping_add(v)
+}
+
+/// The busy-consumer group for one kind of consumer.
+fn bench_busy_consumer<C, Fut>(c: &mut Criterion, group: &str, consume: C, sequential: bool)
+where
+    C: Fn(u64, u64) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u64> + Send + 'static,
+{
     let rt = runtime();
-    let mut g = c.benchmark_group("par_map_busy_consumer");
+    let mut g = c.benchmark_group(group);
     // Each run takes about a second: ten samples keep the group under a minute.
     g.sample_size(10);
-    g.bench_function("sequential_loop", |b| {
-        b.to_async(&rt).iter(|| {
-            on_worker(async {
-                let mut sum = 0u64;
-                for x in 0..BUSY_ITEMS {
-                    sum = busy_consume(sum, timer_work(x).await).await;
-                }
-                sum
+    if sequential {
+        g.bench_function("sequential_loop", |b| {
+            b.to_async(&rt).iter(|| {
+                on_worker(async move {
+                    let mut sum = 0u64;
+                    for x in 0..BUSY_ITEMS {
+                        sum = consume(sum, timer_work(x).await).await;
+                    }
+                    sum
+                })
             })
-        })
-    });
+        });
+    }
     g.bench_function("consumer_alone", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 let mut sum = 0u64;
                 for x in 0..BUSY_ITEMS {
-                    sum = busy_consume(sum, x).await;
+                    sum = consume(sum, x).await;
                 }
                 sum
             })
@@ -175,10 +196,10 @@ fn bench_busy_consumer(c: &mut Criterion) {
     // consumer's 200 waits back to back.
     g.bench_function("first_item_then_consumer", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 let mut sum = timer_work(0).await;
                 for x in 0..BUSY_ITEMS {
-                    sum = busy_consume(sum, x).await;
+                    sum = consume(sum, x).await;
                 }
                 sum
             })
@@ -186,44 +207,44 @@ fn bench_busy_consumer(c: &mut Criterion) {
     });
     g.bench_function("futures_buffered", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 stream::iter(0..BUSY_ITEMS)
                     .map(timer_work)
                     .buffered(8)
-                    .fold(0u64, busy_consume)
+                    .fold(0u64, consume)
                     .await
             })
         })
     });
     g.bench_function("par_map", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 stream::iter(0..BUSY_ITEMS)
                     .par_map(8, timer_work)
                     .unwrap()
-                    .fold(0u64, |s, v| busy_consume(s, v.unwrap()))
+                    .fold(0u64, move |s, v| consume(s, v.unwrap()))
                     .await
             })
         })
     });
     g.bench_function("futures_buffer_unordered", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 stream::iter(0..BUSY_ITEMS)
                     .map(timer_work)
                     .buffer_unordered(8)
-                    .fold(0u64, busy_consume)
+                    .fold(0u64, consume)
                     .await
             })
         })
     });
     g.bench_function("par_map_unordered", |b| {
         b.to_async(&rt).iter(|| {
-            on_worker(async {
+            on_worker(async move {
                 stream::iter(0..BUSY_ITEMS)
                     .par_map_unordered(8, timer_work)
                     .unwrap()
-                    .fold(0u64, |s, v| busy_consume(s, v.unwrap()))
+                    .fold(0u64, move |s, v| consume(s, v.unwrap()))
                     .await
             })
         })
@@ -300,7 +321,9 @@ fn bench_cpu(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_yield(&mut c);
-    bench_busy_consumer(&mut c);
+    bench_busy_consumer(&mut c, "par_map_busy_consumer", busy_consume, true);
+    // The sequential loop is the timer group's; it would add minutes here.
+    bench_busy_consumer(&mut c, "par_map_cpu_consumer", cpu_consume, false);
     bench_cpu(&mut c);
     c.final_summary();
     common::print_ratios(
@@ -317,6 +340,16 @@ fn main() {
             ("par_map", "futures_buffered"),
             ("par_map_unordered", "futures_buffer_unordered"),
             ("par_map", "sequential_loop"),
+            ("par_map", "consumer_alone"),
+            ("par_map", "first_item_then_consumer"),
+            ("futures_buffered", "first_item_then_consumer"),
+        ],
+    );
+    common::print_ratios(
+        "par_map_cpu_consumer",
+        &[
+            ("par_map", "futures_buffered"),
+            ("par_map_unordered", "futures_buffer_unordered"),
             ("par_map", "consumer_alone"),
             ("par_map", "first_item_then_consumer"),
             ("futures_buffered", "first_item_then_consumer"),

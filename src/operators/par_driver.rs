@@ -10,6 +10,12 @@
 //! - the **consumer** runs the core itself when it polls (no hand-off, no cross-thread
 //!   wake-up: as cheap as `buffered` while the consumer keeps up), and
 //! - a **driver** task spawned on the first poll runs it when the consumer is busy.
+//!   When the consumer takes a result from the core while work is in flight, it yields
+//!   once first: on a multi-thread runtime a task woken by a busy worker waits in that
+//!   worker's LIFO slot, out of other workers' reach, and timers fire only on a worker
+//!   that parks; the yield wakes an idle worker, which then drives the work while the
+//!   consumer computes (a consumer that blocks its thread for 4 ms per result: 1.9x
+//!   `buffered`).
 //!
 //! Upstream is polled with one *work waker* that routes a wake-up to the consumer while
 //! it waits for an item, and to the driver while the consumer is busy. Each async call
@@ -348,6 +354,8 @@ impl<C> Shared<C> {
 pub(crate) struct Local<T> {
     items: VecDeque<T>,
     consumed: u64,
+    /// The last poll yielded so the driver could run: the next one returns an item.
+    yielded: bool,
 }
 
 impl<C: Core> Shared<C> {
@@ -385,6 +393,7 @@ impl<C: Core> Shared<C> {
             && !sig.full.load(SeqCst)
             && !sig.driver_gone.load(SeqCst)
         {
+            local.yielded = false;
             return Poll::Ready(self.pop_local(local));
         }
         self.poll_next_core(local, cx)
@@ -401,7 +410,10 @@ impl<C: Core> Shared<C> {
         let sig = &*self.signals;
         let mut inner = match self.try_lock() {
             Some(inner) => inner,
-            None if !local.items.is_empty() => return Poll::Ready(self.pop_local(local)),
+            None if !local.items.is_empty() => {
+                local.yielded = false;
+                return Poll::Ready(self.pop_local(local));
+            }
             None => {
                 // The driver runs the core; it wakes us after unlocking if it produced.
                 sig.wait_for_work(cx.waker());
@@ -437,11 +449,25 @@ impl<C: Core> Shared<C> {
             }
         }
         let out = match item {
+            Some(item) if !local.yielded && (more || !inner.core.is_drained()) => {
+                // We may be busy with this item for a while (computing, the worker
+                // thread not ours to lend): the driver takes over the work in flight.
+                // Waking it from here queues it on this thread, where a multi-thread
+                // runtime keeps a task just woken (tokio's LIFO slot) out of other
+                // workers' reach, and timers fire only on a worker that parks: so yield
+                // once, which wakes an idle worker to take one of the two tasks, and the
+                // item comes with the next poll.
+                self.unpop_local(local, item);
+                local.yielded = true;
+                sig.driver_missed.store(true, SeqCst);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
             Some(item) => {
                 if more {
-                    // We may be busy for a while: the driver takes over the pending work.
                     sig.driver_missed.store(true, SeqCst);
                 }
+                local.yielded = false;
                 Poll::Ready(Some(item))
             }
             None if inner.core.is_drained() => Poll::Ready(None),
@@ -464,6 +490,14 @@ impl<C: Core> Shared<C> {
     fn take_all(&self, inner: &mut Inner<C>, local: &mut Local<C::Item>) {
         let taken = inner.core.take_all(&mut local.items);
         inner.taken = inner.taken.saturating_add(taken as u64);
+    }
+
+    /// Puts back the item just taken by [`pop_local`](Self::pop_local), under the lock
+    /// it was taken under (so the driver never sees it counted as consumed).
+    fn unpop_local(&self, local: &mut Local<C::Item>, item: C::Item) {
+        local.items.push_front(item);
+        local.consumed = local.consumed.saturating_sub(1);
+        self.signals.consumed.store(local.consumed, Release);
     }
 
     /// Yields a locally held item and publishes the count.
@@ -675,6 +709,7 @@ impl<St, F, C: Core<Item = T>, T> State<St, F, C, T> {
                         local: Local {
                             items: VecDeque::new(),
                             consumed: 0,
+                            yielded: false,
                         },
                         driver: AbortOnDrop(driver),
                         cancel: Shared::cancel,

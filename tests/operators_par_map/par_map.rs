@@ -159,6 +159,41 @@ async fn work_progresses_while_the_consumer_is_busy() {
     assert_eq!(theirs, ms(192));
 }
 
+/// A consumer that keeps its worker thread busy (computing, not awaiting) with one
+/// result: the calls in flight still finish on the other worker. Here the consumer
+/// blocks its thread until a later call reports that it ran; `buffered` would never let
+/// that call run (the guard timeout then fails the test instead of hanging it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_progresses_while_the_consumer_blocks_its_thread() {
+    // The consumer runs as a task on a worker, as a server's code does.
+    let consumer = tokio::spawn(async {
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let s = stream::iter(0..4u64)
+            .par_map(2, move |x| {
+                let tx = tx.clone();
+                async move {
+                    if x > 0 {
+                        sleep(ms(1)).await; // a timer: it fires only on a worker that parks
+                        let _ = tx.send(x);
+                    }
+                    x
+                }
+            })
+            .unwrap();
+        let mut s = std::pin::pin!(s);
+        assert_eq!(s.next().await, Some(Ok(0)));
+        // Busy with item 0: this worker thread is not given back until item 1 has run.
+        let ran = rx.recv_timeout(Duration::from_secs(30));
+        assert_eq!(
+            ran,
+            Ok(1),
+            "the call in flight did not run while the consumer was busy"
+        );
+        s.map(Result::unwrap).collect::<Vec<u64>>().await
+    });
+    assert_eq!(consumer.await.unwrap(), vec![1, 2, 3]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_panic_is_an_error_item_in_place_and_the_stream_goes_on() {
     let out: Vec<Result<u64, ParMapError>> = stream::iter(0..6u64)

@@ -94,10 +94,14 @@ fn registry() -> &'static Mutex<HashMap<u64, Weak<AnyShared>>> {
     REGISTRY.get_or_init(Mutex::default)
 }
 
+/// Receivers whose state one thread remembers: several receivers interleaved on one
+/// worker thread still find theirs without taking the registry's lock.
+const CACHED: usize = 8;
+
 thread_local! {
-    /// The last receiver state this thread collected into: a collecting receiver's
-    /// events find it without taking the registry's lock.
-    static LAST: RefCell<Option<(u64, Weak<AnyShared>)>> = const { RefCell::new(None) };
+    /// The receiver states this thread collected into last, most recent first: a
+    /// collecting receiver's events find theirs without taking the registry's lock.
+    static RECENT: RefCell<Vec<(u64, Weak<AnyShared>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The shared state of one receiver, registered under its key for as long as the
@@ -151,13 +155,17 @@ impl<K, V> Drop for Registered<K, V> {
 
 /// The live shared state registered under `key`, if its receiver still exists.
 fn lookup<K: Send + 'static, V: Send + 'static>(key: u64) -> Option<Arc<Shared<K, V>>> {
-    let cached = LAST
-        .try_with(|last| {
-            let last = last.borrow();
-            match &*last {
-                Some((k, weak)) if *k == key => weak.upgrade(),
-                _ => None,
+    let cached = RECENT
+        .try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let at = recent.iter().position(|(k, _)| *k == key)?;
+            let shared = recent.get(at).and_then(|(_, weak)| weak.upgrade());
+            if shared.is_none() {
+                recent.remove(at); // its receiver is gone
+            } else if at > 0 {
+                recent.swap(0, at); // hot keys stay at the front
             }
+            shared
         })
         .ok()
         .flatten();
@@ -170,7 +178,11 @@ fn lookup<K: Send + 'static, V: Send + 'static>(key: u64) -> Option<Arc<Shared<K
                 .get(&key)
                 .cloned()?;
             let shared = weak.upgrade()?;
-            let _ = LAST.try_with(|last| *last.borrow_mut() = Some((key, weak)));
+            let _ = RECENT.try_with(|recent| {
+                let mut recent = recent.borrow_mut();
+                recent.truncate(CACHED - 1);
+                recent.insert(0, (key, weak));
+            });
             shared
         }
     };

@@ -234,3 +234,44 @@ async fn interleaved_receivers_keep_their_own_collected_values() {
     odd.sort_unstable();
     assert_eq!(odd, (0..500).map(|n| (n, n * 2 + 1)).collect::<Vec<_>>());
 }
+
+/// More receivers than a thread remembers (eight), interleaved item by item on one
+/// thread, same key and value types: each still gets exactly its own values.
+#[tokio::test]
+async fn many_interleaved_receivers_on_one_thread_keep_their_own_values() {
+    use futures::StreamExt;
+    use sweet_async::collect::{Collector, Received, ReceiverStrategy};
+
+    const RECEIVERS: u32 = 12;
+    let mut stages: Vec<_> = (0..RECEIVERS)
+        .map(|r| {
+            Box::pin(AsyncTask::emits::<u32>().sender(of(0..50)).receiver(
+                ReceiverStrategy::Serial,
+                move |event, c: Collector<(), u32>| async move {
+                    c.collect_item(r * 1000 + event.into_data());
+                    Ok::<_, std::io::Error>(())
+                },
+            ))
+        })
+        .collect();
+    let mut kept: Vec<Vec<u32>> = vec![Vec::new(); RECEIVERS as usize];
+    let mut open = RECEIVERS;
+    while open > 0 {
+        open = 0;
+        for (r, stage) in stages.iter_mut().enumerate() {
+            // One step of each receiver in turn.
+            match stage.next().await {
+                Some(Received::Collected(batch)) => {
+                    kept[r].extend(batch.items);
+                    open += 1;
+                }
+                Some(_) => open += 1,
+                None => {} // this one is done (a receiver stage is fused)
+            }
+        }
+    }
+    for (r, values) in kept.iter().enumerate() {
+        let r = r as u32;
+        assert_eq!(values, &(0..50).map(|x| r * 1000 + x).collect::<Vec<_>>());
+    }
+}

@@ -676,16 +676,13 @@ fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
     }
 }
 
-/// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
-/// error back (the rules of `attempt_failed` without breaker or spans).
-#[cold]
-#[inline(never)]
-fn fast_retry<T, E>(
+/// After a failed attempt: the delay before the next one, or the task's final error
+/// (not retryable, attempts or time budget spent). Shared by both paths.
+fn retry_delay<T, E>(
     cfg: &TaskConfig<T, E>,
     st: &mut RunState,
-    timer: Pin<&mut Option<Sleep>>,
     err: TaskError<E>,
-) -> Result<(), TaskError<E>> {
+) -> Result<Duration, TaskError<E>> {
     if never_retried(&err) {
         return Err(err);
     }
@@ -697,7 +694,6 @@ fn fast_retry<T, E>(
         return Err(err);
     }
     let policy = &cfg.retry;
-    let backoff = st.backoff.get_or_insert_with(|| Box::new(policy.backoff()));
     let exhausted = |attempts, err| {
         if policy.max_retries() == 0 {
             err
@@ -708,6 +704,7 @@ fn fast_retry<T, E>(
             }
         }
     };
+    let backoff = st.backoff.get_or_insert_with(|| Box::new(policy.backoff()));
     let Some(delay) = backoff.next_delay() else {
         return Err(exhausted(st.attempts, err));
     };
@@ -716,6 +713,20 @@ fn fast_retry<T, E>(
             return Err(exhausted(st.attempts, err));
         }
     }
+    Ok(delay)
+}
+
+/// Fast path: an attempt failed with `err`; schedules the retry, or gives the final
+/// error back (the rules of `attempt_failed` without breaker or spans).
+#[cold]
+#[inline(never)]
+fn fast_retry<T, E>(
+    cfg: &TaskConfig<T, E>,
+    st: &mut RunState,
+    timer: Pin<&mut Option<Sleep>>,
+    err: TaskError<E>,
+) -> Result<(), TaskError<E>> {
+    let delay = retry_delay(cfg, st, err)?;
     if delay.is_zero() {
         st.phase = Phase::FastStart;
     } else {
@@ -882,41 +893,10 @@ fn attempt_failed<T, E, W: AsyncWork<T, E>>(
     if let (Some(record), Some(span)) = (this.cfg.record_error, x.attempt_span.take()) {
         record(&span, &err);
     }
-    if never_retried(&err) {
-        return final_error(this, x, err);
-    }
-    let retryable = match this.cfg.cold().and_then(|c| c.retry_if.as_ref()) {
-        Some(predicate) => predicate(&err),
-        None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+    let delay = match retry_delay(this.cfg, this.st, err) {
+        Ok(delay) => delay,
+        Err(err) => return final_error(this, x, err),
     };
-    if !retryable {
-        return final_error(this, x, err);
-    }
-    let policy = &this.cfg.retry;
-    let backoff = this
-        .st
-        .backoff
-        .get_or_insert_with(|| Box::new(policy.backoff()));
-    let exhausted = |attempts, err| {
-        if policy.max_retries() == 0 {
-            err
-        } else {
-            TaskError::RetriesExhausted {
-                attempts,
-                last: Box::new(err),
-            }
-        }
-    };
-    let Some(delay) = backoff.next_delay() else {
-        let err = exhausted(this.st.attempts, err);
-        return final_error(this, x, err);
-    };
-    if let (Some(budget), Some(started)) = (policy.max_elapsed(), this.st.started) {
-        if started.elapsed().saturating_add(delay) > budget {
-            let err = exhausted(this.st.attempts, err);
-            return final_error(this, x, err);
-        }
-    }
     if delay.is_zero() {
         this.st.phase = Phase::StartAttempt;
     } else {

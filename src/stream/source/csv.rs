@@ -672,17 +672,21 @@ fn read_all<R>(
         }
     }
     let mut used = 0; // records of `batch.records` in use
+    let mut width = (64, 8); // bytes and fields of the last record read
     let mut sent_bytes = 0u64;
     let mut batch_started = Instant::now();
     loop {
         if used == batch.records.len() {
-            batch.records.push(ByteRecord::new());
+            // Sized like the last row read, so new records do not grow field by field.
+            let record = ByteRecord::with_capacity(2 * width.0, width.1 + 1);
+            batch.records.push(record);
         }
         let Some(record) = batch.records.get_mut(used) else {
             return;
         };
         let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
+                width = (record.as_slice().len(), record.len());
                 let position = record.position().map_or(Position::new(0, 0), to_position);
                 batch.entries.push(Entry::Record(used, position));
                 used += 1;

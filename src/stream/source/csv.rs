@@ -35,7 +35,9 @@ const DEFAULT_BATCH: usize = 512;
 /// one is ready; if it slept, every batch would cost the reader a cross-thread wake-up
 /// (a system call and an inter-processor interrupt, several microseconds on a virtual
 /// machine: about 15% of the raw reading time). A reader that is not that close behind
-/// (slow disk, end of file) costs at most this much busy time per batch.
+/// (slow disk, end of file) costs at most this much busy time per batch. Each re-poll
+/// first yields the thread to the OS, so a reader sharing the consumer's core (a busy
+/// machine) runs instead of waiting for the spin to end.
 const SPIN: Duration = Duration::from_micros(100);
 
 /// A source of typed CSV records: each row is deserialized into `R` with `serde`, by
@@ -613,6 +615,7 @@ impl<R: Send + 'static> CsvSource<R> {
                         // Yield and poll again for a while before sleeping (see `SPIN`).
                         let now = Instant::now();
                         if now < *this.spin_until.get_or_insert(now + SPIN) {
+                            std::thread::yield_now();
                             cx.waker().wake_by_ref();
                         } else {
                             this.spin_until = None;

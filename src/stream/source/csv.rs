@@ -28,6 +28,18 @@ use crate::units::Count;
 /// Records parsed per batch when the source is not chunked.
 const DEFAULT_BATCH: usize = 512;
 
+/// How long the consuming task keeps re-polling (yielding to the runtime between polls)
+/// for the reader's next batch before it registers its waker and sleeps.
+///
+/// When the reader is the slower side, the consumer drains each batch before the next
+/// one is ready; if it slept, every batch would cost the reader a cross-thread wake-up
+/// (a system call and an inter-processor interrupt, several microseconds on a virtual
+/// machine: about 15% of the raw reading time). A reader that is not that close behind
+/// (slow disk, end of file) costs at most this much busy time per batch. Each re-poll
+/// first yields the thread to the OS, so a reader sharing the consumer's core (a busy
+/// machine) runs instead of waiting for the spin to end.
+const SPIN: Duration = Duration::from_micros(100);
+
 /// A source of typed CSV records: each row is deserialized into `R` with `serde`, by
 /// header name when the file has a header row (the default), by position otherwise.
 ///
@@ -221,11 +233,13 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
             batch_rows,
             batches: ctx.capacity.get().div_ceil(batch_rows).clamp(2, 64),
             current: None,
-            next_entry: 0,
+            next_record: 0,
+            next_failure: 0,
             headers: None,
             last_received: false,
             spare: None,
             shared: None,
+            spin_until: None,
             stats: ctx.stats.clone(),
         }
     }
@@ -336,19 +350,19 @@ fn deserialize_record<R: DeserializeOwned>(
     record.deserialize(headers)
 }
 
-/// One entry of a batch: a parsed record (its index in `records` and where it starts)
-/// or a failed row.
-///
-/// The reader notes the position while the record is hot in its cache: the consuming
-/// thread then reads entries front to back (prefetched) and, for raw records, never
-/// touches a record's heap parts, which live in the reader core's cache.
-enum Entry {
-    Record(usize, Position),
+/// A failed row of a batch: it comes after the batch's first `after` records.
+struct Failure {
+    after: usize,
     /// Taken (`None`) once yielded.
-    Failed(Option<Box<Located<SourceError>>>),
+    error: Option<Box<Located<SourceError>>>,
 }
 
 /// One message of the reader thread: up to `rows` parsed rows.
+///
+/// The reader notes each record's position while the record is hot in its cache: the
+/// consuming thread then reads the positions front to back (16 bytes a row, prefetched)
+/// and, for raw records, never touches a record's heap parts, which live in the reader
+/// core's cache. Failed rows (rare) are kept apart, so the positions stay plain data.
 ///
 /// Batches travel back to the reader once drained, with their records, so the record
 /// buffers are allocated once by the reader thread and reused: values are built (and
@@ -356,7 +370,10 @@ enum Entry {
 /// one that allocated it on the hot path.
 struct Batch {
     records: Vec<ByteRecord>,
-    entries: Vec<Entry>,
+    /// Where each record of `records` starts.
+    positions: Vec<Position>,
+    /// The failed rows, in order.
+    failures: Vec<Failure>,
     headers: Option<ByteRecord>,
     bytes_read: u64,
     read_time: Duration,
@@ -364,10 +381,23 @@ struct Batch {
 }
 
 impl Batch {
+    /// Rows in the batch: records and failed rows.
+    fn rows(&self) -> usize {
+        self.positions.len() + self.failures.len()
+    }
+
+    fn fail(&mut self, error: Located<SourceError>) {
+        self.failures.push(Failure {
+            after: self.positions.len(),
+            error: Some(Box::new(error)),
+        });
+    }
+
     fn new(rows: usize) -> Self {
         Batch {
             records: Vec::with_capacity(rows),
-            entries: Vec::with_capacity(rows),
+            positions: Vec::with_capacity(rows),
+            failures: Vec::new(),
             headers: None,
             bytes_read: 0,
             read_time: Duration::ZERO,
@@ -399,13 +429,17 @@ pub struct CsvSource<R> {
     batch_rows: usize,
     batches: usize,
     current: Option<Batch>,
-    next_entry: usize,
+    // The next record and the next failed row of the batch in hand.
+    next_record: usize,
+    next_failure: usize,
     headers: Option<StringRecord>,
     last_received: bool,
     // A record swapped in while a parsed one is being converted.
     spare: Option<ByteRecord>,
     // Raw mode: the records of the current batch, shared by its raw records.
     shared: Option<Arc<Vec<ByteRecord>>>,
+    // While the channel is empty: until when to yield and re-poll rather than sleep.
+    spin_until: Option<Instant>,
     stats: SourceStats,
 }
 
@@ -414,21 +448,25 @@ impl<R> Unpin for CsvSource<R> {}
 impl<R> CsvSource<R> {
     /// Rows of the batch in hand not yet yielded.
     fn in_hand(&self) -> usize {
-        self.current
-            .as_ref()
-            .map_or(0, |b| b.entries.len().saturating_sub(self.next_entry))
+        self.current.as_ref().map_or(0, |b| {
+            b.rows()
+                .saturating_sub(self.next_record + self.next_failure)
+        })
     }
 
     /// The next item of the batch in hand, if any.
     #[inline]
     fn next_in_batch(&mut self) -> Option<SourceItem<R>> {
         let batch = self.current.as_mut()?;
-        let entry = batch.entries.get_mut(self.next_entry)?;
-        self.next_entry += 1;
-        let (index, position) = match entry {
-            Entry::Record(index, position) => (*index, *position),
-            Entry::Failed(err) => return err.take().map(|e| Err(*e)),
-        };
+        if let Some(failure) = batch.failures.get_mut(self.next_failure) {
+            if failure.after == self.next_record {
+                self.next_failure += 1;
+                return failure.error.take().map(|e| Err(*e));
+            }
+        }
+        let index = self.next_record;
+        let position = *batch.positions.get(index)?;
+        self.next_record += 1;
         let convert = match self.mode {
             Mode::Typed(convert) => convert,
             Mode::Raw(make) => {
@@ -489,7 +527,8 @@ impl<R> CsvSource<R> {
             self.headers = StringRecord::from_byte_record(h).ok();
         }
         self.last_received = batch.last;
-        self.next_entry = 0;
+        self.next_record = 0;
+        self.next_failure = 0;
         let mut old = self.current.take();
         if let Mode::Raw(_) = self.mode {
             // Raw records share the parsed records: no copy of their bytes.
@@ -566,12 +605,23 @@ impl<R: Send + 'static> CsvSource<R> {
                 }
                 Input::Reading { rx, .. } => match rx.poll_recv(cx) {
                     Poll::Ready(Some(batch)) => {
+                        this.spin_until = None;
                         record_read(batch.bytes_read, batch.read_time);
                         this.stats.add_bytes(batch.bytes_read);
                         this.take_batch(batch);
                     }
                     Poll::Ready(None) => this.input = Input::Done,
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {
+                        // Yield and poll again for a while before sleeping (see `SPIN`).
+                        let now = Instant::now();
+                        if now < *this.spin_until.get_or_insert(now + SPIN) {
+                            std::thread::yield_now();
+                            cx.waker().wake_by_ref();
+                        } else {
+                            this.spin_until = None;
+                        }
+                        return Poll::Pending;
+                    }
                 },
             }
         }
@@ -616,7 +666,7 @@ fn read_all<R>(
         Ok(f) => f,
         Err(error) => {
             let err = Located::bare(SourceError::Io { file: name, error });
-            batch.entries.push(Entry::Failed(Some(Box::new(err))));
+            batch.fail(err);
             batch.read_time = started.elapsed();
             batch.last = true;
             let _ = tx.blocking_send(batch);
@@ -635,9 +685,7 @@ fn read_all<R>(
             Ok(h) => batch.headers = Some(h.clone()),
             Err(e) => {
                 let fatal = e.is_io_error();
-                batch
-                    .entries
-                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                batch.fail(csv_error(&name, e, None));
                 if fatal {
                     batch.bytes_read = rdr.position().byte();
                     batch.read_time = started.elapsed();
@@ -649,32 +697,34 @@ fn read_all<R>(
         }
     }
     let mut used = 0; // records of `batch.records` in use
+    let mut width = (64, 8); // bytes and fields of the last record read
     let mut sent_bytes = 0u64;
     let mut batch_started = Instant::now();
     loop {
         if used == batch.records.len() {
-            batch.records.push(ByteRecord::new());
+            // Sized like the last row read, so new records do not grow field by field.
+            let record = ByteRecord::with_capacity(2 * width.0, width.1 + 1);
+            batch.records.push(record);
         }
         let Some(record) = batch.records.get_mut(used) else {
             return;
         };
         let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
+                width = (record.as_slice().len(), record.len());
                 let position = record.position().map_or(Position::new(0, 0), to_position);
-                batch.entries.push(Entry::Record(used, position));
+                batch.positions.push(position);
                 used += 1;
                 (false, false)
             }
             Ok(false) => (true, false),
             Err(e) => {
                 let fatal = e.is_io_error();
-                batch
-                    .entries
-                    .push(Entry::Failed(Some(Box::new(csv_error(&name, e, None)))));
+                batch.fail(csv_error(&name, e, None));
                 (fatal, fatal)
             }
         };
-        if last || batch.entries.len() >= rows {
+        if last || batch.rows() >= rows {
             let bytes = rdr.position().byte();
             batch.records.truncate(used);
             batch.bytes_read = bytes.saturating_sub(sent_bytes);
@@ -683,7 +733,8 @@ fn read_all<R>(
             sent_bytes = bytes;
             let next = match reuse.try_recv() {
                 Ok(mut old) => {
-                    old.entries.clear();
+                    old.positions.clear();
+                    old.failures.clear();
                     old.headers = None;
                     old
                 }

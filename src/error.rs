@@ -264,6 +264,17 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
+/// The message of a caught panic payload: the `&str` or `String` it was raised with.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<non-string panic payload>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

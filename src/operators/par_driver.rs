@@ -50,6 +50,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::error::ConfigError;
+use crate::error::panic_message;
 use crate::units::Count;
 
 /// Why a parallel-map stream yielded an error item instead of a value.
@@ -135,17 +136,6 @@ impl<E> From<ParMapError> for crate::error::TaskError<E> {
                 level: crate::task::CancellationLevel::KillHard,
             },
         }
-    }
-}
-
-/// The message of a caught panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
     }
 }
 

@@ -13,10 +13,9 @@ use futures::stream::{FusedStream, FuturesOrdered};
 use futures::{Stream, StreamExt};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::par_driver::{
-    AbortOnDrop, Core, Limits, ParMapError, State, panic_message, poll_upstream,
-};
+use super::par_driver::{AbortOnDrop, Core, Limits, ParMapError, State, poll_upstream};
 use crate::error::ConfigError;
+use crate::error::panic_message;
 use crate::units::Count;
 
 /// Results of one batch, in input order.

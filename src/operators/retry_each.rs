@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::lazy_sleep::{LazySleep, deadline};
 use crate::error::TaskError;
+use crate::error::panic_message;
 use crate::task::retry::{Backoff, RetryPolicy};
 
 /// An item whose call failed for good in
@@ -327,16 +328,5 @@ where
 {
     fn is_terminated(&self) -> bool {
         self.done && self.item.is_none()
-    }
-}
-
-/// The message of a caught panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
     }
 }

@@ -49,11 +49,11 @@ pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 // region: orchestra hooks
 // Crate-internal names the orchestrator (`crate::orchestra`) needs to split a task into
 // attempts it schedules itself and to rebuild the task's final result. Additive only.
+pub(crate) use crate::error::panic_message;
 pub(crate) use builder::{Recover, RetryIf, TaskConfig};
 pub(crate) use id::LazyTaskId;
 pub(crate) use result::RunMeta;
 pub(crate) use spawn::TaskShared;
-pub(crate) use work::panic_message;
 // endregion: orchestra hooks
 
 /// Entry point of the fluent API: `AsyncTask::to::<T>()` configures a simple task.

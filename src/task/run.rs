@@ -29,12 +29,13 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::Span;
 
 use crate::error::TaskError;
+use crate::error::panic_message;
 use crate::task::builder::TaskConfig;
 use crate::task::cancel::CancelNode;
 use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::spawn::TaskShared;
-use crate::task::work::{AsyncWork, panic_message};
+use crate::task::work::AsyncWork;
 use crate::task::{
     Backoff, CancellationLevel, CircuitPermit, TaskId, TaskLabel, TaskMetrics, TaskStatus, trace,
 };

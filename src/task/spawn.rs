@@ -12,12 +12,13 @@ use tokio::runtime::Handle;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
+use crate::error::panic_message;
 use crate::error::{BoxError, ConfigError, TaskError};
 use crate::task::cancel::CancelNode;
 use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::run::TaskFuture;
-use crate::task::work::{AsyncWork, panic_message};
+use crate::task::work::AsyncWork;
 use crate::task::{
     CancellationLevel, CancellationResult, MetricsSnapshot, StatusCell, TaskId, TaskLabel,
     TaskMetrics, TaskPriority, TaskStatus,

@@ -100,14 +100,3 @@ impl<T, E> Drop for BlockingAttempt<T, E> {
         self.0.abort();
     }
 }
-
-/// The message of a caught panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
-    }
-}

@@ -18,6 +18,7 @@ use std::convert::Infallible;
 use std::fmt;
 
 use crate::error::TaskError;
+use crate::error::panic_message;
 
 mod detect_gaps;
 mod order_by_timestamp;
@@ -281,17 +282,6 @@ impl SequenceCounts {
     pub(crate) fn set_buffered(&mut self, n: usize) {
         self.buffered = n as u64;
         self.peak_buffered = self.peak_buffered.max(self.buffered);
-    }
-}
-
-/// The message of a caught panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
     }
 }
 

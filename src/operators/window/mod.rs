@@ -12,6 +12,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::TaskError;
+use crate::error::panic_message;
 
 mod aggregate;
 mod assigner;
@@ -279,16 +280,6 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> Result<R, Fault>) -> Result<R, Fault>
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => Err(Fault::Panicked(payload)),
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
     }
 }
 

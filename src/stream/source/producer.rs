@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 use super::{IntoSource, Located, SourceContext, SourceItem, marker};
 use crate::error::BoxError;
-use crate::stream::error::{SourceError, panic_message};
+use crate::error::panic_message;
+use crate::stream::error::SourceError;
 
 /// The producer side of an emitting task: `send(x).await` waits while the buffer is full.
 ///

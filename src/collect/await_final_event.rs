@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use crate::collect::outcome::{Collected, Outcome};
 use crate::collect::receiver::Received;
-use crate::collect::summary::{POLL_BUDGET, Summary, Tally};
+use crate::collect::summary::{Summary, Tally};
 
 type CollectedOf<I> = Collected<<I as Outcome>::Key, <I as Outcome>::Value, <I as Outcome>::Output>;
 
@@ -62,31 +62,22 @@ where
         }
         let collected = &mut *this.collected;
         let mut stream = this.stream.as_mut();
-        let ended = this.tally.poll(|tally| {
-            for _ in 0..POLL_BUDGET {
-                match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => match item.into_received() {
-                        Received::Output(r) => {
-                            tally.out += 1;
-                            collected.push_output(r);
-                        }
-                        Received::Failed(e) => {
-                            tally.errors += 1;
-                            collected.push_error(e);
-                        }
-                        Received::Collected(batch) => {
-                            tally.values += (batch.items.len() + batch.keyed.len()) as u64;
-                            tally.collected_errors += batch.errors.len() as u64;
-                            collected.absorb(*batch);
-                        }
-                    },
-                    Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
+        let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
+            match item.into_received() {
+                Received::Output(r) => {
+                    tally.out += 1;
+                    collected.push_output(r);
+                }
+                Received::Failed(e) => {
+                    tally.errors += 1;
+                    collected.push_error(e);
+                }
+                Received::Collected(batch) => {
+                    tally.values += (batch.items.len() + batch.keyed.len()) as u64;
+                    tally.collected_errors += batch.errors.len() as u64;
+                    collected.absorb(*batch);
                 }
             }
-            // Budget spent: let other tasks run, then go on.
-            cx.waker().wake_by_ref();
-            Poll::Pending
         });
         if ended.is_pending() {
             return Poll::Pending;

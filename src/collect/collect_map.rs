@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use pin_project_lite::pin_project;
 
-use crate::collect::summary::{POLL_BUDGET, Summary, Tally};
+use crate::collect::summary::{Summary, Tally};
 
 pin_project! {
     /// The future returned by [`collect_map`](crate::collect::CollectExt::collect_map).
@@ -52,23 +52,13 @@ where
         }
         let mut stream = this.stream;
         let (f, map) = (this.f, this.map);
-        let ended = this.tally.poll(|tally| {
-            for _ in 0..POLL_BUDGET {
-                match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => {
-                        let (k, v) = f(item);
-                        tally.out += 1;
-                        tally.values += 1;
-                        if map.insert(k, v).is_some() {
-                            tally.duplicates += 1;
-                        }
-                    }
-                    Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
-                }
+        let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
+            let (k, v) = f(item);
+            tally.out += 1;
+            tally.values += 1;
+            if map.insert(k, v).is_some() {
+                tally.duplicates += 1;
             }
-            cx.waker().wake_by_ref();
-            Poll::Pending
         });
         if ended.is_pending() {
             return Poll::Pending;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use pin_project_lite::pin_project;
 
-use crate::collect::summary::{POLL_BUDGET, Summary, Tally};
+use crate::collect::summary::{Summary, Tally};
 
 /// What [`collect_partitioned`](crate::collect::CollectExt::collect_partitioned)
 /// resolves to: the values, the errors keyed by their index in the stream, and the
@@ -57,24 +57,18 @@ where
         }
         let mut stream = this.stream;
         let (oks, errs, index) = (this.oks, this.errs, this.index);
-        let ended = this.tally.poll(|tally| {
-            for _ in 0..POLL_BUDGET {
-                match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(Ok(v))) => {
-                        tally.out += 1;
-                        oks.push(v);
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        tally.errors += 1;
-                        errs.push((*index, e));
-                    }
-                    Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
+        let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
+            match item {
+                Ok(v) => {
+                    tally.out += 1;
+                    oks.push(v);
                 }
-                *index += 1;
+                Err(e) => {
+                    tally.errors += 1;
+                    errs.push((*index, e));
+                }
             }
-            cx.waker().wake_by_ref();
-            Poll::Pending
+            *index += 1;
         });
         if ended.is_pending() {
             return Poll::Pending;

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use pin_project_lite::pin_project;
 
-use crate::collect::summary::{POLL_BUDGET, Summary, Tally};
+use crate::collect::summary::{Summary, Tally};
 
 pin_project! {
     /// The future returned by [`collect_vec`](crate::collect::CollectExt::collect_vec).
@@ -44,19 +44,9 @@ impl<S: Stream> Future for CollectVec<S> {
         }
         let mut stream = this.stream;
         let items = this.items;
-        let ended = this.tally.poll(|tally| {
-            for _ in 0..POLL_BUDGET {
-                match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => {
-                        tally.out += 1;
-                        items.push(item);
-                    }
-                    Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            cx.waker().wake_by_ref();
-            Poll::Pending
+        let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
+            tally.out += 1;
+            items.push(item);
         });
         if ended.is_pending() {
             return Poll::Pending;

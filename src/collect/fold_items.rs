@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use pin_project_lite::pin_project;
 
-use crate::collect::summary::{POLL_BUDGET, Summary, Tally};
+use crate::collect::summary::{Summary, Tally};
 
 pin_project! {
     /// The future returned by [`fold_items`](crate::collect::CollectExt::fold_items).
@@ -42,39 +42,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(mut acc) = this.acc.take() else {
+        if this.acc.is_none() {
             return Poll::Pending; // polled after completion
-        };
-        let mut stream = this.stream;
-        let f = this.f;
-        let ended = this.tally.poll(|tally| {
-            for _ in 0..POLL_BUDGET {
-                match stream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(item)) => {
-                        tally.out += 1;
-                        acc = f(acc, item);
-                    }
-                    Poll::Ready(None) => return Step::Done(acc),
-                    Poll::Pending => return Step::More(acc),
-                }
+        }
+        let (acc, f) = (this.acc, this.f);
+        let ended = this.tally.drain(this.stream, cx, |tally, item| {
+            tally.out += 1;
+            // Always `Some` here: taken only when the stream has ended.
+            if let Some(a) = acc.take() {
+                *acc = Some(f(a, item));
             }
-            cx.waker().wake_by_ref();
-            Step::More(acc)
         });
         match ended {
-            Step::Done(acc) => Poll::Ready((acc, this.tally.finish())),
-            Step::More(acc) => {
-                *this.acc = Some(acc);
-                Poll::Pending
-            }
+            Poll::Ready(()) => match acc.take() {
+                Some(acc) => Poll::Ready((acc, this.tally.finish())),
+                None => Poll::Pending,
+            },
+            Poll::Pending => Poll::Pending,
         }
     }
-}
-
-/// Where one poll left the fold.
-enum Step<A> {
-    Done(A),
-    More(A),
 }
 
 impl<S: fmt::Debug, A: fmt::Debug, F> fmt::Debug for FoldItems<S, A, F> {

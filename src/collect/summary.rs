@@ -1,7 +1,11 @@
 //! [`Summary`]: the counts every terminal stage reports, and the tally that makes them.
 
 use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use futures::Stream;
 
 use crate::stream::Report;
 
@@ -107,6 +111,29 @@ impl Tally {
         out
     }
 
+    /// One poll of a terminal stage: hands up to [`POLL_BUDGET`] items of `stream` to
+    /// `each`, then yields to the executor. `Ready` when the stream has ended.
+    #[inline]
+    pub(crate) fn drain<S: Stream + ?Sized>(
+        &mut self,
+        mut stream: Pin<&mut S>,
+        cx: &mut Context<'_>,
+        mut each: impl FnMut(&mut Self, S::Item),
+    ) -> Poll<()> {
+        self.poll(|tally| {
+            for _ in 0..POLL_BUDGET {
+                match stream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => each(tally, item),
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            // Budget spent: let other tasks run, then go on.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    }
+
     fn absorb(&mut self, report: Report) {
         self.skipped = self.skipped.saturating_add(report.skipped);
         self.cancelled |= report.cancelled;
@@ -131,4 +158,4 @@ impl Tally {
 }
 
 /// Items handled in one poll before a terminal stage yields to the executor.
-pub(crate) const POLL_BUDGET: usize = 1024;
+const POLL_BUDGET: usize = 1024;

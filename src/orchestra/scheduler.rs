@@ -33,6 +33,7 @@ use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
 use crate::orchestra::stats::{Ended, ExecutionStats, StatsBatch};
 use crate::orchestra::{TaskKey, TaskRelationships};
+use crate::task::RetryPolicy;
 use crate::task::cancel::CancelNode;
 use crate::task::{
     Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
@@ -668,14 +669,7 @@ where
             // No retry policy, no recovery: the error is final.
             return self.final_error(s, err);
         };
-        if n.cancel_level().is_some() || never_retried(&err) {
-            return self.final_error(s, err);
-        }
-        let retryable = match &prep.retry_if {
-            Some(p) => p(&err),
-            None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
-        };
-        if !retryable {
+        if n.cancel_level().is_some() || !RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
             return self.final_error(s, err);
         }
         let policy = &prep.retry;
@@ -686,12 +680,9 @@ where
             .get_or_insert_with(|| policy.backoff())
             .next_delay();
         let now = Instant::now();
-        let within_budget = |d| match (policy.max_elapsed(), n.first_start) {
-            (Some(budget), Some(start)) => now.duration_since(start).saturating_add(d) <= budget,
-            _ => true,
-        };
+        let elapsed = n.first_start.map(|start| now.duration_since(start));
         match delay {
-            Some(d) if within_budget(d) && !self.halted => {
+            Some(d) if policy.fits_budget(elapsed, d) && !self.halted => {
                 if let Some(st) = &mut self.stats {
                     st.retried();
                 }
@@ -717,14 +708,7 @@ where
                 }
             }
             _ => {
-                let err = if policy.max_retries() == 0 {
-                    err
-                } else {
-                    TaskError::RetriesExhausted {
-                        attempts: n.attempts,
-                        last: Box::new(err),
-                    }
-                };
+                let err = policy.exhausted(n.attempts, err);
                 self.final_error(s, err);
             }
         }
@@ -1188,18 +1172,6 @@ fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutc
             metrics: None,
         },
     ))
-}
-
-/// Errors no predicate can make retryable (as for a task awaited on its own).
-fn never_retried<E>(err: &TaskError<E>) -> bool {
-    matches!(
-        err,
-        TaskError::Cancelled { .. }
-            | TaskError::DeadlineExceeded
-            | TaskError::CircuitOpen { .. }
-            | TaskError::NoRuntime
-            | TaskError::Config(_)
-    )
 }
 
 /// The spawned future that runs a scheduler.

@@ -30,6 +30,7 @@ use tracing::Span;
 
 use crate::error::TaskError;
 use crate::error::panic_message;
+use crate::task::RetryPolicy;
 use crate::task::builder::TaskConfig;
 use crate::task::cancel::CancelNode;
 use crate::task::id::LazyTaskId;
@@ -296,18 +297,6 @@ fn new_timer(
         timer.set(Some(tokio::time::sleep_until(at)));
     }))
     .map_err(|_| NoRuntime)
-}
-
-/// Errors no predicate can make retryable.
-fn never_retried<E>(err: &TaskError<E>) -> bool {
-    matches!(
-        err,
-        TaskError::Cancelled { .. }
-            | TaskError::DeadlineExceeded
-            | TaskError::CircuitOpen { .. }
-            | TaskError::NoRuntime
-            | TaskError::Config(_)
-    )
 }
 
 impl<T, E, W: AsyncWork<T, E>> Future for TaskFuture<T, E, W> {
@@ -684,37 +673,15 @@ fn retry_delay<T, E>(
     st: &mut RunState,
     err: TaskError<E>,
 ) -> Result<Duration, TaskError<E>> {
-    if never_retried(&err) {
-        return Err(err);
-    }
-    let retryable = match cfg.cold().and_then(|c| c.retry_if.as_ref()) {
-        Some(predicate) => predicate(&err),
-        None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
-    };
-    if !retryable {
+    if !RetryPolicy::may_retry(cfg.cold().and_then(|c| c.retry_if.as_ref()), &err) {
         return Err(err);
     }
     let policy = &cfg.retry;
-    let exhausted = |attempts, err| {
-        if policy.max_retries() == 0 {
-            err
-        } else {
-            TaskError::RetriesExhausted {
-                attempts,
-                last: Box::new(err),
-            }
-        }
-    };
     let backoff = st.backoff.get_or_insert_with(|| Box::new(policy.backoff()));
-    let Some(delay) = backoff.next_delay() else {
-        return Err(exhausted(st.attempts, err));
-    };
-    if let (Some(budget), Some(started)) = (policy.max_elapsed(), st.started) {
-        if started.elapsed().saturating_add(delay) > budget {
-            return Err(exhausted(st.attempts, err));
-        }
+    match backoff.next_delay() {
+        Some(delay) if policy.fits_budget(st.started.map(|s| s.elapsed()), delay) => Ok(delay),
+        _ => Err(policy.exhausted(st.attempts, err)),
     }
-    Ok(delay)
 }
 
 /// Fast path: an attempt failed with `err`; schedules the retry, or gives the final

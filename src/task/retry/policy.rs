@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{Backoff, Jitter, MAX_RETRIES, RetryStrategy};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, TaskError};
 
 /// How often and how far apart a failed task is retried.
 ///
@@ -109,6 +109,50 @@ impl RetryPolicy {
     #[inline]
     pub fn max_elapsed(&self) -> Option<Duration> {
         self.max_elapsed
+    }
+
+    /// After a failed attempt: whether `err` may be retried at all. Cancellation, a
+    /// passed deadline, an open circuit, a missing runtime and bad configuration never
+    /// are; otherwise `retry_if` decides, and without one a failure or a timeout is.
+    pub(crate) fn may_retry<E>(
+        retry_if: Option<&crate::task::builder::RetryIf<E>>,
+        err: &TaskError<E>,
+    ) -> bool {
+        let never = matches!(
+            err,
+            TaskError::Cancelled { .. }
+                | TaskError::DeadlineExceeded
+                | TaskError::CircuitOpen { .. }
+                | TaskError::NoRuntime
+                | TaskError::Config(_)
+        );
+        !never
+            && match retry_if {
+                Some(predicate) => predicate(err),
+                None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+            }
+    }
+
+    /// Whether waiting `delay` more still fits the time budget, `elapsed` after the run
+    /// started (no budget, or no start yet: it fits).
+    pub(crate) fn fits_budget(&self, elapsed: Option<Duration>, delay: Duration) -> bool {
+        match (self.max_elapsed, elapsed) {
+            (Some(budget), Some(elapsed)) => elapsed.saturating_add(delay) <= budget,
+            _ => true,
+        }
+    }
+
+    /// The final error once no retry is left: `RetriesExhausted` with the attempts made
+    /// and `err`, or `err` itself for a policy that never retries.
+    pub(crate) fn exhausted<E>(&self, attempts: u32, err: TaskError<E>) -> TaskError<E> {
+        if self.max_retries == 0 {
+            err
+        } else {
+            TaskError::RetriesExhausted {
+                attempts,
+                last: Box::new(err),
+            }
+        }
     }
 
     /// Checks the retry count, the time budget and the strategy.

@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
-use crate::collect::collector::{Batch, Collector, Registered};
+use crate::collect::collector::{Batch, Collector, Registered, Shared};
 use crate::error::{BoxError, ConfigError};
 use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent, panic_message};
 use crate::units::Count;
@@ -154,15 +154,29 @@ enum Pool<Fut, R> {
     Local(FuturesUnordered<Work<Fut>>),
 }
 
-/// What the receiver was doing, for a panic caught by [`Receiver::poll_next`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Polling upstream or the pool: a panic there is upstream's.
-    Upstream,
-    /// Calling the receiver closure for the event under `key`.
-    Starting,
-    /// Polling `current`, the event under `key` (serial).
-    Polling,
+/// An event's key: its id and position.
+type Key = (EventId, Option<Position>);
+
+/// Names the event whose closure call or poll is running, should it panic: its drop runs
+/// only while unwinding (the normal path forgets it), so blaming costs nothing until
+/// something panics. [`Receiver::poll_next`] catches the panic and fails that event.
+struct Blame<'a> {
+    slot: &'a mut Option<Key>,
+    key: Key,
+}
+
+impl Blame<'_> {
+    /// The work finished without panicking.
+    #[inline(always)]
+    fn clear(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Blame<'_> {
+    fn drop(&mut self) {
+        *self.slot = Some(self.key);
+    }
 }
 
 pin_project! {
@@ -173,13 +187,14 @@ pin_project! {
     pub struct Receiver<S, F, Fut, K, V, R> {
         #[pin]
         upstream: S,
-        // Serial: the event in flight, polled inline. Panics are caught once per poll of
-        // the stage (in `poll_next`), not once per event.
+        // Serial: the event in flight, polled inline.
         #[pin]
         current: Option<Fut>,
-        // The key of `current`, or of the event whose receiver call is being made.
-        key: (EventId, Option<Position>),
-        phase: Phase,
+        // The key of `current`, stored only when it is left pending: an event whose
+        // future completes on its first poll (the common case) keeps it in registers.
+        key: Key,
+        // The event whose work panicked, set while unwinding (see `Blame`).
+        blame: Option<Key>,
         f: F,
         shared: Registered<K, V>,
         strategy: ReceiverStrategy,
@@ -199,7 +214,7 @@ where
             upstream,
             current: None,
             key: (EventId::default(), None),
-            phase: Phase::Upstream,
+            blame: None,
             f,
             shared: Registered::new(),
             strategy,
@@ -229,6 +244,41 @@ fn received<K, V, R>(done: Done<R>) -> Received<K, V, R> {
     }
 }
 
+/// Nothing is ready: hand downstream what the collectors kept, if anything, or wait.
+fn idle<K, V, R>(shared: &Shared<K, V>) -> Poll<Option<Received<K, V, R>>> {
+    if shared.pending() > 0 {
+        Poll::Ready(Some(Received::Collected(Box::new(shared.take()))))
+    } else {
+        Poll::Pending
+    }
+}
+
+/// Upstream has ended and nothing is in flight: the last collected values, then the end.
+fn end<K, V, R>(shared: &Shared<K, V>, done: &mut bool) -> Poll<Option<Received<K, V, R>>> {
+    if shared.pending() > 0 {
+        return Poll::Ready(Some(Received::Collected(Box::new(shared.take()))));
+    }
+    *done = true;
+    Poll::Ready(None)
+}
+
+/// What a serial event's poll ended with, as a stage item (`None`: still pending).
+#[inline(always)]
+fn finished<K, V, R, E: Into<BoxError>>(
+    polled: Poll<Result<R, E>>,
+    key: Key,
+) -> Option<Received<K, V, R>> {
+    match polled {
+        Poll::Pending => None,
+        Poll::Ready(Ok(r)) => Some(Received::Output(r)),
+        Poll::Ready(Err(e)) => Some(Received::Failed(EventError::new(
+            key.0,
+            key.1,
+            EventErrorKind::Receiver(e.into()),
+        ))),
+    }
+}
+
 impl<S, F, Fut, K, V, R, E> Receiver<S, F, Fut, K, V, R>
 where
     S: Stream,
@@ -238,34 +288,82 @@ where
     E: Into<BoxError>,
     R: Send + 'static,
 {
-    #[inline]
-    fn poll_inner(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received<K, V, R>>> {
+    /// The next item of a serial stage: one event at a time, its future created and
+    /// polled in one go.
+    #[inline(always)]
+    fn poll_serial(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received<K, V, R>>> {
         let mut this = self.project();
-        let workers = this.strategy.workers();
+        loop {
+            if this.shared.pending() >= DRAIN_AT {
+                return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
+            }
+            if let Some(fut) = this.current.as_mut().as_pin_mut() {
+                // Left pending by an earlier poll: its key was stored then.
+                let blame = Blame {
+                    slot: this.blame,
+                    key: *this.key,
+                };
+                let polled = fut.poll(cx);
+                blame.clear();
+                return match finished(polled, *this.key) {
+                    Some(item) => {
+                        this.current.set(None);
+                        Poll::Ready(Some(item))
+                    }
+                    None => idle(this.shared),
+                };
+            }
+            if *this.upstream_done {
+                return end(this.shared, this.done);
+            }
+            let event = match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match item.into_event() {
+                    Ok(event) => event,
+                    Err(e) => return Poll::Ready(Some(Received::Failed(e))),
+                },
+                Poll::Ready(None) => {
+                    *this.upstream_done = true;
+                    continue;
+                }
+                Poll::Pending => return idle(this.shared),
+            };
+            let key = (event.id(), event.position());
+            let collector = Collector::new(this.shared.key(), key.0, key.1);
+            let blame = Blame {
+                slot: this.blame,
+                key,
+            };
+            let fut = (this.f)(event, collector);
+            this.current.set(Some(fut));
+            if let Some(fut) = this.current.as_mut().as_pin_mut() {
+                let polled = fut.poll(cx);
+                blame.clear();
+                match finished(polled, key) {
+                    Some(item) => {
+                        this.current.set(None);
+                        return Poll::Ready(Some(item));
+                    }
+                    None => {
+                        *this.key = key;
+                        return idle(this.shared);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next item of a parallel stage: up to `workers` events in flight.
+    fn poll_parallel(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        workers: usize,
+    ) -> Poll<Option<Received<K, V, R>>> {
+        let mut this = self.project();
         loop {
             if this.shared.pending() >= DRAIN_AT {
                 return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
             }
             // Finished work first: it frees a slot.
-            if let Some(fut) = this.current.as_mut().as_pin_mut() {
-                *this.phase = Phase::Polling;
-                let polled = fut.poll(cx);
-                *this.phase = Phase::Upstream;
-                if let Poll::Ready(res) = polled {
-                    this.current.set(None);
-                    return Poll::Ready(Some(match res {
-                        Ok(r) => Received::Output(r),
-                        Err(e) => {
-                            let (id, position) = *this.key;
-                            Received::Failed(EventError::new(
-                                id,
-                                position,
-                                EventErrorKind::Receiver(e.into()),
-                            ))
-                        }
-                    }));
-                }
-            }
             match this.pool {
                 Pool::Idle => {}
                 Pool::Spawned(set, _) => {
@@ -289,51 +387,42 @@ where
                 }
             }
             // Pull only while a slot is free.
-            let in_flight = match this.strategy {
-                ReceiverStrategy::Serial => usize::from(this.current.is_some()),
-                ReceiverStrategy::Parallel { .. } => {
-                    Self::in_flight(this.current.is_some(), this.pool)
-                }
-            };
+            let in_flight = Self::in_flight(false, this.pool);
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
                         Ok(event) => {
-                            let id = event.id();
-                            let position = event.position();
+                            let (id, position) = (event.id(), event.position());
                             let collector = Collector::new(this.shared.key(), id, position);
-                            *this.key = (id, position);
-                            *this.phase = Phase::Starting;
+                            let blame = Blame {
+                                slot: this.blame,
+                                key: (id, position),
+                            };
                             let fut = (this.f)(event, collector);
-                            *this.phase = Phase::Upstream;
-                            match this.strategy {
-                                ReceiverStrategy::Serial => this.current.set(Some(fut)),
-                                ReceiverStrategy::Parallel { .. } => {
-                                    let work = Work {
-                                        id,
-                                        position,
-                                        fut: AssertUnwindSafe(fut).catch_unwind(),
+                            blame.clear();
+                            let work = Work {
+                                id,
+                                position,
+                                fut: AssertUnwindSafe(fut).catch_unwind(),
+                            };
+                            match this.pool {
+                                Pool::Spawned(set, h) => {
+                                    set.spawn_on(work, h);
+                                }
+                                Pool::Local(set) => set.push(work),
+                                Pool::Idle => {
+                                    *this.pool = match Handle::try_current() {
+                                        Ok(h) => {
+                                            let mut set = JoinSet::new();
+                                            set.spawn_on(work, &h);
+                                            Pool::Spawned(set, h)
+                                        }
+                                        Err(_) => {
+                                            let set = FuturesUnordered::new();
+                                            set.push(work);
+                                            Pool::Local(set)
+                                        }
                                     };
-                                    match this.pool {
-                                        Pool::Spawned(set, h) => {
-                                            set.spawn_on(work, h);
-                                        }
-                                        Pool::Local(set) => set.push(work),
-                                        Pool::Idle => {
-                                            *this.pool = match Handle::try_current() {
-                                                Ok(h) => {
-                                                    let mut set = JoinSet::new();
-                                                    set.spawn_on(work, &h);
-                                                    Pool::Spawned(set, h)
-                                                }
-                                                Err(_) => {
-                                                    let set = FuturesUnordered::new();
-                                                    set.push(work);
-                                                    Pool::Local(set)
-                                                }
-                                            };
-                                        }
-                                    }
                                 }
                             }
                             continue;
@@ -348,14 +437,10 @@ where
                 }
             }
             // Nothing ready now.
-            if this.shared.pending() > 0 {
-                return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
-            }
             if *this.upstream_done && in_flight == 0 {
-                *this.done = true;
-                return Poll::Ready(None);
+                return end(this.shared, this.done);
             }
-            return Poll::Pending;
+            return idle(this.shared);
         }
     }
 }
@@ -376,23 +461,27 @@ where
         if self.done {
             return Poll::Ready(None);
         }
-        // One landing pad for the whole poll: a panic of the receiver (its synchronous
-        // part, or a poll of the serial event in flight) fails its event; a panic of
+        // One landing pad for the whole poll. A panic of the receiver's closure or of
+        // the serial event's future fails that event (named by `blame`); a panic of
         // upstream ends the stage.
-        match catch_unwind(AssertUnwindSafe(|| self.as_mut().poll_inner(cx))) {
+        let polled = catch_unwind(AssertUnwindSafe(|| match self.strategy {
+            ReceiverStrategy::Serial => self.as_mut().poll_serial(cx),
+            ReceiverStrategy::Parallel { workers } => {
+                self.as_mut().poll_parallel(cx, workers.get())
+            }
+        }));
+        match polled {
             Ok(poll) => poll,
             Err(payload) => {
                 let mut this = self.project();
                 let message = panic_message(payload.as_ref());
-                let phase = std::mem::replace(this.phase, Phase::Upstream);
-                let (id, position) = match phase {
-                    Phase::Starting => *this.key,
-                    Phase::Polling => {
-                        // The event's future panicked: it is done.
+                let (id, position) = match this.blame.take() {
+                    Some(key) => {
+                        // The event's closure or future panicked: it is done.
                         this.current.set(None);
-                        *this.key
+                        key
                     }
-                    Phase::Upstream => {
+                    None => {
                         *this.upstream_done = true;
                         (EventId::default(), None)
                     }

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use futures::Stream;
 use futures::stream::FusedStream;
@@ -13,7 +12,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::error::ConfigError;
 use crate::stream::ErrorPolicy;
 use crate::stream::error::{EventError, SourceError};
-use crate::stream::event::{EventId, SenderEvent};
+use crate::stream::event::{EventId, SenderEvent, Stamp};
 use crate::stream::origin::Origin;
 use crate::stream::source::SourceItem;
 use crate::stream::stats::{SourceStats, report_cancelled, report_skip};
@@ -56,12 +55,13 @@ pin_project! {
     pub struct EmittingStream<S> {
         #[pin]
         source: Option<S>,
-        task: TaskId,
+        // Set while a configuration error waits to be reported or a span is set: the
+        // one check of the cold settings per poll.
+        cold: bool,
+        stamp: Stamp,
+        // Items taken from the source so far: events emitted plus errors.
         seq: u64,
-        origin: Option<Origin>,
         policy: ErrorPolicy,
-        timestamps: bool,
-        emitted: u64,
         errors: u64,
         skipped: u64,
         stats: SourceStats,
@@ -69,6 +69,14 @@ pin_project! {
         config_error: Option<ConfigError>,
         span: Option<tracing::Span>,
     }
+}
+
+/// What the cold settings of a stream call for before it is polled.
+enum Cold {
+    /// Report this configuration error (once).
+    Failed(EventError),
+    /// Poll inside this span.
+    Traced(tracing::Span),
 }
 
 /// The stream returned by [`EmittingStream::into_data`]: plain payloads.
@@ -94,12 +102,10 @@ impl<S> EmittingStream<S> {
         };
         EmittingStream {
             source,
-            task: settings.task,
+            cold: config_error.is_some() || settings.span.is_some(),
+            stamp: Stamp::new(settings.task, settings.origin, settings.timestamps),
             seq: 0,
-            origin: settings.origin,
             policy: settings.policy,
-            timestamps: settings.timestamps,
-            emitted: 0,
             errors: 0,
             skipped: 0,
             stats: settings.stats,
@@ -116,7 +122,7 @@ impl<S> EmittingStream<S> {
 
     /// The id of this emitting task, shared by the keys of all its events.
     pub fn task_id(&self) -> TaskId {
-        self.task
+        self.stamp.task()
     }
 
     /// The error policy in force.
@@ -141,13 +147,20 @@ where
 
     // Always inlined: this is the per-event path of every pipeline; out of line, saving
     // and restoring registers and returning the event through memory cost more than
-    // the work itself.
+    // the work itself. For the same reason the cold settings never return an event
+    // from a call: a shared return slot would keep the event in memory.
     #[inline(always)]
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // Cold settings are checked once here, not per event in the loop below.
-        if self.config_error.is_some() || self.span.is_some() {
-            return self.poll_cold(cx);
-        }
+        let span = if self.cold {
+            match self.as_mut().cold() {
+                Cold::Failed(e) => return Poll::Ready(Some(Err(e))),
+                Cold::Traced(span) => Some(span),
+            }
+        } else {
+            None
+        };
+        let _entered = span.as_ref().map(tracing::Span::enter);
         self.poll_events(cx)
     }
 
@@ -167,29 +180,26 @@ impl<S, D> EmittingStream<S>
 where
     S: Stream<Item = SourceItem<D>>,
 {
-    /// `poll_next` with a configuration error to report or a tracing span to enter.
+    /// The configuration error to report, or the span to poll in.
     #[cold]
     #[inline(never)]
-    fn poll_cold(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<SenderEvent<D>, EventError>>> {
-        let this = self.as_mut().project();
+    fn cold(self: Pin<&mut Self>) -> Cold {
+        let this = self.project();
         if let Some(config) = this.config_error.take() {
+            *this.cold = this.span.is_some();
+            // The error takes the place of item 0.
+            *this.seq += 1;
             *this.errors += 1;
-            this.stats
-                .publish(*this.emitted, *this.errors, *this.skipped);
+            this.stats.publish(0, *this.errors, *this.skipped);
             this.stats.set_finished();
-            let id = EventId::new(*this.task, 0);
-            return Poll::Ready(Some(Err(EventError::from_source(
+            let id = EventId::new(this.stamp.task(), 0);
+            return Cold::Failed(EventError::from_source(
                 id,
                 None,
                 SourceError::Config(config),
-            ))));
+            ));
         }
-        let span = this.span.clone();
-        let _entered = span.as_ref().map(tracing::Span::enter);
-        self.poll_events(cx)
+        Cold::Traced(this.span.clone().unwrap_or_else(tracing::Span::none))
     }
 
     #[inline(always)]
@@ -209,7 +219,7 @@ where
                     this.source.set(None);
                     finish(
                         this.stats,
-                        *this.emitted,
+                        this.seq.saturating_sub(*this.errors),
                         *this.errors,
                         *this.skipped,
                         this.span,
@@ -230,7 +240,7 @@ where
                     this.source.set(None);
                     finish(
                         this.stats,
-                        *this.emitted,
+                        this.seq.saturating_sub(*this.errors),
                         *this.errors,
                         *this.skipped,
                         this.span,
@@ -239,27 +249,21 @@ where
                 }
                 Poll::Ready(Some(Ok(item))) => {
                     let is_final = source.size_hint().1 == Some(0);
-                    let id = EventId::new(*this.task, *this.seq);
+                    let seq = *this.seq;
                     *this.seq += 1;
-                    *this.emitted += 1;
-                    this.stats.publish_emitted(*this.emitted);
-                    let timestamp = if *this.timestamps {
-                        Some(SystemTime::now())
-                    } else {
-                        None
-                    };
+                    this.stats
+                        .publish_emitted(this.seq.saturating_sub(*this.errors));
                     return Poll::Ready(Some(Ok(SenderEvent::emitted(
                         item.value,
-                        id,
+                        seq,
                         item.position,
-                        this.origin.clone(),
                         item.batch,
-                        timestamp,
                         is_final,
+                        this.stamp,
                     ))));
                 }
                 Poll::Ready(Some(Err(failed))) => {
-                    let id = EventId::new(*this.task, *this.seq);
+                    let id = EventId::new(this.stamp.task(), *this.seq);
                     *this.seq += 1;
                     *this.errors += 1;
                     let fatal = failed.value.is_fatal();
@@ -269,22 +273,28 @@ where
                     if !fatal && *this.policy == ErrorPolicy::Skip {
                         *this.skipped += 1;
                         report_skip();
-                        this.stats
-                            .publish(*this.emitted, *this.errors, *this.skipped);
+                        this.stats.publish(
+                            this.seq.saturating_sub(*this.errors),
+                            *this.errors,
+                            *this.skipped,
+                        );
                         continue;
                     }
                     if fatal || *this.policy == ErrorPolicy::Stop {
                         this.source.set(None);
                         finish(
                             this.stats,
-                            *this.emitted,
+                            this.seq.saturating_sub(*this.errors),
                             *this.errors,
                             *this.skipped,
                             this.span,
                         );
                     } else {
-                        this.stats
-                            .publish(*this.emitted, *this.errors, *this.skipped);
+                        this.stats.publish(
+                            this.seq.saturating_sub(*this.errors),
+                            *this.errors,
+                            *this.skipped,
+                        );
                     }
                     return Poll::Ready(Some(Err(EventError::from_source(
                         id,
@@ -329,7 +339,7 @@ where
 impl<S: fmt::Debug> fmt::Debug for EmittingStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EmittingStream")
-            .field("task", &self.task)
+            .field("task", &self.stamp.task())
             .field("source", &self.source)
             .field("policy", &self.policy)
             .field("next_sequence", &self.seq)

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::stream::origin::Origin;
+use crate::stream::origin::{Interned, Origin};
 use crate::task::TaskId;
 
 /// The key of an event: the id of the task that emitted it plus a per-task sequence
@@ -99,6 +99,54 @@ struct Extras {
     ack: Option<Arc<dyn Acknowledge>>,
     // Nanoseconds since the Unix epoch, for tasks built `with_timestamps` (opt-in).
     timestamp: Option<u64>,
+    // A source name that is not interned (set by hand, or past the interning limit).
+    name: Option<Arc<String>>,
+}
+
+/// What every event of one emitting stream shares, fixed when the stream is built.
+#[derive(Debug)]
+pub(crate) struct Stamp {
+    task: TaskId,
+    origin: Option<Interned>,
+    // A name not interned: each event carries it in its rare parts.
+    shared: Option<Arc<String>>,
+    timestamps: bool,
+    // Events need rare parts: timestamps are on, or the name is shared.
+    rare: bool,
+}
+
+impl Stamp {
+    /// The stamp of task `task`'s events, from source `origin`, timestamped or not.
+    pub(crate) fn new(task: TaskId, origin: Option<Origin>, timestamps: bool) -> Self {
+        let (origin, shared) = match origin {
+            None => (None, None),
+            Some(Origin::Interned(name)) => (Some(name), None),
+            Some(Origin::Shared(name)) => (None, Some(name)),
+        };
+        Stamp {
+            task,
+            origin,
+            rare: timestamps || shared.is_some(),
+            shared,
+            timestamps,
+        }
+    }
+
+    /// The emitting task's id.
+    pub(crate) fn task(&self) -> TaskId {
+        self.task
+    }
+
+    /// The rare parts of an event emitted now: its timestamp, or a name not interned.
+    #[cold]
+    #[inline(never)]
+    fn extras(&self) -> Option<Box<Extras>> {
+        Some(Box::new(Extras {
+            timestamp: self.timestamps.then(|| to_nanos(SystemTime::now())),
+            name: self.shared.clone(),
+            ..Extras::default()
+        }))
+    }
 }
 
 /// One item travelling through an emitting task, with its key and provenance.
@@ -131,14 +179,23 @@ struct Extras {
 /// ```
 #[doc(alias = "TokioSenderEvent")]
 pub struct SenderEvent<T> {
-    data: T,
+    /// The payload.
+    ///
+    /// A public field so that a receiver's `async move` block that reads only
+    /// `event.data` captures only the payload: its future is then as small as the
+    /// payload, where [`into_data`](Self::into_data) or any other method moves the whole
+    /// event into it. The two differ by about 1.3x in time per event in the
+    /// `emits_receiver_collect` bench.
+    pub data: T,
     id: EventId,
     // Valid when `flags & HAS_POSITION`; kept unwrapped (with flags) so an event stays
     // small: events are moved through every stage of a pipeline.
     position: Position,
     // Valid when `flags & HAS_BATCH`.
     batch: u64,
-    origin: Option<Origin>,
+    // An interned source name: `Copy`, so that the rare parts below are the event's
+    // only drop work (other names live there).
+    origin: Option<Interned>,
     extras: Option<Box<Extras>>,
     // A whole word: no padding bytes for every move of the event to copy.
     flags: u64,
@@ -176,16 +233,15 @@ impl<T> SenderEvent<T> {
         }
     }
 
-    /// Used by the emitting stream: all the hot fields at once.
-    #[inline]
+    /// Used by the emitting stream: event `seq` of the stream stamped by `stamp`.
+    #[inline(always)]
     pub(crate) fn emitted(
         data: T,
-        id: EventId,
+        seq: u64,
         position: Option<Position>,
-        origin: Option<Origin>,
         batch: Option<u64>,
-        timestamp: Option<SystemTime>,
         is_final: bool,
+        stamp: &Stamp,
     ) -> Self {
         let mut flags = 0;
         if position.is_some() {
@@ -199,16 +255,11 @@ impl<T> SenderEvent<T> {
         }
         SenderEvent {
             data,
-            id,
+            id: EventId::new(stamp.task, seq),
             position: position.unwrap_or(Position::new(0, 0)),
             batch: batch.unwrap_or(0),
-            origin,
-            extras: timestamp.map(|at| {
-                Box::new(Extras {
-                    timestamp: Some(to_nanos(at)),
-                    ..Extras::default()
-                })
-            }),
+            origin: stamp.origin,
+            extras: if stamp.rare { stamp.extras() } else { None },
             flags,
         }
     }
@@ -275,7 +326,10 @@ impl<T> SenderEvent<T> {
     /// carry it without a reference-count update each.
     #[doc(alias = "source_id")]
     pub fn source_name(&self) -> Option<&str> {
-        self.origin.as_ref().map(Origin::as_str)
+        match self.origin {
+            Some(name) => Some(name.as_str()),
+            None => self.extras.as_ref()?.name.as_deref().map(String::as_str),
+        }
     }
 
     /// The number of the chunk this event carries, for chunked sources (from 0).
@@ -349,7 +403,7 @@ impl<T: Clone> Clone for SenderEvent<T> {
             id: self.id,
             position: self.position,
             batch: self.batch,
-            origin: self.origin.clone(),
+            origin: self.origin,
             flags: self.flags,
             extras: self.extras.clone(),
         }
@@ -363,8 +417,8 @@ impl<T: fmt::Debug> fmt::Debug for SenderEvent<T> {
         if let Some(p) = &self.position() {
             d.field("position", p);
         }
-        if let Some(o) = &self.origin {
-            d.field("source", o);
+        if let Some(name) = self.source_name() {
+            d.field("source", &name);
         }
         if let Some(b) = &self.batch_id() {
             d.field("batch", b);
@@ -451,7 +505,9 @@ impl<T> SenderEventBuilder<T> {
 
     /// Sets the source name.
     pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.event.origin = Some(Origin::shared(&name.into()));
+        self.event.origin = None;
+        self.event.extras.get_or_insert_with(Box::default).name =
+            Some(Arc::new(String::from(&*name.into())));
         self
     }
 
@@ -498,5 +554,36 @@ impl fmt::Debug for Extras {
             .field("ack", &self.ack.is_some())
             .field("timestamp", &self.timestamp)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emitted_events_carry_their_stamp() {
+        let task = TaskId::new();
+        let interned = Stamp::new(task, Some(Origin::interned(Arc::from("a.csv"))), false);
+        let e = SenderEvent::emitted(1, 7, Some(Position::new(3, 40)), None, true, &interned);
+        assert_eq!(
+            (e.id(), e.source_name()),
+            (EventId::new(task, 7), Some("a.csv"))
+        );
+        assert_eq!(
+            (e.position(), e.batch_id(), e.is_final()),
+            (Some(Position::new(3, 40)), None, true)
+        );
+        assert!(e.extras.is_none() && e.timestamp().is_none());
+
+        // A name past the interning limit travels in the event's rare parts.
+        let shared = Stamp::new(task, Some(Origin::Shared(Arc::new("b.csv".into()))), true);
+        let e = SenderEvent::emitted(2, 8, None, Some(4), false, &shared);
+        assert_eq!(
+            (e.source_name(), e.batch_id(), e.position()),
+            (Some("b.csv"), Some(4), None)
+        );
+        assert!(e.timestamp().is_some());
+        assert_eq!(e.clone().source_name(), Some("b.csv"));
     }
 }

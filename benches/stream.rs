@@ -24,6 +24,7 @@ use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use serde::Deserialize;
 use sweet_async::prelude::*;
+use sweet_async::stream::SenderEvent;
 use sweet_async::stream::source::{RawRecord, csv_file, csv_records, of};
 
 mod common;
@@ -197,7 +198,36 @@ fn bench_pipeline(c: &mut Criterion) {
             black_box(v)
         })
     });
+    // Reference: the peer carrying this crate's event whole, built by hand.
+    g.bench_function("futures_iter_then_collect_events", |b| {
+        b.to_async(&rt).iter(|| async {
+            let v: Vec<u64> = futures::stream::iter(0..ITEMS)
+                .map(SenderEvent::new)
+                .then(|event| async move { black_box(event.into_data()) + 1 })
+                .collect()
+                .await;
+            black_box(v)
+        })
+    });
+    // The receiver reads the payload field: its future holds only the payload.
     g.bench_function("sweet_async_receiver_serial", |b| {
+        b.to_async(&rt).iter(|| async {
+            let v = AsyncTask::emits::<u64>()
+                .sender(of(0..ITEMS))
+                .receiver(
+                    ReceiverStrategy::Serial,
+                    |event, _: Collector<(), ()>| async move {
+                        Ok::<_, Infallible>(black_box(event.data) + 1)
+                    },
+                )
+                .await_final_event(|_, collected| collected.into_outputs())
+                .await;
+            assert_eq!(v.len(), ITEMS as usize);
+            black_box(v)
+        })
+    });
+    // The receiver moves the whole event into its future.
+    g.bench_function("sweet_async_receiver_serial_into_data", |b| {
         b.to_async(&rt).iter(|| async {
             let v = AsyncTask::emits::<u64>()
                 .sender(of(0..ITEMS))
@@ -275,6 +305,18 @@ fn main() {
         "emits_receiver_collect",
         &[
             ("sweet_async_receiver_serial", "futures_iter_then_collect"),
+            (
+                "sweet_async_receiver_serial_into_data",
+                "futures_iter_then_collect",
+            ),
+            (
+                "sweet_async_receiver_serial_into_data",
+                "futures_iter_then_collect_events",
+            ),
+            (
+                "futures_iter_then_collect_events",
+                "futures_iter_then_collect",
+            ),
             (
                 "sweet_async_receiver_serial_chunked",
                 "futures_iter_then_collect",

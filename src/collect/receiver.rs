@@ -458,9 +458,8 @@ where
 
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
+        // No check of `done` first: once done, upstream is done and nothing is in flight,
+        // so both paths end again at once.
         // One landing pad for the whole poll. A panic of the receiver's closure or of
         // the serial event's future fails that event (named by `blame`); a panic of
         // upstream ends the stage.

@@ -166,15 +166,24 @@ async fn the_receiver_stream_is_a_plain_stream_too() {
 #[tokio::test]
 async fn the_receiver_is_fused() {
     use futures::stream::FusedStream;
-    let mut stage = Box::pin(AsyncTask::emits::<u8>().sender(of([1])).receiver(
+    for strategy in [
         ReceiverStrategy::Serial,
-        |e, _: Collector<(), ()>| async move { Ok::<_, std::io::Error>(e.into_data()) },
-    ));
-    assert!(stage.next().await.is_some());
-    assert!(stage.next().await.is_none());
-    assert!(stage.is_terminated());
-    assert!(stage.next().await.is_none());
-    assert_eq!(stage.size_hint(), (0, Some(0)));
+        ReceiverStrategy::parallel(2).unwrap(),
+    ] {
+        let mut stage = Box::pin(
+            AsyncTask::emits::<u8>()
+                .sender(of([1]))
+                .receiver(strategy, |e, _: Collector<(), ()>| async move {
+                    Ok::<_, std::io::Error>(e.into_data())
+                }),
+        );
+        assert!(stage.next().await.is_some());
+        assert!(stage.next().await.is_none());
+        assert!(stage.is_terminated());
+        assert!(stage.next().await.is_none());
+        assert!(stage.next().await.is_none());
+        assert_eq!(stage.size_hint(), (0, Some(0)));
+    }
 }
 
 #[tokio::test]

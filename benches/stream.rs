@@ -278,10 +278,54 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
+/// An item of `8 + 8 * N` bytes, moved whole into the future by a method call, as a
+/// receiver's `event.into_data()` moves an event.
+struct Item<const N: usize> {
+    data: u64,
+    _rest: [u64; N],
+}
+
+impl<const N: usize> Item<N> {
+    fn new(x: u64) -> Self {
+        Item {
+            data: x,
+            _rest: [x; N],
+        }
+    }
+
+    fn into_data(self) -> u64 {
+        self.data
+    }
+}
+
+async fn then_collect_items<const N: usize>() -> Vec<u64> {
+    futures::stream::iter(0..ITEMS)
+        .map(Item::<N>::new)
+        .then(|item| async move { black_box(item.into_data()) + 1 })
+        .collect()
+        .await
+}
+
+/// What carrying an item of the size of an event costs `futures` itself: the peer of
+/// `emits_receiver_collect` with bigger items, each moved whole into its future.
+fn bench_item_size(c: &mut Criterion) {
+    let rt = runtime();
+    let mut g = c.benchmark_group("futures_then_item_bytes");
+    g.throughput(Throughput::Elements(ITEMS));
+    g.sample_size(20);
+    g.bench_function("8", |b| b.to_async(&rt).iter(then_collect_items::<0>));
+    g.bench_function("24", |b| b.to_async(&rt).iter(then_collect_items::<2>));
+    g.bench_function("48", |b| b.to_async(&rt).iter(then_collect_items::<5>));
+    // The size of `SenderEvent<u64>`.
+    g.bench_function("80", |b| b.to_async(&rt).iter(then_collect_items::<9>));
+    g.finish();
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_csv(&mut c);
     bench_pipeline(&mut c);
+    bench_item_size(&mut c);
     c.final_summary();
     common::print_ratios(
         "csv_typed",
@@ -327,5 +371,9 @@ fn main() {
             ),
             ("futures_iter_then_collect", "plain_loop"),
         ],
+    );
+    common::print_ratios(
+        "futures_then_item_bytes",
+        &[("24", "8"), ("48", "8"), ("80", "8")],
     );
 }

@@ -14,7 +14,7 @@ use crate::stream::ErrorPolicy;
 use crate::stream::error::{EventError, SourceError};
 use crate::stream::event::{EventId, SenderEvent, Stamp};
 use crate::stream::origin::Origin;
-use crate::stream::source::SourceItem;
+use crate::stream::source::{Located, SourceItem};
 use crate::stream::stats::{SourceStats, report_cancelled, report_skip};
 use crate::task::TaskId;
 
@@ -26,6 +26,8 @@ struct Cancel {
 
 impl Cancel {
     /// `true` when cancelled; otherwise registers the waker.
+    #[cold]
+    #[inline(never)]
     fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> bool {
         if self.token.is_cancelled() {
             return true;
@@ -59,11 +61,8 @@ pin_project! {
         // one check of the cold settings per poll.
         cold: bool,
         stamp: Stamp,
-        // Items taken from the source so far: events emitted plus errors.
-        seq: u64,
+        counts: Counts,
         policy: ErrorPolicy,
-        errors: u64,
-        skipped: u64,
         stats: SourceStats,
         cancel: Option<Cancel>,
         config_error: Option<ConfigError>,
@@ -104,10 +103,8 @@ impl<S> EmittingStream<S> {
             source,
             cold: config_error.is_some() || settings.span.is_some(),
             stamp: Stamp::new(settings.task, settings.origin, settings.timestamps),
-            seq: 0,
+            counts: Counts::default(),
             policy: settings.policy,
-            errors: 0,
-            skipped: 0,
             stats: settings.stats,
             cancel: settings.token.map(|token| Cancel { token, wait: None }),
             config_error,
@@ -188,9 +185,9 @@ where
         if let Some(config) = this.config_error.take() {
             *this.cold = this.span.is_some();
             // The error takes the place of item 0.
-            *this.seq += 1;
-            *this.errors += 1;
-            this.stats.publish(0, *this.errors, *this.skipped);
+            this.counts.seq += 1;
+            this.counts.errors += 1;
+            this.counts.publish(this.stats);
             this.stats.set_finished();
             let id = EventId::new(this.stamp.task(), 0);
             return Cold::Failed(EventError::from_source(
@@ -214,45 +211,19 @@ where
             };
             if let Some(cancel) = this.cancel.as_ref() {
                 if cancel.token.is_cancelled() {
-                    this.stats.set_cancelled();
-                    report_cancelled();
                     this.source.set(None);
-                    finish(
-                        this.stats,
-                        this.seq.saturating_sub(*this.errors),
-                        *this.errors,
-                        *this.skipped,
-                        this.span,
-                    );
+                    cancelled(this.stats, this.counts, this.span);
                     return Poll::Ready(None);
                 }
             }
+            // The hot path is a straight line; everything else is handled out of line
+            // and never returns an event, so the event stays in registers.
             match source.as_mut().poll_next(cx) {
-                Poll::Pending => {
-                    if let Some(cancel) = this.cancel.as_mut() {
-                        if cancel.poll_cancelled(cx) {
-                            continue; // handled at the top of the loop
-                        }
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(None) => {
-                    this.source.set(None);
-                    finish(
-                        this.stats,
-                        this.seq.saturating_sub(*this.errors),
-                        *this.errors,
-                        *this.skipped,
-                        this.span,
-                    );
-                    return Poll::Ready(None);
-                }
                 Poll::Ready(Some(Ok(item))) => {
                     let is_final = source.size_hint().1 == Some(0);
-                    let seq = *this.seq;
-                    *this.seq += 1;
-                    this.stats
-                        .publish_emitted(this.seq.saturating_sub(*this.errors));
+                    let seq = this.counts.seq;
+                    this.counts.seq += 1;
+                    this.stats.publish_emitted(this.counts.emitted());
                     return Poll::Ready(Some(Ok(SenderEvent::emitted(
                         item.value,
                         seq,
@@ -263,64 +234,122 @@ where
                     ))));
                 }
                 Poll::Ready(Some(Err(failed))) => {
-                    let id = EventId::new(this.stamp.task(), *this.seq);
-                    *this.seq += 1;
-                    *this.errors += 1;
-                    let fatal = failed.value.is_fatal();
-                    if this.span.is_some() {
-                        tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
+                    let policy = *this.policy;
+                    match this
+                        .counts
+                        .failed(failed, policy, this.stats, this.stamp, this.span)
+                    {
+                        Failure::Skipped => continue,
+                        Failure::Yield(error) => return Poll::Ready(Some(Err(error))),
+                        Failure::Stop(error) => {
+                            this.source.set(None);
+                            finish(this.stats, this.counts, this.span);
+                            return Poll::Ready(Some(Err(error)));
+                        }
                     }
-                    if !fatal && *this.policy == ErrorPolicy::Skip {
-                        *this.skipped += 1;
-                        report_skip();
-                        this.stats.publish(
-                            this.seq.saturating_sub(*this.errors),
-                            *this.errors,
-                            *this.skipped,
-                        );
-                        continue;
+                }
+                Poll::Ready(None) => {
+                    this.source.set(None);
+                    finish(this.stats, this.counts, this.span);
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    if let Some(cancel) = this.cancel.as_mut() {
+                        if cancel.poll_cancelled(cx) {
+                            continue; // handled at the top of the loop
+                        }
                     }
-                    if fatal || *this.policy == ErrorPolicy::Stop {
-                        this.source.set(None);
-                        finish(
-                            this.stats,
-                            this.seq.saturating_sub(*this.errors),
-                            *this.errors,
-                            *this.skipped,
-                            this.span,
-                        );
-                    } else {
-                        this.stats.publish(
-                            this.seq.saturating_sub(*this.errors),
-                            *this.errors,
-                            *this.skipped,
-                        );
-                    }
-                    return Poll::Ready(Some(Err(EventError::from_source(
-                        id,
-                        failed.position,
-                        failed.value,
-                    ))));
+                    return Poll::Pending;
                 }
             }
         }
     }
 }
 
-fn finish(
-    stats: &SourceStats,
-    emitted: u64,
+/// What an emitting stream counted so far.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Items taken from the source: events emitted plus errors.
+    seq: u64,
+    /// Failed items, skipped or not.
     errors: u64,
     skipped: u64,
-    span: &Option<tracing::Span>,
-) {
-    stats.publish(emitted, errors, skipped);
+}
+
+/// What a failed item comes to, under the error policy.
+enum Failure {
+    /// Dropped and counted ([`ErrorPolicy::Skip`]).
+    Skipped,
+    /// Handed downstream; the stream goes on ([`ErrorPolicy::Collect`]).
+    Yield(EventError),
+    /// Handed downstream; the stream ends ([`ErrorPolicy::Stop`], or a fatal error).
+    Stop(EventError),
+}
+
+impl Counts {
+    #[inline(always)]
+    fn emitted(&self) -> u64 {
+        self.seq - self.errors
+    }
+
+    fn publish(&self, stats: &SourceStats) {
+        stats.publish(self.emitted(), self.errors, self.skipped);
+    }
+
+    /// Counts a failed item and applies the policy to it.
+    #[cold]
+    #[inline(never)]
+    fn failed(
+        &mut self,
+        failed: Located<SourceError>,
+        policy: ErrorPolicy,
+        stats: &SourceStats,
+        stamp: &Stamp,
+        span: &Option<tracing::Span>,
+    ) -> Failure {
+        let id = EventId::new(stamp.task(), self.seq);
+        self.seq += 1;
+        self.errors += 1;
+        let fatal = failed.value.is_fatal();
+        if span.is_some() {
+            tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
+        }
+        if !fatal && policy == ErrorPolicy::Skip {
+            self.skipped += 1;
+            report_skip();
+            self.publish(stats);
+            return Failure::Skipped;
+        }
+        self.publish(stats);
+        let error = EventError::from_source(id, failed.position, failed.value);
+        if fatal || policy == ErrorPolicy::Stop {
+            Failure::Stop(error)
+        } else {
+            Failure::Yield(error)
+        }
+    }
+}
+
+/// The stream was cancelled: counts it and ends.
+#[cold]
+#[inline(never)]
+fn cancelled(stats: &SourceStats, counts: &Counts, span: &Option<tracing::Span>) {
+    stats.set_cancelled();
+    report_cancelled();
+    finish(stats, counts, span);
+}
+
+/// The stream ended: publishes the final counts.
+#[cold]
+#[inline(never)]
+fn finish(stats: &SourceStats, counts: &Counts, span: &Option<tracing::Span>) {
+    counts.publish(stats);
     stats.set_finished();
     if span.is_some() {
         tracing::debug!(
-            emitted,
-            errors,
-            skipped,
+            emitted = counts.emitted(),
+            errors = counts.errors,
+            skipped = counts.skipped,
             cancelled = stats.is_cancelled(),
             "emitting task finished"
         );
@@ -342,7 +371,7 @@ impl<S: fmt::Debug> fmt::Debug for EmittingStream<S> {
             .field("task", &self.stamp.task())
             .field("source", &self.source)
             .field("policy", &self.policy)
-            .field("next_sequence", &self.seq)
+            .field("next_sequence", &self.counts.seq)
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }

@@ -53,6 +53,10 @@ pub trait ReceiverExt: Stream {
     /// stage goes on. With [`ReceiverStrategy::Parallel`] each event runs on its own
     /// tokio task, aborted if the stage is dropped.
     ///
+    /// An `async move` block that reads only [`event.data`](SenderEvent::data) captures
+    /// just the payload, so each event's future stays as small as the payload; calling a
+    /// method on the event (`into_data()`, `id()`) moves the whole event into it.
+    ///
     /// `K` and `V` are the collector's key and value types (`Send + 'static`: values may
     /// be collected on worker tasks); when the closure does not collect, name them in the
     /// closure's signature (`_: Collector<(), ()>`).

@@ -184,8 +184,7 @@ pub struct SenderEvent<T> {
     /// A public field so that a receiver's `async move` block that reads only
     /// `event.data` captures only the payload: its future is then as small as the
     /// payload, where [`into_data`](Self::into_data) or any other method moves the whole
-    /// event into it. The two differ by about 1.3x in time per event in the
-    /// `emits_receiver_collect` bench.
+    /// event into it (see the `emits_receiver_collect` bench for what that costs).
     pub data: T,
     id: EventId,
     // Valid when `flags & HAS_POSITION`; kept unwrapped (with flags) so an event stays

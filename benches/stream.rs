@@ -178,6 +178,21 @@ fn bench_csv(c: &mut Criterion) {
     g.finish();
 }
 
+/// `emits -> receiver(Serial) -> await_final_event` of `ITEMS` numbers through `f`.
+async fn serial_outputs<F, Fut>(f: F) -> Vec<u64>
+where
+    F: FnMut(SenderEvent<u64>, Collector<(), ()>) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, Infallible>> + Send + 'static,
+{
+    let v = AsyncTask::emits::<u64>()
+        .sender(of(0..ITEMS))
+        .receiver(ReceiverStrategy::Serial, f)
+        .await_final_event(|_, collected| collected.into_outputs())
+        .await;
+    assert_eq!(v.len(), ITEMS as usize);
+    v
+}
+
 fn bench_pipeline(c: &mut Criterion) {
     let rt = runtime();
     let mut g = c.benchmark_group("emits_receiver_collect");
@@ -211,36 +226,13 @@ fn bench_pipeline(c: &mut Criterion) {
     });
     // The receiver reads the payload field: its future holds only the payload.
     g.bench_function("sweet_async_receiver_serial", |b| {
-        b.to_async(&rt).iter(|| async {
-            let v = AsyncTask::emits::<u64>()
-                .sender(of(0..ITEMS))
-                .receiver(
-                    ReceiverStrategy::Serial,
-                    |event, _: Collector<(), ()>| async move {
-                        Ok::<_, Infallible>(black_box(event.data) + 1)
-                    },
-                )
-                .await_final_event(|_, collected| collected.into_outputs())
-                .await;
-            assert_eq!(v.len(), ITEMS as usize);
-            black_box(v)
-        })
+        b.to_async(&rt)
+            .iter(|| serial_outputs(|event, _| async move { Ok(black_box(event.data) + 1) }))
     });
     // The receiver moves the whole event into its future.
     g.bench_function("sweet_async_receiver_serial_into_data", |b| {
-        b.to_async(&rt).iter(|| async {
-            let v = AsyncTask::emits::<u64>()
-                .sender(of(0..ITEMS))
-                .receiver(
-                    ReceiverStrategy::Serial,
-                    |event, _: Collector<(), ()>| async move {
-                        Ok::<_, Infallible>(black_box(event.into_data()) + 1)
-                    },
-                )
-                .await_final_event(|_, collected| collected.into_outputs())
-                .await;
-            black_box(v)
-        })
+        b.to_async(&rt)
+            .iter(|| serial_outputs(|event, _| async move { Ok(black_box(event.into_data()) + 1) }))
     });
     g.bench_function("sweet_async_receiver_serial_chunked", |b| {
         b.to_async(&rt).iter(|| async {

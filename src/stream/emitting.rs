@@ -149,15 +149,15 @@ where
     #[inline(always)]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // Cold settings are checked once here, not per event in the loop below.
-        let span = if self.cold {
-            match self.as_mut().cold() {
-                Cold::Failed(e) => return Poll::Ready(Some(Err(e))),
-                Cold::Traced(span) => Some(span),
-            }
-        } else {
-            None
-        };
-        let _entered = span.as_ref().map(tracing::Span::enter);
+        if self.cold {
+            return match self.as_mut().cold() {
+                Cold::Failed(e) => Poll::Ready(Some(Err(e))),
+                Cold::Traced(span) => {
+                    let _entered = span.enter();
+                    self.poll_events(cx)
+                }
+            };
+        }
         self.poll_events(cx)
     }
 

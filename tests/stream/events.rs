@@ -163,3 +163,56 @@ fn public_types_are_send_and_sync_where_they_should_be() {
     send::<sweet_async::stream::Sender<u8>>();
     send::<Summary>();
 }
+
+/// Messages logged while polling, each with the name of the span it was logged in.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<(Option<&'static str>, String)>>>);
+
+impl<S> tracing_subscriber::Layer<S> for Logged
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = String::new();
+        event.record(&mut Message(&mut message));
+        let span = ctx.event_span(event).map(|s| s.name());
+        self.0.lock().unwrap().push((span, message));
+    }
+}
+
+#[test]
+fn a_traced_stream_logs_inside_its_span() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let logged = Logged::default();
+    let subscriber = tracing_subscriber::registry().with(logged.clone());
+    let items: Vec<_> = tracing::subscriber::with_default(subscriber, || {
+        futures::executor::block_on(
+            AsyncTask::emits::<u8>()
+                .name("readings")
+                .tracing(true)
+                .sender(futures::stream::iter(vec![
+                    Ok(1),
+                    Err("sensor offline"),
+                    Ok(3),
+                ]))
+                .collect::<Vec<_>>(),
+        )
+    });
+    assert_eq!(items.len(), 3);
+    let logged = logged.0.lock().unwrap().clone();
+    assert_eq!(
+        logged,
+        [
+            (Some("emits"), "item failed".to_owned()),
+            (Some("emits"), "emitting task finished".to_owned())
+        ]
+    );
+}

@@ -164,17 +164,20 @@ fn public_types_are_send_and_sync_where_they_should_be() {
     send::<Summary>();
 }
 
-/// Messages logged while polling, each with the name of the span it was logged in.
+/// A logged message and the name of the span it was logged in.
+type Message = (Option<&'static str>, String);
+
+/// Messages logged while polling.
 #[derive(Clone, Default)]
-struct Logged(Arc<Mutex<Vec<(Option<&'static str>, String)>>>);
+struct Logged(Arc<Mutex<Vec<Message>>>);
 
 impl<S> tracing_subscriber::Layer<S> for Logged
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message<'a>(&'a mut String);
-        impl tracing::field::Visit for Message<'_> {
+        struct Text<'a>(&'a mut String);
+        impl tracing::field::Visit for Text<'_> {
             fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
                 if field.name() == "message" {
                     *self.0 = format!("{value:?}");
@@ -182,7 +185,7 @@ where
             }
         }
         let mut message = String::new();
-        event.record(&mut Message(&mut message));
+        event.record(&mut Text(&mut message));
         let span = ctx.event_span(event).map(|s| s.name());
         self.0.lock().unwrap().push((span, message));
     }

@@ -293,10 +293,12 @@ where
     #[inline(always)]
     fn poll_serial(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Received<K, V, R>>> {
         let mut this = self.project();
+        // Checked once per poll: collectors fill up only while an event's work runs,
+        // and every poll returns after one event's work.
+        if this.shared.pending() >= DRAIN_AT {
+            return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
+        }
         loop {
-            if this.shared.pending() >= DRAIN_AT {
-                return Poll::Ready(Some(Received::Collected(Box::new(this.shared.take()))));
-            }
             if let Some(fut) = this.current.as_mut().as_pin_mut() {
                 // Left pending by an earlier poll: its key was stored then.
                 let blame = Blame {
@@ -445,6 +447,33 @@ where
     }
 }
 
+impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
+    /// A panic was caught: it fails the event blamed for it, or else ends the stage
+    /// (upstream panicked).
+    #[cold]
+    #[inline(never)]
+    fn panicked(self: Pin<&mut Self>, payload: &(dyn std::any::Any + Send)) -> Received<K, V, R> {
+        let mut this = self.project();
+        let message = panic_message(payload);
+        let (id, position) = match this.blame.take() {
+            Some(key) => {
+                // The event's closure or future panicked: it is done.
+                this.current.set(None);
+                key
+            }
+            None => {
+                *this.upstream_done = true;
+                (EventId::default(), None)
+            }
+        };
+        Received::Failed(EventError::new(
+            id,
+            position,
+            EventErrorKind::Panicked { message },
+        ))
+    }
+}
+
 impl<S, F, Fut, K, V, R, E> Stream for Receiver<S, F, Fut, K, V, R>
 where
     S: Stream,
@@ -471,23 +500,7 @@ where
         }));
         match polled {
             Ok(poll) => poll,
-            Err(payload) => {
-                let mut this = self.project();
-                let message = panic_message(payload.as_ref());
-                let (id, position) = match this.blame.take() {
-                    Some(key) => {
-                        // The event's closure or future panicked: it is done.
-                        this.current.set(None);
-                        key
-                    }
-                    None => {
-                        *this.upstream_done = true;
-                        (EventId::default(), None)
-                    }
-                };
-                let kind = EventErrorKind::Panicked { message };
-                Poll::Ready(Some(Received::Failed(EventError::new(id, position, kind))))
-            }
+            Err(payload) => Poll::Ready(Some(self.panicked(payload.as_ref()))),
         }
     }
 

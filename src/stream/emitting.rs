@@ -57,8 +57,8 @@ pin_project! {
     pub struct EmittingStream<S> {
         #[pin]
         source: Option<S>,
-        // Set while a configuration error waits to be reported or a span is set: the
-        // one check of the cold settings per poll.
+        // Set while a configuration error waits to be reported, or when a span or a
+        // cancellation token is set: the one check of the cold settings per poll.
         cold: bool,
         stamp: Stamp,
         counts: Counts,
@@ -74,8 +74,8 @@ pin_project! {
 enum Cold {
     /// Report this configuration error (once).
     Failed(EventError),
-    /// Poll inside this span.
-    Traced(tracing::Span),
+    /// Poll, inside this span if there is one, checking the cancellation token.
+    Poll(Option<tracing::Span>),
 }
 
 /// The stream returned by [`EmittingStream::into_data`]: plain payloads.
@@ -101,7 +101,7 @@ impl<S> EmittingStream<S> {
         };
         EmittingStream {
             source,
-            cold: config_error.is_some() || settings.span.is_some(),
+            cold: config_error.is_some() || settings.span.is_some() || settings.token.is_some(),
             stamp: Stamp::new(settings.task, settings.origin, settings.timestamps),
             counts: Counts::default(),
             policy: settings.policy,
@@ -152,13 +152,13 @@ where
         if self.cold {
             return match self.as_mut().cold() {
                 Cold::Failed(e) => Poll::Ready(Some(Err(e))),
-                Cold::Traced(span) => {
-                    let _entered = span.enter();
-                    self.poll_events(cx)
+                Cold::Poll(span) => {
+                    let _entered = span.as_ref().map(tracing::Span::enter);
+                    self.poll_events::<true>(cx)
                 }
             };
         }
-        self.poll_events(cx)
+        self.poll_events::<false>(cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -183,7 +183,7 @@ where
     fn cold(self: Pin<&mut Self>) -> Cold {
         let this = self.project();
         if let Some(config) = this.config_error.take() {
-            *this.cold = this.span.is_some();
+            *this.cold = this.span.is_some() || this.cancel.is_some();
             // The error takes the place of item 0.
             this.counts.seq += 1;
             this.counts.errors += 1;
@@ -196,11 +196,12 @@ where
                 SourceError::Config(config),
             ));
         }
-        Cold::Traced(this.span.clone().unwrap_or_else(tracing::Span::none))
+        Cold::Poll(this.span.clone())
     }
 
+    /// The next event; `CANCELLABLE` when the stream has a cancellation token to check.
     #[inline(always)]
-    fn poll_events(
+    fn poll_events<const CANCELLABLE: bool>(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<SenderEvent<D>, EventError>>> {
@@ -209,7 +210,7 @@ where
             let Some(mut source) = this.source.as_mut().as_pin_mut() else {
                 return Poll::Ready(None);
             };
-            if let Some(cancel) = this.cancel.as_ref() {
+            if let Some(cancel) = this.cancel.as_ref().filter(|_| CANCELLABLE) {
                 if cancel.token.is_cancelled() {
                     this.source.set(None);
                     cancelled(this.stats, this.counts, this.span);
@@ -254,7 +255,7 @@ where
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
-                    if let Some(cancel) = this.cancel.as_mut() {
+                    if let Some(cancel) = this.cancel.as_mut().filter(|_| CANCELLABLE) {
                         if cancel.poll_cancelled(cx) {
                             continue; // handled at the top of the loop
                         }

@@ -57,8 +57,9 @@ pin_project! {
     pub struct EmittingStream<S> {
         #[pin]
         source: Option<S>,
-        // Set while a configuration error waits to be reported, or when a span or a
-        // cancellation token is set: the one check of the cold settings per poll.
+        // Set while a configuration error waits to be reported, or when a span, a
+        // cancellation token or rare event parts (timestamps, a name not interned) are
+        // set: the one check of the cold settings per poll.
         cold: bool,
         stamp: Stamp,
         counts: Counts,
@@ -95,14 +96,18 @@ pub(crate) struct StreamSettings {
 
 impl<S> EmittingStream<S> {
     pub(crate) fn new(source: Result<S, ConfigError>, settings: StreamSettings) -> Self {
+        let stamp = Stamp::new(settings.task, settings.origin, settings.timestamps);
         let (source, config_error) = match source {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),
         };
         EmittingStream {
             source,
-            cold: config_error.is_some() || settings.span.is_some() || settings.token.is_some(),
-            stamp: Stamp::new(settings.task, settings.origin, settings.timestamps),
+            cold: config_error.is_some()
+                || settings.span.is_some()
+                || settings.token.is_some()
+                || stamp.is_rare(),
+            stamp,
             counts: Counts::default(),
             policy: settings.policy,
             stats: settings.stats,
@@ -183,7 +188,7 @@ where
     fn cold(self: Pin<&mut Self>) -> Cold {
         let this = self.project();
         if let Some(config) = this.config_error.take() {
-            *this.cold = this.span.is_some() || this.cancel.is_some();
+            *this.cold = this.span.is_some() || this.cancel.is_some() || this.stamp.is_rare();
             // The error takes the place of item 0.
             this.counts.seq += 1;
             this.counts.errors += 1;
@@ -199,9 +204,10 @@ where
         Cold::Poll(this.span.clone())
     }
 
-    /// The next event; `CANCELLABLE` when the stream has a cancellation token to check.
+    /// The next event. `COLD` when the stream has cold settings: a cancellation token to
+    /// check, or rare parts to give its events.
     #[inline(always)]
-    fn poll_events<const CANCELLABLE: bool>(
+    fn poll_events<const COLD: bool>(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<SenderEvent<D>, EventError>>> {
@@ -210,7 +216,7 @@ where
             let Some(mut source) = this.source.as_mut().as_pin_mut() else {
                 return Poll::Ready(None);
             };
-            if let Some(cancel) = this.cancel.as_ref().filter(|_| CANCELLABLE) {
+            if let Some(cancel) = this.cancel.as_ref().filter(|_| COLD) {
                 if cancel.token.is_cancelled() {
                     this.source.set(None);
                     cancelled(this.stats, this.counts, this.span);
@@ -232,6 +238,7 @@ where
                         item.batch,
                         is_final,
                         this.stamp,
+                        COLD,
                     ))));
                 }
                 Poll::Ready(Some(Err(failed))) => {
@@ -255,7 +262,7 @@ where
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
-                    if let Some(cancel) = this.cancel.as_mut().filter(|_| CANCELLABLE) {
+                    if let Some(cancel) = this.cancel.as_mut().filter(|_| COLD) {
                         if cancel.poll_cancelled(cx) {
                             continue; // handled at the top of the loop
                         }

@@ -132,6 +132,11 @@ impl Stamp {
         }
     }
 
+    /// `true` when events get rare parts: a timestamp, or a name not interned.
+    pub(crate) fn is_rare(&self) -> bool {
+        self.rare
+    }
+
     /// The emitting task's id.
     pub(crate) fn task(&self) -> TaskId {
         self.task
@@ -241,6 +246,8 @@ impl<T> SenderEvent<T> {
         batch: Option<u64>,
         is_final: bool,
         stamp: &Stamp,
+        // The stream has cold settings: its events may have rare parts.
+        cold: bool,
     ) -> Self {
         let mut flags = 0;
         if position.is_some() {
@@ -258,7 +265,11 @@ impl<T> SenderEvent<T> {
             position: position.unwrap_or(Position::new(0, 0)),
             batch: batch.unwrap_or(0),
             origin: stamp.origin,
-            extras: if stamp.rare { stamp.extras() } else { None },
+            extras: if cold && stamp.rare {
+                stamp.extras()
+            } else {
+                None
+            },
             flags,
         }
     }
@@ -564,7 +575,15 @@ mod tests {
     fn emitted_events_carry_their_stamp() {
         let task = TaskId::new();
         let interned = Stamp::new(task, Some(Origin::interned(Arc::from("a.csv"))), false);
-        let e = SenderEvent::emitted(1, 7, Some(Position::new(3, 40)), None, true, &interned);
+        let e = SenderEvent::emitted(
+            1,
+            7,
+            Some(Position::new(3, 40)),
+            None,
+            true,
+            &interned,
+            true,
+        );
         assert_eq!(
             (e.id(), e.source_name()),
             (EventId::new(task, 7), Some("a.csv"))
@@ -577,7 +596,7 @@ mod tests {
 
         // A name past the interning limit travels in the event's rare parts.
         let shared = Stamp::new(task, Some(Origin::Shared(Arc::new("b.csv".into()))), true);
-        let e = SenderEvent::emitted(2, 8, None, Some(4), false, &shared);
+        let e = SenderEvent::emitted(2, 8, None, Some(4), false, &shared, true);
         assert_eq!(
             (e.source_name(), e.batch_id(), e.position()),
             (Some("b.csv"), Some(4), None)

@@ -388,7 +388,7 @@ where
                     }
                 }
             }
-            // Pull only while a slot is free.
+            // Pull only while a slot is free (`current` is for serial stages only).
             let in_flight = Self::in_flight(false, this.pool);
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {

@@ -227,13 +227,13 @@ where
 
 impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
     #[inline]
-    fn in_flight(current: bool, pool: &Pool<Fut, R>) -> usize {
-        usize::from(current)
-            + match pool {
-                Pool::Idle => 0,
-                Pool::Spawned(set, _) => set.len(),
-                Pool::Local(set) => set.len(),
-            }
+    /// Events in flight in a parallel stage's pool.
+    fn in_pool(pool: &Pool<Fut, R>) -> usize {
+        match pool {
+            Pool::Idle => 0,
+            Pool::Spawned(set, _) => set.len(),
+            Pool::Local(set) => set.len(),
+        }
     }
 }
 
@@ -388,8 +388,8 @@ where
                     }
                 }
             }
-            // Pull only while a slot is free (`current` is for serial stages only).
-            let in_flight = Self::in_flight(false, this.pool);
+            // Pull only while a slot is free.
+            let in_flight = Self::in_pool(this.pool);
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
@@ -536,7 +536,7 @@ impl<S: fmt::Debug, F, Fut, K, V, R> fmt::Debug for Receiver<S, F, Fut, K, V, R>
             .field("strategy", &self.strategy)
             .field(
                 "in_flight",
-                &Self::in_flight(self.current.is_some(), &self.pool),
+                &(usize::from(self.current.is_some()) + Self::in_pool(&self.pool)),
             )
             .field("upstream_done", &self.upstream_done)
             .field("done", &self.done)

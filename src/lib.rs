@@ -149,7 +149,6 @@
 //! # }
 //! ```
 //!
-// region: stream (crate docs)
 //! ## Streams
 //!
 //! `AsyncTask::emits::<T>()` configures an emitting task (buffer bound, error policy,
@@ -193,7 +192,16 @@
 //! # }
 //! ```
 //!
-// endregion: stream (crate docs)
+//! ## Acknowledgements and real systems
+//!
+//! A source that can redeliver (NATS JetStream, a PostgreSQL work queue, Kafka) gives
+//! each event an [`Acks`](ack::Acks) obligation. The receiver acknowledges an event when
+//! its closure returns `Ok` and rejects it when it fails; chunks and windows carry their
+//! inputs' obligations to their output, and a sink settles them once its server
+//! confirmed the write. The final [`Summary`](collect::Summary) counts what was
+//! acknowledged, rejected and left unacknowledged. The guarantee is at least once: see
+//! [`ack`] for where duplicates can appear, and [`connectors`] for the systems.
+//!
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
@@ -211,46 +219,46 @@
 //!   (`Message::seal` / `Envelope::open`), XChaCha20-Poly1305 from RustCrypto's
 //!   `chacha20poly1305`, bodies serialized with `postcard`; a tampered envelope is
 //!   `MessageError::Tampered`.
+//! - `nats` (off by default): [`connectors::nats`], JetStream source and sink with
+//!   `async-nats`.
+//! - `postgres` (off by default): [`connectors::postgres`], query, work-queue and sink
+//!   with `tokio-postgres` and `deadpool-postgres`.
+//! - `kafka` (off by default): [`connectors::kafka`], consumer-group source and producer
+//!   sink with `rdkafka` (librdkafka built from its bundled sources).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod error;
-pub mod operators;
-// region: stream (modules)
+pub mod ack;
 pub mod collect;
+pub mod connectors;
+pub mod error;
+pub mod message;
+pub mod operators;
+pub mod orchestra;
 pub mod stream;
-// endregion: stream (modules)
 pub mod task;
 pub mod units;
-// region: orchestra
-pub mod message;
-pub mod orchestra;
-// endregion: orchestra
 
 /// The names most programs need, in one import.
 pub mod prelude {
+    pub use crate::collect::{
+        CollectExt, Collected, Collector, FinalEvent, ReceiverExt, ReceiverStrategy, Summary,
+    };
     pub use crate::error::{BoxError, ConfigError, TaskError};
+    pub use crate::message::{Envelope, MessageBuilderExt, MessageBus, MessageKind};
     pub use crate::operators::DataflowExt;
+    pub use crate::orchestra::{
+        ExecutionStats, FailureStrategy, Orchestra, OrchestraError, OrchestratorBuilder, Runtime,
+        RuntimeBuilder, TaskOrchestrator, TaskRelationships,
+    };
+    pub use crate::stream::{
+        EmittingStream, EmittingTaskBuilder, ErrorPolicy, EventError, EventId, ReceiverEvent,
+        SenderEvent, SenderEventBuilder, StreamingEvent,
+    };
     pub use crate::task::{
         AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
         CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority, TaskContext,
         TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
-    // region: orchestra
-    pub use crate::message::{Envelope, MessageBuilderExt, MessageBus, MessageKind};
-    pub use crate::orchestra::{
-        ExecutionStats, FailureStrategy, Orchestra, OrchestraError, OrchestratorBuilder, Runtime,
-        RuntimeBuilder, TaskOrchestrator, TaskRelationships,
-    };
-    // endregion: orchestra
-    // region: stream (prelude)
-    pub use crate::collect::{
-        CollectExt, Collected, Collector, FinalEvent, ReceiverExt, ReceiverStrategy, Summary,
-    };
-    pub use crate::stream::{
-        EmittingStream, EmittingTaskBuilder, ErrorPolicy, EventError, EventId, ReceiverEvent,
-        SenderEvent, SenderEventBuilder, StreamingEvent,
-    };
-    // endregion: stream (prelude)
 }

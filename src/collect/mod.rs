@@ -36,7 +36,7 @@ pub use collect_vec::CollectVec;
 pub use collector::{Batch, Collector, KeyedError};
 pub use fold_items::FoldItems;
 pub use outcome::{Collected, CollectedParts, Outcome};
-pub use receiver::{IntoEvent, Received, Receiver, ReceiverStrategy};
+pub use receiver::{IntoEvent, OnFailure, Received, Receiver, ReceiverStrategy};
 pub use summary::Summary;
 
 /// The receiver stage, on every stream of events (or results of events).
@@ -52,6 +52,13 @@ pub trait ReceiverExt: Stream {
     /// [`EventErrorKind::Panicked`](crate::stream::EventErrorKind::Panicked) and the
     /// stage goes on. With [`ReceiverStrategy::Parallel`] each event runs on its own
     /// tokio task, aborted if the stage is dropped.
+    ///
+    /// Events from an acknowledging source ([NATS, PostgreSQL, Kafka](crate::connectors),
+    /// or any [`Acks`](crate::ack::Acks) a source attached) are acknowledged when their
+    /// call returns `Ok` and rejected when it returns `Err` or panics (or acknowledged,
+    /// with [`on_failure`](Receiver::on_failure)); never before the call has returned. The
+    /// final summary counts both in [`Summary::acks`]. Take the obligation in the closure
+    /// with [`take_acks`](crate::ack::TakeAcks::take_acks) to settle it yourself later.
     ///
     /// An `async move` block that reads only [`event.data`](SenderEvent::data) captures
     /// just the payload, so each event's future stays as small as the payload; calling a

@@ -14,6 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
+use crate::ack::{Acks, TakeAcks};
 use crate::collect::collector::{Batch, Collector, Registered, Shared};
 use crate::error::{BoxError, ConfigError};
 use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent, panic_message};
@@ -111,14 +112,45 @@ impl<T> IntoEvent for Result<SenderEvent<T>, EventError> {
     }
 }
 
-/// What one event's processing ended with.
-type Done<R> = (EventId, Option<Position>, Result<R, EventErrorKind>);
+/// What one event's processing ended with, and what its source is owed.
+type Done<R> = (EventId, Option<Position>, Result<R, EventErrorKind>, Acks);
+
+/// What a receiver tells an acknowledging source about an event whose call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OnFailure {
+    /// Reject it: the source redelivers it, or parks it after its delivery limit.
+    #[default]
+    Reject,
+    /// Acknowledge it as handled: its error is in the collected errors, and whoever reads
+    /// those (a dead-letter writer) is responsible for it.
+    Acknowledge,
+}
+
+/// Settles a finished event's obligation: `Ok` acknowledges, a failure follows `policy`.
+#[inline(always)]
+fn settle<R, K, V>(acks: Acks, item: &Received<K, V, R>, policy: OnFailure) {
+    if acks.is_empty() {
+        return;
+    }
+    settle_owed(acks, item, policy);
+}
+
+#[cold]
+#[inline(never)]
+fn settle_owed<R, K, V>(acks: Acks, item: &Received<K, V, R>, policy: OnFailure) {
+    match (item, policy) {
+        (Received::Failed(e), OnFailure::Reject) => acks.reject(e),
+        _ => acks.ack(),
+    }
+}
 
 pin_project! {
     /// One event being processed: the receiver's future, panics caught.
     struct Work<Fut> {
         id: EventId,
         position: Option<Position>,
+        acks: Acks,
         #[pin]
         fut: futures::future::CatchUnwind<AssertUnwindSafe<Fut>>,
     }
@@ -142,7 +174,7 @@ where
                     message: panic_message(payload.as_ref()),
                 }),
             };
-            (*this.id, *this.position, res)
+            (*this.id, *this.position, res, this.acks.take())
         })
     }
 }
@@ -159,23 +191,32 @@ type Key = (EventId, Option<Position>);
 
 /// Names the event whose closure call or poll is running, should it panic: its drop runs
 /// only while unwinding (the normal path forgets it), so blaming costs nothing until
-/// something panics. [`Receiver::poll_next`] catches the panic and fails that event.
+/// something panics. [`Receiver::poll_next`] catches the panic and fails that event. It
+/// also holds the event's acknowledgement, so that a panicking event is rejected like any
+/// other failure.
 struct Blame<'a> {
     slot: &'a mut Option<Key>,
     key: Key,
+    owed: &'a mut Acks,
+    acks: Acks,
 }
 
 impl Blame<'_> {
-    /// The work finished without panicking.
+    /// The work finished without panicking: the acknowledgement is handed back.
     #[inline(always)]
-    fn clear(self) {
+    fn clear(mut self) -> Acks {
+        let acks = self.acks.take();
         std::mem::forget(self);
+        acks
     }
 }
 
 impl Drop for Blame<'_> {
     fn drop(&mut self) {
         *self.slot = Some(self.key);
+        if !self.acks.is_empty() {
+            *self.owed = self.acks.take();
+        }
     }
 }
 
@@ -195,6 +236,9 @@ pin_project! {
         key: Key,
         // The event whose work panicked, set while unwinding (see `Blame`).
         blame: Option<Key>,
+        // What `current`'s source is owed, stored only when it is left pending.
+        owed: Acks,
+        on_failure: OnFailure,
         f: F,
         shared: Registered<K, V>,
         strategy: ReceiverStrategy,
@@ -215,6 +259,8 @@ where
             current: None,
             key: (EventId::default(), None),
             blame: None,
+            owed: Acks::none(),
+            on_failure: OnFailure::Reject,
             f,
             shared: Registered::new(),
             strategy,
@@ -226,6 +272,36 @@ where
 }
 
 impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
+    /// What the stage tells an acknowledging source about an event whose call returned
+    /// `Err` or panicked: [`OnFailure::Reject`] (the default) or
+    /// [`OnFailure::Acknowledge`]. Events whose call returned `Ok` are always
+    /// acknowledged, and events from sources without acknowledgements are not affected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::collect::{Collector, OnFailure};
+    /// use sweet_async::stream::source::of;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let summary = AsyncTask::emits::<u32>()
+    ///     .sender(of(1..=3))
+    ///     .receiver(ReceiverStrategy::Serial, |e, _: Collector<(), ()>| async move {
+    ///         if e.data == 2 { Err("bad") } else { Ok(e.data) }
+    ///     })
+    ///     .on_failure(OnFailure::Acknowledge) // errors go to a dead-letter table
+    ///     .await_final_event(|summary, _| summary)
+    ///     .await;
+    /// assert_eq!((summary.items_out, summary.errors), (2, 1));
+    /// # }
+    /// ```
+    pub fn on_failure(mut self, policy: OnFailure) -> Self {
+        self.on_failure = policy;
+        self
+    }
+
     #[inline]
     /// Events in flight in a parallel stage's pool.
     fn in_pool(pool: &Pool<Fut, R>) -> usize {
@@ -237,11 +313,14 @@ impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
     }
 }
 
-fn received<K, V, R>(done: Done<R>) -> Received<K, V, R> {
-    match done {
-        (_, _, Ok(r)) => Received::Output(r),
-        (id, position, Err(kind)) => Received::Failed(EventError::new(id, position, kind)),
-    }
+fn received<K, V, R>(done: Done<R>, policy: OnFailure) -> Received<K, V, R> {
+    let (id, position, res, acks) = done;
+    let item = match res {
+        Ok(r) => Received::Output(r),
+        Err(kind) => Received::Failed(EventError::new(id, position, kind)),
+    };
+    settle(acks, &item, policy);
+    item
 }
 
 /// Nothing is ready: hand downstream what the collectors kept, if anything, or wait.
@@ -300,16 +379,20 @@ where
         }
         loop {
             if let Some(fut) = this.current.as_mut().as_pin_mut() {
-                // Left pending by an earlier poll: its key was stored then.
+                // Left pending by an earlier poll: its key and acknowledgement were stored
+                // then.
                 let blame = Blame {
                     slot: this.blame,
                     key: *this.key,
+                    owed: &mut Acks::none(),
+                    acks: Acks::none(),
                 };
                 let polled = fut.poll(cx);
                 blame.clear();
                 return match finished(polled, *this.key) {
                     Some(item) => {
                         this.current.set(None);
+                        settle(this.owed.take(), &item, *this.on_failure);
                         Poll::Ready(Some(item))
                     }
                     None => idle(this.shared),
@@ -329,24 +412,30 @@ where
                 }
                 Poll::Pending => return idle(this.shared),
             };
+            let mut event = event;
             let key = (event.id(), event.position());
+            let acks = event.take_acks();
             let collector = Collector::new(this.shared.key(), key.0, key.1);
             let blame = Blame {
                 slot: this.blame,
                 key,
+                owed: this.owed,
+                acks,
             };
             let fut = (this.f)(event, collector);
             this.current.set(Some(fut));
             if let Some(fut) = this.current.as_mut().as_pin_mut() {
                 let polled = fut.poll(cx);
-                blame.clear();
+                let acks = blame.clear();
                 match finished(polled, key) {
                     Some(item) => {
                         this.current.set(None);
+                        settle(acks, &item, *this.on_failure);
                         return Poll::Ready(Some(item));
                     }
                     None => {
                         *this.key = key;
+                        *this.owed = acks;
                         return idle(this.shared);
                     }
                 }
@@ -371,7 +460,7 @@ where
                 Pool::Spawned(set, _) => {
                     if let Poll::Ready(Some(joined)) = set.poll_join_next(cx) {
                         return Poll::Ready(Some(match joined {
-                            Ok(done) => received(done),
+                            Ok(done) => received(done, *this.on_failure),
                             Err(e) => Received::Failed(EventError::new(
                                 EventId::default(),
                                 None,
@@ -384,7 +473,7 @@ where
                 }
                 Pool::Local(set) => {
                     if let Poll::Ready(Some(done)) = futures::StreamExt::poll_next_unpin(set, cx) {
-                        return Poll::Ready(Some(received(done)));
+                        return Poll::Ready(Some(received(done, *this.on_failure)));
                     }
                 }
             }
@@ -393,18 +482,22 @@ where
             if !*this.upstream_done && in_flight < workers {
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
-                        Ok(event) => {
+                        Ok(mut event) => {
                             let (id, position) = (event.id(), event.position());
+                            let acks = event.take_acks();
                             let collector = Collector::new(this.shared.key(), id, position);
                             let blame = Blame {
                                 slot: this.blame,
                                 key: (id, position),
+                                owed: this.owed,
+                                acks,
                             };
                             let fut = (this.f)(event, collector);
-                            blame.clear();
+                            let acks = blame.clear();
                             let work = Work {
                                 id,
                                 position,
+                                acks,
                                 fut: AssertUnwindSafe(fut).catch_unwind(),
                             };
                             match this.pool {
@@ -466,11 +559,14 @@ impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
                 (EventId::default(), None)
             }
         };
-        Received::Failed(EventError::new(
+        let item = Received::Failed(EventError::new(
             id,
             position,
             EventErrorKind::Panicked { message },
-        ))
+        ));
+        // A serial event left pending owes its source; it has failed.
+        settle(this.owed.take(), &item, *this.on_failure);
+        item
     }
 }
 

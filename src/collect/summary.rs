@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 
+use crate::ack::AckCounts;
 use crate::stream::Report;
 
 /// What a stream did, as counted by the stage that drove it to its end.
@@ -48,6 +49,10 @@ pub struct Summary {
     /// `true` when a source stopped early because its cancellation token fired: the
     /// result is partial.
     pub cancelled: bool,
+    /// What the acknowledgements settled while this stage ran came to: deliveries
+    /// acknowledged to their source, rejected, and released unacknowledged (the source
+    /// redelivers those). All zero for sources without acknowledgements.
+    pub acks: AckCounts,
     /// From the first poll to the end of the stream.
     pub duration: Duration,
 }
@@ -82,7 +87,11 @@ impl fmt::Display for Summary {
             self.duration,
             self.throughput(),
             if self.cancelled { ", cancelled" } else { "" }
-        )
+        )?;
+        if !self.acks.is_empty() {
+            write!(f, "; {}", self.acks)?;
+        }
+        Ok(())
     }
 }
 
@@ -96,6 +105,7 @@ pub(crate) struct Tally {
     pub(crate) collected_errors: u64,
     pub(crate) duplicates: u64,
     pub(crate) cancelled: bool,
+    pub(crate) acks: AckCounts,
     started: Option<Instant>,
 }
 
@@ -106,8 +116,9 @@ impl Tally {
         if self.started.is_none() {
             self.started = Some(Instant::now());
         }
-        let (out, report) = crate::stream::scope(|| f(self));
+        let ((out, report), acks) = crate::ack::scope(|| crate::stream::scope(|| f(self)));
         self.absorb(report);
+        self.acks.add(acks);
         out
     }
 
@@ -152,6 +163,7 @@ impl Tally {
             errors_collected: self.collected_errors,
             duplicate_keys: self.duplicates,
             cancelled: self.cancelled,
+            acks: self.acks,
             duration: self.started.map(|s| s.elapsed()).unwrap_or_default(),
         }
     }

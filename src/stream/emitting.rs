@@ -232,13 +232,7 @@ where
                     this.counts.seq += 1;
                     this.stats.publish_emitted(this.counts.emitted());
                     return Poll::Ready(Some(Ok(SenderEvent::emitted(
-                        item.value,
-                        seq,
-                        item.position,
-                        item.batch,
-                        is_final,
-                        this.stamp,
-                        COLD,
+                        item, seq, is_final, this.stamp, COLD,
                     ))));
                 }
                 Poll::Ready(Some(Err(failed))) => {
@@ -309,7 +303,7 @@ impl Counts {
     #[inline(never)]
     fn failed(
         &mut self,
-        failed: Located<SourceError>,
+        mut failed: Located<SourceError>,
         policy: ErrorPolicy,
         stats: &SourceStats,
         stamp: &Stamp,
@@ -322,6 +316,9 @@ impl Counts {
         if span.is_some() {
             tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
         }
+        // A failed item is settled here, whatever the policy: its source redelivers it or
+        // parks it after its delivery limit.
+        failed.acks.take().reject(&failed.value);
         if !fatal && policy == ErrorPolicy::Skip {
             self.skipped += 1;
             report_skip();

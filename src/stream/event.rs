@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::ack::{Acks, TakeAcks};
 use crate::stream::origin::{Interned, Origin};
+use crate::stream::source::Located;
 use crate::task::TaskId;
 
 /// The key of an event: the id of the task that emitted it plus a per-task sequence
@@ -79,24 +81,15 @@ impl fmt::Display for Position {
     }
 }
 
-/// Receives acknowledgements and rejections of events, e.g. to commit broker offsets.
-///
-/// File sources have none: [`SenderEvent::acknowledge`] is then a no-op.
-pub trait Acknowledge: Send + Sync {
-    /// The event was processed successfully.
-    fn acknowledge(&self, id: EventId);
-    /// The event could not be processed, for `reason`.
-    fn reject(&self, id: EventId, reason: &str);
-}
-
 /// Metadata key/value pairs of an event.
 pub type Metadata = Vec<(Arc<str>, String)>;
 
 /// Rarely used parts of an event, allocated only when one is set.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Extras {
     metadata: Metadata,
-    ack: Option<Arc<dyn Acknowledge>>,
+    // What the event's source must be told once it was handled.
+    acks: Acks,
     // Nanoseconds since the Unix epoch, for tasks built `with_timestamps` (opt-in).
     timestamp: Option<u64>,
     // A source name that is not interned (set by hand, or past the interning limit).
@@ -146,9 +139,17 @@ impl Stamp {
     #[cold]
     #[inline(never)]
     fn extras(&self) -> Option<Box<Extras>> {
+        self.extras_owing(Acks::none())
+    }
+
+    /// The rare parts of an event emitted now that owes `acks` to its source.
+    #[cold]
+    #[inline(never)]
+    fn extras_owing(&self, acks: Acks) -> Option<Box<Extras>> {
         Some(Box::new(Extras {
             timestamp: self.timestamps.then(|| to_nanos(SystemTime::now())),
             name: self.shared.clone(),
+            acks,
             ..Extras::default()
         }))
     }
@@ -237,18 +238,23 @@ impl<T> SenderEvent<T> {
         }
     }
 
-    /// Used by the emitting stream: event `seq` of the stream stamped by `stamp`.
+    /// Used by the emitting stream: event `seq` of the stream stamped by `stamp`, made of
+    /// the source's `item`.
     #[inline(always)]
     pub(crate) fn emitted(
-        data: T,
+        item: Located<T>,
         seq: u64,
-        position: Option<Position>,
-        batch: Option<u64>,
         is_final: bool,
         stamp: &Stamp,
         // The stream has cold settings: its events may have rare parts.
         cold: bool,
     ) -> Self {
+        let Located {
+            value: data,
+            position,
+            batch,
+            acks,
+        } = item;
         let mut flags = 0;
         if position.is_some() {
             flags |= HAS_POSITION;
@@ -265,7 +271,9 @@ impl<T> SenderEvent<T> {
             position: position.unwrap_or(Position::new(0, 0)),
             batch: batch.unwrap_or(0),
             origin: stamp.origin,
-            extras: if cold && stamp.rare {
+            extras: if !acks.is_empty() {
+                stamp.extras_owing(acks)
+            } else if cold && stamp.rare {
                 stamp.extras()
             } else {
                 None
@@ -376,20 +384,29 @@ impl<T> SenderEvent<T> {
             .push((key.into(), value.into()));
     }
 
-    /// Tells the source the event was processed (commits its offset for brokers; a
-    /// no-op for files and iterators).
-    pub fn acknowledge(&self) {
-        if let Some(ack) = self.extras.as_ref().and_then(|e| e.ack.as_ref()) {
-            ack.acknowledge(self.id);
-        }
+    /// Tells the source the event was handled (acks the broker message, lets a cumulative
+    /// commit pass it); a no-op for sources without acknowledgements and for an event
+    /// whose acknowledgement was already settled or taken.
+    ///
+    /// The receiver does this by itself when its closure returns `Ok`; call it in your
+    /// own consumer of the stream, or take the obligation with
+    /// [`take_acks`](TakeAcks::take_acks) to settle it later (after a write of your own).
+    #[doc(alias = "ack")]
+    pub fn acknowledge(&mut self) {
+        self.take_acks().ack();
     }
 
-    /// Tells the source the event could not be processed (a no-op for files and
-    /// iterators).
-    pub fn reject(&self, reason: impl AsRef<str>) {
-        if let Some(ack) = self.extras.as_ref().and_then(|e| e.ack.as_ref()) {
-            ack.reject(self.id, reason.as_ref());
-        }
+    /// Tells the source the event could not be handled, for `reason`: a broker redelivers
+    /// it (or parks it after its delivery limit). A no-op for sources without
+    /// acknowledgements.
+    #[doc(alias = "nack")]
+    pub fn reject(&mut self, reason: impl fmt::Display + Send + Sync) {
+        self.take_acks().reject(&reason);
+    }
+
+    /// `true` when the event still owes its source an acknowledgement.
+    pub fn owes_ack(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| !e.acks.is_empty())
     }
 
     /// Transforms the payload, keeping the key, position and metadata.
@@ -406,6 +423,7 @@ impl<T> SenderEvent<T> {
     }
 }
 
+/// A clone of an event carries no acknowledgement: the original settles it, once.
 impl<T: Clone> Clone for SenderEvent<T> {
     fn clone(&self) -> Self {
         SenderEvent {
@@ -415,7 +433,17 @@ impl<T: Clone> Clone for SenderEvent<T> {
             batch: self.batch,
             origin: self.origin,
             flags: self.flags,
-            extras: self.extras.clone(),
+            extras: self.extras.as_ref().map(|e| Box::new(e.without_acks())),
+        }
+    }
+}
+
+impl<T> TakeAcks for SenderEvent<T> {
+    #[inline]
+    fn take_acks(&mut self) -> Acks {
+        match self.extras.as_mut() {
+            Some(extras) => extras.acks.take(),
+            None => Acks::none(),
         }
     }
 }
@@ -544,10 +572,12 @@ impl<T> SenderEventBuilder<T> {
         self
     }
 
-    /// Routes [`acknowledge`](SenderEvent::acknowledge) and
-    /// [`reject`](SenderEvent::reject) to `ack`.
-    pub fn acknowledger(mut self, ack: Arc<dyn Acknowledge>) -> Self {
-        self.event.extras.get_or_insert_with(Box::default).ack = Some(ack);
+    /// The acknowledgement the event owes its source: settled by
+    /// [`acknowledge`](SenderEvent::acknowledge), [`reject`](SenderEvent::reject), the
+    /// receiver or a sink.
+    #[doc(alias = "acknowledger")]
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.event.extras.get_or_insert_with(Box::default).acks = acks;
         self
     }
 
@@ -557,11 +587,23 @@ impl<T> SenderEventBuilder<T> {
     }
 }
 
+impl Extras {
+    /// A copy of everything but the acknowledgement, which is settled once.
+    fn without_acks(&self) -> Extras {
+        Extras {
+            metadata: self.metadata.clone(),
+            acks: Acks::none(),
+            timestamp: self.timestamp,
+            name: self.name.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for Extras {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Extras")
             .field("metadata", &self.metadata)
-            .field("ack", &self.ack.is_some())
+            .field("acks", &self.acks)
             .field("timestamp", &self.timestamp)
             .finish()
     }
@@ -576,10 +618,8 @@ mod tests {
         let task = TaskId::new();
         let interned = Stamp::new(task, Some(Origin::interned(Arc::from("a.csv"))), false);
         let e = SenderEvent::emitted(
-            1,
+            Located::at(1, Position::new(3, 40)),
             7,
-            Some(Position::new(3, 40)),
-            None,
             true,
             &interned,
             true,
@@ -596,7 +636,16 @@ mod tests {
 
         // A name past the interning limit travels in the event's rare parts.
         let shared = Stamp::new(task, Some(Origin::Shared(Arc::new("b.csv".into()))), true);
-        let e = SenderEvent::emitted(2, 8, None, Some(4), false, &shared, true);
+        let e = SenderEvent::emitted(
+            Located {
+                batch: Some(4),
+                ..Located::bare(2)
+            },
+            8,
+            false,
+            &shared,
+            true,
+        );
         assert_eq!(
             (e.source_name(), e.batch_id(), e.position()),
             (Some("b.csv"), Some(4), None)

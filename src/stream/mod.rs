@@ -36,8 +36,7 @@ pub use builder::{DEFAULT_BUFFER, EmittingTaskBuilder};
 pub use emitting::{EmittingStream, IntoData};
 pub use error::{EventError, EventErrorKind, SourceError};
 pub use event::{
-    Acknowledge, EventId, Metadata, Position, ReceiverEvent, SenderEvent, SenderEventBuilder,
-    StreamingEvent,
+    EventId, Metadata, Position, ReceiverEvent, SenderEvent, SenderEventBuilder, StreamingEvent,
 };
 pub use source::{Located, SendError, Sender, SourceItem};
 pub use stats::SourceStats;

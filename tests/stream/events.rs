@@ -5,26 +5,21 @@ use std::time::SystemTime;
 
 use futures::stream::FusedStream;
 use futures::{Stream, StreamExt};
+use sweet_async::ack::{AckSink, Acks as Owed, Outcome};
 use sweet_async::prelude::*;
+use sweet_async::stream::Position;
 use sweet_async::stream::source::of;
-use sweet_async::stream::{Acknowledge, Position};
 use sweet_async::task::TaskId;
 
 #[derive(Default)]
 struct Acks(Mutex<Vec<String>>);
 
-impl Acknowledge for Acks {
-    fn acknowledge(&self, id: EventId) {
+impl AckSink for Acks {
+    fn settle(&self, _partition: u32, range: std::ops::Range<u64>, outcome: Outcome<'_>) {
         self.0
             .lock()
             .unwrap()
-            .push(format!("ack {}", id.sequence_number()));
-    }
-    fn reject(&self, id: EventId, reason: &str) {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("reject {} {reason}", id.sequence_number()));
+            .push(format!("{outcome} {}", range.start));
     }
 }
 
@@ -41,24 +36,23 @@ fn hand_built_events_carry_everything_and_map_data_keeps_it() {
         .batch_id(2)
         .final_event(true)
         .metadata("topic", "trades")
-        .acknowledger(acks.clone())
+        .acks(Owed::new(acks.clone(), 0, 9..10))
         .build();
     assert_eq!(event.id(), EventId::new(task, 9));
     assert_eq!(event.offset(), Some(100));
     assert!(event.is_final());
-    event.acknowledge();
-    event.reject("schema mismatch");
-    let mapped = event.map_data(|v| v.len());
+    let mut clone = event.clone();
+    assert!(event.owes_ack() && !clone.owes_ack()); // a clone owes nothing
+    clone.acknowledge();
+    let mut mapped = event.map_data(|v| v.len());
     assert_eq!(*mapped.data(), 3);
     assert_eq!(mapped.metadata_value("topic"), Some("trades"));
     assert_eq!(mapped.timestamp(), Some(at));
     assert_eq!(mapped.batch_id(), Some(2));
     assert_eq!(mapped.source_name(), Some("feed"));
-    mapped.acknowledge(); // still reaches the source
-    assert_eq!(
-        *acks.0.lock().unwrap(),
-        ["ack 9", "reject 9 schema mismatch", "ack 9"]
-    );
+    mapped.reject("schema mismatch"); // still reaches the source
+    mapped.acknowledge(); // settled once: a second verdict is a no-op
+    assert_eq!(*acks.0.lock().unwrap(), ["rejected: schema mismatch 9"]);
     let cloned = mapped.clone();
     assert_eq!(cloned.metadata().len(), 1);
     assert!(format!("{cloned:?}").contains("topic"));

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod acks;
 mod backpressure;
 mod cancel_drop;
 mod collectors;

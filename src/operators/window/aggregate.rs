@@ -80,7 +80,8 @@ pub struct Fold<B, F> {
 }
 
 impl<B, F> Fold<B, F> {
-    pub(crate) fn new(init: B, f: F) -> Self {
+    /// Folds each window's elements into a clone of `init` with `f`.
+    pub fn new(init: B, f: F) -> Self {
         Fold { init, f }
     }
 }
@@ -119,7 +120,9 @@ pub struct FoldWithMerge<B, F, M> {
 }
 
 impl<B, F, M> FoldWithMerge<B, F, M> {
-    pub(crate) fn new(init: B, f: F, merge: M) -> Self {
+    /// Folds like [`Fold::new`]; `merge(earlier, later)` combines two sessions'
+    /// accumulators.
+    pub fn new(init: B, f: F, merge: M) -> Self {
         FoldWithMerge {
             fold: Fold::new(init, f),
             merge,
@@ -169,7 +172,8 @@ pub struct Reduce<F> {
 }
 
 impl<F> Reduce<F> {
-    pub(crate) fn new(f: F) -> Self {
+    /// Reduces each window's elements with `f`, the first element as the start.
+    pub fn new(f: F) -> Self {
         Reduce { f }
     }
 }

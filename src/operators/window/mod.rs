@@ -11,6 +11,7 @@ use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::ack::{Acks, TakeAcks};
 use crate::error::TaskError;
 use crate::error::panic_message;
 
@@ -18,6 +19,7 @@ mod aggregate;
 mod assigner;
 mod count;
 mod event_time;
+mod keep_acks;
 mod keyed;
 mod processing_time;
 mod session;
@@ -29,6 +31,7 @@ pub use aggregate::{Contents, Fold, FoldWithMerge, Reduce, WindowAggregate};
 pub use assigner::{Sliding, Tumbling};
 pub use count::CountWindow;
 pub use event_time::EventTimeWindow;
+pub use keep_acks::KeepAcks;
 pub use keyed::{KeyBy, KeySelector, NoKey};
 pub use processing_time::ProcessingTimeWindow;
 pub use session::Session;
@@ -126,6 +129,22 @@ impl<K, A, P> Window<K, A, P> {
             count: self.count,
             reason: self.reason,
             update: self.update,
+        }
+    }
+}
+
+impl<K, A: TakeAcks, P> TakeAcks for Window<K, A, P> {
+    fn take_acks(&mut self) -> Acks {
+        self.value.take_acks()
+    }
+}
+
+impl<K, A: TakeAcks, T: TakeAcks, P> TakeAcks for WindowEvent<K, A, T, P> {
+    fn take_acks(&mut self) -> Acks {
+        match self {
+            WindowEvent::Fired(w) => w.take_acks(),
+            WindowEvent::Late(t) => t.take_acks(),
+            WindowEvent::Error(_) => Acks::none(),
         }
     }
 }

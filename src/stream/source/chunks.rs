@@ -11,6 +11,7 @@ use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
 use super::{IntoSource, Located, SourceContext, SourceItem, chunk_size, marker};
+use crate::ack::Acks;
 use crate::error::ConfigError;
 use crate::stream::error::SourceError;
 use crate::stream::event::Position;
@@ -60,6 +61,7 @@ where
             size,
             buf: Vec::new(),
             first: None,
+            acks: Acks::none(),
             pending: None,
             next_batch: 0,
             done: false,
@@ -76,6 +78,8 @@ pin_project! {
         size: NonZeroUsize,
         buf: Vec<T>,
         first: Option<Position>,
+        // The obligations of the items in `buf`, carried by the chunk.
+        acks: Acks,
         pending: Option<Located<SourceError>>,
         next_batch: u64,
         done: bool,
@@ -87,6 +91,7 @@ impl<S, T> ChunkedSource<S, T> {
         buf: &mut Vec<T>,
         size: usize,
         first: Option<Position>,
+        acks: &mut Acks,
         next: &mut u64,
     ) -> Located<Vec<T>> {
         let value = std::mem::replace(buf, Vec::with_capacity(size));
@@ -96,6 +101,7 @@ impl<S, T> ChunkedSource<S, T> {
             value,
             position: first,
             batch: Some(batch),
+            acks: acks.take(),
         }
     }
 }
@@ -125,8 +131,10 @@ where
                         }
                     }
                     this.buf.push(item.value);
+                    this.acks.merge(item.acks);
                     if this.buf.len() >= size {
-                        let chunk = Self::flush(this.buf, size, *this.first, this.next_batch);
+                        let chunk =
+                            Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
                         return Poll::Ready(Some(Ok(chunk)));
                     }
                 }
@@ -135,7 +143,8 @@ where
                         return Poll::Ready(Some(Err(err)));
                     }
                     *this.pending = Some(err);
-                    let chunk = Self::flush(this.buf, size, *this.first, this.next_batch);
+                    let chunk =
+                        Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {
@@ -147,6 +156,7 @@ where
                         value: std::mem::take(this.buf),
                         position: *this.first,
                         batch: Some(*this.next_batch),
+                        acks: this.acks.take(),
                     };
                     return Poll::Ready(Some(Ok(chunk)));
                 }

@@ -18,6 +18,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::{Chunked, IntoSource, Located, SourceContext, SourceItem, marker};
+use crate::ack::Acks;
 use crate::error::ConfigError;
 use crate::stream::error::SourceError;
 use crate::stream::event::Position;
@@ -478,6 +479,7 @@ impl<R> CsvSource<R> {
                     }),
                     position: Some(position),
                     batch: None,
+                    acks: Acks::none(),
                 }));
             }
         };
@@ -498,6 +500,7 @@ impl<R> CsvSource<R> {
                         value: v,
                         position,
                         batch: None,
+                        acks: Acks::none(),
                     }),
                     Err(e) => Err(csv_error(&self.name, e, pos.as_ref())),
                 }
@@ -515,6 +518,7 @@ impl<R> CsvSource<R> {
                     value: err,
                     position,
                     batch: None,
+                    acks: Acks::none(),
                 })
             }
         };
@@ -780,5 +784,6 @@ fn csv_error(
         value: err,
         position,
         batch: None,
+        acks: Acks::none(),
     }
 }

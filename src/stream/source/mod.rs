@@ -18,12 +18,14 @@ mod chunks;
 mod csv;
 mod iter;
 mod lines;
+mod located;
 mod producer;
 mod stream;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use crate::ack::Acks;
 use crate::error::ConfigError;
 use crate::stream::error::SourceError;
 use crate::stream::event::Position;
@@ -34,11 +36,13 @@ pub use self::chunks::{Chunked, ChunkedSource};
 pub use self::csv::{CsvFile, CsvSource, RawRecord, csv_file, csv_records};
 pub use self::iter::{Of, OfSource, of};
 pub use self::lines::{Delimiter, FileLines, LineData, LinesSource, of_file};
+pub use self::located::{LocatedSource, located};
 pub use self::producer::{ProducerOutput, ProducerSource, SendError, Sender};
 pub use self::stream::{FallibleSource, PlainSource};
 
-/// An item as a source produces it: the value and where it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An item as a source produces it: the value, where it was, and what its source must be
+/// told once it was handled.
+#[derive(Debug)]
 pub struct Located<T> {
     /// The value.
     pub value: T,
@@ -46,6 +50,9 @@ pub struct Located<T> {
     pub position: Option<Position>,
     /// The chunk number, for chunked sources.
     pub batch: Option<u64>,
+    /// The acknowledgement owed to the source ([`Acks::none`] for sources without
+    /// acknowledgements); the emitting stream moves it into the event.
+    pub acks: Acks,
 }
 
 impl<T> Located<T> {
@@ -55,6 +62,7 @@ impl<T> Located<T> {
             value,
             position: None,
             batch: None,
+            acks: Acks::none(),
         }
     }
 
@@ -64,7 +72,14 @@ impl<T> Located<T> {
             value,
             position: Some(position),
             batch: None,
+            acks: Acks::none(),
         }
+    }
+
+    /// The value, owing `acks` to its source.
+    pub fn with_acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
     }
 }
 

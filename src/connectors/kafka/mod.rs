@@ -1,0 +1,1 @@
+//! kafka connector (work in progress on its branch).

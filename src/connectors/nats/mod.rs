@@ -1,0 +1,1 @@
+//! nats connector (work in progress on its branch).

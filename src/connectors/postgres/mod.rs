@@ -1,0 +1,1 @@
+//! postgres connector (work in progress on its branch).

@@ -38,6 +38,11 @@ pub use fold_items::FoldItems;
 pub use outcome::{Collected, CollectedParts, Outcome};
 pub use receiver::{IntoEvent, OnFailure, Received, Receiver, ReceiverStrategy};
 pub use summary::Summary;
+#[cfg_attr(
+    not(any(feature = "nats", feature = "postgres", feature = "kafka")),
+    allow(unused_imports)
+)]
+pub(crate) use summary::Tally;
 
 /// The receiver stage, on every stream of events (or results of events).
 pub trait ReceiverExt: Stream {

@@ -191,32 +191,23 @@ type Key = (EventId, Option<Position>);
 
 /// Names the event whose closure call or poll is running, should it panic: its drop runs
 /// only while unwinding (the normal path forgets it), so blaming costs nothing until
-/// something panics. [`Receiver::poll_next`] catches the panic and fails that event. It
-/// also holds the event's acknowledgement, so that a panicking event is rejected like any
-/// other failure.
+/// something panics. [`Receiver::poll_next`] catches the panic and fails that event.
 struct Blame<'a> {
     slot: &'a mut Option<Key>,
     key: Key,
-    owed: &'a mut Acks,
-    acks: Acks,
 }
 
 impl Blame<'_> {
-    /// The work finished without panicking: the acknowledgement is handed back.
+    /// The work finished without panicking.
     #[inline(always)]
-    fn clear(mut self) -> Acks {
-        let acks = self.acks.take();
+    fn clear(self) {
         std::mem::forget(self);
-        acks
     }
 }
 
 impl Drop for Blame<'_> {
     fn drop(&mut self) {
         *self.slot = Some(self.key);
-        if !self.acks.is_empty() {
-            *self.owed = self.acks.take();
-        }
     }
 }
 
@@ -236,7 +227,8 @@ pin_project! {
         key: Key,
         // The event whose work panicked, set while unwinding (see `Blame`).
         blame: Option<Key>,
-        // What `current`'s source is owed, stored only when it is left pending.
+        // What the event being worked on owes its source (serial: while its work runs;
+        // parallel: while the closure is called), so that `panicked` can reject it.
         owed: Acks,
         on_failure: OnFailure,
         f: F,
@@ -384,8 +376,6 @@ where
                 let blame = Blame {
                     slot: this.blame,
                     key: *this.key,
-                    owed: &mut Acks::none(),
-                    acks: Acks::none(),
                 };
                 let polled = fut.poll(cx);
                 blame.clear();
@@ -414,28 +404,34 @@ where
             };
             let mut event = event;
             let key = (event.id(), event.position());
+            // An event that owes its source an acknowledgement parks it in the stage
+            // while its work runs (settled when it is done, or by `panicked`); events of
+            // sources without acknowledgements pay one check.
             let acks = event.take_acks();
+            let owing = !acks.is_empty();
+            if owing {
+                *this.owed = acks;
+            }
             let collector = Collector::new(this.shared.key(), key.0, key.1);
             let blame = Blame {
                 slot: this.blame,
                 key,
-                owed: this.owed,
-                acks,
             };
             let fut = (this.f)(event, collector);
             this.current.set(Some(fut));
             if let Some(fut) = this.current.as_mut().as_pin_mut() {
                 let polled = fut.poll(cx);
-                let acks = blame.clear();
+                blame.clear();
                 match finished(polled, key) {
                     Some(item) => {
                         this.current.set(None);
-                        settle(acks, &item, *this.on_failure);
+                        if owing {
+                            settle(this.owed.take(), &item, *this.on_failure);
+                        }
                         return Poll::Ready(Some(item));
                     }
                     None => {
                         *this.key = key;
-                        *this.owed = acks;
                         return idle(this.shared);
                     }
                 }
@@ -484,16 +480,17 @@ where
                     Poll::Ready(Some(item)) => match item.into_event() {
                         Ok(mut event) => {
                             let (id, position) = (event.id(), event.position());
-                            let acks = event.take_acks();
+                            // Parked in the stage while the closure is called, so that a
+                            // panicking call is rejected by `panicked`.
+                            *this.owed = event.take_acks();
                             let collector = Collector::new(this.shared.key(), id, position);
                             let blame = Blame {
                                 slot: this.blame,
                                 key: (id, position),
-                                owed: this.owed,
-                                acks,
                             };
                             let fut = (this.f)(event, collector);
-                            let acks = blame.clear();
+                            blame.clear();
+                            let acks = this.owed.take();
                             let work = Work {
                                 id,
                                 position,

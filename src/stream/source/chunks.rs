@@ -130,8 +130,13 @@ where
                             this.buf.reserve_exact(size);
                         }
                     }
-                    this.buf.push(item.value);
-                    this.acks.merge(item.acks);
+                    let Located { value, acks, .. } = item;
+                    this.buf.push(value);
+                    if !acks.is_empty() {
+                        this.acks.merge(acks);
+                    } else {
+                        std::mem::forget(acks);
+                    }
                     if this.buf.len() >= size {
                         let chunk =
                             Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);

@@ -10,20 +10,56 @@
 //! is dropped unsettled is [released](Outcome::Released): the source treats the item as
 //! not handled (a broker redelivers it, a cumulative commit stays behind it).
 //!
+//! # Where obligations go
+//!
+//! | stage | what happens to the obligation |
+//! |---|---|
+//! | a source with acknowledgements | attaches one per delivery ([`Located::with_acks`](crate::stream::Located::with_acks)) |
+//! | a source error (bad payload) | rejected at once with the error, whatever the error policy |
+//! | `into_chunks(n)` | the chunk owes all its items' deliveries, merged into ranges |
+//! | windows with [`KeepAcks`](crate::operators::window::KeepAcks), or the default contents | the window's last firing owes every element's delivery; early and late updates owe none |
+//! | sorting, reordering, `key_by`, filters that keep the event | the event keeps its own |
+//! | `map`/`par_map` closures that consume the event | dropped, so released (redelivered, never acknowledged): keep the event (`event.map_data(..)`), or move the obligation into an [`Acked`] |
+//! | the receiver | acknowledged when its call returns `Ok`, rejected on `Err` or panic (or acknowledged, by the [`OnFailure`](crate::collect::OnFailure) policy) |
+//! | a connector's sink | acknowledged after the server confirmed the write; rejected when it failed |
+//! | events collected by `await_final_event` or `collect_vec` | still owed: the caller holds them |
+//!
 //! # Representation
 //!
 //! An obligation names deliveries as ranges `start..end` of a source's own numbering (an
 //! offset, a delivery counter) per partition, so a chunk of a thousand consecutive
 //! deliveries carries one range, and acknowledging it is one call into the source. An item
 //! from a source without acknowledgements carries [`Acks::none`], a null pointer that
-//! costs nothing to move or drop.
+//! costs nothing to move or drop; an event marks that it owes one in the flags it already
+//! carries, so the receiver's check costs nothing either.
 //!
-//! # The guarantee
+//! # The guarantee: at least once
 //!
-//! At least once: an item is never acknowledged before it was handled, so after a crash
-//! the source redelivers every item that was not; duplicates appear exactly for the items
-//! that were handled (written, processed) but whose acknowledgement did not reach the
-//! source before the crash, or that timed out at the broker while still in flight.
+//! No delivery is acknowledged before everything derived from it was handled, so when the
+//! process dies the source redelivers every delivery that was not: nothing is lost.
+//! Duplicates appear for exactly these deliveries:
+//!
+//! - handled (processed, written by a sink) but whose acknowledgement had not reached the
+//!   source when the process died;
+//! - still in flight when the broker's own redelivery timer ran out (NATS `ack_wait`): the
+//!   NATS source sends progress acknowledgements for deliveries it still holds, to avoid
+//!   this;
+//! - released (dropped unsettled) and redelivered while their output had been written
+//!   through another path.
+//!
+//! A sink that writes idempotently (an upsert keyed by the source's delivery id, a
+//! message id the broker deduplicates) turns this into effectively-once output.
+//!
+//! # Open windows pin the commit point
+//!
+//! A window holds its elements' obligations until it fires for the last time (its end
+//! plus the allowed lateness has passed the watermark). A source that commits
+//! cumulatively (Kafka offsets) can commit only up to its first unacknowledged delivery, so
+//! the oldest open window's first element holds the commit point back, and a crash replays
+//! from there: the replay rebuilds the open windows. A source that acknowledges each
+//! delivery (NATS, a work-queue row) keeps the window's deliveries unacknowledged for as
+//! long: its redelivery timeout must exceed the window's span plus out-of-orderness and
+//! lateness, or be covered by progress acknowledgements.
 
 mod report;
 

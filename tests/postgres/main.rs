@@ -123,3 +123,26 @@ pub async fn drop_tables(pool: &Pool, names: &[&str]) {
     )
     .await;
 }
+
+/// The connector's streams, futures and handles can move between threads (a pipeline can
+/// be spawned).
+#[test]
+fn public_types_are_send_and_sync_where_they_should_be() {
+    use sweet_async::connectors::postgres::{
+        Db, PgError, PgSink, PgWrite, QueryStream, QueueHandle, QueueStats, QueueStream, RawRows,
+        RowsAs,
+    };
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    type Item = sweet_async::ack::Acked<i64>;
+    type Rows = fn(Item) -> Result<[(i64,); 1], std::io::Error>;
+    send::<QueryStream<RawRows>>();
+    send::<QueryStream<RowsAs<(i64, String)>>>();
+    send::<QueueStream<RowsAs<(i64, String)>>>();
+    send::<PgWrite<futures::stream::Iter<std::vec::IntoIter<Item>>, Rows, (i64,)>>();
+    send_sync::<PgError>();
+    send_sync::<PgSink>();
+    send_sync::<QueueHandle>();
+    send_sync::<QueueStats>();
+    send_sync::<Db>();
+}

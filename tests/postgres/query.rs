@@ -234,3 +234,30 @@ async fn a_stream_dropped_early_closes_its_connection() {
     assert!(gone.is_ok(), "the query still runs on the server");
     assert_eq!(own.status().size, 0, "the connection went back to the pool");
 }
+
+#[tokio::test]
+async fn a_query_runs_on_a_shared_client_too() {
+    let Some(url) = crate::url() else {
+        return;
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let client = std::sync::Arc::new(client);
+    for _ in 0..2 {
+        let (events, summary) = AsyncTask::emits::<(i32,)>()
+            .sender(
+                from_database(client.clone(), "SELECT i FROM generate_series(1, $1) i")
+                    .bind(5i32)
+                    .rows_as::<(i32,)>(),
+            )
+            .collect_vec()
+            .await;
+        let values: Vec<i32> = events.into_iter().map(|e| e.unwrap().data.0).collect();
+        assert_eq!(values, [1, 2, 3, 4, 5]);
+        assert_eq!(summary.items_out, 5);
+    }
+    drop(client);
+    connection.await.unwrap().unwrap();
+}

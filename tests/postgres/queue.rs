@@ -350,3 +350,32 @@ async fn invalid_settings_fail_before_anything_is_read() {
     let err = events[0].as_ref().unwrap_err().to_string();
     assert!(err.contains("invalid work queue table"), "{err}");
 }
+
+#[tokio::test]
+async fn selected_columns_without_the_key_are_a_fatal_error() {
+    let pool = pool_or_skip!();
+    let table = unique("pg_queue_nokey");
+    queue_table(&pool, &table, 3).await;
+    let queue = work_queue(pool.clone(), table.as_str())
+        .columns("body")
+        .stop_when_empty(true)
+        .rows_as::<(String,)>();
+    let handle = queue.handle();
+    let events: Vec<_> = AsyncTask::emits::<(String,)>()
+        .sender(queue)
+        .collect()
+        .await;
+    assert_eq!(events.len(), 1);
+    let err = events[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("do not include the key column `id`"), "{err}");
+    let stats = tokio::time::timeout(WAIT, handle.settled())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.rows, 0);
+    assert_eq!(
+        scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
+        3
+    );
+    drop_tables(&pool, &[&table]).await;
+}

@@ -184,7 +184,8 @@ impl<M> WorkQueue<M> {
 
     /// Batches open at once (default 2): while one is being processed the next is
     /// fetched. Bounds the unsettled rows (`open_batches × batch_size`) and the
-    /// connections taken from the pool.
+    /// connections the source holds: each open batch holds one until it commits, so the
+    /// pool needs more than that (a sink on the same pool takes one more).
     pub fn open_batches(mut self, n: usize) -> Self {
         self.settings.open_batches = n;
         self

@@ -206,7 +206,7 @@ pub(crate) struct SinkConfig {
     pub(crate) pool: Pool,
     pub(crate) table: Arc<str>,
     pub(crate) columns: usize,
-    /// `SELECT columns FROM table`: prepared once for the column types.
+    /// `SELECT columns FROM table`: prepared once for the column types `COPY` needs.
     pub(crate) describe: String,
     /// `COPY .. FROM STDIN BINARY`, or `None` for `INSERT`.
     pub(crate) copy: Option<String>,

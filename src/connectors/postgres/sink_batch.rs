@@ -75,6 +75,8 @@ async fn write_on<R: ToRow + Sync>(
     };
     let types = match types {
         Some(types) => types,
+        // `INSERT` has the server infer the parameter types.
+        None if config.copy.is_none() => Arc::from([]),
         None => match conn.prepare_cached(&config.describe).await {
             Ok(statement) => statement
                 .columns()

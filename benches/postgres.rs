@@ -8,16 +8,19 @@
 //!   at least 0.9x the rows/s of the loop, i.e. a time ratio of at most 1.11;
 //! - `sweet_async_query_per_row`: the same with one event per row (the per-event cost).
 //!
+//! After criterion, the loop and the chunked source run alternately (11 rounds each) and
+//! the medians print too: a ratio that holds while the machine's load drifts.
+//!
 //! Needs a server: `SWEET_ASYNC_PG_URL=postgres://.. cargo bench --features postgres
 //! --bench postgres` (creates the table `bench_pg_rows_1m` the first time). Without the
 //! variable it prints that it was skipped. The ratios print at the end.
 
 // A bench that cannot build its runtime or reach its table has nothing to measure:
 // failing loudly is right.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use futures::{StreamExt, TryStreamExt};
@@ -73,6 +76,83 @@ async fn prepare(pool: &deadpool_postgres::Pool) {
     }
 }
 
+async fn query_raw_loop(pool: &deadpool_postgres::Pool) {
+    let client = pool.get().await.unwrap();
+    let rows = client
+        .query_raw(SQL, std::iter::empty::<&(dyn ToSql + Sync)>())
+        .await
+        .unwrap();
+    let mut rows = std::pin::pin!(rows);
+    let mut n = 0i64;
+    while let Some(row) = rows.try_next().await.unwrap() {
+        let r: Row4 = (
+            row.try_get(0).unwrap(),
+            row.try_get(1).unwrap(),
+            row.try_get(2).unwrap(),
+            row.try_get(3).unwrap(),
+        );
+        black_box(r);
+        n += 1;
+    }
+    assert_eq!(n, ROWS);
+}
+
+async fn query_chunked(pool: &deadpool_postgres::Pool) {
+    let mut chunks = std::pin::pin!(
+        AsyncTask::emits::<Row4>().sender(
+            from_database(pool.clone(), SQL)
+                .rows_as::<Row4>()
+                .into_chunks(1000.rows())
+        )
+    );
+    let mut n = 0i64;
+    while let Some(chunk) = chunks.next().await {
+        n += black_box(chunk.unwrap()).data().len() as i64;
+    }
+    assert_eq!(n, ROWS);
+}
+
+async fn query_per_row(pool: &deadpool_postgres::Pool) {
+    let mut rows = std::pin::pin!(
+        AsyncTask::emits::<Row4>().sender(from_database(pool.clone(), SQL).rows_as::<Row4>())
+    );
+    let mut n = 0i64;
+    while let Some(row) = rows.next().await {
+        black_box(row.unwrap());
+        n += 1;
+    }
+    assert_eq!(n, ROWS);
+}
+
+/// The loop and the chunked source run alternately `rounds` times: on a machine whose load
+/// drifts (shared CI runners), both see the same conditions. Prints both medians and the
+/// ratio.
+fn interleaved(url: &str, rounds: usize) {
+    let rt = runtime();
+    let pool = pool(url);
+    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    rt.block_on(async {
+        for _ in 0..rounds {
+            let t = Instant::now();
+            query_raw_loop(&pool).await;
+            peer.push(t.elapsed());
+            let t = Instant::now();
+            query_chunked(&pool).await;
+            ours.push(t.elapsed());
+        }
+    });
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (ours, peer) = (median(&mut ours), median(&mut peer));
+    println!(
+        "\n== pg_query interleaved ({rounds} rounds): sweet_async_query_chunked {ours:.2?}, \
+         query_raw_loop {peer:.2?}, time ratio {:.3}",
+        ours.as_secs_f64() / peer.as_secs_f64()
+    );
+}
+
 fn bench_query(c: &mut Criterion, url: &str) {
     let rt = runtime();
     let pool = rt.block_on(async {
@@ -87,56 +167,13 @@ fn bench_query(c: &mut Criterion, url: &str) {
     g.warm_up_time(Duration::from_secs(2));
     g.measurement_time(Duration::from_secs(15));
     g.bench_function("query_raw_loop", |b| {
-        b.to_async(&rt).iter(|| async {
-            let client = pool.get().await.unwrap();
-            let rows = client
-                .query_raw(SQL, std::iter::empty::<&(dyn ToSql + Sync)>())
-                .await
-                .unwrap();
-            let mut rows = std::pin::pin!(rows);
-            let mut n = 0i64;
-            while let Some(row) = rows.try_next().await.unwrap() {
-                let r: Row4 = (
-                    row.try_get(0).unwrap(),
-                    row.try_get(1).unwrap(),
-                    row.try_get(2).unwrap(),
-                    row.try_get(3).unwrap(),
-                );
-                black_box(r);
-                n += 1;
-            }
-            assert_eq!(n, ROWS);
-        })
+        b.to_async(&rt).iter(|| query_raw_loop(&pool))
     });
     g.bench_function("sweet_async_query_chunked", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut chunks = std::pin::pin!(
-                AsyncTask::emits::<Row4>().sender(
-                    from_database(pool.clone(), SQL)
-                        .rows_as::<Row4>()
-                        .into_chunks(1000.rows())
-                )
-            );
-            let mut n = 0i64;
-            while let Some(chunk) = chunks.next().await {
-                n += black_box(chunk.unwrap()).data().len() as i64;
-            }
-            assert_eq!(n, ROWS);
-        })
+        b.to_async(&rt).iter(|| query_chunked(&pool))
     });
     g.bench_function("sweet_async_query_per_row", |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut rows = std::pin::pin!(
-                AsyncTask::emits::<Row4>()
-                    .sender(from_database(pool.clone(), SQL).rows_as::<Row4>())
-            );
-            let mut n = 0i64;
-            while let Some(row) = rows.next().await {
-                black_box(row.unwrap());
-                n += 1;
-            }
-            assert_eq!(n, ROWS);
-        })
+        b.to_async(&rt).iter(|| query_per_row(&pool))
     });
     g.finish();
 }
@@ -156,4 +193,5 @@ fn main() {
             ("sweet_async_query_per_row", "query_raw_loop"),
         ],
     );
+    interleaved(&url, 11);
 }

@@ -265,3 +265,48 @@ impl SinkConfig {
         sql
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> Pool {
+        let mut cfg = deadpool_postgres::Config::new();
+        cfg.url = Some("postgres://nobody@127.0.0.1:1/none".to_owned());
+        cfg.create_pool(None, tokio_postgres::NoTls).unwrap()
+    }
+
+    #[test]
+    fn statements_follow_the_mode() {
+        let copy = SinkConfig::new(&PgSink::copy(pool(), "s.out", ["a", "b"])).unwrap();
+        assert_eq!(
+            copy.copy.as_deref(),
+            Some("COPY s.out (a, b) FROM STDIN BINARY")
+        );
+        let upsert = PgSink::copy(pool(), "out", ["a", "b"]).on_conflict("(a) DO NOTHING");
+        let upsert = SinkConfig::new(&upsert).unwrap();
+        assert_eq!(upsert.copy, None);
+        assert_eq!(
+            upsert.insert_sql(2),
+            "INSERT INTO out (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT (a) DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_config_errors() {
+        let no_columns = PgSink::insert(pool(), "out", Vec::<String>::new());
+        assert_eq!(
+            no_columns.validate(),
+            Err(ConfigError::Zero {
+                setting: "sink columns"
+            })
+        );
+        let bad = PgSink::copy(pool(), "out", ["a", "b); DROP TABLE x; --"]);
+        assert!(matches!(
+            SinkConfig::new(&bad),
+            Err(PgError::Config(ConfigError::Invalid { .. }))
+        ));
+        let zero = PgSink::copy(pool(), "out", ["a"]).batch_rows(0);
+        assert!(zero.validate().is_err());
+    }
+}

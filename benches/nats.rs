@@ -4,6 +4,9 @@
 //!
 //! - `hand_written_fetch_ack`: `consumer.batch().max_messages(256)` pull requests, one
 //!   `message.ack()` per message, a flush at the end;
+//! - `hand_written_stream_ack`: the same over async-nats' pipelined pull stream
+//!   (`consumer.stream().max_messages_per_batch(256)`), which keeps a pull request under
+//!   way while the current batch is acknowledged: the stronger peer;
 //! - `sweet_async_receiver`: `JetStreamSource` (batch 256) → emitting task → serial
 //!   receiver returning `Ok` (which acks) → `flush()`;
 //! - `sweet_async_chunks_100`: the same with `into_chunks(100)`: one event, and one
@@ -108,6 +111,27 @@ async fn hand_written(js: &jetstream::Context, stream: &str, durable: &str) -> u
     acked
 }
 
+/// The same with async-nats' own pipelined pull stream (`consumer.stream()`), which keeps
+/// the next pull request under way while the current batch is acknowledged.
+async fn hand_written_stream(js: &jetstream::Context, stream: &str, durable: &str) -> u64 {
+    let s = js.get_stream(stream).await.unwrap();
+    let c: consumer::PullConsumer = s.get_consumer(durable).await.unwrap();
+    let mut messages = c
+        .stream()
+        .max_messages_per_batch(256)
+        .messages()
+        .await
+        .unwrap();
+    let mut acked = 0u64;
+    while acked < N {
+        let m = messages.next().await.unwrap().unwrap();
+        m.ack().await.unwrap();
+        acked += 1;
+    }
+    js.client().flush().await.unwrap();
+    acked
+}
+
 async fn sweet(js: &jetstream::Context, stream: &str, durable: &str, chunk: Option<usize>) -> u64 {
     let source = JetStreamSource::builder(js.clone(), stream, durable)
         .batch(256)
@@ -145,6 +169,13 @@ async fn sweet(js: &jetstream::Context, stream: &str, durable: &str, chunk: Opti
     summary.acks.acked
 }
 
+#[derive(Clone, Copy)]
+enum Variant {
+    Fetch,
+    Stream,
+    Sweet(Option<usize>),
+}
+
 fn main() {
     let Ok(url) = std::env::var("SWEET_ASYNC_NATS_URL") else {
         eprintln!("skipped: SWEET_ASYNC_NATS_URL not set");
@@ -164,11 +195,11 @@ fn main() {
         .measurement_time(Duration::from_secs(10))
         .configure_from_args();
     let mut g = c.benchmark_group(GROUP);
-    type Variant = (&'static str, Option<Option<usize>>);
-    let variants: [Variant; 3] = [
-        ("hand_written_fetch_ack", None),
-        ("sweet_async_receiver", Some(None)),
-        ("sweet_async_chunks_100", Some(Some(100))),
+    let variants: [(&str, Variant); 4] = [
+        ("hand_written_fetch_ack", Variant::Fetch),
+        ("hand_written_stream_ack", Variant::Stream),
+        ("sweet_async_receiver", Variant::Sweet(None)),
+        ("sweet_async_chunks_100", Variant::Sweet(Some(100))),
     ];
     for (name, variant) in variants {
         g.bench_function(name, |b| {
@@ -179,8 +210,9 @@ fn main() {
                         let durable = new_durable(&js, &stream).await;
                         let start = Instant::now();
                         let n = match variant {
-                            None => hand_written(&js, &stream, &durable).await,
-                            Some(chunk) => sweet(&js, &stream, &durable, chunk).await,
+                            Variant::Fetch => hand_written(&js, &stream, &durable).await,
+                            Variant::Stream => hand_written_stream(&js, &stream, &durable).await,
+                            Variant::Sweet(chunk) => sweet(&js, &stream, &durable, chunk).await,
                         };
                         total += start.elapsed();
                         assert_eq!(n, N);
@@ -202,17 +234,22 @@ fn main() {
         &[
             ("sweet_async_receiver", "hand_written_fetch_ack"),
             ("sweet_async_chunks_100", "hand_written_fetch_ack"),
+            ("sweet_async_receiver", "hand_written_stream_ack"),
+            ("sweet_async_chunks_100", "hand_written_stream_ack"),
         ],
     );
     println!("\n== {GROUP}: median messages/s (higher is better)");
-    let peer = common::median_ns(GROUP, "hand_written_fetch_ack");
+    let fetch = common::median_ns(GROUP, "hand_written_fetch_ack");
+    let stream = common::median_ns(GROUP, "hand_written_stream_ack");
     for (name, _) in variants {
         if let Some(ns) = common::median_ns(GROUP, name) {
             let rate = N as f64 / (ns / 1e9);
-            let ratio = peer.map_or(String::new(), |p| {
-                format!("  ({:.3}x hand-written)", p / ns)
-            });
-            println!("  {name}: {rate:.0} messages/s{ratio}");
+            let vs = |peer: Option<f64>| peer.map_or(f64::NAN, |p| p / ns);
+            println!(
+                "  {name}: {rate:.0} messages/s ({:.3}x the fetch loop, {:.3}x the stream loop)",
+                vs(fetch),
+                vs(stream)
+            );
         }
     }
 }

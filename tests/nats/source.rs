@@ -416,3 +416,16 @@ async fn invalid_settings_are_config_errors_before_anything_is_sent() {
     let unreachable = sweet_async::connectors::nats::connect("nats://127.0.0.1:1").await;
     assert!(matches!(unreachable, Err(NatsError::Connect { .. })));
 }
+
+#[test]
+fn public_types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<sweet_async::connectors::nats::JetStreamHandle>();
+    send_sync::<sweet_async::connectors::nats::JetStreamStats>();
+    send_sync::<sweet_async::connectors::nats::Publish>();
+    send_sync::<NatsError>();
+    send_sync::<Delivery>();
+    send::<JetStreamSource<Delivery>>();
+    send::<sweet_async::connectors::nats::JetStreamStream<Delivery>>();
+}

@@ -236,6 +236,7 @@ impl JetStreamSourceBuilder {
         drop(runtime.spawn(task.run()));
         let parts = Parts {
             consumer,
+            client: self.context.client(),
             names,
             tracker: Arc::new(Tracker::new(cmds.clone())),
             cmds,

@@ -32,6 +32,7 @@ use crate::units::Count;
 /// What a source needs to start pulling: made by the builder.
 pub(super) struct Parts {
     pub(super) consumer: PullConsumer,
+    pub(super) client: async_nats::Client,
     pub(super) names: Arc<Names>,
     pub(super) tracker: Arc<Tracker>,
     pub(super) cmds: mpsc::UnboundedSender<Cmd>,
@@ -133,6 +134,7 @@ impl<T> IntoSource<T, marker::Native> for JetStreamSource<T> {
     fn into_source(self, _ctx: &SourceContext) -> JetStreamStream<T> {
         let Parts {
             consumer,
+            client,
             names,
             tracker,
             cmds,
@@ -148,6 +150,7 @@ impl<T> IntoSource<T, marker::Native> for JetStreamSource<T> {
         let (out, rx) = mpsc::channel(capacity.saturating_add(1));
         let fetcher = Fetcher {
             consumer,
+            client,
             names: names.clone(),
             cmds,
             out,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::delivery::Delivery;
 use super::error::NatsError;
 use super::source::{JetStreamSource, Parts};
-use super::tracker::{AckPolicy, AckTask, Counters, Names, Tracker};
+use super::tracker::{AckPolicy, AckTask, Counters, InFlight, Names, Tracker};
 use crate::error::ConfigError;
 use crate::units::Count;
 
@@ -218,10 +218,12 @@ impl JetStreamSourceBuilder {
         })?;
         let (cmds, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
+        let entries = Arc::new(InFlight::default());
         let permits = Arc::new(Semaphore::new(bound.get()));
         let task = AckTask {
             client: self.context.client(),
             rx,
+            entries: entries.clone(),
             counters: counters.clone(),
             permits: permits.clone(),
             policy: AckPolicy {
@@ -240,6 +242,7 @@ impl JetStreamSourceBuilder {
             names,
             tracker: Arc::new(Tracker::new(cmds.clone())),
             cmds,
+            entries,
             permits,
             counters,
             capacity: bound.get(),

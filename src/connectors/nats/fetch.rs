@@ -5,8 +5,8 @@
 //! in all), so deliveries requested, arrived and not yet settled never exceed the bound;
 //! the ack task returns a permit once a delivery's verdict was sent, and a request that
 //! ends short (the server's 408/409 status, with the `Nats-Pending-Messages` it did not
-//! deliver) returns the rest. The next request is sent while the current one is still
-//! delivering, so the pipeline never waits for a round trip. Deliveries are registered
+//! deliver) returns the rest. The next request is sent once half of the current one has
+//! arrived, so the pipeline does not wait for a round trip. Deliveries are registered
 //! the moment they arrive, so progress acknowledgements cover them even while they wait
 //! for the pipeline to pull them.
 
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::Delivery;
 use super::error::NatsError;
-use super::tracker::{Cmd, Counters, Names, Verdict};
+use super::tracker::{Cmd, Counters, InFlight, Names, Verdict};
 use crate::error::BoxError;
 
 /// What the fetch task hands the source stream.
@@ -44,6 +44,7 @@ pub(super) struct Fetcher {
     pub(super) client: Client,
     pub(super) names: Arc<Names>,
     pub(super) cmds: mpsc::UnboundedSender<Cmd>,
+    pub(super) entries: Arc<InFlight>,
     pub(super) out: mpsc::Sender<Fetched>,
     pub(super) permits: Arc<Semaphore>,
     pub(super) counters: Arc<Counters>,
@@ -99,11 +100,15 @@ impl Fetcher {
             if pull.stopping && pull.outstanding == 0 {
                 return;
             }
+            // A new request once half the last one arrived, for a full batch if the bound
+            // allows (at least half a batch: many tiny requests would cost the server
+            // more than the messages), or for whatever is free when nothing is requested.
             let mut blocked = false;
-            if !pull.stopping && pull.outstanding < self.batch {
-                let n = self.take_permits(self.batch);
-                if n > 0 {
-                    if !self.request(n, &mut pull).await {
+            if !pull.stopping && pull.outstanding <= self.batch / 2 {
+                let free = self.permits.available_permits().min(self.batch);
+                if free > 0 && (free >= self.batch.div_ceil(2) || pull.outstanding == 0) {
+                    let n = self.take_permits(free);
+                    if n > 0 && !self.request(n, &mut pull).await {
                         return;
                     }
                 } else if pull.outstanding == 0 {
@@ -255,15 +260,8 @@ impl Fetcher {
         let id = self.next_id;
         self.next_id = id.saturating_add(1);
         // Registration and hand-over happen without an await between them: a delivery is
-        // never registered without being handed over, or the reverse.
-        let registered = self.cmds.send(Cmd::Delivered {
-            id,
-            reply,
-            delivered: delivery.delivered,
-        });
-        if registered.is_err() {
-            return Next::End;
-        }
+        // never registered without being handed over (or released), or the reverse.
+        self.entries.insert(id, reply, delivery.delivered);
         self.counters.delivered_one();
         // The channel holds max_ack_pending items: with a permit per delivery in flight,
         // it is never full.

@@ -22,7 +22,7 @@ use super::delivery::Delivery;
 use super::error::NatsError;
 use super::fetch::{Fetched, Fetcher};
 use super::stats::JetStreamStats;
-use super::tracker::{Cmd, Counters, Names, Tracker};
+use super::tracker::{Cmd, Counters, InFlight, Names, Tracker};
 use crate::ack::{AckSink, Acks, Outcome};
 use crate::error::{BoxError, panic_message};
 use crate::stream::SourceError;
@@ -36,6 +36,7 @@ pub(super) struct Parts {
     pub(super) names: Arc<Names>,
     pub(super) tracker: Arc<Tracker>,
     pub(super) cmds: mpsc::UnboundedSender<Cmd>,
+    pub(super) entries: Arc<InFlight>,
     pub(super) permits: Arc<Semaphore>,
     pub(super) counters: Arc<Counters>,
     pub(super) capacity: usize,
@@ -138,6 +139,7 @@ impl<T> IntoSource<T, marker::Native> for JetStreamSource<T> {
             names,
             tracker,
             cmds,
+            entries,
             permits,
             counters,
             capacity,
@@ -153,6 +155,7 @@ impl<T> IntoSource<T, marker::Native> for JetStreamSource<T> {
             client,
             names: names.clone(),
             cmds,
+            entries,
             out,
             permits,
             counters,

@@ -1,16 +1,16 @@
 //! The source's acknowledgement tracker: the [`AckSink`] its events owe, and the task that
 //! turns settlements into `+ACK`, `-NAK`, `+TERM` and `+WPI` replies.
 //!
-//! Every delivery gets a consecutive id; the fetch task registers its reply subject with
-//! the ack task before the delivery is emitted, and `settle` only queues the verdict, so
-//! the ack task sees a delivery's registration before its settlement (one FIFO queue).
-//! The queue holds at most two commands per delivery in flight, so its length is bounded
-//! by `max_ack_pending`.
+//! Every delivery gets a consecutive id; the fetch task records its reply subject in the
+//! shared [`InFlight`] map before the delivery is emitted, and `settle` only queues the
+//! verdict for the ack task, which takes the entry out of the map and replies. The queue
+//! holds at most one settlement per delivery in flight, so its length is bounded by
+//! `max_ack_pending`, and so is the map.
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -31,14 +31,30 @@ pub(super) struct Names {
     pub(super) consumer: String,
 }
 
+/// The deliveries in flight, by id: written by the fetch task (a short lock per delivery,
+/// no wake-up of the ack task), read by the ack task.
+#[derive(Debug, Default)]
+pub(super) struct InFlight(Mutex<FxHashMap<u64, Entry>>);
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, FxHashMap<u64, Entry>> {
+        // A panic while holding the lock cannot leave the map half-updated.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records delivery `id`: its reply subject and delivery count.
+    pub(super) fn insert(&self, id: u64, reply: Subject, delivered: u64) {
+        let entry = Entry {
+            reply,
+            delivered,
+            since: Instant::now(),
+        };
+        self.lock().insert(id, entry);
+    }
+}
+
 /// What the ack task is told.
 pub(super) enum Cmd {
-    /// Delivery `id` arrived; its reply subject is `reply`, its delivery count `delivered`.
-    Delivered {
-        id: u64,
-        reply: Subject,
-        delivered: u64,
-    },
     /// Deliveries `range` were settled.
     Settle { range: Range<u64>, verdict: Verdict },
     /// Send everything queued before this, flush the connection, then answer.
@@ -163,7 +179,8 @@ pub(super) struct AckPolicy {
     pub(super) drain_timeout: Duration,
 }
 
-struct Entry {
+#[derive(Debug)]
+pub(super) struct Entry {
     reply: Subject,
     delivered: u64,
     since: Instant,
@@ -173,6 +190,7 @@ struct Entry {
 pub(super) struct AckTask {
     pub(super) client: Client,
     pub(super) rx: mpsc::UnboundedReceiver<Cmd>,
+    pub(super) entries: Arc<InFlight>,
     pub(super) counters: Arc<Counters>,
     pub(super) permits: Arc<Semaphore>,
     pub(super) policy: AckPolicy,
@@ -189,6 +207,7 @@ impl AckTask {
         let AckTask {
             client,
             mut rx,
+            entries,
             counters,
             permits,
             policy,
@@ -197,7 +216,8 @@ impl AckTask {
         let nak: Bytes = AckKind::Nak(policy.nak_delay).into();
         let mut state = State {
             client,
-            entries: FxHashMap::default(),
+            entries,
+            taken: Vec::new(),
             counters,
             permits,
             nak,
@@ -239,7 +259,9 @@ impl AckTask {
 
 struct State {
     client: Client,
-    entries: FxHashMap<u64, Entry>,
+    entries: Arc<InFlight>,
+    /// Entries taken out of the map, replied to outside the lock.
+    taken: Vec<(Subject, u64)>,
     counters: Arc<Counters>,
     permits: Arc<Semaphore>,
     nak: Bytes,
@@ -251,20 +273,6 @@ impl State {
     /// Handles one command; `true` for a shutdown.
     async fn handle(&mut self, cmd: Cmd) -> bool {
         match cmd {
-            Cmd::Delivered {
-                id,
-                reply,
-                delivered,
-            } => {
-                self.entries.insert(
-                    id,
-                    Entry {
-                        reply,
-                        delivered,
-                        since: Instant::now(),
-                    },
-                );
-            }
             Cmd::Settle { range, verdict } => self.settle(range, verdict).await,
             Cmd::Flush(answer) => {
                 let res = self.client.flush().await.map_err(BoxError::from);
@@ -284,26 +292,29 @@ impl State {
     }
 
     async fn settle(&mut self, range: Range<u64>, verdict: Verdict) {
-        let mut done = 0usize;
-        for id in range {
-            let Some(entry) = self.entries.remove(&id) else {
-                continue;
-            };
-            done = done.saturating_add(1);
-            let poison = self
-                .policy
-                .max_deliver
-                .is_some_and(|max| entry.delivered >= max);
+        {
+            let mut entries = self.entries.lock();
+            for id in range {
+                if let Some(e) = entries.remove(&id) {
+                    self.taken.push((e.reply, e.delivered));
+                }
+            }
+        }
+        let done = self.taken.len();
+        let mut taken = std::mem::take(&mut self.taken);
+        for (reply, delivered) in taken.drain(..) {
+            let poison = self.policy.max_deliver.is_some_and(|max| delivered >= max);
             let (payload, counter) = match verdict {
                 Verdict::Ack => (Bytes::from_static(b"+ACK"), &self.counters.acked),
                 _ if poison => (Bytes::from_static(b"+TERM"), &self.counters.termed),
                 _ => (self.nak.clone(), &self.counters.naked),
             };
-            if let Err(e) = self.client.publish(entry.reply, payload).await {
+            if let Err(e) = self.client.publish(reply, payload).await {
                 self.ack_failed(&e);
             }
             Counters::bump(counter, 1);
         }
+        self.taken = taken;
         self.permits.add_permits(done);
     }
 
@@ -314,16 +325,21 @@ impl State {
             return;
         };
         let now = Instant::now();
-        let mut sent = 0u64;
-        for entry in self.entries.values_mut() {
-            if now.saturating_duration_since(entry.since) < every {
-                continue;
+        {
+            let mut entries = self.entries.lock();
+            for entry in entries.values_mut() {
+                if now.saturating_duration_since(entry.since) >= every {
+                    entry.since = now;
+                    self.taken.push((entry.reply.clone(), entry.delivered));
+                }
             }
-            entry.since = now;
-            sent = sent.saturating_add(1);
+        }
+        let sent = self.taken.len() as u64;
+        let mut taken = std::mem::take(&mut self.taken);
+        for (reply, _) in taken.drain(..) {
             if let Err(e) = self
                 .client
-                .publish(entry.reply.clone(), Bytes::from_static(b"+WPI"))
+                .publish(reply, Bytes::from_static(b"+WPI"))
                 .await
             {
                 tracing::warn!(
@@ -335,6 +351,7 @@ impl State {
                 Counters::bump(&self.counters.ack_errors, 1);
             }
         }
+        self.taken = taken;
         Counters::bump(&self.counters.progress, sent);
     }
 

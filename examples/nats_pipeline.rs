@@ -202,6 +202,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The last acknowledgements reach the server before the process exits.
     handle.flush().await?;
 
+    if summary.items_in == 0 {
+        println!(
+            "nothing new: an earlier run acknowledged every reading (`-- --reset` starts over)"
+        );
+    }
     let mut output = js.get_stream(OUTPUT).await?;
     println!("{summary}");
     let late = late.load(Ordering::Relaxed);

@@ -337,6 +337,51 @@ async fn two_processes_on_one_durable_split_the_work() {
 }
 
 #[tokio::test]
+async fn stop_ends_an_endless_source_and_its_events_are_still_settled() {
+    let Some(url) = url() else { return };
+    let s = TestStream::new(&url, "stop").await;
+    s.fill((0..20).map(|i| i.to_string())).await;
+    // No idle timeout: only stop() ends this stream.
+    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
+        .batch(4)
+        .max_ack_pending(4)
+        .fetch_wait(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap();
+    let handle = source.handle();
+    let stopper = handle.clone();
+    let summary = within(
+        20,
+        AsyncTask::emits::<Delivery>()
+            .sender(source)
+            .receiver(ReceiverStrategy::Serial, move |e, _: Collector<(), ()>| {
+                if e.data.stream_sequence == 5 {
+                    stopper.stop();
+                }
+                async { Ok::<_, std::io::Error>(()) }
+            })
+            .await_final_event(|summary, _| summary),
+    )
+    .await;
+    handle.flush().await.unwrap();
+    let stats = handle.stats();
+    // What was pulled before the stop came out and was acknowledged; nothing is lost.
+    assert!(
+        summary.items_out >= 5 && summary.items_out < 20,
+        "{summary}"
+    );
+    assert_eq!(summary.acks.acked, summary.items_out);
+    assert_eq!(stats.acked, summary.items_out);
+    assert_eq!(stats.delivered, stats.acked + stats.naked);
+    assert_eq!(stats.in_flight, 0);
+    let info = s.info("worker").await;
+    assert_eq!(info.ack_floor.stream_sequence, summary.items_out);
+    assert_eq!(info.num_ack_pending, 0);
+    s.delete().await;
+}
+
+#[tokio::test]
 async fn a_failed_mapping_is_a_located_error_and_its_delivery_is_rejected() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "map").await;

@@ -170,8 +170,13 @@ impl JetStreamSourceBuilder {
     /// [`NatsError::Consumer`] when the consumer cannot be read or created or does not
     /// take explicit acks, [`NatsError::Ack`] without a tokio runtime.
     pub async fn build(self) -> Result<JetStreamSource<Delivery>, NatsError> {
-        let batch = self.batch.validate("JetStream batch")?.get();
         let bound = self.max_ack_pending.validate("JetStream max_ack_pending")?;
+        // A request never asks for more than the bound.
+        let batch = self
+            .batch
+            .validate("JetStream batch")?
+            .get()
+            .min(bound.get());
         nonzero(self.fetch_wait, "JetStream fetch wait")?;
         if let Some(wait) = self.ack_wait {
             nonzero(wait, "JetStream ack_wait")?;

@@ -1,0 +1,1 @@
+//! Two members of one group.

@@ -12,4 +12,5 @@
 
 mod common;
 mod group;
+mod sink;
 mod source;

@@ -341,6 +341,11 @@ impl Assignment {
         out
     }
 
+    /// `true` when no partition is assigned.
+    pub(crate) fn owns_nothing(&self) -> bool {
+        self.lock().slots.is_empty()
+    }
+
     pub(crate) fn stats(&self) -> KafkaSourceStats {
         self.lock().stats
     }

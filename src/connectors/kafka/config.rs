@@ -52,7 +52,11 @@ pub(crate) struct Settings {
 /// Defaults: commit every 1 000 acknowledgements or 5 s, at most 10 000 events in flight
 /// per partition, [`OnReject::StopPartition`], no idle timeout; the consumer starts at the
 /// earliest offset of a partition that has no committed offset
-/// (`auto.offset.reset=earliest`; change it with [`set`](Self::set)).
+/// (`auto.offset.reset=earliest`), and uses the cooperative rebalance protocol
+/// (`partition.assignment.strategy=cooperative-sticky`): a rebalance revokes only the
+/// partitions that move, so the others keep their events in flight (open windows stay
+/// valid) instead of being consumed again. Change either with [`set`](Self::set) (every
+/// member of a group must use the same strategy).
 ///
 /// The source always runs with `enable.auto.commit=false` and
 /// `enable.auto.offset.store=false`: offsets are committed by the source only, as
@@ -229,7 +233,8 @@ impl KafkaSourceBuilder {
         config
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group)
-            .set("auto.offset.reset", "earliest");
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky");
         for (k, v) in &self.settings {
             config.set(k, v);
         }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -24,7 +25,24 @@ impl std::fmt::Debug for GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    /// librdkafka's log lines go to `tracing` (target `librdkafka`), like the crate's own.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -56,11 +74,25 @@ impl ConsumerContext for GroupContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        if let Err(error) = result {
-            let elements = offsets.elements();
-            tracing::warn!(%error, "offset commit failed; the next commit covers it");
-            self.assignment
-                .commit_failed(elements.iter().map(|e| (e.topic(), e.partition())));
+        // A request-level error fails every partition; otherwise each partition carries
+        // its own result.
+        let elements = offsets.elements();
+        let failed: Vec<(&str, i32)> = elements
+            .iter()
+            .filter(|e| result.is_err() || e.error().is_err())
+            .map(|e| (e.topic(), e.partition()))
+            .collect();
+        if !failed.is_empty() {
+            let error = match &result {
+                Err(e) => e.to_string(),
+                Ok(()) => elements
+                    .iter()
+                    .find_map(|e| e.error().err())
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            };
+            tracing::debug!(%error, partitions = failed.len(), "offset commit failed; the next commit covers it");
+            self.assignment.commit_failed(failed.into_iter());
         }
     }
 }

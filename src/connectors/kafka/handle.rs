@@ -2,9 +2,12 @@
 //! closes it with a final synchronous commit.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
+use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer as _};
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 
 use super::context::{describe, offsets_list};
 use super::error::KafkaError;
@@ -13,6 +16,13 @@ use super::stats::KafkaSourceStats;
 
 /// How long [`close`](KafkaSourceHandle::close) waits for dead letters still being written.
 const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(30);
+/// How long [`close`](KafkaSourceHandle::close) serves the consumer until its partitions
+/// are revoked.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Final commits tried while a rebalance refuses them, and the first wait between them
+/// (growing by as much each time: about 3 s in all).
+const COMMIT_ATTEMPTS: u32 = 5;
+const COMMIT_RETRY: Duration = Duration::from_millis(200);
 
 /// A partition a source owns, with the offset it would commit now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,17 +76,18 @@ impl KafkaSourceHandle {
     }
 
     /// Stops the source, waits for dead letters still being written, commits every owned
-    /// partition's committable offset **synchronously**, and lets go of the consumer (which
-    /// leaves the group once the stream is dropped too). Returns the committed offsets as
-    /// `(topic, partition, offset)`.
+    /// partition's committable offset **synchronously**, and leaves the consumer group (its
+    /// partitions go to the other members at once, starting at these offsets). Returns the
+    /// committed offsets as `(topic, partition, offset)`.
     ///
     /// Call it after the pipeline finished, so that every acknowledgement is in. The
     /// blocking librdkafka calls run on tokio's blocking pool, never on the async workers.
     ///
     /// # Errors
     ///
-    /// [`KafkaError::Commit`] when the broker refused the commit (the offsets are then
-    /// committed by the next owner of the partitions, or consumed again),
+    /// [`KafkaError::Commit`] when the broker refused the commit (retried for about 3 s
+    /// while a rebalance refuses it; the events are then consumed again by the next
+    /// owner of the partitions),
     /// [`KafkaError::NoRuntime`] outside a tokio runtime.
     ///
     /// # Cancel safety
@@ -87,32 +98,65 @@ impl KafkaSourceHandle {
         self.stop();
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| KafkaError::NoRuntime)?;
         let shared = self.shared.clone();
-        let committed = runtime
-            .spawn_blocking(move || {
-                let assignment = &shared.assignment;
-                if let Some(dl) = &assignment.dead_letters
-                    && let Err(reason) = dl.flush(DEAD_LETTER_FLUSH)
+        blocking(&runtime, "flushing dead letters", move || {
+            let assignment = &shared.assignment;
+            if let Some(dl) = &assignment.dead_letters
+                && let Err(reason) = dl.flush(DEAD_LETTER_FLUSH)
+            {
+                tracing::warn!(%reason, "dead letters still in flight at close");
+            }
+            assignment.apply_dead_letters();
+        })
+        .await?;
+        let mut attempt = 0u32;
+        let committed = loop {
+            let shared = self.shared.clone();
+            let result = blocking(&runtime, "the final commit", move || {
+                let commits = shared.assignment.take_commits(true);
+                if commits.is_empty() {
+                    return Ok(commits);
+                }
+                match shared
+                    .consumer
+                    .commit(&offsets_list(&commits), CommitMode::Sync)
                 {
-                    tracing::warn!(%reason, "dead letters still in flight at close");
+                    Ok(()) => Ok(commits),
+                    Err(error) => Err((commits, error)),
                 }
-                assignment.apply_dead_letters();
-                let commits = assignment.take_commits(true);
-                if !commits.is_empty() {
-                    shared
-                        .consumer
-                        .commit(&offsets_list(&commits), CommitMode::Sync)
-                        .map_err(|error| KafkaError::Commit {
-                            offsets: describe(&commits),
-                            error,
-                        })?;
-                }
-                Ok::<_, KafkaError>(commits)
             })
+            .await?;
+            match result {
+                Ok(commits) => break commits,
+                Err((_, error)) if attempt < COMMIT_ATTEMPTS && retriable(&error) => {
+                    // A rebalance is running: serve it (its callbacks run in the
+                    // consumer's poll), then commit what this member still owns.
+                    attempt += 1;
+                    self.serve(|| false, COMMIT_RETRY * attempt).await;
+                }
+                Err((commits, error)) => {
+                    return Err(KafkaError::Commit {
+                        offsets: describe(&commits),
+                        error,
+                    });
+                }
+            }
+        };
+        // Leave the group: the revocation that follows runs in the consumer's poll.
+        let shared = self.shared.clone();
+        blocking(&runtime, "unsubscribing", move || {
+            shared.consumer.unsubscribe()
+        })
+        .await?;
+        let assignment = self.shared.assignment.clone();
+        if !self
+            .serve(|| assignment.owns_nothing(), LEAVE_TIMEOUT)
             .await
-            .map_err(|_| KafkaError::Interrupted {
-                step: "the final commit",
-            })??;
-        // If this is the last owner, the consumer leaves its group here, off the workers.
+        {
+            tracing::warn!(
+                "the consumer did not leave its group in time; the session timeout will"
+            );
+        }
+        // If this is the last owner, the consumer is destroyed here, off the workers.
         let shared = self.shared;
         let _ = runtime.spawn_blocking(move || drop(shared)).await;
         Ok(committed
@@ -120,4 +164,54 @@ impl KafkaSourceHandle {
             .map(|(t, p, o)| (t, p, i64::try_from(o).unwrap_or(i64::MAX)))
             .collect())
     }
+
+    /// Polls the consumer (so that rebalance callbacks run) until `done` or `timeout`;
+    /// returns `done()`. Messages that come are dropped: they were never handed out, so
+    /// they lie beyond the committed offsets.
+    async fn serve(&self, done: impl Fn() -> bool, timeout: Duration) -> bool {
+        let mut messages = self.shared.consumer.stream();
+        // Callbacks run inside polls that return no message: look after each poll.
+        let served = futures::future::poll_fn(|cx| {
+            loop {
+                if done() {
+                    return Poll::Ready(());
+                }
+                match messages.poll_next_unpin(cx) {
+                    Poll::Ready(Some(_)) => {}
+                    Poll::Ready(None) => return Poll::Ready(()),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        });
+        let _ = tokio::time::timeout(timeout, served).await;
+        done()
+    }
+}
+
+/// Runs a blocking librdkafka call on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    step: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, KafkaError> {
+    runtime
+        .spawn_blocking(f)
+        .await
+        .map_err(|_| KafkaError::Interrupted { step })
+}
+
+/// Commit errors that go away once the group's rebalance is over.
+fn retriable(error: &RdKafkaError) -> bool {
+    matches!(
+        error,
+        RdKafkaError::ConsumerCommit(
+            RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::WaitingForCoordinator
+                | RDKafkaErrorCode::RequestTimedOut
+        )
+    )
 }

@@ -12,5 +12,6 @@
 
 mod common;
 mod group;
+mod multiprocess;
 mod sink;
 mod source;

@@ -51,6 +51,7 @@ pub use sequence::{ReorderConfig, SequenceCounts, SequenceError, Sequenced};
 
 // region: timed (modules)
 pub mod join;
+pub mod partition;
 pub mod timed;
 // endregion: timed (modules)
 
@@ -1943,6 +1944,189 @@ pub trait DataflowExt: Stream {
         R: timed::TimedStream,
     {
         join::Join::new(self, right)
+    }
+
+    /// Runs an operator chain on each of `n` partitions of this [`Timed`](timed::Timed)
+    /// stream, split by key, each partition on its own tokio task, and merges their
+    /// outputs: keyed parallelism across the runtime's worker threads (Flink's
+    /// `keyBy(..)` with parallelism `n`).
+    ///
+    /// `chain` is called once per partition, before anything runs, with that partition's
+    /// [`PartitionInput`](partition::PartitionInput): a timed stream of the elements whose
+    /// `key` hashes to the partition, **and every watermark of the whole stream**. It
+    /// returns the partition's chain (windows, joins, maps over timed streams), or a
+    /// [`ConfigError`](crate::error::ConfigError) that `partition` returns. Because each
+    /// element reaches its partition under the watermark it had in the whole stream, and a
+    /// partition that receives no elements still receives the watermarks, event-time
+    /// results (windows fired, late elements, joins) are the same with `n` partitions as
+    /// with one; only the interleaving of the partitions' outputs differs.
+    ///
+    /// The output yields each partition's items in that partition's order and the
+    /// **minimum** of the partitions' watermarks (a finished partition counts as `+inf`),
+    /// so the merged stream chains into further timed operators, for example a global
+    /// stage after a per-key one.
+    ///
+    /// # Bounds, tasks, failures
+    ///
+    /// On the first poll, a router task (pulls upstream, routes) and one task per
+    /// partition are spawned on the current runtime. Items travel in batches of up to
+    /// 512 through bounded channels (4 batches per partition in, `4 n` batches out), so a
+    /// slow consumer or partition holds back upstream (backpressure); the router hands over
+    /// a partial batch as soon as upstream is not ready. Dropping the stream aborts every
+    /// task: none outlives it. A panic in a chain becomes
+    /// `Err(`[`PartitionError::Panicked`](partition::PartitionError::Panicked)`)` with the
+    /// partition and message, a panic in upstream or `key` becomes
+    /// [`RouterPanicked`](partition::PartitionError::RouterPanicked); the stream ends
+    /// after the error and the other tasks are stopped. Polled outside a tokio runtime, it
+    /// yields [`PartitionError::NoRuntime`](partition::PartitionError::NoRuntime) and ends.
+    ///
+    /// Upstream, its elements, `key`, the chains and their outputs must be `Send + 'static`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for zero partitions, or the
+    /// error `chain` returned.
+    ///
+    /// # Examples
+    ///
+    /// Readings per sensor and second, counted on four tasks:
+    ///
+    /// ```
+    /// use futures::future::ready;
+    /// use futures::{StreamExt, TryStreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::window::Tumbling;
+    ///
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // (time in ms, sensor)
+    /// let readings = stream::iter((0..1_000i64).map(|i| (i * 7, (i % 10) as u32)));
+    /// let mut counts: Vec<(u32, i64, u64)> = readings
+    ///     .with_watermarks(|r| r.0, 0)?
+    ///     .partition(4, |r| r.1, |input| {
+    ///         Ok(input
+    ///             .timed_window_by(|r: &(i64, u32)| r.1, Tumbling::event_time(1_000))?
+    ///             .fold(0u64, |n, _| n + 1)
+    ///             .filter_map(|t| ready(t.filter_map(|event| event.into_window())))
+    ///             .map(|t| t.map(|w| (w.key, w.start, w.value))))
+    ///     })?
+    ///     .try_filter_map(|t| ready(Ok(t.into_value())))
+    ///     .try_collect()
+    ///     .await?;
+    /// counts.sort();
+    /// assert_eq!(counts.len(), 7 * 10); // 7 seconds, 10 sensors
+    /// assert_eq!(counts.iter().map(|c| c.2).sum::<u64>(), 1_000);
+    /// assert_eq!(counts[0], (0, 0, 15)); // sensor 0 at 0, 70, .., 980 ms
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "key_by")]
+    #[doc(alias = "parallelism")]
+    fn partition<K, KF, C, O>(
+        self,
+        n: impl Into<crate::units::Count>,
+        key: KF,
+        mut chain: C,
+    ) -> Result<partition::Partitioned<O::Value>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static + timed::TimedStream,
+        Self::Value: Send + 'static,
+        KF: FnMut(&Self::Value) -> K + Send + 'static,
+        K: std::hash::Hash + 'static,
+        C: FnMut(partition::PartitionInput<Self::Value>) -> Result<O, crate::error::ConfigError>,
+        O: timed::TimedStream + Send + 'static,
+        O::Value: Send + 'static,
+    {
+        use tokio::sync::mpsc;
+        let n = n.into().validate("partitions")?.get();
+        let mut txs = Vec::with_capacity(n);
+        let mut chains = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = mpsc::channel(partition::CHANNEL_BATCHES);
+            txs.push(tx);
+            chains.push(chain(partition::PartitionInput::new(i, rx))?);
+        }
+        let start: partition::Start<O::Value> = Box::new(move |handle| {
+            let (out, rx) = mpsc::channel(n * partition::CHANNEL_BATCHES);
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, c) in chains.into_iter().enumerate() {
+                tasks.spawn_on(partition::drive(i, c, out.clone()), handle);
+            }
+            tasks.spawn_on(partition::route(self, key, txs, out), handle);
+            (tasks, rx)
+        });
+        Ok(partition::Partitioned::new(n, start))
+    }
+
+    /// Delivers one [`Timed`](timed::Timed) stream to `N` branches without reading it
+    /// twice: each element goes to the branch `route(&element)` names, and every watermark
+    /// goes to every branch (so each branch's event time is the whole stream's).
+    ///
+    /// For one source of several kinds of events feeding several operators (Nexmark's one
+    /// stream of persons, auctions and bids). Destructure the array:
+    /// `let [persons, auctions] = events.fan_out(1024, route)?;`. An element for which
+    /// `route` returns `N` or more goes to no branch (a deliberate filter, counted in
+    /// [`unrouted`](partition::FanOut::unrouted)); the elements for a dropped branch are
+    /// discarded.
+    ///
+    /// # Bounds and polling
+    ///
+    /// Each branch has a queue of at most `capacity` items (a watermark counts as one).
+    /// Whichever branch is polled pulls from upstream for all of them, up to 256 items at a
+    /// time, and stops while any live branch's queue is full: the slowest branch sets the
+    /// pace (backpressure). So **every live branch must be polled** (in one task, as a join
+    /// polls its two inputs, or in several); a branch nobody polls stops the others once
+    /// its queue is full. The branches share upstream behind a mutex, taken once per batch.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for a zero capacity or `N = 0`.
+    ///
+    /// # Panics
+    ///
+    /// A panic in upstream or `route` propagates to the branch that was pulling, and the
+    /// other branches end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::future::ready;
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let [evens, odds] = stream::iter(0..10i64)
+    ///     .with_watermarks(|x| *x, 0)?
+    ///     .fan_out(16, |x| (*x % 2) as usize)?;
+    /// let values = |branch| async move {
+    ///     let v: Vec<i64> = branch.filter_map(|t| ready(t.into_value())).collect().await;
+    ///     v
+    /// };
+    /// let (evens, odds) = futures::join!(values(evens), values(odds));
+    /// assert_eq!(evens, [0, 2, 4, 6, 8]);
+    /// assert_eq!(odds, [1, 3, 5, 7, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "split")]
+    #[doc(alias = "broadcast")]
+    fn fan_out<const N: usize, F>(
+        self,
+        capacity: impl Into<crate::units::Count>,
+        route: F,
+    ) -> Result<[partition::FanOut<Self, F>; N], crate::error::ConfigError>
+    where
+        Self: Sized + timed::TimedStream,
+        F: FnMut(&Self::Value) -> usize,
+    {
+        let capacity = capacity.into().validate("fan-out capacity")?.get();
+        if N == 0 {
+            return Err(crate::error::ConfigError::Zero {
+                setting: "fan-out branches",
+            });
+        }
+        Ok(partition::fan_out(self, capacity, route))
     }
     // endregion: timed (methods)
 }

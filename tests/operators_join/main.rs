@@ -10,7 +10,9 @@
     clippy::indexing_slicing
 )]
 
+mod fan_out;
 mod interval;
+mod partition;
 mod props;
 mod regular;
 mod timed;

@@ -85,7 +85,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "nexmark: {} events ({}), {:?}",
         args.events,
-        if args.live { "live generator" } else { "pre-generated" },
+        if args.live {
+            "live generator"
+        } else {
+            "pre-generated"
+        },
         mode
     );
     for q in queries {

@@ -179,14 +179,25 @@ where
         }
         "q1" => {
             let project = |e| {
-                bid(e).map(|b| (b.auction, b.bidder, 0.908 * b.price as f64, b.date_time as i64))
+                bid(e).map(|b| {
+                    (
+                        b.auction,
+                        b.bidder,
+                        0.908 * b.price as f64,
+                        b.date_time as i64,
+                    )
+                })
             };
             let mut v = values(run(events, mode, project, |b| b.0, Ok)?).await;
             v.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
             Output::Q1(v)
         }
         "q2" => {
-            let project = |e| bid(e).filter(|b| b.auction % 123 == 0).map(|b| (b.auction, b.price));
+            let project = |e| {
+                bid(e)
+                    .filter(|b| b.auction % 123 == 0)
+                    .map(|b| (b.auction, b.price))
+            };
             let mut v = values(run(events, mode, project, |b| b.0, Ok)?).await;
             v.sort_unstable();
             Output::Q2(v)
@@ -307,7 +318,8 @@ fn close_auctions(input: Boxed<Timed<Q4Pair>>) -> impl Stream<Item = Timed<(usiz
                 }
                 self.by_expiry.pop_first();
                 if let Some((category, max)) = self.open.remove(&id) {
-                    self.pending.push_back(Timed::item(expires, (category, max)));
+                    self.pending
+                        .push_back(Timed::item(expires, (category, max)));
                 }
             }
         }
@@ -408,7 +420,10 @@ where
         e.0 += price as u64;
         e.1 += 1;
     }
-    let mut v: Vec<_> = by_category.into_iter().map(|(c, (s, n))| (c, s, n)).collect();
+    let mut v: Vec<_> = by_category
+        .into_iter()
+        .map(|(c, (s, n))| (c, s, n))
+        .collect();
     v.sort_unstable();
     Ok(v)
 }
@@ -539,15 +554,18 @@ where
     // Global: per window, the candidates with the highest price over all partitions.
     let best = candidates
         .timed_window(Tumbling::event_time(TEN_SECONDS))?
-        .fold((0usize, Vec::new()), |(max, mut v): (usize, Vec<B7>), b: B7| {
-            if b.price > max {
-                v.clear();
-            }
-            if b.price >= max {
-                v.push(b);
-            }
-            (max.max(b.price), v)
-        })
+        .fold(
+            (0usize, Vec::new()),
+            |(max, mut v): (usize, Vec<B7>), b: B7| {
+                if b.price > max {
+                    v.clear();
+                }
+                if b.price >= max {
+                    v.push(b);
+                }
+                (max.max(b.price), v)
+            },
+        )
         .filter_map(fired)
         .map(|t| t.map(|w| w.value.1));
     let mut v: Vec<_> = values(Box::pin(best))

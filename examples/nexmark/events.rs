@@ -27,3 +27,9 @@ pub(crate) fn events(n: usize) -> Vec<Event> {
 pub(crate) fn ts(e: &Event) -> i64 {
     e.timestamp() as i64
 }
+
+/// The first `n` events, in memory for the rest of the process: queries read them by
+/// reference, as an in-memory table (nothing is copied or freed while a query runs).
+pub(crate) fn in_memory(n: usize) -> &'static [Event] {
+    Box::leak(events(n).into_boxed_slice())
+}

@@ -2,6 +2,7 @@
 //! `n` keyed partitions. Semantics of the Nexmark Flink SQL suite; each query's output is
 //! a sorted [`Output`] that `reference.rs` computes too.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::Hash;
 use std::pin::Pin;
@@ -46,7 +47,8 @@ pub(crate) enum Mode {
     Partitions(usize),
 }
 
-/// A query's result, sorted, comparable with the reference's.
+/// A query's result rows, in the order they came; [`Output::sorted`] makes results of
+/// different runs comparable.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Output {
     /// q0: `(auction, bidder, price, dateTime)` of every bid.
@@ -68,6 +70,25 @@ pub(crate) enum Output {
 }
 
 impl Output {
+    /// The rows sorted (floats by their total order).
+    pub(crate) fn sorted(mut self) -> Output {
+        match &mut self {
+            Output::Q0(v) => v.sort_unstable(),
+            Output::Q1(v) => v.sort_unstable_by(|a, b| {
+                (a.0, a.1, a.3)
+                    .cmp(&(b.0, b.1, b.3))
+                    .then(a.2.total_cmp(&b.2))
+            }),
+            Output::Q2(v) => v.sort_unstable(),
+            Output::Q3(v) => v.sort_unstable(),
+            Output::Q4(v) => v.sort_unstable(),
+            Output::Q5(v) => v.sort_unstable(),
+            Output::Q7(v) => v.sort_unstable(),
+            Output::Q8(v) => v.sort_unstable(),
+        }
+        self
+    }
+
     /// Rows in the result.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -87,7 +108,7 @@ impl Output {
 pub(crate) const QUERIES: [&str; 8] = ["q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8"];
 
 /// Projects the events, then runs `chain` inline or on partitions split by `key`.
-fn run<S, In, P, K, KF, C, O>(
+fn run<S, E, In, P, K, KF, C, O>(
     events: S,
     mode: Mode,
     mut project: P,
@@ -95,9 +116,10 @@ fn run<S, In, P, K, KF, C, O>(
     mut chain: C,
 ) -> Result<Boxed<Timed<O::Value>>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
     In: Send + 'static,
-    P: FnMut(Event) -> Option<In> + Send + 'static,
+    P: FnMut(&Event) -> Option<In> + Send + 'static,
     KF: FnMut(&In) -> K + Send + 'static,
     K: Hash + 'static,
     C: FnMut(Boxed<Timed<In>>) -> Result<O, ConfigError>,
@@ -105,8 +127,8 @@ where
     O::Value: Send + 'static,
 {
     let timed = events
-        .with_watermarks(ts, OUT_OF_ORDERNESS)?
-        .filter_map(move |t| ready(t.filter_map(&mut project)));
+        .with_watermarks(|e| ts(e.borrow()), OUT_OF_ORDERNESS)?
+        .filter_map(move |t| ready(t.filter_map(|e| project(e.borrow()))));
     Ok(match mode {
         Mode::Inline => Box::pin(chain(Box::pin(timed))?),
         Mode::Partitions(n) => Box::pin(
@@ -154,52 +176,51 @@ async fn values<T>(s: Boxed<Timed<T>>) -> Vec<T> {
     s.filter_map(|t| ready(t.into_value())).collect().await
 }
 
-fn bid(e: Event) -> Option<nexmark::event::Bid> {
+fn bid(e: &Event) -> Option<&nexmark::event::Bid> {
     match e {
         Event::Bid(b) => Some(b),
         _ => None,
     }
 }
 
-/// Runs query `q` (`"q0"`..`"q8"`) over `events`.
-pub(crate) async fn query<S>(q: &str, events: S, mode: Mode) -> Result<Output, ConfigError>
+fn q0_row(e: &Event) -> Option<(usize, usize, usize, i64)> {
+    bid(e).map(|b| (b.auction, b.bidder, b.price, b.date_time as i64))
+}
+
+fn q1_row(e: &Event) -> Option<(usize, usize, f64, i64)> {
+    bid(e).map(|b| {
+        (
+            b.auction,
+            b.bidder,
+            0.908 * b.price as f64,
+            b.date_time as i64,
+        )
+    })
+}
+
+fn q2_row(e: &Event) -> Option<(usize, usize)> {
+    bid(e)
+        .filter(|b| b.auction % 123 == 0)
+        .map(|b| (b.auction, b.price))
+}
+
+/// Runs query `q` (`"q0"`..`"q8"`) over `events` (owned, or borrowed from memory).
+pub(crate) async fn query<S, E>(q: &str, events: S, mode: Mode) -> Result<Output, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
     Ok(match q {
         "q0" => {
-            let s = run(events, mode, bid, |b| b.auction, Ok)?;
-            let mut v: Vec<_> = s
-                .filter_map(|t| ready(t.into_value()))
-                .map(|b| (b.auction, b.bidder, b.price, b.date_time as i64))
-                .collect()
-                .await;
-            v.sort_unstable();
+            let v = values(run(events, mode, q0_row, |b| b.0, Ok)?).await;
             Output::Q0(v)
         }
         "q1" => {
-            let project = |e| {
-                bid(e).map(|b| {
-                    (
-                        b.auction,
-                        b.bidder,
-                        0.908 * b.price as f64,
-                        b.date_time as i64,
-                    )
-                })
-            };
-            let mut v = values(run(events, mode, project, |b| b.0, Ok)?).await;
-            v.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            let v = values(run(events, mode, q1_row, |b| b.0, Ok)?).await;
             Output::Q1(v)
         }
         "q2" => {
-            let project = |e| {
-                bid(e)
-                    .filter(|b| b.auction % 123 == 0)
-                    .map(|b| (b.auction, b.price))
-            };
-            let mut v = values(run(events, mode, project, |b| b.0, Ok)?).await;
-            v.sort_unstable();
+            let v = values(run(events, mode, q2_row, |b| b.0, Ok)?).await;
             Output::Q2(v)
         }
         "q3" => Output::Q3(q3(events, mode).await?),
@@ -232,16 +253,20 @@ enum Q3In {
     },
 }
 
-async fn q3<S>(events: S, mode: Mode) -> Result<Vec<(String, String, String, usize)>, ConfigError>
+async fn q3<S, E>(
+    events: S,
+    mode: Mode,
+) -> Result<Vec<(String, String, String, usize)>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
-    let project = |e| match e {
+    let project = |e: &Event| match e {
         Event::Person(p) if matches!(p.state.as_str(), "or" | "id" | "ca") => Some(Q3In::Person {
             id: p.id,
-            name: p.name,
-            city: p.city,
-            state: p.state,
+            name: p.name.clone(),
+            city: p.city.clone(),
+            state: p.state.clone(),
         }),
         Event::Auction(a) if a.category == 10 => Some(Q3In::Auction {
             id: a.id,
@@ -275,8 +300,7 @@ where
             })?
             .filter_map(joined))
     };
-    let mut v = values(run(events, mode, project, key, chain)?).await;
-    v.sort_unstable();
+    let v = values(run(events, mode, project, key, chain)?).await;
     Ok(v)
 }
 
@@ -363,11 +387,12 @@ fn close_auctions(input: Boxed<Timed<Q4Pair>>) -> impl Stream<Item = Timed<(usiz
     })
 }
 
-async fn q4<S>(events: S, mode: Mode) -> Result<Vec<(usize, u64, u64)>, ConfigError>
+async fn q4<S, E>(events: S, mode: Mode) -> Result<Vec<(usize, u64, u64)>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
-    let project = |e| match e {
+    let project = |e: &Event| match e {
         Event::Auction(a) => Some(Q4In::Auction {
             id: a.id,
             category: a.category,
@@ -420,11 +445,10 @@ where
         e.0 += price as u64;
         e.1 += 1;
     }
-    let mut v: Vec<_> = by_category
+    let v: Vec<_> = by_category
         .into_iter()
         .map(|(c, (s, n))| (c, s, n))
         .collect();
-    v.sort_unstable();
     Ok(v)
 }
 
@@ -461,11 +485,12 @@ impl Top {
     }
 }
 
-async fn q5<S>(events: S, mode: Mode) -> Result<Vec<(i64, usize, u64)>, ConfigError>
+async fn q5<S, E>(events: S, mode: Mode) -> Result<Vec<(i64, usize, u64)>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
-    let project = |e| bid(e).map(|b| b.auction);
+    let project = |e: &Event| bid(e).map(|b| b.auction);
     // Per partition: bids per auction in 10 s windows every 2 s, then the local maximum
     // per window (one 2 s tumbling window holds exactly one hop window's end).
     let chain = |input: Boxed<Timed<usize>>| {
@@ -488,7 +513,7 @@ where
         .fold(Top::default(), Top::merge)
         .filter_map(fired)
         .map(|t| t.map(|w| w.value));
-    let mut v: Vec<(i64, usize, u64)> = values(Box::pin(tops))
+    let v: Vec<(i64, usize, u64)> = values(Box::pin(tops))
         .await
         .into_iter()
         .flat_map(|top| {
@@ -496,7 +521,6 @@ where
             top.auctions.into_iter().map(move |a| (start, a, count))
         })
         .collect();
-    v.sort_unstable();
     Ok(v)
 }
 
@@ -513,11 +537,12 @@ struct B7 {
 #[derive(Debug, Clone, Copy)]
 struct Tagged(usize, B7);
 
-async fn q7<S>(events: S, mode: Mode) -> Result<Vec<(usize, usize, usize, i64)>, ConfigError>
+async fn q7<S, E>(events: S, mode: Mode) -> Result<Vec<(usize, usize, usize, i64)>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
-    let project = |e| {
+    let project = |e: &Event| {
         bid(e).map(|b| B7 {
             auction: b.auction,
             price: b.price,
@@ -568,13 +593,12 @@ where
         )
         .filter_map(fired)
         .map(|t| t.map(|w| w.value.1));
-    let mut v: Vec<_> = values(Box::pin(best))
+    let v: Vec<_> = values(Box::pin(best))
         .await
         .into_iter()
         .flatten()
         .map(|b| (b.auction, b.price, b.bidder, b.ts))
         .collect();
-    v.sort_unstable();
     Ok(v)
 }
 
@@ -585,14 +609,15 @@ enum Q8In {
     Auction { seller: usize },
 }
 
-async fn q8<S>(events: S, mode: Mode) -> Result<Vec<(usize, String, i64)>, ConfigError>
+async fn q8<S, E>(events: S, mode: Mode) -> Result<Vec<(usize, String, i64)>, ConfigError>
 where
-    S: Stream<Item = Event> + Send + 'static,
+    S: Stream<Item = E> + Send + 'static,
+    E: Borrow<Event> + Send + 'static,
 {
-    let project = |e| match e {
+    let project = |e: &Event| match e {
         Event::Person(p) => Some(Q8In::Person {
             id: p.id,
-            name: p.name,
+            name: p.name.clone(),
         }),
         Event::Auction(a) => Some(Q8In::Auction { seller: a.seller }),
         Event::Bid(_) => None,
@@ -631,7 +656,7 @@ where
             .filter_map(joined))
     };
     let out = run(events, mode, project, key, chain)?;
-    let mut v: Vec<(usize, String, i64)> = out
+    let v: Vec<(usize, String, i64)> = out
         .filter_map(|t| {
             ready(match t {
                 Timed::Item { ts, value } => Some((ts + 1 - TEN_SECONDS, value)),
@@ -643,6 +668,5 @@ where
         })
         .collect()
         .await;
-    v.sort_unstable();
     Ok(v)
 }

@@ -2,6 +2,7 @@
 //! Flink SQL semantics and no operator of this crate: the tests' batch reference and the
 //! bench's limit ("the same query as a plain loop").
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
 use nexmark::event::Event;
@@ -11,23 +12,25 @@ use super::queries::Output;
 const TEN_SECONDS: i64 = 10_000;
 
 /// Runs query `q` over `events`; `None` for an unknown query.
-pub(crate) fn query(q: &str, events: impl IntoIterator<Item = Event>) -> Option<Output> {
+pub(crate) fn query<E: Borrow<Event>>(
+    q: &str,
+    events: impl IntoIterator<Item = E>,
+) -> Option<Output> {
     Some(match q {
         "q0" => {
-            let mut v: Vec<_> = events
+            let v: Vec<_> = events
                 .into_iter()
-                .filter_map(|e| match e {
+                .filter_map(|e| match e.borrow() {
                     Event::Bid(b) => Some((b.auction, b.bidder, b.price, b.date_time as i64)),
                     _ => None,
                 })
                 .collect();
-            v.sort_unstable();
             Output::Q0(v)
         }
         "q1" => {
-            let mut v: Vec<_> = events
+            let v: Vec<_> = events
                 .into_iter()
-                .filter_map(|e| match e {
+                .filter_map(|e| match e.borrow() {
                     Event::Bid(b) => Some((
                         b.auction,
                         b.bidder,
@@ -37,18 +40,16 @@ pub(crate) fn query(q: &str, events: impl IntoIterator<Item = Event>) -> Option<
                     _ => None,
                 })
                 .collect();
-            v.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
             Output::Q1(v)
         }
         "q2" => {
-            let mut v: Vec<_> = events
+            let v: Vec<_> = events
                 .into_iter()
-                .filter_map(|e| match e {
+                .filter_map(|e| match e.borrow() {
                     Event::Bid(b) if b.auction % 123 == 0 => Some((b.auction, b.price)),
                     _ => None,
                 })
                 .collect();
-            v.sort_unstable();
             Output::Q2(v)
         }
         "q3" => Output::Q3(q3(events)),
@@ -61,17 +62,19 @@ pub(crate) fn query(q: &str, events: impl IntoIterator<Item = Event>) -> Option<
 }
 
 /// An unbounded hash join of filtered persons and auctions on `seller = id`.
-fn q3(events: impl IntoIterator<Item = Event>) -> Vec<(String, String, String, usize)> {
+fn q3<E: Borrow<Event>>(
+    events: impl IntoIterator<Item = E>,
+) -> Vec<(String, String, String, usize)> {
     let mut persons: HashMap<usize, (String, String, String)> = HashMap::new();
     let mut waiting: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut out = Vec::new();
     for e in events {
-        match e {
+        match e.borrow() {
             Event::Person(p) if matches!(p.state.as_str(), "or" | "id" | "ca") => {
                 for id in waiting.remove(&p.id).unwrap_or_default() {
                     out.push((p.name.clone(), p.city.clone(), p.state.clone(), id));
                 }
-                persons.insert(p.id, (p.name, p.city, p.state));
+                persons.insert(p.id, (p.name.clone(), p.city.clone(), p.state.clone()));
             }
             Event::Auction(a) if a.category == 10 => match persons.get(&a.seller) {
                 Some((name, city, state)) => {
@@ -82,12 +85,11 @@ fn q3(events: impl IntoIterator<Item = Event>) -> Vec<(String, String, String, u
             _ => {}
         }
     }
-    out.sort_unstable();
     out
 }
 
 /// Max bid within `[dateTime, expires]` per auction, then sum and count per category.
-fn q4(events: impl IntoIterator<Item = Event>) -> Vec<(usize, u64, u64)> {
+fn q4<E: Borrow<Event>>(events: impl IntoIterator<Item = E>) -> Vec<(usize, u64, u64)> {
     // Auction id -> (category, dateTime, expires); bids kept until their auction is known.
     let mut auctions: HashMap<usize, (usize, u64, u64)> = HashMap::new();
     let mut early_bids: HashMap<usize, Vec<(u64, usize)>> = HashMap::new();
@@ -101,7 +103,7 @@ fn q4(events: impl IntoIterator<Item = Event>) -> Vec<(usize, u64, u64)> {
         }
     };
     for e in events {
-        match e {
+        match e.borrow() {
             Event::Auction(a) => {
                 auctions.insert(a.id, (a.category, a.date_time, a.expires));
                 for (ts, price) in early_bids.remove(&a.id).unwrap_or_default() {
@@ -129,19 +131,18 @@ fn q4(events: impl IntoIterator<Item = Event>) -> Vec<(usize, u64, u64)> {
             e.1 += 1;
         }
     }
-    let mut v: Vec<_> = by_category
+    let v: Vec<_> = by_category
         .into_iter()
         .map(|(c, (s, n))| (c, s, n))
         .collect();
-    v.sort_unstable();
     v
 }
 
 /// Bids per auction in every 10 s window starting each 2 s; the auctions with the most.
-fn q5(events: impl IntoIterator<Item = Event>) -> Vec<(i64, usize, u64)> {
+fn q5<E: Borrow<Event>>(events: impl IntoIterator<Item = E>) -> Vec<(i64, usize, u64)> {
     let mut counts: HashMap<(i64, usize), u64> = HashMap::new();
     for e in events {
-        if let Event::Bid(b) = e {
+        if let Event::Bid(b) = e.borrow() {
             let t = b.date_time as i64;
             let last = t - t.rem_euclid(2_000);
             let mut start = last;
@@ -156,21 +157,20 @@ fn q5(events: impl IntoIterator<Item = Event>) -> Vec<(i64, usize, u64)> {
         let m = max.entry(start).or_insert(0);
         *m = (*m).max(n);
     }
-    let mut v: Vec<_> = counts
+    let v: Vec<_> = counts
         .into_iter()
         .filter(|&((start, _), n)| max.get(&start) == Some(&n))
         .map(|((start, auction), n)| (start, auction, n))
         .collect();
-    v.sort_unstable();
     v
 }
 
 /// The highest price per 10 s window; the bids with that price and
 /// `window_end - 1 - 10 s <= dateTime <= window_end - 1` (Flink's q7 join condition).
-fn q7(events: impl IntoIterator<Item = Event>) -> Vec<(usize, usize, usize, i64)> {
+fn q7<E: Borrow<Event>>(events: impl IntoIterator<Item = E>) -> Vec<(usize, usize, usize, i64)> {
     let bids: Vec<(usize, usize, usize, i64)> = events
         .into_iter()
-        .filter_map(|e| match e {
+        .filter_map(|e| match e.borrow() {
             Event::Bid(b) => Some((b.auction, b.price, b.bidder, b.date_time as i64)),
             _ => None,
         })
@@ -193,19 +193,18 @@ fn q7(events: impl IntoIterator<Item = Event>) -> Vec<(usize, usize, usize, i64)
             }
         }
     }
-    v.sort_unstable();
     v
 }
 
 /// Persons who opened an auction in the 10 s window they were created in.
-fn q8(events: impl IntoIterator<Item = Event>) -> Vec<(usize, String, i64)> {
+fn q8<E: Borrow<Event>>(events: impl IntoIterator<Item = E>) -> Vec<(usize, String, i64)> {
     let mut persons: HashMap<(i64, usize), String> = HashMap::new();
     let mut sellers: HashSet<(i64, usize)> = HashSet::new();
     for e in events {
-        match e {
+        match e.borrow() {
             Event::Person(p) => {
                 let t = p.date_time as i64;
-                persons.insert((t - t.rem_euclid(TEN_SECONDS), p.id), p.name);
+                persons.insert((t - t.rem_euclid(TEN_SECONDS), p.id), p.name.clone());
             }
             Event::Auction(a) => {
                 let t = a.date_time as i64;
@@ -214,11 +213,10 @@ fn q8(events: impl IntoIterator<Item = Event>) -> Vec<(usize, String, i64)> {
             Event::Bid(_) => {}
         }
     }
-    let mut v: Vec<_> = persons
+    let v: Vec<_> = persons
         .into_iter()
         .filter(|(k, _)| sellers.contains(k))
         .map(|((start, id), name)| (id, name, start))
         .collect();
-    v.sort_unstable();
     v
 }

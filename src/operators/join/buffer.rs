@@ -1,6 +1,7 @@
 //! The state of the interval and regular joins: each side's elements by key, ordered by the
 //! time they may leave the state.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
 
@@ -14,12 +15,44 @@ pub(crate) struct Entry<T> {
     pub(crate) value: T,
 }
 
-/// Elements by key; each key's elements sorted by `until`.
+/// A key's elements, sorted by `until`; most keys hold one, which needs no allocation.
+#[derive(Debug)]
+enum Bucket<T> {
+    One(Entry<T>),
+    Many(VecDeque<Entry<T>>),
+}
+
+impl<T> Bucket<T> {
+    fn slices(&self) -> (&[Entry<T>], &[Entry<T>]) {
+        match self {
+            Bucket::One(e) => (std::slice::from_ref(e), &[]),
+            Bucket::Many(v) => v.as_slices(),
+        }
+    }
+
+    fn push(self, entry: Entry<T>) -> Bucket<T> {
+        let mut list = match self {
+            Bucket::One(e) => VecDeque::from([e]),
+            Bucket::Many(v) => v,
+        };
+        match list.back() {
+            Some(last) if last.until > entry.until => {
+                let at = list.partition_point(|e| e.until <= entry.until);
+                list.insert(at, entry);
+            }
+            _ => list.push_back(entry),
+        }
+        Bucket::Many(list)
+    }
+}
+
+/// Elements by key, with one registration per element in `until` order: a queue while
+/// elements arrive in `until` order (the usual case), a tree for the others.
 #[derive(Debug)]
 pub(crate) struct KeyedBuffer<K, T> {
-    map: HashMap<K, VecDeque<Entry<T>>>,
-    /// One registration per stored element: `until -> keys`.
-    by_until: BTreeMap<i64, Vec<K>>,
+    map: HashMap<K, Bucket<T>>,
+    in_order: VecDeque<(i64, K)>,
+    out_of_order: BTreeMap<i64, Vec<K>>,
     len: usize,
 }
 
@@ -27,7 +60,8 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
     pub(crate) fn new() -> Self {
         KeyedBuffer {
             map: HashMap::new(),
-            by_until: BTreeMap::new(),
+            in_order: VecDeque::new(),
+            out_of_order: BTreeMap::new(),
             len: 0,
         }
     }
@@ -36,45 +70,75 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
         self.len
     }
 
-    /// The elements stored under `key`.
+    /// The elements stored under `key`, in two slices.
     #[inline]
-    pub(crate) fn get(&self, key: &K) -> Option<&VecDeque<Entry<T>>> {
-        self.map.get(key)
+    pub(crate) fn get(&self, key: &K) -> Option<(&[Entry<T>], &[Entry<T>])> {
+        self.map.get(key).map(Bucket::slices)
     }
 
     /// Stores an element.
     pub(crate) fn insert(&mut self, key: K, ts: i64, until: i64, value: T) {
         let entry = Entry { ts, until, value };
-        self.by_until.entry(until).or_default().push(key.clone());
-        let list = self.map.entry(key).or_default();
-        match list.back() {
-            Some(last) if last.until > until => {
-                let at = list.partition_point(|e| e.until <= until);
-                list.insert(at, entry);
+        match self.in_order.back() {
+            Some(&(last, _)) if last > until => {
+                self.out_of_order
+                    .entry(until)
+                    .or_default()
+                    .push(key.clone());
             }
-            _ => list.push_back(entry),
+            _ => self.in_order.push_back((until, key.clone())),
+        }
+        match self.map.entry(key) {
+            Slot::Occupied(mut slot) => {
+                let bucket = std::mem::replace(slot.get_mut(), Bucket::Many(VecDeque::new()));
+                *slot.get_mut() = bucket.push(entry);
+            }
+            Slot::Vacant(slot) => {
+                slot.insert(Bucket::One(entry));
+            }
         }
         self.len += 1;
+    }
+
+    /// Removes `key`'s elements with `until < watermark`; returns how many.
+    fn expire_key(&mut self, key: K, watermark: i64) -> u64 {
+        let Slot::Occupied(mut slot) = self.map.entry(key) else {
+            return 0;
+        };
+        let mut removed = 0;
+        let empty = match slot.get_mut() {
+            Bucket::One(e) => {
+                removed = u64::from(e.until < watermark);
+                removed == 1
+            }
+            Bucket::Many(list) => {
+                while list.front().is_some_and(|e| e.until < watermark) {
+                    list.pop_front();
+                    removed += 1;
+                }
+                list.is_empty()
+            }
+        };
+        if empty {
+            slot.remove();
+        }
+        removed
     }
 
     /// Removes every element with `until < watermark`; returns how many.
     pub(crate) fn expire(&mut self, watermark: i64) -> u64 {
         let mut removed = 0u64;
-        while let Some(entry) = self.by_until.first_entry() {
+        while self.in_order.front().is_some_and(|(u, _)| *u < watermark) {
+            if let Some((_, key)) = self.in_order.pop_front() {
+                removed += self.expire_key(key, watermark);
+            }
+        }
+        while let Some(entry) = self.out_of_order.first_entry() {
             if *entry.key() >= watermark {
                 break;
             }
             for key in entry.remove() {
-                let Some(list) = self.map.get_mut(&key) else {
-                    continue;
-                };
-                while list.front().is_some_and(|e| e.until < watermark) {
-                    list.pop_front();
-                    removed += 1;
-                }
-                if list.is_empty() {
-                    self.map.remove(&key);
-                }
+                removed += self.expire_key(key, watermark);
             }
         }
         self.len = self.len.saturating_sub(removed as usize);
@@ -84,32 +148,51 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
     /// Removes and returns the element with the smallest `until`.
     pub(crate) fn evict_oldest(&mut self) -> Option<Entry<T>> {
         loop {
-            let mut bucket = self.by_until.first_entry()?;
-            let Some(key) = bucket.get_mut().pop() else {
-                bucket.remove();
-                continue;
+            let queue_first = self.in_order.front().map(|(u, _)| *u);
+            let tree_first = self.out_of_order.first_key_value().map(|(u, _)| *u);
+            let key = match (queue_first, tree_first) {
+                (None, None) => return None,
+                (Some(q), Some(t)) if t < q => self.pop_tree()?,
+                (Some(_), _) => self.in_order.pop_front()?.1,
+                (None, Some(_)) => self.pop_tree()?,
             };
-            if bucket.get().is_empty() {
-                bucket.remove();
-            }
-            let Some(list) = self.map.get_mut(&key) else {
-                continue;
+            let entry = match self.map.remove(&key) {
+                Some(Bucket::One(e)) => Some(e),
+                Some(Bucket::Many(mut list)) => {
+                    let e = list.pop_front();
+                    if !list.is_empty() {
+                        self.map.insert(key, Bucket::Many(list));
+                    }
+                    e
+                }
+                None => None,
             };
-            let entry = list.pop_front();
-            if list.is_empty() {
-                self.map.remove(&key);
-            }
-            if entry.is_some() {
+            if let Some(entry) = entry {
                 self.len = self.len.saturating_sub(1);
-                return entry;
+                return Some(entry);
             }
         }
+    }
+
+    fn pop_tree(&mut self) -> Option<K> {
+        let mut first = self.out_of_order.first_entry()?;
+        let key = first.get_mut().pop();
+        if first.get().is_empty() {
+            first.remove();
+        }
+        key
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn values(b: &KeyedBuffer<&str, char>, k: &str) -> Vec<char> {
+        b.get(&k)
+            .map(|(x, y)| x.iter().chain(y).map(|e| e.value).collect())
+            .unwrap_or_default()
+    }
 
     #[test]
     fn expires_and_evicts_by_until() {
@@ -118,8 +201,7 @@ mod tests {
         b.insert("a", 2, 5, 'y');
         b.insert("b", 3, 7, 'z');
         assert_eq!(b.len(), 3);
-        let order: Vec<char> = b.get(&"a").unwrap().iter().map(|e| e.value).collect();
-        assert_eq!(order, ['y', 'x']);
+        assert_eq!(values(&b, "a"), ['y', 'x']);
         assert_eq!(b.evict_oldest().map(|e| e.value), Some('y'));
         assert_eq!(b.expire(8), 1); // 'z' (until 7)
         assert_eq!(b.len(), 1);

@@ -113,8 +113,8 @@ where
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Left(value))));
             return;
         }
-        if let Some(stored) = self.right.get(&key) {
-            for e in stored {
+        if let Some((older, newer)) = self.right.get(&key) {
+            for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, true, e.ts) {
                     let out = f.join(&value, &e.value);
                     self.stats.joined += 1;
@@ -145,8 +145,8 @@ where
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Right(value))));
             return;
         }
-        if let Some(stored) = self.left.get(&key) {
-            for e in stored {
+        if let Some((older, newer)) = self.left.get(&key) {
+            for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, false, e.ts) {
                     let out = f.join(&e.value, &value);
                     self.stats.joined += 1;

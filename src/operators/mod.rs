@@ -2091,18 +2091,20 @@ pub trait DataflowExt: Stream {
     ///
     /// ```
     /// use futures::future::ready;
-    /// use futures::{StreamExt, stream};
+    /// use futures::{Stream, StreamExt, stream};
     /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::timed::Timed;
+    ///
+    /// async fn values(branch: impl Stream<Item = Timed<i64>>) -> Vec<i64> {
+    ///     branch.filter_map(|t| ready(t.into_value())).collect().await
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let [evens, odds] = stream::iter(0..10i64)
     ///     .with_watermarks(|x| *x, 0)?
     ///     .fan_out(16, |x| (*x % 2) as usize)?;
-    /// let values = |branch| async move {
-    ///     let v: Vec<i64> = branch.filter_map(|t| ready(t.into_value())).collect().await;
-    ///     v
-    /// };
+    /// // Both branches are polled at once, in one task.
     /// let (evens, odds) = futures::join!(values(evens), values(odds));
     /// assert_eq!(evens, [0, 2, 4, 6, 8]);
     /// assert_eq!(odds, [1, 3, 5, 7, 9]);

@@ -128,7 +128,7 @@ where
 {
     let timed = events
         .with_watermarks(|e| ts(e.borrow()), OUT_OF_ORDERNESS)?
-        .filter_map(move |t| ready(t.filter_map(|e| project(e.borrow()))));
+        .timed_filter_map(move |e: E| project(e.borrow()));
     Ok(match mode {
         Mode::Inline => Box::pin(chain(Box::pin(timed))?),
         Mode::Partitions(n) => Box::pin(
@@ -411,6 +411,8 @@ where
         Q4In::Bid { auction, .. } => *auction,
     };
     // Auctions last at most about 0.33 s at the generator's rate: 2 s of state suffices.
+    // (Bids must be stored too: a bid of the same millisecond as its auction may come
+    // first, and the two inputs are read in turns, not in the source's order.)
     let spec = RegularJoinSpec::new().ttl(2_000);
     let chain = |input: Boxed<Timed<Q4In>>| {
         let [auctions, bids] = input.fan_out(FAN_OUT, |x| match x {
@@ -491,12 +493,20 @@ where
     E: Borrow<Event> + Send + 'static,
 {
     let project = |e: &Event| bid(e).map(|b| b.auction);
-    // Per partition: bids per auction in 10 s windows every 2 s, then the local maximum
-    // per window (one 2 s tumbling window holds exactly one hop window's end).
+    // Per partition: bids per auction and 2 s pane, then per 10 s window the sum of its
+    // five panes (Flink's sliced hop windows: one window update per bid, not five), then
+    // the local maximum per window (one 2 s tumbling window holds one hop window's end).
     let chain = |input: Boxed<Timed<usize>>| {
         Ok(input
-            .timed_window_by(|a: &usize| *a, Sliding::event_time(TEN_SECONDS, 2_000))?
+            .timed_window_by(|a: &usize| *a, Tumbling::event_time(2_000))?
             .fold(0u64, |n, _| n + 1)
+            .filter_map(fired)
+            .map(|t| t.map(|w| (w.key, w.value)))
+            .timed_window_by(
+                |p: &(usize, u64)| p.0,
+                Sliding::event_time(TEN_SECONDS, 2_000),
+            )?
+            .fold(0u64, |n, p| n + p.1)
             .filter_map(fired)
             .map(|t| t.map(|w| (w.start, w.key, w.value)))
             .timed_window(Tumbling::event_time(2_000))?
@@ -533,9 +543,51 @@ struct B7 {
     ts: i64,
 }
 
-/// A bid for the window maximum (0) or for the join (1).
-#[derive(Debug, Clone, Copy)]
-struct Tagged(usize, B7);
+/// The highest price of a window and its bids: those of the window with that price, and
+/// those of the window's last millisecond before it (`boundary`).
+#[derive(Debug, Clone, Default)]
+struct Highest {
+    max: usize,
+    bids: Vec<B7>,
+    boundary: Vec<B7>,
+}
+
+impl Highest {
+    /// `(bid, from the previous window's last millisecond)`.
+    fn add(mut self, (b, boundary): (B7, bool)) -> Highest {
+        if boundary {
+            self.boundary.push(b);
+            return self;
+        }
+        if b.price > self.max {
+            self.max = b.price;
+            self.bids.clear();
+        }
+        if b.price == self.max {
+            self.bids.push(b);
+        }
+        self
+    }
+
+    fn merge(mut self, other: Highest) -> Highest {
+        if other.max > self.max {
+            self.max = other.max;
+            self.bids = other.bids;
+        } else if other.max == self.max {
+            self.bids.extend(other.bids);
+        }
+        self.boundary.extend(other.boundary);
+        self
+    }
+
+    /// The bids with the window's highest price in `[end - 1 - 10 s, end - 1]`.
+    fn rows(self) -> impl Iterator<Item = B7> {
+        let max = self.max;
+        self.bids
+            .into_iter()
+            .chain(self.boundary.into_iter().filter(move |b| b.price == max))
+    }
+}
 
 async fn q7<S, E>(events: S, mode: Mode) -> Result<Vec<(usize, usize, usize, i64)>, ConfigError>
 where
@@ -550,53 +602,40 @@ where
             ts: b.date_time as i64,
         })
     };
-    // Per partition (split by price): the window's local maximum price, interval-joined
-    // back to the bids with that price in [max.ts - 10 s, max.ts] (Flink's q7 join).
+    // Flink's q7 joins each window's highest price back to the bids with that price in
+    // [end - 1 - 10 s, end - 1]: the window's own bids and those of the millisecond before
+    // it. A bid of a window's last millisecond also enters the next window as a boundary
+    // bid, so one tumbling window per partition (split by price) finds them all, holding
+    // only the bids at its running maximum.
     let chain = |input: Boxed<Timed<B7>>| {
-        let both = input.flat_map(|t| {
-            stream::iter(match t {
-                Timed::Item { ts, value } => [
-                    Some(Timed::item(ts, Tagged(0, value))),
-                    Some(Timed::item(ts, Tagged(1, value))),
-                ],
-                Timed::Watermark(w) => [Some(Timed::Watermark(w)), None],
+        Ok(input
+            .flat_map(|t| {
+                stream::iter(match t {
+                    Timed::Item { ts, value } => [
+                        Some(Timed::item(ts, (value, false))),
+                        (ts.rem_euclid(TEN_SECONDS) == TEN_SECONDS - 1)
+                            .then(|| Timed::item(ts + 1, (value, true))),
+                    ],
+                    Timed::Watermark(w) => [Some(Timed::Watermark(w)), None],
+                })
+                .filter_map(ready)
             })
-            .filter_map(ready)
-        });
-        let [for_max, bids] = both.fan_out(FAN_OUT, |t: &Tagged| t.0)?;
-        let maxes = for_max
             .timed_window(Tumbling::event_time(TEN_SECONDS))?
-            .fold(0usize, |m, t: Tagged| m.max(t.1.price))
+            .fold(Highest::default(), Highest::add)
             .filter_map(fired)
-            .map(|t| t.map(|w| w.value));
-        Ok(maxes
-            .join(bids)
-            .on(|m: &usize| *m, |t: &Tagged| t.1.price)
-            .interval(-TEN_SECONDS, 0, |_: &usize, t: &Tagged| t.1)?
-            .filter_map(joined))
+            .map(|t| t.map(|w| w.value)))
     };
-    let candidates = run(events, mode, project, |b| b.price, chain)?;
-    // Global: per window, the candidates with the highest price over all partitions.
-    let best = candidates
+    let locals = run(events, mode, project, |b| b.price, chain)?;
+    // Global: the highest price over the partitions, per window.
+    let best = locals
         .timed_window(Tumbling::event_time(TEN_SECONDS))?
-        .fold(
-            (0usize, Vec::new()),
-            |(max, mut v): (usize, Vec<B7>), b: B7| {
-                if b.price > max {
-                    v.clear();
-                }
-                if b.price >= max {
-                    v.push(b);
-                }
-                (max.max(b.price), v)
-            },
-        )
+        .fold(Highest::default(), Highest::merge)
         .filter_map(fired)
-        .map(|t| t.map(|w| w.value.1));
+        .map(|t| t.map(|w| w.value));
     let v: Vec<_> = values(Box::pin(best))
         .await
         .into_iter()
-        .flatten()
+        .flat_map(Highest::rows)
         .map(|b| (b.auction, b.price, b.bidder, b.ts))
         .collect();
     Ok(v)

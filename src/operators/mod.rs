@@ -1756,6 +1756,48 @@ pub trait DataflowExt: Stream {
         ))
     }
 
+    /// Maps and filters the elements of a [`Timed`](timed::Timed) stream, keeping event
+    /// time: each element keeps its timestamp, and watermarks pass on, but the watermarks
+    /// between two elements that survive are merged into the last one.
+    ///
+    /// A filter that drops most elements (Nexmark's queries keep one kind of event out of
+    /// three) would otherwise pass on a watermark for every dropped element, and every
+    /// operator after it would process them. Here each surviving element is still preceded
+    /// by the watermark it followed, so the results after it do not change; a watermark is
+    /// handed on before the next element, when upstream has nothing ready, or at the end.
+    /// Holds one watermark and one element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::timed::Timed;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let odd: Vec<Timed<i64>> = stream::iter(1..=6i64)
+    ///     .with_watermarks(|x| *x, 0)? // 1, W0, 2, W1, 3, W2, ...
+    ///     .timed_filter_map(|x| (x % 2 == 1).then_some(x * 10))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(odd, [
+    ///     Timed::item(1, 10),
+    ///     Timed::Watermark(1), Timed::item(3, 30), // W0 and W1 merged
+    ///     Timed::Watermark(3), Timed::item(5, 50),
+    ///     Timed::Watermark(5),                     // at the end
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn timed_filter_map<U, F>(self, f: F) -> timed::TimedFilterMap<Self, F, U>
+    where
+        Self: Sized + timed::TimedStream,
+        F: FnMut(Self::Value) -> Option<U>,
+    {
+        timed::TimedFilterMap::new(self, f)
+    }
+
     /// Event-time windows over a [`Timed`](timed::Timed) stream, closed by the stream's
     /// own watermarks (not by a watermark computed from the timestamps).
     ///

@@ -5,7 +5,7 @@ use sweet_async::operators::DataflowExt;
 use sweet_async::operators::join::Side;
 use sweet_async::operators::timed::Timed;
 
-use super::{Out, at, joined, run, timed};
+use super::{Out, alternating, at, joined, run, timed};
 
 type Row = (u8, i64);
 
@@ -40,8 +40,8 @@ fn joins_within_inclusive_bounds_whichever_comes_first() {
 
 #[test]
 fn elements_below_the_watermark_are_late_and_state_is_cleaned() {
-    let left = timed(vec![at(0, 5), Timed::Watermark(20), at(0, 30)]);
-    let right = timed(vec![Timed::Watermark(20), at(0, 6), at(0, 25), at(0, 31)]);
+    let left = alternating(vec![at(0, 5), Timed::Watermark(20), at(0, 30)]);
+    let right = alternating(vec![Timed::Watermark(20), at(0, 6), at(0, 25), at(0, 31)]);
     let mut join = left
         .join(right)
         .on(key, key)
@@ -67,8 +67,8 @@ fn elements_below_the_watermark_are_late_and_state_is_cleaned() {
     // 5 and 6 when W = 20, the other three at the end.
     assert_eq!((stats.expired, stats.held), (5, 0));
 
-    let left = timed(vec![Timed::Watermark(20), at(0, 5)]);
-    let right = timed(vec![Timed::Watermark(20), at(0, 19)]);
+    let left = alternating(vec![Timed::Watermark(20), at(0, 5)]);
+    let right = alternating(vec![Timed::Watermark(20), at(0, 19)]);
     let outs = run(left
         .join(right)
         .on(key, key)

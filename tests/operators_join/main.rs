@@ -74,6 +74,41 @@ pub fn timed<T>(items: Vec<Timed<T>>) -> impl Stream<Item = Timed<T>> {
     stream::iter(items)
 }
 
+/// A timed stream that is not ready after each item (it wakes itself at once): a join
+/// reading two of them takes one item from each in turn, right first, so a test can
+/// spell out the order in which the join sees its inputs.
+pub fn alternating<T>(items: Vec<Timed<T>>) -> Gated<T> {
+    Gated {
+        items: items.into_iter().flat_map(|t| [Some(t), None]).collect(),
+    }
+}
+
+/// See [`alternating`].
+#[derive(Debug)]
+pub struct Gated<T> {
+    items: std::collections::VecDeque<Option<Timed<T>>>,
+}
+
+impl<T> Unpin for Gated<T> {}
+
+impl<T> Stream for Gated<T> {
+    type Item = Timed<T>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Timed<T>>> {
+        match self.items.pop_front() {
+            Some(Some(t)) => std::task::Poll::Ready(Some(t)),
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
 /// `Timed::item(ts, (key, ts))`.
 pub fn at(key: u8, ts: i64) -> Timed<(u8, i64)> {
     Timed::item(ts, (key, ts))

@@ -5,7 +5,7 @@ use sweet_async::operators::DataflowExt;
 use sweet_async::operators::join::{RegularJoinSpec, Side};
 use sweet_async::operators::timed::Timed;
 
-use super::{Out, at, joined, run, timed};
+use super::{Out, alternating, at, joined, run, timed};
 
 type Row = (u8, i64);
 
@@ -36,8 +36,8 @@ fn every_pair_with_equal_keys() {
 #[test]
 fn ttl_expires_state_and_late_arrivals_are_values() {
     // ttl 5: left 1 lives while 6 > W.
-    let left = timed(vec![at(0, 1), Timed::Watermark(6), Timed::Watermark(6)]);
-    let right = timed(vec![
+    let left = alternating(vec![at(0, 1), Timed::Watermark(6), Timed::Watermark(6)]);
+    let right = alternating(vec![
         Timed::Watermark(5),
         at(0, 2),
         Timed::Watermark(6),
@@ -70,8 +70,8 @@ fn ttl_expires_state_and_late_arrivals_are_values() {
     );
 
     // An element whose ts + ttl <= W is late.
-    let left = timed(vec![Timed::Watermark(10), at(0, 5)]);
-    let right = timed(vec![Timed::Watermark(10)]);
+    let left = alternating(vec![Timed::Watermark(10), at(0, 5)]);
+    let right = alternating(vec![Timed::Watermark(10)]);
     let outs = run(left
         .join(right)
         .on(key, key)
@@ -128,4 +128,39 @@ fn invalid_specs_are_config_errors() {
             setting: "join max state"
         })
     );
+}
+
+#[test]
+fn a_side_not_kept_only_probes_the_other() {
+    // Right first: right 2 finds no left element and is not stored; left 1 is stored;
+    // right 3 finds it.
+    let left = alternating(vec![at(0, 1)]);
+    let right = alternating(vec![at(0, 2), at(0, 3)]);
+    let mut join = left
+        .join(right)
+        .on(key, key)
+        .regular(
+            RegularJoinSpec::new().keep_right(false),
+            |a: &Row, b: &Row| (a.1, b.1),
+        )
+        .unwrap();
+    let outs = futures::executor::block_on(async {
+        use futures::StreamExt;
+        let mut v = Vec::new();
+        while let Some(x) = join.next().await {
+            v.push(Out::from(x));
+        }
+        v
+    });
+    assert_eq!(joined(&outs), vec![(1, 3)]);
+    assert_eq!(join.stats().held, 1); // left 1 (no time-to-live); rights never stored
+    let l = || timed(Vec::<Timed<Row>>::new());
+    let neither = RegularJoinSpec::new().keep_left(false).keep_right(false);
+    assert!(matches!(
+        l().join(l())
+            .on(key, key)
+            .regular(neither, |a: &Row, b: &Row| (a.1, b.1))
+            .err(),
+        Some(ConfigError::Conflict { .. })
+    ));
 }

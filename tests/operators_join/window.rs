@@ -6,7 +6,7 @@ use sweet_async::operators::join::Side;
 use sweet_async::operators::timed::Timed;
 use sweet_async::operators::window::{Session, Sliding, Tumbling};
 
-use super::{Out, at, joined, run, timed};
+use super::{Out, alternating, at, joined, run, timed};
 
 type Row = (u8, i64);
 
@@ -46,8 +46,8 @@ fn tumbling_pairs_per_key_and_window_at_end_minus_one() {
 
 #[test]
 fn fires_on_the_minimum_watermark_and_forwards_it() {
-    let left = timed(vec![at(0, 1), Timed::Watermark(10)]);
-    let right = timed(vec![at(0, 3), Timed::Watermark(3), Timed::Watermark(20)]);
+    let left = alternating(vec![at(0, 1), Timed::Watermark(10)]);
+    let right = alternating(vec![at(0, 3), Timed::Watermark(3), Timed::Watermark(20)]);
     let outs = run(left
         .join(right)
         .on(key, key)
@@ -68,8 +68,8 @@ fn fires_on_the_minimum_watermark_and_forwards_it() {
 
 #[test]
 fn late_elements_come_out_as_values() {
-    let left = timed(vec![at(0, 1), Timed::Watermark(10), at(0, 12)]);
-    let right = timed(vec![
+    let left = alternating(vec![at(0, 1), Timed::Watermark(10), at(0, 12)]);
+    let right = alternating(vec![
         Timed::Watermark(10),
         Timed::Watermark(10),
         at(0, 3),

@@ -3,7 +3,14 @@
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::hash::Hash;
+
+use rustc_hash::FxHasher;
+
+/// The key index: FxHash, several times faster than SipHash on the small keys joins use
+/// (ids, prices), at the cost of no protection against keys chosen to collide.
+type Index<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// One stored element.
 #[derive(Debug)]
@@ -50,7 +57,7 @@ impl<T> Bucket<T> {
 /// elements arrive in `until` order (the usual case), a tree for the others.
 #[derive(Debug)]
 pub(crate) struct KeyedBuffer<K, T> {
-    map: HashMap<K, Bucket<T>>,
+    map: Index<K, Bucket<T>>,
     in_order: VecDeque<(i64, K)>,
     out_of_order: BTreeMap<i64, Vec<K>>,
     len: usize,
@@ -59,7 +66,7 @@ pub(crate) struct KeyedBuffer<K, T> {
 impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
     pub(crate) fn new() -> Self {
         KeyedBuffer {
-            map: HashMap::new(),
+            map: Index::default(),
             in_order: VecDeque::new(),
             out_of_order: BTreeMap::new(),
             len: 0,

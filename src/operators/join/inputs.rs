@@ -1,4 +1,5 @@
-//! Polling the two inputs of a join fairly, one item from each in turn.
+//! Polling the two inputs of a join fairly: runs of up to [`RUN`] items from one input,
+//! then the other's turn (a run ends early when its input is not ready).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -18,12 +19,17 @@ pub(crate) enum Next<A, B> {
     Pending,
 }
 
+/// Items taken from one input before the other gets its turn.
+const RUN: u32 = 32;
+
 /// End flags and the turn of the two inputs.
 #[derive(Debug, Default)]
 pub(crate) struct Inputs {
     left_done: bool,
     right_done: bool,
     right_first: bool,
+    /// Items left in the current input's run.
+    run: u32,
 }
 
 impl Inputs {
@@ -42,8 +48,20 @@ impl Inputs {
         if self.left_done && self.right_done {
             return Next::Ended;
         }
-        self.right_first = !self.right_first;
-        for right_turn in [self.right_first, !self.right_first] {
+        if self.run == 0 {
+            self.right_first = !self.right_first;
+            self.run = RUN;
+        }
+        self.run -= 1;
+        for (i, right_turn) in [self.right_first, !self.right_first]
+            .into_iter()
+            .enumerate()
+        {
+            if i == 1 {
+                // The first input was not ready: the other one's run starts.
+                self.right_first = right_turn;
+                self.run = RUN - 1;
+            }
             if right_turn {
                 if self.right_done {
                     continue;

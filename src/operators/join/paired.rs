@@ -26,6 +26,11 @@ pub(crate) trait Rule {
     fn expiry_bound(&self, watermark: i64) -> Option<i64>;
     /// The most elements one side holds.
     fn cap(&self) -> usize;
+    /// Elements of this side are stored (not only probing the other side).
+    fn keeps(&self, from_left: bool) -> bool {
+        let _ = from_left;
+        true
+    }
 }
 
 type Out<O, A, B> = Timed<JoinEvent<O, A, B>>;
@@ -123,6 +128,10 @@ where
                 }
             }
         }
+        if !self.rule.keeps(true) {
+            self.stats.expired += 1;
+            return;
+        }
         if self.left.len() >= self.rule.cap() {
             if let Some(old) = self.left.evict_oldest() {
                 self.stats.evicted += 1;
@@ -154,6 +163,10 @@ where
                         .push_back(Timed::item(ts.max(e.ts), JoinEvent::Joined(out)));
                 }
             }
+        }
+        if !self.rule.keeps(false) {
+            self.stats.expired += 1;
+            return;
         }
         if self.right.len() >= self.rule.cap() {
             if let Some(old) = self.right.evict_oldest() {

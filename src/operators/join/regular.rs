@@ -25,6 +25,7 @@ pub const DEFAULT_MAX_JOIN_STATE: usize = 1 << 20;
 pub struct RegularJoinSpec {
     ttl: Option<i64>,
     max_state: usize,
+    keep: (bool, bool),
 }
 
 impl Default for RegularJoinSpec {
@@ -39,6 +40,7 @@ impl RegularJoinSpec {
         RegularJoinSpec {
             ttl: None,
             max_state: DEFAULT_MAX_JOIN_STATE,
+            keep: (true, true),
         }
     }
 
@@ -57,6 +59,24 @@ impl RegularJoinSpec {
         self
     }
 
+    /// Whether left elements are stored (default `true`). A side that is not stored only
+    /// probes the other side's state when it arrives: each of its elements joins the
+    /// elements of the other side that the join has already read (a lookup join), and
+    /// costs no state. The two inputs are read in runs of up to 32 items each, not in any global order, so use
+    /// it only where a match of the other side is sure to be read first (a dimension table
+    /// loaded before the facts start, for example).
+    pub fn keep_left(mut self, keep: bool) -> Self {
+        self.keep.0 = keep;
+        self
+    }
+
+    /// Whether right elements are stored (default `true`); see
+    /// [`keep_left`](Self::keep_left).
+    pub fn keep_right(mut self, keep: bool) -> Self {
+        self.keep.1 = keep;
+        self
+    }
+
     pub(crate) fn validate(self) -> Result<Retention, ConfigError> {
         if let Some(ttl) = self.ttl {
             if ttl < 0 {
@@ -71,9 +91,18 @@ impl RegularJoinSpec {
                 setting: "join max state",
             });
         }
+        if !self.keep.0 && !self.keep.1 {
+            return Err(ConfigError::Conflict {
+                reason: String::from(
+                    "a regular join that keeps neither side can join nothing \
+                     (keep_left(false) and keep_right(false))",
+                ),
+            });
+        }
         Ok(Retention {
             ttl: self.ttl,
             cap: self.max_state,
+            keep: self.keep,
         })
     }
 }
@@ -83,6 +112,7 @@ impl RegularJoinSpec {
 pub(crate) struct Retention {
     ttl: Option<i64>,
     cap: usize,
+    keep: (bool, bool),
 }
 
 impl Rule for Retention {
@@ -109,6 +139,10 @@ impl Rule for Retention {
 
     fn cap(&self) -> usize {
         self.cap
+    }
+
+    fn keeps(&self, from_left: bool) -> bool {
+        if from_left { self.keep.0 } else { self.keep.1 }
     }
 }
 

@@ -47,7 +47,9 @@ impl<S: TimedStream, F> Shared<S, F> {
 
     fn park(&mut self, me: usize, cx: &Context<'_>) {
         if let Some(w) = self.wakers.get_mut(me) {
-            *w = Some(cx.waker().clone());
+            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
         }
     }
 

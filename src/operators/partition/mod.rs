@@ -21,12 +21,16 @@ pub(crate) use merge::Start;
 pub use router::partition_of;
 pub(crate) use router::{drive, route};
 
-/// Elements (or watermarks) sent to a partition, or out of one, in one message.
-pub(crate) const BATCH: usize = 512;
+/// Elements (or watermarks) sent to a partition, or out of one, in one message: large
+/// enough that waking the receiving thread is rare next to the work on the items.
+pub(crate) const BATCH: usize = 2048;
 /// Batches waiting in each channel, at most.
 pub(crate) const CHANNEL_BATCHES: usize = 4;
 /// Elements the router routes between two broadcasts of the watermark to every partition.
-pub(crate) const BROADCAST_EVERY: u32 = 4096;
+pub(crate) const BROADCAST_EVERY: u32 = 8192;
+/// At a broadcast, a partition's buffer is sent at once only if it holds fewer items than
+/// this (a partition that receives few elements); fuller ones are sent when they fill.
+pub(crate) const SLOW_PARTITION: usize = BATCH / 4;
 
 /// Why a partitioned stream stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::{BATCH, BROADCAST_EVERY, Msg, PartitionError};
+use super::{BATCH, BROADCAST_EVERY, Msg, PartitionError, SLOW_PARTITION};
 use crate::error::panic_message;
 use crate::operators::timed::{Timed, TimedStream};
 
@@ -43,16 +43,19 @@ impl<T> Outboxes<T> {
     }
 
     /// Appends the current watermark to every partition that has not had it, then sends
-    /// every buffer that holds anything.
-    async fn broadcast(&mut self) -> bool {
+    /// every buffer that holds anything (`all`), or those below [`SLOW_PARTITION`] items:
+    /// the others fill, and go, soon.
+    async fn broadcast(&mut self, all: bool) -> bool {
         for p in 0..self.bufs.len() {
+            let mut send = all;
             if let (Some(sent), Some(buf)) = (self.sent.get_mut(p), self.bufs.get_mut(p)) {
                 if self.watermark > *sent {
                     *sent = self.watermark;
                     buf.push(Timed::Watermark(self.watermark));
                 }
+                send |= buf.len() < SLOW_PARTITION;
             }
-            if !self.send(p).await {
+            if send && !self.send(p).await {
                 return false;
             }
         }
@@ -86,7 +89,7 @@ pub(crate) async fn route<S, KF, K, U>(
                 Some(next) => next,
                 None => {
                     // Upstream is not ready: hand over what is buffered, watermark included.
-                    if !boxes.broadcast().await {
+                    if !boxes.broadcast(true).await {
                         return;
                     }
                     upstream.next().await
@@ -94,7 +97,7 @@ pub(crate) async fn route<S, KF, K, U>(
             };
             match next {
                 None => {
-                    boxes.broadcast().await;
+                    boxes.broadcast(true).await;
                     return;
                 }
                 Some(Timed::Watermark(w)) => boxes.watermark = boxes.watermark.max(w),
@@ -117,7 +120,7 @@ pub(crate) async fn route<S, KF, K, U>(
                     routed += 1;
                     if routed >= BROADCAST_EVERY {
                         routed = 0;
-                        if !boxes.broadcast().await {
+                        if !boxes.broadcast(false).await {
                             return;
                         }
                     }

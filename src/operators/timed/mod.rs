@@ -11,10 +11,12 @@
 //! every part of a split stream closes its windows exactly when the whole stream would.
 
 mod clock;
+mod filter_map;
 mod window;
 mod with_watermarks;
 
 pub(crate) use clock::TwoClocks;
+pub use filter_map::TimedFilterMap;
 pub use window::TimedWindow;
 pub use with_watermarks::WithWatermarks;
 

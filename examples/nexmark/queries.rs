@@ -326,65 +326,78 @@ type Q4Pair = (usize, usize, i64, usize);
 /// Closes each auction once the watermark passes its expiry: emits `(category, max
 /// price)` at the expiry time (Flink's `GROUP BY A.id, A.category` of `MAX(B.price)`, whose
 /// value cannot change after the auction expired).
-fn close_auctions(input: Boxed<Timed<Q4Pair>>) -> impl Stream<Item = Timed<(usize, usize)>> {
-    struct State {
-        input: Boxed<Timed<Q4Pair>>,
-        open: HashMap<usize, (usize, usize)>,
-        by_expiry: BTreeSet<(i64, usize)>,
-        pending: VecDeque<Timed<(usize, usize)>>,
-        done: bool,
+struct CloseAuctions {
+    input: Boxed<Timed<Q4Pair>>,
+    open: HashMap<usize, (usize, usize)>,
+    by_expiry: BTreeSet<(i64, usize)>,
+    pending: VecDeque<Timed<(usize, usize)>>,
+    done: bool,
+}
+
+impl CloseAuctions {
+    fn new(input: Boxed<Timed<Q4Pair>>) -> Self {
+        CloseAuctions {
+            input,
+            open: HashMap::new(),
+            by_expiry: BTreeSet::new(),
+            pending: VecDeque::new(),
+            done: false,
+        }
     }
-    impl State {
-        fn close_until(&mut self, w: i64) {
-            while let Some(&(expires, id)) = self.by_expiry.first() {
-                if expires >= w {
-                    break;
-                }
-                self.by_expiry.pop_first();
-                if let Some((category, max)) = self.open.remove(&id) {
-                    self.pending
-                        .push_back(Timed::item(expires, (category, max)));
-                }
+
+    fn close_until(&mut self, w: i64) {
+        while let Some(&(expires, id)) = self.by_expiry.first() {
+            if expires >= w {
+                break;
+            }
+            self.by_expiry.pop_first();
+            if let Some((category, max)) = self.open.remove(&id) {
+                self.pending
+                    .push_back(Timed::item(expires, (category, max)));
             }
         }
     }
-    let state = State {
-        input,
-        open: HashMap::new(),
-        by_expiry: BTreeSet::new(),
-        pending: VecDeque::new(),
-        done: false,
-    };
-    stream::unfold(state, |mut st| async move {
+}
+
+impl Stream for CloseAuctions {
+    type Item = Timed<(usize, usize)>;
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
         loop {
-            if let Some(out) = st.pending.pop_front() {
-                return Some((out, st));
+            if let Some(out) = this.pending.pop_front() {
+                return Poll::Ready(Some(out));
             }
-            if st.done {
-                return None;
+            if this.done {
+                return Poll::Ready(None);
             }
-            match st.input.next().await {
-                Some(Timed::Item {
+            match this.input.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Timed::Item {
                     value: (id, category, expires, price),
                     ..
-                }) => {
-                    let entry = st.open.entry(id).or_insert_with(|| (category, 0));
+                })) => {
+                    let entry = this.open.entry(id).or_insert((category, 0));
                     if entry.1 == 0 {
-                        st.by_expiry.insert((expires, id));
+                        this.by_expiry.insert((expires, id));
                     }
                     entry.1 = entry.1.max(price);
                 }
-                Some(Timed::Watermark(w)) => {
-                    st.close_until(w);
-                    st.pending.push_back(Timed::Watermark(w));
+                Poll::Ready(Some(Timed::Watermark(w))) => {
+                    this.close_until(w);
+                    this.pending.push_back(Timed::Watermark(w));
                 }
-                None => {
-                    st.close_until(i64::MAX);
-                    st.done = true;
+                Poll::Ready(None) => {
+                    this.close_until(i64::MAX);
+                    this.done = true;
                 }
             }
         }
-    })
+    }
 }
 
 async fn q4<S, E>(events: S, mode: Mode) -> Result<Vec<(usize, u64, u64)>, ConfigError>
@@ -438,7 +451,7 @@ where
             })?
             .filter_map(joined)
             .filter_map(|t| ready(t.filter_map(|x| x)));
-        Ok(close_auctions(Box::pin(pairs)))
+        Ok(CloseAuctions::new(Box::pin(pairs)))
     };
     let finals = values(run(events, mode, project, key, chain)?).await;
     let mut by_category: HashMap<usize, (u64, u64)> = HashMap::new();

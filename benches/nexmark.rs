@@ -33,7 +33,8 @@ use queries::{Mode, Output};
 const VARIANTS: [&str; 4] = ["loop", "inline", "partitions_1", "partitions_2"];
 
 /// CPU seconds of each run, by `(query, variant)`.
-static CPU: Mutex<Option<HashMap<(String, String), Vec<f64>>>> = Mutex::new(None);
+type CpuTimes = HashMap<(String, String), Vec<f64>>;
+static CPU: Mutex<Option<CpuTimes>> = Mutex::new(None);
 
 fn run(rt: &tokio::runtime::Runtime, q: &str, variant: &str, events: &'static [Event]) -> Output {
     let source = stream::iter(events.iter());

@@ -22,6 +22,9 @@ pub(crate) struct Entry<T> {
     pub(crate) value: T,
 }
 
+/// A key's elements in two slices (older first), as a `VecDeque` holds them.
+pub(crate) type Halves<'a, T> = (&'a [Entry<T>], &'a [Entry<T>]);
+
 /// A key's elements, sorted by `until`; most keys hold one, which needs no allocation.
 #[derive(Debug)]
 enum Bucket<T> {
@@ -30,7 +33,7 @@ enum Bucket<T> {
 }
 
 impl<T> Bucket<T> {
-    fn slices(&self) -> (&[Entry<T>], &[Entry<T>]) {
+    fn slices(&self) -> Halves<'_, T> {
         match self {
             Bucket::One(e) => (std::slice::from_ref(e), &[]),
             Bucket::Many(v) => v.as_slices(),
@@ -79,7 +82,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
 
     /// The elements stored under `key`, in two slices.
     #[inline]
-    pub(crate) fn get(&self, key: &K) -> Option<(&[Entry<T>], &[Entry<T>])> {
+    pub(crate) fn get(&self, key: &K) -> Option<Halves<'_, T>> {
         self.map.get(key).map(Bucket::slices)
     }
 

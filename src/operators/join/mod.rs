@@ -119,7 +119,8 @@ pub struct JoinStats {
     pub late: u64,
     /// Elements sent out as [`JoinEvent::Evicted`].
     pub evicted: u64,
-    /// Elements that left the state when the watermark passed their last possible match.
+    /// Elements that left the state when the watermark passed their last possible match
+    /// (and, in a regular join, elements of a side that is not kept, once they probed).
     pub expired: u64,
     /// Elements held in the state now (both sides).
     pub held: u64,
@@ -309,11 +310,13 @@ where
     /// with `ts + ttl <= watermark` comes out as [`JoinEvent::Late`]; each side holds at
     /// most [`max_state`](RegularJoinSpec::max_state) elements, past which the one with the
     /// earliest expiry leaves early as [`JoinEvent::Evicted`] (the typed overflow: never a
-    /// silent drop).
+    /// silent drop). A side can be made a probe-only lookup side with
+    /// [`keep_left`](RegularJoinSpec::keep_left) / [`keep_right`](RegularJoinSpec::keep_right).
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for a negative time-to-live or a zero state bound.
+    /// A [`ConfigError`] for a negative time-to-live, a zero state bound, or a spec that
+    /// keeps neither side.
     pub fn regular<F, O>(
         self,
         spec: RegularJoinSpec,

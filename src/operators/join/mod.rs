@@ -345,3 +345,30 @@ impl<L: fmt::Debug, R: fmt::Debug, KL, KR> fmt::Debug for KeyedJoin<L, R, KL, KR
             .finish_non_exhaustive()
     }
 }
+
+impl<L: crate::ack::TakeAcks, R: crate::ack::TakeAcks> crate::ack::TakeAcks for Side<L, R> {
+    fn take_acks(&mut self) -> crate::ack::Acks {
+        match self {
+            Side::Left(l) => l.take_acks(),
+            Side::Right(r) => r.take_acks(),
+        }
+    }
+}
+
+impl<O, L, R> crate::ack::TakeAcks for JoinEvent<O, L, R>
+where
+    O: crate::ack::TakeAcks,
+    L: crate::ack::TakeAcks,
+    R: crate::ack::TakeAcks,
+{
+    /// A result's own acknowledgements (what the join function put in it), or those of a
+    /// late or evicted element. Elements held in the join state keep theirs until the state
+    /// drops them (released, so an acknowledging source delivers them again).
+    fn take_acks(&mut self) -> crate::ack::Acks {
+        match self {
+            JoinEvent::Joined(o) => o.take_acks(),
+            JoinEvent::Late(s) | JoinEvent::Evicted(s) => s.take_acks(),
+            JoinEvent::Error(_) => crate::ack::Acks::none(),
+        }
+    }
+}

@@ -112,3 +112,13 @@ where
 {
     type Value = T;
 }
+
+impl<T: crate::ack::TakeAcks> crate::ack::TakeAcks for Timed<T> {
+    /// The element's acknowledgements; a watermark owes none.
+    fn take_acks(&mut self) -> crate::ack::Acks {
+        match self {
+            Timed::Item { value, .. } => value.take_acks(),
+            Timed::Watermark(_) => crate::ack::Acks::none(),
+        }
+    }
+}

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::future::ready;
 use futures::{Stream, StreamExt, stream};
 use nexmark::event::Event;
+use rustc_hash::FxHashMap;
 use sweet_async::error::ConfigError;
 use sweet_async::operators::DataflowExt;
 use sweet_async::operators::join::{JoinEvent, RegularJoinSpec};
@@ -506,15 +507,32 @@ where
     E: Borrow<Event> + Send + 'static,
 {
     let project = |e: &Event| bid(e).map(|b| b.auction);
-    // Per partition: bids per auction and 2 s pane, then per 10 s window the sum of its
-    // five panes (Flink's sliced hop windows: one window update per bid, not five), then
-    // the local maximum per window (one 2 s tumbling window holds one hop window's end).
+    // Per partition: bids per auction in each 2 s pane (one window, a map of counts), then
+    // per 10 s window the sum of its five panes (Flink's sliced hop windows: one update per
+    // bid, not five), then the local maximum per window (one 2 s tumbling window holds one
+    // hop window's end).
     let chain = |input: Boxed<Timed<usize>>| {
         Ok(input
-            .timed_window_by(|a: &usize| *a, Tumbling::event_time(2_000))?
-            .fold(0u64, |n, _| n + 1)
+            .timed_window(Tumbling::event_time(2_000))?
+            .fold(
+                FxHashMap::default(),
+                |mut counts: FxHashMap<usize, u64>, a| {
+                    *counts.entry(a).or_insert(0) += 1;
+                    counts
+                },
+            )
             .filter_map(fired)
-            .map(|t| t.map(|w| (w.key, w.value)))
+            .flat_map(|t| {
+                // A pane's counts at its end - 1; a watermark as it is (no allocation).
+                let (watermark, panes) = match t {
+                    Timed::Item { ts, value } => (None, Some((ts, value.value))),
+                    Timed::Watermark(w) => (Some(Timed::Watermark(w)), None),
+                };
+                let panes = panes.into_iter().flat_map(|(ts, counts)| {
+                    counts.into_iter().map(move |pane| Timed::item(ts, pane))
+                });
+                stream::iter(watermark.into_iter().chain(panes))
+            })
             .timed_window_by(
                 |p: &(usize, u64)| p.0,
                 Sliding::event_time(TEN_SECONDS, 2_000),
@@ -556,21 +574,19 @@ struct B7 {
     ts: i64,
 }
 
-/// The highest price of a window and its bids: those of the window with that price, and
-/// those of the window's last millisecond before it (`boundary`).
+/// The highest price of a window, its bids at that price, and its bids of its last
+/// millisecond (any price: they may match the next window's highest price).
 #[derive(Debug, Clone, Default)]
 struct Highest {
     max: usize,
     bids: Vec<B7>,
-    boundary: Vec<B7>,
+    last_ms: Vec<B7>,
 }
 
 impl Highest {
-    /// `(bid, from the previous window's last millisecond)`.
-    fn add(mut self, (b, boundary): (B7, bool)) -> Highest {
-        if boundary {
-            self.boundary.push(b);
-            return self;
+    fn add(mut self, b: B7) -> Highest {
+        if b.ts.rem_euclid(TEN_SECONDS) == TEN_SECONDS - 1 {
+            self.last_ms.push(b);
         }
         if b.price > self.max {
             self.max = b.price;
@@ -589,16 +605,8 @@ impl Highest {
         } else if other.max == self.max {
             self.bids.extend(other.bids);
         }
-        self.boundary.extend(other.boundary);
+        self.last_ms.extend(other.last_ms);
         self
-    }
-
-    /// The bids with the window's highest price in `[end - 1 - 10 s, end - 1]`.
-    fn rows(self) -> impl Iterator<Item = B7> {
-        let max = self.max;
-        self.bids
-            .into_iter()
-            .chain(self.boundary.into_iter().filter(move |b| b.price == max))
     }
 }
 
@@ -617,41 +625,42 @@ where
     };
     // Flink's q7 joins each window's highest price back to the bids with that price in
     // [end - 1 - 10 s, end - 1]: the window's own bids and those of the millisecond before
-    // it. A bid of a window's last millisecond also enters the next window as a boundary
-    // bid, so one tumbling window per partition (split by price) finds them all, holding
-    // only the bids at its running maximum.
+    // it. One tumbling window per partition (split by price) keeps only the bids at its
+    // running maximum and those of its last millisecond.
     let chain = |input: Boxed<Timed<B7>>| {
         Ok(input
-            .flat_map(|t| {
-                stream::iter(match t {
-                    Timed::Item { ts, value } => [
-                        Some(Timed::item(ts, (value, false))),
-                        (ts.rem_euclid(TEN_SECONDS) == TEN_SECONDS - 1)
-                            .then(|| Timed::item(ts + 1, (value, true))),
-                    ],
-                    Timed::Watermark(w) => [Some(Timed::Watermark(w)), None],
-                })
-                .filter_map(ready)
-            })
             .timed_window(Tumbling::event_time(TEN_SECONDS))?
             .fold(Highest::default(), Highest::add)
             .filter_map(fired)
-            .map(|t| t.map(|w| w.value)))
+            .map(|t| t.map(|w| (w.start, w.value))))
     };
     let locals = run(events, mode, project, |b| b.price, chain)?;
     // Global: the highest price over the partitions, per window.
     let best = locals
         .timed_window(Tumbling::event_time(TEN_SECONDS))?
-        .fold(Highest::default(), Highest::merge)
+        .fold((0, Highest::default()), |(_, h), (start, local)| {
+            (start, h.merge(local))
+        })
         .filter_map(fired)
         .map(|t| t.map(|w| w.value));
-    let v: Vec<_> = values(Box::pin(best))
-        .await
+    let mut windows = values(Box::pin(best)).await;
+    windows.sort_unstable_by_key(|w| w.0);
+    // The bids of the previous window's last millisecond with this window's price.
+    let mut rows = Vec::new();
+    let mut previous: Option<(i64, Vec<B7>)> = None;
+    for (start, h) in windows {
+        rows.extend(h.bids.iter().copied());
+        if let Some((prev_start, last_ms)) = &previous {
+            if *prev_start + TEN_SECONDS == start {
+                rows.extend(last_ms.iter().filter(|b| b.price == h.max).copied());
+            }
+        }
+        previous = Some((start, h.last_ms));
+    }
+    Ok(rows
         .into_iter()
-        .flat_map(Highest::rows)
         .map(|b| (b.auction, b.price, b.bidder, b.ts))
-        .collect();
-    Ok(v)
+        .collect())
 }
 
 /// q8 inputs.

@@ -49,6 +49,12 @@ pub mod sequence;
 pub use sequence::{ReorderConfig, SequenceCounts, SequenceError, Sequenced};
 // endregion: sequence (modules)
 
+// region: timed (modules)
+pub mod join;
+pub mod partition;
+pub mod timed;
+// endregion: timed (modules)
+
 // region: par_map (modules)
 mod par_driver;
 mod par_map;
@@ -1681,6 +1687,492 @@ pub trait DataflowExt: Stream {
         Ok(ParMapBlocking::new(self, limits, f))
     }
     // endregion: par_map (methods)
+
+    // region: timed (methods)
+    /// Makes a [`Timed`](timed::Timed) stream: each element with its timestamp, and after
+    /// each element that raised it, the watermark `max_timestamp_seen - out_of_orderness - 1`
+    /// (Flink's `assignTimestampsAndWatermarks(forBoundedOutOfOrderness(..))`).
+    ///
+    /// A timed stream carries event time explicitly, so it can be split (by key with
+    /// [`partition`](DataflowExt::partition), into branches with
+    /// [`fan_out`](DataflowExt::fan_out)) and joined ([`join`](DataflowExt::join)) while
+    /// every part closes its windows exactly when the whole stream would. Windows over it:
+    /// [`timed_window`](DataflowExt::timed_window). To drop or change elements without
+    /// holding back event time, use [`Timed::filter_map`](timed::Timed::filter_map) and
+    /// [`Timed::map`](timed::Timed::map). Holds one watermark; no buffering.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) for a negative
+    /// `out_of_orderness`.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `timestamp` propagates to the caller (the timed operators after it turn
+    /// panics of their own closures into error items).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::timed::Timed;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let timed: Vec<Timed<(i64, char)>> = stream::iter([(10, 'a'), (12, 'b'), (11, 'c'), (16, 'd')])
+    ///     .with_watermarks(|e| e.0, 2)?
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(timed, [
+    ///     Timed::item(10, (10, 'a')), Timed::Watermark(7),
+    ///     Timed::item(12, (12, 'b')), Timed::Watermark(9),
+    ///     Timed::item(11, (11, 'c')),
+    ///     Timed::item(16, (16, 'd')), Timed::Watermark(13),
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "assign_timestamps_and_watermarks")]
+    fn with_watermarks<F>(
+        self,
+        timestamp: F,
+        out_of_orderness: i64,
+    ) -> Result<timed::WithWatermarks<Self, F>, crate::error::ConfigError>
+    where
+        Self: Sized,
+        F: FnMut(&Self::Item) -> i64,
+    {
+        if out_of_orderness < 0 {
+            return Err(crate::error::ConfigError::Invalid {
+                setting: "out-of-orderness",
+                reason: format!("must not be negative, got {out_of_orderness}"),
+            });
+        }
+        Ok(timed::WithWatermarks::new(
+            self,
+            timestamp,
+            out_of_orderness,
+        ))
+    }
+
+    /// Maps and filters the elements of a [`Timed`](timed::Timed) stream, keeping event
+    /// time: each element keeps its timestamp, and watermarks pass on, but the watermarks
+    /// between two elements that survive are merged into the last one.
+    ///
+    /// A filter that drops most elements (Nexmark's queries keep one kind of event out of
+    /// three) would otherwise pass on a watermark for every dropped element, and every
+    /// operator after it would process them. Here each surviving element is still preceded
+    /// by the watermark it followed, so the results after it do not change; a watermark is
+    /// handed on before the next element, when upstream has nothing ready, or at the end.
+    /// Holds one watermark and one element.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::timed::Timed;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let odd: Vec<Timed<i64>> = stream::iter(1..=6i64)
+    ///     .with_watermarks(|x| *x, 0)? // 1, W0, 2, W1, 3, W2, ...
+    ///     .timed_filter_map(|x| (x % 2 == 1).then_some(x * 10))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(odd, [
+    ///     Timed::item(1, 10),
+    ///     Timed::Watermark(1), Timed::item(3, 30), // W0 and W1 merged
+    ///     Timed::Watermark(3), Timed::item(5, 50),
+    ///     Timed::Watermark(5),                     // at the end
+    /// ]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn timed_filter_map<U, F>(self, f: F) -> timed::TimedFilterMap<Self, F, U>
+    where
+        Self: Sized + timed::TimedStream,
+        F: FnMut(Self::Value) -> Option<U>,
+    {
+        timed::TimedFilterMap::new(self, f)
+    }
+
+    /// Event-time windows over a [`Timed`](timed::Timed) stream, closed by the stream's
+    /// own watermarks (not by a watermark computed from the timestamps).
+    ///
+    /// The same windows as [`event_time_window`](DataflowExt::event_time_window) (Flink's
+    /// assigners, firing at `W >= end - 1`, allowed lateness, late elements as
+    /// [`WindowEvent::Late`](window::WindowEvent::Late), the `max_open_windows` bound, `fold`
+    /// / `reduce` / `aggregate`), except that the spec's `out_of_orderness` is not used: a
+    /// window fires when a [`Timed::Watermark`](timed::Timed::Watermark) reaches it. The
+    /// output is timed too: each [`WindowEvent`](window::WindowEvent) at its window's
+    /// `end - 1` (a late element at its own timestamp), and each watermark forwarded after
+    /// the windows it fired, so windows, joins and partitions chain. This is the window to
+    /// use inside a [`partition`](DataflowExt::partition): a partition that receives few
+    /// elements still closes its windows on the broadcast watermarks.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`](crate::error::ConfigError) for an invalid spec (see
+    /// `event_time_window`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::window::Tumbling;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let mut windows = stream::iter([1i64, 3, 6, 2, 12])
+    ///     .with_watermarks(|t| *t, 0)?
+    ///     .timed_window(Tumbling::event_time(5))?;
+    /// let mut fired = Vec::new();
+    /// let mut late = Vec::new();
+    /// while let Some(item) = windows.next().await {
+    ///     match item.into_value() {
+    ///         Some(event) if event.is_late() => late.extend(event.into_late()),
+    ///         Some(event) => fired.extend(event.into_window().map(|w| (w.start, w.end, w.value))),
+    ///         None => {} // a watermark
+    ///     }
+    /// }
+    /// assert_eq!(fired, [(0, 5, vec![1, 3]), (5, 10, vec![6]), (10, 15, vec![12])]);
+    /// assert_eq!(late, [2]); // [0, 5) had fired at watermark 5
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn timed_window<A>(
+        self,
+        spec: window::EventTimeSpec<A>,
+    ) -> Result<
+        timed::TimedWindow<Self, window::NoKey, A, window::Contents>,
+        crate::error::ConfigError,
+    >
+    where
+        Self: Sized + timed::TimedStream,
+        Self::Value: Clone,
+    {
+        let config = spec.validate()?;
+        Ok(timed::TimedWindow::new(self, window::NoKey, config))
+    }
+
+    /// Event-time windows per key over a [`Timed`](timed::Timed) stream: as
+    /// [`timed_window`](DataflowExt::timed_window), one set of windows per `key(&value)`
+    /// (Flink's `keyBy(..).window(..)`; all keys share the stream's watermark).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`](crate::error::ConfigError) for an invalid spec.
+    ///
+    /// # Examples
+    ///
+    /// Bids per auction in 10 s windows:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::window::Tumbling;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// // (time in ms, auction)
+    /// let bids = stream::iter([(1_000, 7), (2_000, 8), (3_000, 7), (11_000, 7)]);
+    /// let counts: Vec<(u32, i64, u64)> = bids
+    ///     .with_watermarks(|b| b.0, 0)?
+    ///     .timed_window_by(|b: &(i64, u32)| b.1, Tumbling::event_time(10_000))?
+    ///     .fold(0u64, |n, _| n + 1)
+    ///     .filter_map(|t| async move { t.into_value()?.into_window() })
+    ///     .map(|w| (w.key, w.start, w.value))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(counts, [(7, 0, 2), (8, 0, 1), (7, 10_000, 1)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn timed_window_by<A, KF>(
+        self,
+        key: KF,
+        spec: window::EventTimeSpec<A>,
+    ) -> Result<timed::TimedWindow<Self, KF, A, window::Contents>, crate::error::ConfigError>
+    where
+        Self: Sized + timed::TimedStream,
+        Self::Value: Clone,
+        KF: window::KeySelector<Self::Value>,
+    {
+        let config = spec.validate()?;
+        Ok(timed::TimedWindow::new(self, key, config))
+    }
+
+    /// Joins this [`Timed`](timed::Timed) stream (the left input) with `right` by key:
+    /// choose the keys with [`on`](join::Join::on), then the kind of join:
+    ///
+    /// - [`window`](join::KeyedJoin::window) /
+    ///   [`window_cogroup`](join::KeyedJoin::window_cogroup): Flink's window join and
+    ///   co-group: both sides' elements of one window and key, joined when the window fires
+    ///   (tumbling, sliding or session windows).
+    /// - [`interval`](join::KeyedJoin::interval): `b` joins `a` when
+    ///   `a.ts + lower <= b.ts <= a.ts + upper`.
+    /// - [`regular`](join::KeyedJoin::regular): every pair with equal keys, with the state
+    ///   bounded by a time-to-live and a cap per side
+    ///   ([`RegularJoinSpec`](join::RegularJoinSpec)).
+    ///
+    /// Common rules: the join's watermark is the minimum of its two inputs' watermarks (an
+    /// input that ended counts as `+inf`; an input that never sends a watermark holds
+    /// event time back, as in Flink); the output is a timed stream of
+    /// [`JoinEvent`](join::JoinEvent)s (results, late elements, evicted elements, an error)
+    /// with the join's watermarks forwarded, so windows and further joins chain. Late and
+    /// evicted elements come out as values, never dropped silently; `stats()` counts
+    /// elements in, results, late, evicted, expired and held. State is cleaned as the
+    /// watermark passes. A panic in a key or join function ends the stream with
+    /// [`JoinEvent::Error`](join::JoinEvent::Error). Both inputs are polled in turn in the
+    /// consumer's task; nothing is pulled while results wait.
+    ///
+    /// # Examples
+    ///
+    /// A window join, an interval join and a regular join:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::join::RegularJoinSpec;
+    /// use sweet_async::operators::window::Tumbling;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// // (time, user): clicks and views of the same user in the same 5-unit window.
+    /// let clicks = stream::iter([(1, "u1"), (2, "u2"), (7, "u1")]).with_watermarks(|c| c.0, 0)?;
+    /// let views = stream::iter([(3, "u1"), (4, "u3"), (8, "u1")]).with_watermarks(|v| v.0, 0)?;
+    /// let pairs: Vec<(i64, i64)> = clicks
+    ///     .join(views)
+    ///     .on(|c| c.1, |v| v.1)
+    ///     .window(Tumbling::event_time(5), |c, v| (c.0, v.0))?
+    ///     .filter_map(|t| async move { t.into_value()?.into_joined() })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(pairs, [(1, 3), (7, 8)]);
+    ///
+    /// // (time, order id): payments within 0..=10 after their order.
+    /// let orders = stream::iter([(1, 100), (5, 200)]).with_watermarks(|o| o.0, 0)?;
+    /// let payments = stream::iter([(4, 100), (30, 200)]).with_watermarks(|p| p.0, 0)?;
+    /// let paid: Vec<(u32, i64)> = orders
+    ///     .join(payments)
+    ///     .on(|o| o.1, |p| p.1)
+    ///     .interval(0, 10, |o, p| (o.1, p.0 - o.0))?
+    ///     .filter_map(|t| async move { t.into_value()?.into_joined() })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(paid, [(100, 3)]); // 200 was paid 25 after its order
+    ///
+    /// // (time, user id, name) with (time, user id, amount), state kept for 60 units.
+    /// let users = stream::iter([(1, 1, "ann"), (2, 2, "bob")]).with_watermarks(|u| u.0, 0)?;
+    /// let spend = stream::iter([(3, 1, 10), (4, 2, 5), (9, 1, 7)]).with_watermarks(|s| s.0, 0)?;
+    /// let mut rows: Vec<(&str, i32)> = users
+    ///     .join(spend)
+    ///     .on(|u| u.1, |s| s.1)
+    ///     .regular(RegularJoinSpec::new().ttl(60).max_state(10_000), |u, s| (u.2, s.2))?
+    ///     .filter_map(|t| async move { t.into_value()?.into_joined() })
+    ///     .collect()
+    ///     .await;
+    /// rows.sort();
+    /// assert_eq!(rows, [("ann", 7), ("ann", 10), ("bob", 5)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn join<R>(self, right: R) -> join::Join<Self, R>
+    where
+        Self: Sized + timed::TimedStream,
+        R: timed::TimedStream,
+    {
+        join::Join::new(self, right)
+    }
+
+    /// Runs an operator chain on each of `n` partitions of this [`Timed`](timed::Timed)
+    /// stream, split by key, each partition on its own tokio task, and merges their
+    /// outputs: keyed parallelism across the runtime's worker threads (Flink's
+    /// `keyBy(..)` with parallelism `n`).
+    ///
+    /// `chain` is called once per partition, before anything runs, with that partition's
+    /// [`PartitionInput`](partition::PartitionInput): a timed stream of the elements whose
+    /// `key` hashes to the partition, **and every watermark of the whole stream**. It
+    /// returns the partition's chain (windows, joins, maps over timed streams), or a
+    /// [`ConfigError`](crate::error::ConfigError) that `partition` returns. Because each
+    /// element reaches its partition under the watermark it had in the whole stream, and a
+    /// partition that receives no elements still receives the watermarks, event-time
+    /// results (windows fired, late elements, joins) are the same with `n` partitions as
+    /// with one; only the interleaving of the partitions' outputs differs.
+    ///
+    /// The output yields each partition's items in that partition's order and the
+    /// **minimum** of the partitions' watermarks (a finished partition counts as `+inf`),
+    /// so the merged stream chains into further timed operators, for example a global
+    /// stage after a per-key one.
+    ///
+    /// # Bounds, tasks, failures
+    ///
+    /// On the first poll, a router task (pulls upstream, routes) and one task per
+    /// partition are spawned on the current runtime. Items travel in batches of up to
+    /// 512 through bounded channels (4 batches per partition in, `4 n` batches out), so a
+    /// slow consumer or partition holds back upstream (backpressure); the router hands over
+    /// a partial batch as soon as upstream is not ready. Dropping the stream aborts every
+    /// task: none outlives it. A panic in a chain becomes
+    /// `Err(`[`PartitionError::Panicked`](partition::PartitionError::Panicked)`)` with the
+    /// partition and message, a panic in upstream or `key` becomes
+    /// [`RouterPanicked`](partition::PartitionError::RouterPanicked); the stream ends
+    /// after the error and the other tasks are stopped. Polled outside a tokio runtime, it
+    /// yields [`PartitionError::NoRuntime`](partition::PartitionError::NoRuntime) and ends.
+    ///
+    /// Upstream, its elements, `key`, the chains and their outputs must be `Send + 'static`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for zero partitions, or the
+    /// error `chain` returned.
+    ///
+    /// # Examples
+    ///
+    /// Readings per sensor and second, counted on four tasks:
+    ///
+    /// ```
+    /// use futures::future::ready;
+    /// use futures::{StreamExt, TryStreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::window::Tumbling;
+    ///
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // (time in ms, sensor)
+    /// let readings = stream::iter((0..1_000i64).map(|i| (i * 7, (i % 10) as u32)));
+    /// let mut counts: Vec<(u32, i64, u64)> = readings
+    ///     .with_watermarks(|r| r.0, 0)?
+    ///     .partition(4, |r| r.1, |input| {
+    ///         Ok(input
+    ///             .timed_window_by(|r: &(i64, u32)| r.1, Tumbling::event_time(1_000))?
+    ///             .fold(0u64, |n, _| n + 1)
+    ///             .filter_map(|t| ready(t.filter_map(|event| event.into_window())))
+    ///             .map(|t| t.map(|w| (w.key, w.start, w.value))))
+    ///     })?
+    ///     .try_filter_map(|t| ready(Ok(t.into_value())))
+    ///     .try_collect()
+    ///     .await?;
+    /// counts.sort();
+    /// assert_eq!(counts.len(), 7 * 10); // 7 seconds, 10 sensors
+    /// assert_eq!(counts.iter().map(|c| c.2).sum::<u64>(), 1_000);
+    /// assert_eq!(counts[0], (0, 0, 15)); // sensor 0 at 0, 70, .., 980 ms
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "key_by")]
+    #[doc(alias = "parallelism")]
+    fn partition<K, KF, C, O>(
+        self,
+        n: impl Into<crate::units::Count>,
+        key: KF,
+        mut chain: C,
+    ) -> Result<partition::Partitioned<O::Value>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static + timed::TimedStream,
+        Self::Value: Send + 'static,
+        KF: FnMut(&Self::Value) -> K + Send + 'static,
+        K: std::hash::Hash + 'static,
+        C: FnMut(partition::PartitionInput<Self::Value>) -> Result<O, crate::error::ConfigError>,
+        O: timed::TimedStream + Send + 'static,
+        O::Value: Send + 'static,
+    {
+        use tokio::sync::mpsc;
+        let n = n.into().validate("partitions")?.get();
+        let mut txs = Vec::with_capacity(n);
+        let mut chains = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = mpsc::channel(partition::CHANNEL_BATCHES);
+            txs.push(tx);
+            chains.push(chain(partition::PartitionInput::new(i, rx))?);
+        }
+        let start: partition::Start<O::Value> = Box::new(move |handle| {
+            let (out, rx) = mpsc::channel(n * partition::CHANNEL_BATCHES);
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, c) in chains.into_iter().enumerate() {
+                tasks.spawn_on(partition::drive(i, c, out.clone()), handle);
+            }
+            tasks.spawn_on(partition::route(self, key, txs, out), handle);
+            (tasks, rx)
+        });
+        Ok(partition::Partitioned::new(n, start))
+    }
+
+    /// Delivers one [`Timed`](timed::Timed) stream to `N` branches without reading it
+    /// twice: each element goes to the branch `route(&element)` names, and every watermark
+    /// goes to every branch (so each branch's event time is the whole stream's).
+    ///
+    /// For one source of several kinds of events feeding several operators (Nexmark's one
+    /// stream of persons, auctions and bids). Destructure the array:
+    /// `let [persons, auctions] = events.fan_out(1024, route)?;`. An element for which
+    /// `route` returns `N` or more goes to no branch (a deliberate filter, counted in
+    /// [`unrouted`](partition::FanOut::unrouted)); the elements for a dropped branch are
+    /// discarded.
+    ///
+    /// # Bounds and polling
+    ///
+    /// Each branch has a queue of at most `capacity` items (a watermark counts as one).
+    /// Whichever branch is polled pulls from upstream for all of them, up to 256 items at a
+    /// time, and stops while any live branch's queue is full: the slowest branch sets the
+    /// pace (backpressure). So **every live branch must be polled** (in one task, as a join
+    /// polls its two inputs, or in several); a branch nobody polls stops the others once
+    /// its queue is full. The branches share upstream behind a mutex, taken once per batch.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for a zero capacity or `N = 0`.
+    ///
+    /// # Panics
+    ///
+    /// A panic in upstream or `route` propagates to the branch that was pulling, and the
+    /// other branches end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::future::ready;
+    /// use futures::{Stream, StreamExt, stream};
+    /// use sweet_async::operators::DataflowExt;
+    /// use sweet_async::operators::timed::Timed;
+    ///
+    /// async fn values(branch: impl Stream<Item = Timed<i64>>) -> Vec<i64> {
+    ///     branch.filter_map(|t| ready(t.into_value())).collect().await
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
+    /// let [evens, odds] = stream::iter(0..10i64)
+    ///     .with_watermarks(|x| *x, 0)?
+    ///     .fan_out(16, |x| (*x % 2) as usize)?;
+    /// // Both branches are polled at once, in one task.
+    /// let (evens, odds) = futures::join!(values(evens), values(odds));
+    /// assert_eq!(evens, [0, 2, 4, 6, 8]);
+    /// assert_eq!(odds, [1, 3, 5, 7, 9]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "split")]
+    #[doc(alias = "broadcast")]
+    fn fan_out<const N: usize, F>(
+        self,
+        capacity: impl Into<crate::units::Count>,
+        route: F,
+    ) -> Result<[partition::FanOut<Self, F>; N], crate::error::ConfigError>
+    where
+        Self: Sized + timed::TimedStream,
+        F: FnMut(&Self::Value) -> usize,
+    {
+        let capacity = capacity.into().validate("fan-out capacity")?.get();
+        if N == 0 {
+            return Err(crate::error::ConfigError::Zero {
+                setting: "fan-out branches",
+            });
+        }
+        Ok(partition::fan_out(self, capacity, route))
+    }
+    // endregion: timed (methods)
 }
 
 impl<S: Stream + ?Sized> DataflowExt for S {}

@@ -38,10 +38,13 @@ pub use session::Session;
 pub use spec::{
     CountSpec, DEFAULT_MAX_OPEN_WINDOWS, EventTimeSpec, NonMerging, ProcessingTimeSpec,
 };
+// The event-time machinery, reused by the windows over timed streams and the window join.
+pub(crate) use spec::TimeConfig;
+pub(crate) use store::TimeCore;
 
 /// Elements an operator pulls in one poll without producing output before it yields to the
 /// executor, so an endless ready upstream cannot starve other tasks.
-const YIELD_EVERY: u32 = 1024;
+pub(crate) const YIELD_EVERY: u32 = 1024;
 
 /// Why a window was emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

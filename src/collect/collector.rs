@@ -57,6 +57,21 @@ pub struct KeyedError<K> {
     pub error: EventError,
 }
 
+impl<K: fmt::Debug> fmt::Display for KeyedError<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key:?}: {}", self.error),
+            None => fmt::Display::fmt(&self.error, f),
+        }
+    }
+}
+
+impl<K: fmt::Debug> std::error::Error for KeyedError<K> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
 pub(crate) struct Shared<K, V> {
     batch: Mutex<Batch<K, V>>,
     pending: AtomicUsize,

@@ -14,7 +14,7 @@
 //!   a backpressure-aware `Stream` of events; a receiver stage and
 //!   [`await_final_event`](collect::FinalEvent::await_final_event) finish the pipeline.
 //! - **Extension traits** over the `futures` ecosystem: [`AsyncResultExt`](task::AsyncResultExt)
-//!   adds `map`, `and_then`, `or_else`, `recover`... to every `TryFuture`.
+//!   adds `map_value`, `then_ok`, `then_err`, `recover`... to every `TryFuture`.
 //!
 //! ## A first task
 //!

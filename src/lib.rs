@@ -103,7 +103,7 @@
 //! let trades = [(1, 10.0), (3, 11.0), (2, 9.5), (7, 12.0), (9, 12.5)];
 //! let sums: Vec<(i64, f64)> = stream::iter(trades)
 //!     .event_time_window(Tumbling::event_time(5).out_of_orderness(2), |t| t.0)?
-//!     .fold(0.0, |sum, t| sum + t.1)
+//!     .fold_windows(0.0, |sum, t| sum + t.1)
 //!     .filter_map(|event| async move { event.into_window() })
 //!     .map(|w| (w.start, w.value))
 //!     .collect()

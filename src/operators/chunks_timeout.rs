@@ -15,7 +15,7 @@ use super::chunks::{chunk_count, prealloc};
 use super::lazy_sleep::{LazySleep, deadline};
 
 pin_project! {
-    /// Stream for [`DataflowExt::chunks_timeout`](super::DataflowExt::chunks_timeout).
+    /// Stream for [`DataflowExt::chunked_timeout`](super::DataflowExt::chunked_timeout).
     #[must_use = "streams do nothing unless polled"]
     #[derive(Debug)]
     pub struct ChunksTimeout<S: Stream> {

@@ -75,11 +75,12 @@ pub trait DataflowExt: Stream {
     /// `size` items up front (at most 1 MiB worth; a larger chunk grows as it fills), so
     /// a huge `size` does not reserve memory before items arrive. Like `futures`'
     /// [`chunks`](futures::StreamExt::chunks), a partial chunk waits for more items; use
-    /// [`chunks_timeout`](DataflowExt::chunks_timeout) to bound that wait, or `futures`'
+    /// [`chunked_timeout`](DataflowExt::chunked_timeout) to bound that wait, or `futures`'
     /// `ready_chunks` to emit whatever is ready.
     ///
-    /// `futures::StreamExt` has a `chunks` method too (which panics on zero): when both
-    /// traits are in scope, call this one as `DataflowExt::chunks(stream, size)`.
+    /// Named `chunked` rather than `chunks` so that it never clashes with `futures`'
+    /// [`chunks`](futures::StreamExt::chunks) (which panics on zero) when both traits are
+    /// in scope.
     ///
     /// # Cancel safety
     ///
@@ -102,18 +103,18 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), ConfigError> {
     /// let rows = stream::iter(0..2500u32);
-    /// // `futures::StreamExt` is in scope too, hence the explicit trait.
-    /// let batches: Vec<Vec<u32>> = DataflowExt::chunks(rows, 1000.rows())?.collect().await;
+    /// let batches: Vec<Vec<u32>> = rows.chunked(1000.rows())?.collect().await;
     /// let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
     /// assert_eq!(sizes, [1000, 1000, 500]);
     ///
-    /// assert!(DataflowExt::chunks(stream::iter(0..3), 0).is_err());
+    /// assert!(stream::iter(0..3).chunked(0).is_err());
     /// # Ok(())
     /// # }
     /// ```
     #[doc(alias = "batch")]
+    #[doc(alias = "chunks")]
     #[doc(alias = "into_chunks")]
-    fn chunks(
+    fn chunked(
         self,
         size: impl Into<crate::units::Count>,
     ) -> Result<Chunks<Self>, crate::error::ConfigError>
@@ -176,7 +177,7 @@ pub trait DataflowExt: Stream {
     ///     tokio::time::sleep(Duration::from_secs(5)).await;
     ///     4
     /// });
-    /// let mut batches = std::pin::pin!(burst.chain(late).chunks_timeout(2, 1.seconds())?);
+    /// let mut batches = std::pin::pin!(burst.chain(late).chunked_timeout(2, 1.seconds())?);
     /// assert_eq!(batches.next().await, Some(vec![1, 2])); // full
     /// assert_eq!(batches.next().await, Some(vec![3]));    // 1 s after its first item
     /// assert_eq!(batches.next().await, Some(vec![4]));    // end of stream
@@ -184,7 +185,9 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn chunks_timeout(
+    #[doc(alias = "chunks_timeout")]
+    #[doc(alias = "batch_timeout")]
+    fn chunked_timeout(
         self,
         size: impl Into<crate::units::Count>,
         timeout: std::time::Duration,
@@ -237,7 +240,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), ConfigError> {
     /// let lines = stream::iter(["ab", "cde", "f", "0123456789", "gh"]);
     /// let bodies: Vec<Vec<&str>> = lines
-    ///     .chunks_weighted(5, |line: &&str| line.len())? // 4.mb() in real life
+    ///     .chunked_weighted(5, |line: &&str| line.len())? // 4.mb() in real life
     ///     .collect()
     ///     .await;
     /// assert_eq!(
@@ -247,7 +250,8 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn chunks_weighted<F>(
+    #[doc(alias = "chunks_weighted")]
+    fn chunked_weighted<F>(
         self,
         max_weight: usize,
         weigh: F,
@@ -735,9 +739,9 @@ pub trait DataflowExt: Stream {
     /// (`()` here; see [`key_by`](DataflowExt::key_by)), `start`, `end`, the `value` (the
     /// elements in arrival order, or an aggregate), `count`, `reason` and `update`;
     /// `Late(item)`; or `Error` when a closure panicked. Instead of buffering the elements,
-    /// aggregate each window with [`fold`](window::EventTimeWindow::fold),
-    /// [`reduce`](window::EventTimeWindow::reduce),
-    /// [`fold_with_merge`](window::EventTimeWindow::fold_with_merge) (sessions) or any
+    /// aggregate each window with [`fold_windows`](window::EventTimeWindow::fold_windows),
+    /// [`reduce_windows`](window::EventTimeWindow::reduce_windows),
+    /// [`fold_windows_with_merge`](window::EventTimeWindow::fold_windows_with_merge) (sessions) or any
     /// [`WindowAggregate`](window::WindowAggregate). `stats()` counts windows fired,
     /// updates, late elements, evictions and open windows.
     ///
@@ -789,7 +793,7 @@ pub trait DataflowExt: Stream {
     ///         Tumbling::event_time(5 * MINUTE).out_of_orderness(30 * SECOND),
     ///         |r| r.ts_ms,
     ///     )?
-    ///     .fold((0.0, 0u32), |(sum, n), r| (sum + r.celsius, n + 1));
+    ///     .fold_windows((0.0, 0u32), |(sum, n), r| (sum + r.celsius, n + 1));
     ///
     /// let mut report = Vec::new();
     /// while let Some(event) = averages.next().await {
@@ -874,10 +878,10 @@ pub trait DataflowExt: Stream {
     /// fires at once. Nothing is ever late in processing time.
     ///
     /// The stream yields [`WindowEvent`](window::WindowEvent)s whose bounds are tokio
-    /// `Instant`s; aggregate with [`fold`](window::ProcessingTimeWindow::fold),
-    /// [`reduce`](window::ProcessingTimeWindow::reduce),
-    /// [`fold_with_merge`](window::ProcessingTimeWindow::fold_with_merge) or
-    /// [`aggregate`](window::ProcessingTimeWindow::aggregate).
+    /// `Instant`s; aggregate with [`fold_windows`](window::ProcessingTimeWindow::fold_windows),
+    /// [`reduce_windows`](window::ProcessingTimeWindow::reduce_windows),
+    /// [`fold_windows_with_merge`](window::ProcessingTimeWindow::fold_windows_with_merge) or
+    /// [`aggregate_windows`](window::ProcessingTimeWindow::aggregate_windows).
     ///
     /// Memory: the open windows (bounded by
     /// [`max_open_windows`](window::ProcessingTimeSpec::max_open_windows)) and their
@@ -919,7 +923,7 @@ pub trait DataflowExt: Stream {
     ///     .chain(stream::pending());
     /// let per_second = requests
     ///     .processing_time_window(Tumbling::processing_time(1.seconds()))?
-    ///     .fold(0u32, |n, _| n + 1);
+    ///     .fold_windows(0u32, |n, _| n + 1);
     /// let mut per_second = std::pin::pin!(per_second);
     ///
     /// let first = per_second.next().await.and_then(|e| e.into_window()).unwrap();
@@ -982,7 +986,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let moving: Vec<(u64, u64, i32)> = stream::iter([1, 2, 3, 4, 5])
     ///     .count_window(Sliding::count(3, 1))?
-    ///     .fold(0, |sum, x| sum + x)
+    ///     .fold_windows(0, |sum, x| sum + x)
     ///     .filter_map(|e| async move { e.into_window() })
     ///     .map(|w| (w.start, w.end, w.value))
     ///     .collect()
@@ -1055,7 +1059,7 @@ pub trait DataflowExt: Stream {
     /// let volumes: Vec<(String, i64, u64, FireReason)> = trades
     ///     .key_by(|t| t.symbol.clone())
     ///     .event_time_window(Tumbling::event_time(MINUTE).max_open_windows(10_000), |t| t.ts_ms)?
-    ///     .fold(0, |qty, t| qty + t.qty)
+    ///     .fold_windows(0, |qty, t| qty + t.qty)
     ///     .filter_map(|e| async move { e.into_window() })
     ///     .map(|w| (w.key, w.start / MINUTE, w.value, w.reason))
     ///     .collect()
@@ -1124,7 +1128,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // (timestamp in ms, trade id), up to 2 ms out of order.
     /// let trades = stream::iter([(10, 'a'), (12, 'b'), (11, 'c'), (16, 'd'), (9, 'e'), (20, 'f')]);
-    /// let mut ordered = trades.order_by_timestamp(|t| t.0, 2)?;
+    /// let mut ordered = trades.order_by_timestamp(2, |t| t.0)?;
     /// let mut out = Vec::new();
     /// while let Some(x) = ordered.try_next().await? {
     ///     out.push(x);
@@ -1148,8 +1152,8 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "TimestampSequence")]
     fn order_by_timestamp<F>(
         self,
-        ts_of: F,
         max_out_of_orderness: i64,
+        ts_of: F,
     ) -> Result<sequence::OrderByTimestamp<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,
@@ -1190,15 +1194,15 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let readings = stream::iter([0_i64, 10, 20, 60, 70]); // seconds
-    /// let out: Vec<_> = readings.detect_gaps(|ts| *ts, 30)?.try_collect().await?;
+    /// let out: Vec<_> = readings.detect_gaps(30, |ts| *ts)?.try_collect().await?;
     /// assert_eq!(out, [Item(0), Item(10), Item(20), Gap { from: 20, to: 60 }, Item(60), Item(70)]);
     /// # Ok(())
     /// # }
     /// ```
     fn detect_gaps<F>(
         self,
-        ts_of: F,
         threshold: i64,
+        ts_of: F,
     ) -> Result<sequence::DetectGaps<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,
@@ -1252,7 +1256,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let packets = stream::iter([0_u64, 2, 1, 1, 5, 5, 3, 4, 9]);
-    /// let out: Vec<_> = packets.reorder_by_id(|id| *id, 8)?.try_collect().await?;
+    /// let out: Vec<_> = packets.reorder_by_id(8, |id| *id)?.try_collect().await?;
     /// assert_eq!(
     ///     out,
     ///     [
@@ -1280,7 +1284,7 @@ pub trait DataflowExt: Stream {
     /// // Id 1 never comes, and the source stays open.
     /// let ids = stream::iter([0_u64, 2]).chain(stream::pending());
     /// let config = ReorderConfig::new(1000).gap_timeout(5.seconds());
-    /// let mut ordered = ids.reorder_by_id(|id| *id, config)?;
+    /// let mut ordered = ids.reorder_by_id(config, |id| *id)?;
     /// assert_eq!(ordered.try_next().await?, Some(Item(0)));
     /// assert_eq!(ordered.try_next().await?, Some(Gap { from: 1, to: 1 }));
     /// assert_eq!(start.elapsed(), 5.seconds());
@@ -1291,8 +1295,8 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "IdSequence")]
     fn reorder_by_id<F>(
         self,
-        id_of: F,
         config: impl Into<ReorderConfig>,
+        id_of: F,
     ) -> Result<sequence::ReorderById<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,

@@ -18,6 +18,7 @@ mod lines_source;
 mod panics;
 mod props;
 mod sources;
+mod summary;
 
 use std::path::PathBuf;
 use std::sync::Arc;

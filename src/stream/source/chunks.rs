@@ -15,6 +15,7 @@ use crate::ack::Acks;
 use crate::error::ConfigError;
 use crate::stream::error::SourceError;
 use crate::stream::event::Position;
+use crate::stream::stats::report_chunk;
 use crate::units::Count;
 
 /// A source whose events carry chunks of `n` items (the last one may be shorter).
@@ -59,6 +60,7 @@ where
         ChunkedSource {
             inner: self.inner.into_source(&ctx),
             size,
+            unit: self.size.unit(),
             buf: Vec::new(),
             first: None,
             acks: Acks::none(),
@@ -76,6 +78,8 @@ pin_project! {
         #[pin]
         inner: S,
         size: NonZeroUsize,
+        // What the rows are called, for the final summary.
+        unit: &'static str,
         buf: Vec<T>,
         first: Option<Position>,
         // The obligations of the items in `buf`, carried by the chunk.
@@ -90,11 +94,13 @@ impl<S, T> ChunkedSource<S, T> {
     fn flush(
         buf: &mut Vec<T>,
         size: usize,
+        unit: &'static str,
         first: Option<Position>,
         acks: &mut Acks,
         next: &mut u64,
     ) -> Located<Vec<T>> {
         let value = std::mem::replace(buf, Vec::with_capacity(size));
+        report_chunk(value.len(), unit);
         let batch = *next;
         *next = next.saturating_add(1);
         Located {
@@ -138,8 +144,14 @@ where
                         std::mem::forget(acks);
                     }
                     if this.buf.len() >= size {
-                        let chunk =
-                            Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
+                        let chunk = Self::flush(
+                            this.buf,
+                            size,
+                            this.unit,
+                            *this.first,
+                            this.acks,
+                            this.next_batch,
+                        );
                         return Poll::Ready(Some(Ok(chunk)));
                     }
                 }
@@ -148,8 +160,14 @@ where
                         return Poll::Ready(Some(Err(err)));
                     }
                     *this.pending = Some(err);
-                    let chunk =
-                        Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
+                    let chunk = Self::flush(
+                        this.buf,
+                        size,
+                        this.unit,
+                        *this.first,
+                        this.acks,
+                        this.next_batch,
+                    );
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {
@@ -157,6 +175,7 @@ where
                     if this.buf.is_empty() {
                         return Poll::Ready(None);
                     }
+                    report_chunk(this.buf.len(), this.unit);
                     let chunk = Located {
                         value: std::mem::take(this.buf),
                         position: *this.first,

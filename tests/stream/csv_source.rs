@@ -144,7 +144,10 @@ async fn skip_policy_and_chunks_on_csv() {
         .on_error(ErrorPolicy::Skip)
         .sender(csv_file::<Trade>(data("malformed.csv")).into_chunks(2.rows()));
     let stats = stream.stats();
-    let chunks: Vec<Vec<Trade>> = stream.map(|r| r.unwrap().into_data()).collect().await;
+    let chunks: Vec<Vec<Trade>> = stream
+        .map(|r| r.unwrap().into_data().into_vec())
+        .collect()
+        .await;
     // The chunk in progress is emitted before an error, so order is kept.
     assert_eq!(
         chunks,

@@ -22,7 +22,7 @@ use crate::units::Count;
 /// # futures::executor::block_on(async {
 /// let chunks: Vec<Vec<u32>> = AsyncTask::emits::<u32>()
 ///     .sender(of(1..=5).into_chunks(2.items()))
-///     .map(|event| event.unwrap().into_data())
+///     .map(|event| event.unwrap().into_data().into_vec())
 ///     .collect()
 ///     .await;
 /// assert_eq!(chunks, vec![vec![1, 2], vec![3, 4], vec![5]]);

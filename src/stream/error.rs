@@ -238,7 +238,12 @@ impl EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event {}: ", self.0.id)?;
+        write!(f, "event {}", self.0.id)?;
+        // A source error names its position itself: state it once.
+        match (&self.0.kind, self.0.position) {
+            (EventErrorKind::Source(_), _) | (_, None) => f.write_str(": ")?,
+            (_, Some(at)) => write!(f, " at {at}: ")?,
+        }
         match &self.0.kind {
             EventErrorKind::Source(e) => write!(f, "{e}"),
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),

@@ -103,7 +103,10 @@ async fn malformed_rows_in_the_middle_are_errors_naming_file_line_and_offset() {
         } => {
             assert!(file.ends_with("malformed.csv"));
             assert_eq!((*line, *byte, *record), (3, 29, 2));
-            assert!(message.contains("found record with 2 fields"), "{message}");
+            assert_eq!(
+                message,
+                "found a record with 2 fields, but the previous record has 3"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }

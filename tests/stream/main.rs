@@ -12,6 +12,7 @@ mod acks;
 mod backpressure;
 mod cancel_drop;
 mod collectors;
+mod csv_positions;
 mod csv_source;
 mod events;
 mod lines_source;

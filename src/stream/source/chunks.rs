@@ -1,4 +1,4 @@
-//! `into_chunks(n)`: a source that emits `Vec<T>` batches of its items.
+//! `into_chunks(n)`: a source that emits [`Chunk`](super::Chunk)s of its items.
 
 use std::fmt;
 use std::num::NonZeroUsize;

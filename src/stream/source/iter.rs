@@ -42,7 +42,7 @@ pub struct Of<I> {
 }
 
 impl<I> Of<I> {
-    /// Emits chunks of `size` items (`Vec<T>` events) instead of single items.
+    /// Emits chunks of `size` items ([`Chunk<T>`](super::Chunk) events) instead of single items.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
     }

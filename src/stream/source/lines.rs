@@ -111,7 +111,7 @@ impl<D> FileLines<D> {
         }
     }
 
-    /// Emits chunks of `size` items (`Vec<D>` events) instead of single items.
+    /// Emits chunks of `size` items ([`Chunk<D>`](super::Chunk) events, each line with its position) instead of single items.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
     }

@@ -292,7 +292,7 @@ pub trait AsyncResultExt: TryFuture + Sized {
 
     /// On success, continues with the future `f` returns for the value; an error passes
     /// through and `f` is not called. The error types of both steps must match (use
-    /// [`map_err`](Self::map_err) first when they do not).
+    /// [`map_error`](Self::map_error) first when they do not).
     ///
     /// # Examples
     ///

@@ -205,7 +205,7 @@
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
-//! [`CountExt`](units::CountExt) read like the seed's examples: `30.seconds()`, `4.mb()`,
+//! [`CountExt`](units::CountExt) read like prose: `30.seconds()`, `4.mb()`,
 //! `1000.rows()`.
 //!
 //! # Feature flags
@@ -246,7 +246,7 @@ pub mod prelude {
     };
     pub use crate::error::{BoxError, ConfigError, TaskError};
     pub use crate::message::{Envelope, MessageBuilderExt, MessageBus, MessageKind};
-    pub use crate::operators::DataflowExt;
+    pub use crate::operators::{DataflowExt, TryDataflowExt};
     pub use crate::orchestra::{
         ExecutionStats, FailureStrategy, Orchestra, OrchestraError, OrchestratorBuilder, Runtime,
         RuntimeBuilder, TaskOrchestrator, TaskRelationships,

@@ -134,7 +134,7 @@ impl fmt::Display for Summary {
     ///
     /// ```text
     /// 3 in, 2 out, 1 error, 0 skipped, 2 values and 0 errors collected in 1.500s (2.0 items/s)
-    /// 1114 chunks (1113442 rows) in, 1114 out, 0 errors, 0 skipped, 0 values and 5 errors collected in 1.000s (1.11 M rows/s, 1114 chunks/s)
+    /// 1116 in (1114 chunks, 1113444 rows), 1114 out, 2 errors, 0 skipped, 0 values and 5 errors collected in 1.000s (1.11 M rows/s, 1114 chunks/s)
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = if self.row_unit.is_empty() {
@@ -145,8 +145,9 @@ impl fmt::Display for Summary {
         if self.chunks > 0 {
             write!(
                 f,
-                "{} ({} {unit}) in, ",
-                plural(self.items_in, "chunk", "chunks"),
+                "{} in ({}, {} {unit}), ",
+                self.items_in,
+                plural(self.chunks, "chunk", "chunks"),
                 self.rows_in
             )?;
         } else {
@@ -181,7 +182,7 @@ impl fmt::Display for Summary {
                 f,
                 "{} {unit}/s, {} chunks/s)",
                 Rate(self.rows_per_second()),
-                Rate(self.throughput())
+                Rate(per_second(self.chunks, self.duration))
             )?;
         } else {
             write!(f, "{} {unit}/s)", Rate(self.throughput()))?;
@@ -338,7 +339,7 @@ mod tests {
         };
         assert_eq!(
             s.to_string(),
-            "1114 chunks (1113442 rows) in, 1114 out, 0 errors, 0 skipped, 0 values and \
+            "1114 in (1114 chunks, 1113442 rows), 1114 out, 0 errors, 0 skipped, 0 values and \
              0 errors collected in 1.000s (1.11 M rows/s, 1114 chunks/s)"
         );
         assert_eq!(s.throughput(), 1114.0);

@@ -8,6 +8,9 @@
 
 use futures::Stream;
 
+mod chain;
+pub use chain::TryDataflowExt;
+
 // region: chunk (modules)
 mod accessors;
 mod chunks;
@@ -62,6 +65,24 @@ pub use par_map_unordered::ParMapUnordered;
 // endregion: par_map (modules)
 
 /// Dataflow operators on every [`Stream`].
+///
+/// | concept | methods | what for |
+/// |---|---|---|
+/// | batching | [`chunked`](Self::chunked), [`chunked_timeout`](Self::chunked_timeout), [`chunked_weighted`](Self::chunked_weighted) | batches by count, by count or time, by weight (bytes) |
+/// | windows | [`event_time_window`](Self::event_time_window), [`processing_time_window`](Self::processing_time_window), [`count_window`](Self::count_window), [`key_by`](Self::key_by) | tumbling, sliding and session windows (Flink's semantics), per key; aggregate with `fold_windows`, `reduce_windows`, `aggregate_windows` |
+/// | ordering | [`order_by_timestamp`](Self::order_by_timestamp), [`reorder_by_id`](Self::reorder_by_id), [`detect_gaps`](Self::detect_gaps), [`sort_bounded`](Self::sort_bounded), [`sort_chunks`](Self::sort_chunks) | put late or shuffled items back in order, report gaps |
+/// | parallel | [`par_map`](Self::par_map), [`par_map_unordered`](Self::par_map_unordered), [`par_map_blocking`](Self::par_map_blocking) | async calls `n` at a time (in input or completion order), CPU work on threads |
+/// | per item | [`timeout_each`](Self::timeout_each), [`retry_each`](Self::retry_each), [`rate_limit`](Self::rate_limit) | bound each wait, retry each failure, pace calls |
+/// | errors | [`skip_errors`](Self::skip_errors), [`stop_on_error`](Self::stop_on_error), [`partition_errors`](Self::partition_errors) | on a stream of `Result`s: count and drop, stop at the first, or hand each to a closure |
+/// | progress | [`inspect_progress`](Self::inspect_progress), [`inspect_progress_bytes`](Self::inspect_progress_bytes), `progress_bar` (feature `progress`) | report counts, rates and bytes as items pass |
+///
+/// Every operator holds a bounded amount of state and pulls from upstream only as fast as
+/// downstream consumes. Closures come last in every argument list, as in `futures`. An
+/// operator whose arguments can be invalid (a zero size or duration) returns
+/// `Result<_, ConfigError>`; [`TryDataflowExt`] gives the same operators on that `Result`,
+/// so a pipeline needs one `?` for its configuration, after its last fallible stage. The
+/// names never clash with `futures::StreamExt`, `futures::TryStreamExt` or
+/// `tokio_stream::StreamExt`, so all of them can be in scope at once.
 pub trait DataflowExt: Stream {
     // region: chunk (methods)
     /// Groups items into chunks of exactly `size` items; the last chunk holds the rest.
@@ -1103,9 +1124,6 @@ pub trait DataflowExt: Stream {
     /// in, emitted, out of order (behind the largest timestamp seen), late and forced out
     /// early; [`watermark()`](sequence::OrderByTimestamp::watermark) the current watermark.
     ///
-    /// Seed name: `TimestampSequence` (`order_by_timestamp`, `handle_late_arrival`,
-    /// `out_of_order_count`, `late_arrival_count`).
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) when
@@ -1150,6 +1168,7 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "TimestampSequence")]
+    #[doc(alias = "handle_late_arrival")]
     fn order_by_timestamp<F>(
         self,
         max_out_of_orderness: i64,
@@ -1171,8 +1190,6 @@ pub trait DataflowExt: Stream {
     /// first with [`order_by_timestamp`](DataflowExt::order_by_timestamp)). Holds at most
     /// one element (the one after a gap marker). [`counts()`](sequence::DetectGaps::counts)
     /// reports elements in, emitted and gaps.
-    ///
-    /// Seed name: `TimestampSequence::detect_gaps`.
     ///
     /// # Errors
     ///
@@ -1199,6 +1216,7 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
+    #[doc(alias = "TimestampSequence")]
     fn detect_gaps<F>(
         self,
         threshold: i64,
@@ -1231,8 +1249,6 @@ pub trait DataflowExt: Stream {
     /// right after a gap marker caused by an overflow it holds one more, emitted next.
     /// [`counts()`](sequence::ReorderById::counts) reports elements in, emitted, out of
     /// order, gaps, missing ids, duplicates and already-passed elements.
-    ///
-    /// Seed name: `IdSequence`.
     ///
     /// # Errors
     ///
@@ -1315,8 +1331,6 @@ pub trait DataflowExt: Stream {
     /// emitted in order. Holds at most `buffer` elements;
     /// [`counts()`](sequence::SortBounded::counts) reports elements in and emitted.
     ///
-    /// Seed name: `ComparatorSequence`.
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero. If
@@ -1364,8 +1378,6 @@ pub trait DataflowExt: Stream {
     /// in a `map`. Holds at most `size` elements; [`counts()`](sequence::SortChunks::counts)
     /// reports elements in and emitted.
     ///
-    /// Seed name: `ComparatorSequence`.
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero. If `cmp`
@@ -1391,6 +1403,7 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
+    #[doc(alias = "ComparatorSequence")]
     fn sort_chunks<C>(
         self,
         size: impl Into<crate::units::Count>,

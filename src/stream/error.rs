@@ -244,7 +244,14 @@ impl fmt::Display for EventError {
             (EventErrorKind::Source(_), _) | (_, None) => f.write_str(": ")?,
             (_, Some(at)) => write!(f, " at {at}: ")?,
         }
-        match &self.0.kind {
+        fmt::Display::fmt(&self.0.kind, f)
+    }
+}
+
+impl fmt::Display for EventErrorKind {
+    /// What failed, without the event's id and position.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventErrorKind::Source(e) => write!(f, "{e}"),
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),
             EventErrorKind::Panicked { message } => write!(f, "receiver panicked: {message}"),

@@ -201,3 +201,24 @@ async fn future_extensions_with_every_prelude_in_scope() -> Result<(), Error> {
     assert_eq!(r, 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_pipeline_of_operators_needs_one_question_mark() -> Result<(), Error> {
+    let n = |k: u64| stream::iter(0..k);
+    let ordered = n(20)
+        .rate_limit(10.messages(), 1.seconds())
+        .par_map(4, |x| async move { x * 2 })
+        .timeout_each(5.seconds())
+        .chunked(5.rows())
+        .inspect_progress(2, |_| {})?;
+    assert_eq!(count(ordered).await, 4);
+    // The first invalid setting wins and nothing is built.
+    let err = n(3).chunked(0).par_map(0, |x| async move { x }).err();
+    assert_eq!(
+        err,
+        Some(ConfigError::Zero {
+            setting: "chunk size"
+        })
+    );
+    Ok(())
+}

@@ -35,7 +35,7 @@ async fn a_chunked_pipeline_counts_rows_and_chunks_apart() {
     assert_eq!(summary.row_unit, "rows");
     assert_eq!(
         counts(&summary),
-        "3 chunks (2500 rows) in, 3 out, 0 errors, 0 skipped, 0 values and 0 errors collected"
+        "3 in (3 chunks, 2500 rows), 3 out, 0 errors, 0 skipped, 0 values and 0 errors collected"
     );
     assert!(summary.to_string().contains(" rows/s, "));
     assert!(summary.to_string().ends_with(" chunks/s)"));

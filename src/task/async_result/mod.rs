@@ -471,7 +471,7 @@ pub trait IntoAsyncResult {
     fn into_async_result(self) -> Self::Future;
 }
 
-/// Awaits any future and hands its output to a handler, in one call: the seed's
+/// Awaits any future and hands its output to a handler, in one call: the
 /// `.await_result(|result| match result { .. })` pattern.
 ///
 /// `fut.await_result(handler).await` equals `handler(fut.await)`; on a fallible future

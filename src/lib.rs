@@ -113,6 +113,34 @@
 //! # }
 //! ```
 //!
+//! A pipeline of operators needs one `?` for its configuration: each operator that can
+//! be misconfigured returns a `Result`, and [`TryDataflowExt`](operators::TryDataflowExt)
+//! gives the next operator on that `Result`. Five stages and a summary:
+//!
+//! ```
+//! use futures::{StreamExt, stream};
+//! use sweet_async::prelude::*;
+//!
+//! async fn price(order: u32) -> Result<u64, std::io::Error> {
+//!     Ok(u64::from(order) * 250)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), ConfigError> {
+//! let mut reports = 0;
+//! let (batches, summary) = stream::iter(1..=1000_u32)
+//!     .rate_limit(500.messages(), 1.seconds())      // 1: pace the pricing service
+//!     .par_map(8, price)                            // 2: eight calls at once, in order
+//!     .timeout_each(5.seconds())                    // 3: report a stalled call
+//!     .chunked_timeout(100.rows(), 1.seconds())     // 4: batches for the database
+//!     .inspect_progress(5, |_| reports += 1)?       // 5: progress; the one `?`
+//!     .collect_vec()
+//!     .await;
+//! assert_eq!((batches.len(), summary.items_in, reports), (10, 10, 3));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Orchestration
 //!
 //! An [`Orchestra`](orchestra::Orchestra) runs many tasks as a DAG: tasks registered by
@@ -257,8 +285,8 @@ pub mod prelude {
     };
     pub use crate::task::{
         AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
-        CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority, TaskContext,
-        TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
+        CancellationResult, CancellationToken, IntoAsyncResult, MissingDependency,
+        RankableByPriority, TaskContext, TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

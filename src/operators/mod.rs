@@ -171,6 +171,8 @@ pub trait DataflowExt: Stream {
     ///
     /// The partial chunk lives in the stream, not in the `next()` future: dropping a
     /// `next()` (in `select!`, on a timeout) loses nothing.
+    /// To recover it from a stream already polled (say, at shutdown), call
+    /// [`ChunksTimeout::take_buffered`].
     ///
     /// # Errors
     ///

@@ -207,3 +207,19 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_partial_chunk_of_a_polled_stream_can_be_taken_out() {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+    let mut s = Box::pin(rx.chunked_timeout(10, ms(100)).unwrap());
+    tx.unbounded_send(1).unwrap();
+    tx.unbounded_send(2).unwrap();
+    assert!(futures::poll!(s.next()).is_pending());
+    assert_eq!(s.as_mut().take_buffered(), [1, 2]);
+    assert_eq!(s.buffered_items(), 0);
+    // The stream goes on: the next chunk has its own clock and never repeats 1 and 2.
+    tx.unbounded_send(3).unwrap();
+    drop(tx);
+    assert_eq!(s.next().await, Some(vec![3]));
+    assert_eq!(s.next().await, None);
+}

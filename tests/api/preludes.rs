@@ -119,6 +119,18 @@ async fn stream_operators_with_every_prelude_in_scope() -> Result<(), Error> {
         4
     );
     assert_eq!(count(n(4).par_map_blocking(2, |x| x)?).await, 4);
+    let flat = all(n(4).try_par_map(
+        2,
+        |x| async move { if x == 2 { Err("two") } else { Ok(x) } },
+    )?)
+    .await;
+    assert_eq!(flat.iter().filter(|r| r.is_ok()).count(), 3);
+    assert_eq!(
+        flat[2].as_ref().unwrap_err().to_string(),
+        "task failed: two"
+    );
+    let flat = n(4).try_par_map_unordered(2, |x| async move { Ok::<_, String>(x) })?;
+    assert_eq!(count(flat).await, 4);
     Ok(())
 }
 

@@ -829,6 +829,7 @@ pub trait DataflowExt: Stream {
     ///         }
     ///         WindowEvent::Late(r) => eprintln!("late reading at {} ms", r.ts_ms),
     ///         WindowEvent::Error(e) => eprintln!("window stream failed: {e}"),
+    ///         _ => {} // the enum is `#[non_exhaustive]`
     ///     }
     /// }
     /// assert_eq!(report, vec![

@@ -28,6 +28,7 @@ const READ_SIZE: usize = 64 * 1024;
 
 /// What separates the items of a text file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Delimiter {
     /// `\n`, with a `\r` before it removed too (CRLF files).
     #[default]

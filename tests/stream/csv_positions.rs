@@ -162,3 +162,39 @@ async fn an_error_line_states_its_position_once() {
         ]
     );
 }
+
+#[tokio::test]
+async fn positions_stay_true_across_a_large_crlf_file_with_blank_lines() {
+    // Over 2 MB, so the reader's kept bytes are dropped and refilled several times.
+    let mut text = String::from("a,b\r\n");
+    let mut expected = Vec::new();
+    let mut line = 2;
+    for i in 0..250_000_u64 {
+        if i % 997 == 0 {
+            text.push_str("\r\n");
+            line += 1;
+        }
+        expected.push((line, text.len() as u64));
+        text.push_str(&format!("row-{i},{}\r\n", i % 10));
+        line += 1;
+    }
+    assert!(text.len() > 2 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    std::fs::write(&path, &text).unwrap();
+    let positions: Vec<(u64, u64)> = AsyncTask::emits::<RawRecord>()
+        .sender(csv_records(&path).into_chunks(1000.rows()))
+        .map(|item| {
+            let chunk = item.unwrap().into_data();
+            chunk
+                .positions()
+                .iter()
+                .map(|p| (p.line(), p.byte()))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .await
+        .concat();
+    assert_eq!(positions.len(), expected.len());
+    assert_eq!(positions, expected);
+}

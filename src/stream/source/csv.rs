@@ -749,6 +749,10 @@ fn read_all<R>(
     }
 }
 
+/// Bytes a [`Tap`] keeps before it drops those no record needs any more: at most this
+/// plus the reader's read-ahead and the current batch are held.
+const FORGET_AT: usize = 1 << 20;
+
 /// The file as the `csv` reader reads it, with the bytes since the last batch kept, so
 /// that a record's true start can be found.
 ///
@@ -795,13 +799,16 @@ impl Tap {
         Position::new(line, byte)
     }
 
-    /// Drops the bytes before `byte`.
+    /// Drops the bytes before `byte` once they add up to [`FORGET_AT`], so that only a
+    /// short tail (the reader's read-ahead) is moved, rarely.
     fn forget_before(&mut self, byte: u64) {
         let n = usize::try_from(byte.saturating_sub(self.base))
             .unwrap_or(usize::MAX)
             .min(self.kept.len());
-        self.kept.drain(..n);
-        self.base += n as u64;
+        if n >= FORGET_AT {
+            self.kept.drain(..n);
+            self.base += n as u64;
+        }
     }
 }
 

@@ -238,6 +238,9 @@
 //!
 //! # Feature flags
 //!
+//! - `csv` (on by default): the CSV sources [`csv_file`](stream::source::csv_file) and
+//!   [`csv_records`](stream::source::csv_records), with the `csv` crate and `serde`;
+//!   `default-features = false` builds without either.
 //! - `memory-tracking` (off by default): per-task memory metrics through
 //!   [`TrackingAllocator`](task::metrics::TrackingAllocator), which you install as the
 //!   global allocator. It holds the crate's only `unsafe` code.

@@ -16,6 +16,7 @@
 
 mod chunk;
 mod chunks;
+#[cfg(feature = "csv")]
 mod csv;
 mod iter;
 mod lines;
@@ -35,6 +36,8 @@ use crate::units::Count;
 
 pub use self::chunk::Chunk;
 pub use self::chunks::{Chunked, ChunkedSource};
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub use self::csv::{CsvFile, CsvSource, RawRecord, csv_file, csv_records};
 pub use self::iter::{Of, OfSource, of};
 pub use self::lines::{Delimiter, FileLines, LineData, LinesSource, of_file};

@@ -1,4 +1,4 @@
-//! `chunks` and `chunks_timeout` against their peers (`futures` `chunks`/`ready_chunks`,
+//! `chunked` and `chunked_timeout` against their peers (`futures` `chunks`/`ready_chunks`,
 //! `tokio-stream` `chunks_timeout`) and a plain loop building `Vec`s, in one run.
 //!
 //! Input: 1M `u64` from `futures::stream::iter`, chunks of 1000 (and of 16, where the
@@ -52,7 +52,7 @@ fn bench_chunks(c: &mut Criterion) {
         let mut g = c.benchmark_group(&group);
         g.bench_function("sweet_async_chunks", |b| {
             b.iter(|| {
-                let s = DataflowExt::chunks(stream::iter(0..N), size).unwrap();
+                let s = DataflowExt::chunked(stream::iter(0..N), size).unwrap();
                 futures::executor::block_on(drain(s))
             })
         });
@@ -80,7 +80,7 @@ fn bench_chunks_timeout(c: &mut Criterion) {
         g.bench_function("sweet_async_chunks_timeout", |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let s = stream::iter(0..N).chunks_timeout(size, LONG).unwrap();
+                    let s = stream::iter(0..N).chunked_timeout(size, LONG).unwrap();
                     drain(Box::pin(s)).await
                 })
             })

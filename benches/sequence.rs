@@ -44,7 +44,7 @@ fn shuffled_packets() -> Vec<Packet> {
 /// Ours: the stream operator, driven to the end on the current thread.
 fn ours_reorder(data: Vec<Packet>) -> (u64, u64) {
     futures::executor::block_on(async {
-        let mut s = stream::iter(data).reorder_by_id(|p| p.id, 64).unwrap();
+        let mut s = stream::iter(data).reorder_by_id(64, |p| p.id).unwrap();
         let (mut sum, mut other) = (0_u64, 0_u64);
         while let Some(out) = s.next().await {
             match out {
@@ -131,7 +131,7 @@ fn jittered_events() -> Vec<Event> {
 
 fn ours_order(data: Vec<Event>) -> (u64, u64) {
     futures::executor::block_on(async {
-        let mut s = stream::iter(data).order_by_timestamp(|e| e.ts, 50).unwrap();
+        let mut s = stream::iter(data).order_by_timestamp(50, |e| e.ts).unwrap();
         let (mut sum, mut late) = (0_u64, 0_u64);
         while let Some(out) = s.next().await {
             match out {

@@ -1,5 +1,5 @@
 //! Event-time tumbling windows (a sum and a count per window) over 1M readings with slightly
-//! out-of-order timestamps: `event_time_window(..).fold(..)` against a plain single-threaded
+//! out-of-order timestamps: `event_time_window(..).fold_windows(..)` against a plain single-threaded
 //! loop computing the same windows from the same `Vec`, in one run.
 //!
 //! Run: `cargo bench --bench window`. The ratios print at the end.
@@ -50,7 +50,7 @@ fn ours(data: &[Reading]) -> Sums {
             |r| r.ts,
         )
         .unwrap()
-        .fold((0.0f64, 0u64), |(sum, n), r| (sum + r.value, n + 1));
+        .fold_windows((0.0f64, 0u64), |(sum, n), r| (sum + r.value, n + 1));
     futures::executor::block_on(
         windows
             .filter_map(|e| async move {

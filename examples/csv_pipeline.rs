@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 use sweet_async::prelude::*;
+use sweet_async::stream::Position;
 use sweet_async::stream::source::csv_file;
 
 /// One row of the file.
@@ -94,9 +95,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let totals = shared.clone();
                 async move {
                     let mut local: HashMap<String, SymbolStats> = HashMap::new();
-                    for trade in chunk.data() {
+                    for (position, trade) in chunk.data.iter_located() {
                         if trade.price <= 0.0 {
-                            collector.collect_error(trade.trade_id, "non-positive price");
+                            // Named by the row's own line, not the chunk's first.
+                            let at = position.unwrap_or(Position::new(0, 0));
+                            collector.collect_error_at(trade.trade_id, at, "non-positive price");
                             continue;
                         }
                         local.entry(trade.symbol.clone()).or_default().add(trade);
@@ -145,16 +148,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("bad rows: {}", bad_rows.len());
     for e in bad_rows.iter().take(3) {
-        match &e.key {
-            Some(trade_id) => println!("  trade #{trade_id}: {}", e.error),
-            None => println!("  {}", e.error),
+        let line = e.error.position().map_or(0, |p| p.line());
+        match (e.error.source_error(), &e.key) {
+            // A source error names its file, line and byte itself.
+            (Some(source), _) => println!("  {source}"),
+            (None, Some(trade_id)) => {
+                println!("  line {line}, trade #{trade_id}: {}", e.error.kind())
+            }
+            (None, None) => println!("  line {line}: {}", e.error.kind()),
         }
     }
     println!("\nsummary: {summary}");
     println!(
-        "rows: {rows_ok} aggregated in {:.2?}: {:.0} rows/s, {:.1} MB/s",
+        "rows: {} read, {rows_ok} aggregated in {:.2?} ({:.1} MB/s)",
+        summary.rows_in,
         elapsed,
-        rows_ok as f64 / elapsed.as_secs_f64(),
         bytes as f64 / 1e6 / elapsed.as_secs_f64()
     );
     Ok(())

@@ -2,6 +2,80 @@
 //!
 //! Both are `#[non_exhaustive]`: match with a wildcard arm so new variants are not a
 //! breaking change.
+//!
+//! Every public error type of this crate implements [`std::error::Error`] + `Send` +
+//! `Sync` + `'static` (generic ones whenever their parts do), so `?` converts it into
+//! `Box<dyn Error + Send + Sync>` or `anyhow::Error`. [`TaskError<E>`] does so for every
+//! work error `E` that is `Debug + Display + Send + Sync + 'static`: the default
+//! [`BoxError`], `std::io::Error`, your own types, `String`, `&'static str` and
+//! `anyhow::Error` alike.
+//!
+//! A task's future resolves to a [`TaskResult`](crate::task::TaskResult) (the outcome
+//! plus attempts, timing and metrics); for `?`, await
+//! [`into_result()`](crate::task::TaskFuture::into_result), which resolves to a plain
+//! `Result<T, TaskError<E>>`:
+//!
+//! ```
+//! use sweet_async::prelude::*;
+//! use sweet_async::stream::source::of;
+//!
+//! type Error = Box<dyn std::error::Error + Send + Sync>;
+//!
+//! async fn load(id: u32) -> Result<u32, BoxError> {
+//!     if id == 0 { Err("id 0 does not exist".into()) } else { Ok(id * 10) }
+//! }
+//!
+//! async fn pipeline() -> Result<u32, Error> {
+//!     let strategy = ReceiverStrategy::parallel(4)?;              // ConfigError
+//!     let value = AsyncTask::to::<u32>()
+//!         .retry(2)
+//!         .run(|| load(7))
+//!         .into_result()
+//!         .await?;                                                 // TaskError<BoxError>
+//!     let summary = AsyncTask::emits::<u32>()
+//!         .sender(of([value]))
+//!         .receiver(strategy, |e, _: Collector<(), ()>| async move { Ok::<_, BoxError>(e.data) })
+//!         .await_final_event(|summary, _| summary)
+//!         .await;
+//!     Ok(value + summary.items_out as u32)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(pipeline().await.unwrap(), 71);
+//! let err = AsyncTask::to::<u32>().run(|| load(0)).into_result().await.unwrap_err();
+//! let boxed: Error = err.into();
+//! assert_eq!(boxed.to_string(), "task failed: id 0 does not exist");
+//! # }
+//! ```
+//!
+//! The same with `anyhow`, and work errors that are not `Error` types themselves:
+//!
+//! ```
+//! use sweet_async::prelude::*;
+//!
+//! async fn fetch(key: &str) -> Result<String, String> {
+//!     Err(format!("no value for {key}"))
+//! }
+//!
+//! async fn report() -> anyhow::Result<String> {
+//!     let name = AsyncTask::to::<String>()
+//!         .run(|| async { Ok::<_, anyhow::Error>("ada".to_owned()) })
+//!         .into_result()
+//!         .await?;                                     // TaskError<anyhow::Error>
+//!     let value = AsyncTask::to::<String>()
+//!         .run(|| fetch("colour"))
+//!         .into_result()
+//!         .await?;                                     // TaskError<String>
+//!     Ok(format!("{name}: {value}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let err = report().await.unwrap_err();
+//! assert_eq!(err.to_string(), "task failed: no value for colour");
+//! # }
+//! ```
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -151,18 +225,48 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
     }
 }
 
+/// `TaskError<E>` is an [`Error`](std::error::Error) for every work error a task can have
+/// (anything `Debug + Display`: [`BoxError`], `std::io::Error`, your own error types,
+/// `String`, `&'static str`, `anyhow::Error`), so `?` converts it into
+/// `Box<dyn Error + Send + Sync>` or `anyhow::Error` whatever `E` is.
+///
+/// [`source`](std::error::Error::source) walks from [`RetriesExhausted`](TaskError::RetriesExhausted)
+/// to the last attempt's error and from [`Config`](TaskError::Config) to the
+/// [`ConfigError`]. From [`Failed`](TaskError::Failed) it reaches the work error when that
+/// is a boxed error ([`BoxError`], `Box<dyn Error + Send>`, `Box<dyn Error>`) or a
+/// `std::io::Error`; other work errors are named in the message, and
+/// [`user_error`](TaskError::user_error) hands them over typed.
 impl<E> StdError for TaskError<E>
 where
-    E: StdError + 'static,
+    E: fmt::Debug + fmt::Display + 'static,
 {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            TaskError::Failed(e) => Some(e),
+            TaskError::Failed(e) => work_error_source(e),
             TaskError::RetriesExhausted { last, .. } => Some(last.as_ref()),
             TaskError::Config(c) => Some(c),
             _ => None,
         }
     }
+}
+
+/// The work error as an `Error` trait object, for the types that can be seen as one
+/// without knowing `E` is an `Error` (boxed errors and `io::Error`).
+pub(crate) fn work_error_source<E: 'static>(e: &E) -> Option<&(dyn StdError + 'static)> {
+    let any: &dyn std::any::Any = e;
+    if let Some(b) = any.downcast_ref::<BoxError>() {
+        return Some(&**b);
+    }
+    if let Some(b) = any.downcast_ref::<Box<dyn StdError + Send + 'static>>() {
+        return Some(&**b);
+    }
+    if let Some(b) = any.downcast_ref::<Box<dyn StdError + 'static>>() {
+        return Some(&**b);
+    }
+    if let Some(io) = any.downcast_ref::<std::io::Error>() {
+        return Some(io);
+    }
+    None
 }
 
 impl<E> From<ConfigError> for TaskError<E> {
@@ -290,7 +394,7 @@ mod tests {
     impl Error for Io {}
 
     #[test]
-    fn source_chain_reaches_user_error() {
+    fn source_chain_reaches_the_last_attempt() {
         let err: TaskError<Io> = TaskError::RetriesExhausted {
             attempts: 3,
             last: Box::new(TaskError::Failed(Io)),
@@ -301,8 +405,37 @@ mod tests {
         );
         let first = err.source().unwrap();
         assert_eq!(first.to_string(), "task failed: disk on fire");
-        assert_eq!(first.source().unwrap().to_string(), "disk on fire");
+        // A concrete work error is named in the message and handed over typed.
+        assert!(first.source().is_none());
         assert!(err.user_error().is_some());
+    }
+
+    #[test]
+    fn source_reaches_boxed_and_io_work_errors() {
+        let boxed: TaskError = TaskError::Failed(Box::new(Io));
+        assert_eq!(boxed.source().unwrap().to_string(), "disk on fire");
+        let io: TaskError<std::io::Error> =
+            TaskError::Failed(std::io::Error::other("disk on fire"));
+        assert_eq!(io.source().unwrap().to_string(), "disk on fire");
+        let text: TaskError<&str> = TaskError::Failed("bad row");
+        assert!(text.source().is_none());
+        assert_eq!(text.to_string(), "task failed: bad row");
+    }
+
+    fn is_error<E: Error + Send + Sync + 'static>(_: &E) {}
+
+    #[test]
+    fn every_work_error_type_makes_an_error() {
+        is_error(&TaskError::<BoxError>::DeadlineExceeded);
+        is_error(&TaskError::<String>::DeadlineExceeded);
+        is_error(&TaskError::<&'static str>::DeadlineExceeded);
+        is_error(&TaskError::<Io>::DeadlineExceeded);
+        is_error(&TaskError::<std::convert::Infallible>::DeadlineExceeded);
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(TaskError::<BoxError>::NoRuntime);
+        assert_eq!(
+            boxed.to_string(),
+            "no tokio runtime is running on this thread"
+        );
     }
 
     #[test]

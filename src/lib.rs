@@ -14,7 +14,7 @@
 //!   a backpressure-aware `Stream` of events; a receiver stage and
 //!   [`await_final_event`](collect::FinalEvent::await_final_event) finish the pipeline.
 //! - **Extension traits** over the `futures` ecosystem: [`AsyncResultExt`](task::AsyncResultExt)
-//!   adds `map`, `and_then`, `or_else`, `recover`... to every `TryFuture`.
+//!   adds `map_value`, `then_ok`, `then_err`, `recover`... to every `TryFuture`.
 //!
 //! ## A first task
 //!
@@ -103,12 +103,40 @@
 //! let trades = [(1, 10.0), (3, 11.0), (2, 9.5), (7, 12.0), (9, 12.5)];
 //! let sums: Vec<(i64, f64)> = stream::iter(trades)
 //!     .event_time_window(Tumbling::event_time(5).out_of_orderness(2), |t| t.0)?
-//!     .fold(0.0, |sum, t| sum + t.1)
+//!     .fold_windows(0.0, |sum, t| sum + t.1)
 //!     .filter_map(|event| async move { event.into_window() })
 //!     .map(|w| (w.start, w.value))
 //!     .collect()
 //!     .await;
 //! assert_eq!(sums, [(0, 30.5), (5, 24.5)]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A pipeline of operators needs one `?` for its configuration: each operator that can
+//! be misconfigured returns a `Result`, and [`TryDataflowExt`](operators::TryDataflowExt)
+//! gives the next operator on that `Result`. Five stages and a summary:
+//!
+//! ```
+//! use futures::{StreamExt, stream};
+//! use sweet_async::prelude::*;
+//!
+//! async fn price(order: u32) -> Result<u64, std::io::Error> {
+//!     Ok(u64::from(order) * 250)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), ConfigError> {
+//! let mut reports = 0;
+//! let (batches, summary) = stream::iter(1..=1000_u32)
+//!     .rate_limit(500.messages(), 1.seconds())      // 1: pace the pricing service
+//!     .par_map(8, price)                            // 2: eight calls at once, in order
+//!     .timeout_each(5.seconds())                    // 3: report a stalled call
+//!     .chunked_timeout(100.rows(), 1.seconds())     // 4: batches for the database
+//!     .inspect_progress(5, |_| reports += 1)?       // 5: progress; the one `?`
+//!     .collect_vec()
+//!     .await;
+//! assert_eq!((batches.len(), summary.items_in, reports), (10, 10, 3));
 //! # Ok(())
 //! # }
 //! ```
@@ -205,11 +233,14 @@
 //! ## Units
 //!
 //! [`TimeExt`](units::TimeExt), [`SizeExt`](units::SizeExt) and
-//! [`CountExt`](units::CountExt) read like the seed's examples: `30.seconds()`, `4.mb()`,
+//! [`CountExt`](units::CountExt) read like prose: `30.seconds()`, `4.mb()`,
 //! `1000.rows()`.
 //!
 //! # Feature flags
 //!
+//! - `csv` (on by default): the CSV sources [`csv_file`](stream::source::csv_file) and
+//!   [`csv_records`](stream::source::csv_records), with the `csv` crate and `serde`;
+//!   `default-features = false` builds without either.
 //! - `memory-tracking` (off by default): per-task memory metrics through
 //!   [`TrackingAllocator`](task::metrics::TrackingAllocator), which you install as the
 //!   global allocator. It holds the crate's only `unsafe` code.
@@ -246,7 +277,7 @@ pub mod prelude {
     };
     pub use crate::error::{BoxError, ConfigError, TaskError};
     pub use crate::message::{Envelope, MessageBuilderExt, MessageBus, MessageKind};
-    pub use crate::operators::DataflowExt;
+    pub use crate::operators::{DataflowExt, TryDataflowExt};
     pub use crate::orchestra::{
         ExecutionStats, FailureStrategy, Orchestra, OrchestraError, OrchestratorBuilder, Runtime,
         RuntimeBuilder, TaskOrchestrator, TaskRelationships,
@@ -257,8 +288,8 @@ pub mod prelude {
     };
     pub use crate::task::{
         AsyncResultExt, AsyncTask, AsyncTaskBuilder, AwaitResult, CancellationLevel,
-        CancellationResult, IntoAsyncResult, MissingDependency, RankableByPriority, TaskContext,
-        TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
+        CancellationResult, CancellationToken, IntoAsyncResult, MissingDependency,
+        RankableByPriority, TaskContext, TaskHandle, TaskId, TaskPriority, TaskResult, TaskStatus,
     };
     pub use crate::units::{Count, CountExt, SizeExt, TimeExt};
 }

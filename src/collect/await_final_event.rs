@@ -12,7 +12,12 @@ use crate::collect::outcome::{Collected, Outcome};
 use crate::collect::receiver::Received;
 use crate::collect::summary::{Summary, Tally};
 
-type CollectedOf<I> = Collected<<I as Outcome>::Key, <I as Outcome>::Value, <I as Outcome>::Output>;
+type CollectedOf<I> = Collected<
+    <I as Outcome>::Key,
+    <I as Outcome>::Value,
+    <I as Outcome>::Output,
+    <I as Outcome>::Late,
+>;
 
 pin_project! {
     /// The future returned by
@@ -64,18 +69,22 @@ where
         let mut stream = this.stream.as_mut();
         let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
             match item.into_received() {
-                Received::Output(r) => {
+                Ok(Received::Output(r)) => {
                     tally.out += 1;
                     collected.push_output(r);
                 }
-                Received::Failed(e) => {
+                Ok(Received::Failed(e)) => {
                     tally.errors += 1;
                     collected.push_error(e);
                 }
-                Received::Collected(batch) => {
+                Ok(Received::Collected(batch)) => {
                     tally.values += (batch.items.len() + batch.keyed.len()) as u64;
                     tally.collected_errors += batch.errors.len() as u64;
                     collected.absorb(*batch);
+                }
+                Err(late) => {
+                    tally.late += 1;
+                    collected.push_late(late);
                 }
             }
         });

@@ -57,6 +57,21 @@ pub struct KeyedError<K> {
     pub error: EventError,
 }
 
+impl<K: fmt::Debug> fmt::Display for KeyedError<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key:?}: {}", self.error),
+            None => fmt::Display::fmt(&self.error, f),
+        }
+    }
+}
+
+impl<K: fmt::Debug> std::error::Error for KeyedError<K> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
+}
+
 pub(crate) struct Shared<K, V> {
     batch: Mutex<Batch<K, V>>,
     pending: AtomicUsize,
@@ -279,6 +294,51 @@ impl<K: Send + 'static, V: Send + 'static> Collector<K, V> {
     /// Keeps an error under `key`, with the current event's id and position.
     pub fn collect_error(&self, key: K, error: impl Into<BoxError>) {
         let error = EventError::from_receiver(self.event, self.position, error.into());
+        self.with(|b| {
+            b.errors.push(KeyedError {
+                key: Some(key),
+                error,
+            })
+        });
+    }
+
+    /// Keeps an error under `key`, with the current event's id and the position of the
+    /// row it is about: for a chunk, [`Chunk::position(i)`](crate::stream::source::Chunk::position)
+    /// names row `i`'s own line, where [`collect_error`](Self::collect_error) would name
+    /// the chunk's first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::stream::source::of_file;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("ids.txt");
+    /// # std::fs::write(&path, "1\n2\nx\n4\n")?;
+    /// let errors = AsyncTask::emits::<String>()
+    ///     .sender(of_file(&path).into_chunks(100.lines()))
+    ///     .receiver(ReceiverStrategy::Serial, |chunk, c: Collector<usize, u32>| async move {
+    ///         for (i, (position, line)) in chunk.data.iter_located().enumerate() {
+    ///             match (line.parse::<u32>(), position) {
+    ///                 (Ok(id), _) => c.collect_item(id),
+    ///                 (Err(e), Some(at)) => c.collect_error_at(i, at, e),
+    ///                 (Err(e), None) => c.collect_error(i, e),
+    ///             }
+    ///         }
+    ///         Ok::<_, BoxError>(())
+    ///     })
+    ///     .await_final_event(|_, collected| collected.into_parts().3)
+    ///     .await;
+    /// let position = errors[0].error.position().unwrap();
+    /// assert_eq!((position.line(), position.byte()), (3, 4));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn collect_error_at(&self, key: K, position: Position, error: impl Into<BoxError>) {
+        let error = EventError::from_receiver(self.event, Some(position), error.into());
         self.with(|b| {
             b.errors.push(KeyedError {
                 key: Some(key),

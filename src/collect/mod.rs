@@ -2,9 +2,10 @@
 //!
 //! - [`ReceiverExt::receiver`] processes events with at most `workers` in flight,
 //!   handing each call a [`Collector`] to keep values and errors;
-//! - [`FinalEvent::await_final_event`] drives any stream of events, results or
-//!   receiver items to its end and hands over the [`Collected`] values and errors with a
-//!   [`Summary`] (items in, out, errors, skipped, cancelled, duration, throughput);
+//! - [`FinalEvent::await_final_event`] drives any stream of events, results, receiver
+//!   items or window events to its end and hands over the [`Collected`] values, errors
+//!   and late elements with a [`Summary`] (items in, out, errors, skipped, late, chunks
+//!   and rows, cancelled, duration, throughput);
 //! - [`CollectExt`] collects any stream into a `Vec`, a keyed map, a fold, or values and
 //!   errors partitioned, each with its [`Summary`].
 //!
@@ -131,9 +132,14 @@ pub trait FinalEvent: Stream {
     ///
     /// `collected` holds the outputs (receiver `Ok` values, or the stream's `Ok` items),
     /// the values collectors kept (in order and keyed) and every error with its key.
-    /// `summary` counts items in, out, errors and skipped (`items_in == items_out +
-    /// errors + skipped`), values collected, whether a source was cancelled (the result
-    /// is then partial), the duration and the throughput.
+    /// `summary` counts items in, out, errors, skipped and late (`items_in == items_out +
+    /// errors + skipped + late`), chunks and the rows in them, values and errors
+    /// collected, whether a source was cancelled (the result is then partial), the
+    /// duration and the throughput.
+    ///
+    /// A window stream ends here too: its fired windows are the outputs, its late
+    /// elements are counted in [`Summary::late`] and kept in
+    /// [`Collected::late`], and a failure is an error.
     ///
     /// # Cancel safety
     ///
@@ -161,6 +167,33 @@ pub trait FinalEvent: Stream {
     /// assert_eq!((summary.items_in, summary.items_out, summary.errors), (3, 2, 1));
     /// # });
     /// ```
+    ///
+    /// A window pipeline, late elements counted:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::window::Tumbling;
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// // (timestamp, value); the reading at 1 comes after [0, 5) has fired.
+    /// let readings = stream::iter([(0, 1.0), (2, 3.0), (6, 2.0), (1, 9.0), (7, 4.0)]);
+    /// let (sums, late, summary) = readings
+    ///     .event_time_window(Tumbling::event_time(5), |r| r.0)?
+    ///     .fold_windows(0.0, |sum, r| sum + r.1)
+    ///     .await_final_event(|summary, mut collected| {
+    ///         let late = collected.take_late();
+    ///         let sums: Vec<f64> = collected.outputs().iter().map(|w| w.value).collect();
+    ///         (sums, late, summary)
+    ///     })
+    ///     .await;
+    /// assert_eq!(sums, [4.0, 6.0]);
+    /// assert_eq!(late, [(1, 9.0)]);
+    /// assert_eq!((summary.items_in, summary.items_out, summary.late), (3, 2, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
     fn await_final_event<F, U>(self, f: F) -> AwaitFinalEvent<Self, F>
     where
         Self: Sized,
@@ -171,6 +204,7 @@ pub trait FinalEvent: Stream {
                 <Self::Item as Outcome>::Key,
                 <Self::Item as Outcome>::Value,
                 <Self::Item as Outcome>::Output,
+                <Self::Item as Outcome>::Late,
             >,
         ) -> U,
     {

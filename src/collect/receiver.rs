@@ -27,6 +27,7 @@ const DRAIN_AT: usize = 1024;
 /// How many events a [`receiver`](crate::collect::ReceiverExt::receiver) processes at
 /// once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ReceiverStrategy {
     /// One event at a time, in order, polled inline (no task is spawned).
     #[default]
@@ -72,6 +73,7 @@ impl ReceiverStrategy {
 
 /// What a receiver stage yields.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Received<K, V, R> {
     /// An event was processed: the receiver closure's `Ok` value.
     Output(R),

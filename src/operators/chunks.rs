@@ -25,7 +25,7 @@ pub(crate) fn chunk_count(items: usize, size: NonZeroUsize) -> usize {
 }
 
 pin_project! {
-    /// Stream for [`DataflowExt::chunks`](super::DataflowExt::chunks).
+    /// Stream for [`DataflowExt::chunked`](super::DataflowExt::chunked).
     #[must_use = "streams do nothing unless polled"]
     #[derive(Debug)]
     pub struct Chunks<S: Stream> {

@@ -15,7 +15,7 @@ use super::chunks::{chunk_count, prealloc};
 use super::lazy_sleep::{LazySleep, deadline};
 
 pin_project! {
-    /// Stream for [`DataflowExt::chunks_timeout`](super::DataflowExt::chunks_timeout).
+    /// Stream for [`DataflowExt::chunked_timeout`](super::DataflowExt::chunked_timeout).
     #[must_use = "streams do nothing unless polled"]
     #[derive(Debug)]
     pub struct ChunksTimeout<S: Stream> {
@@ -60,8 +60,41 @@ impl<S: Stream> ChunksTimeout<S> {
     super::accessors::stream_accessors!(stream: S);
 
     /// The upstream stream and the items of the partial chunk not yet emitted.
+    ///
+    /// This consumes the stream, which a stream already polled cannot give up (it is
+    /// pinned: its timer must not move); take the partial chunk out of a pinned stream with
+    /// [`take_buffered`](Self::take_buffered).
     pub fn into_parts(self) -> (S, Vec<S::Item>) {
         (self.stream, self.items)
+    }
+
+    /// Takes the items of the partial chunk out of the stream, which stays usable: for a
+    /// stream already polled (and so pinned), for example when shutting down before
+    /// upstream ends. The next chunk starts with the next item pulled, on a fresh clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// // Two rows, then a source that stays open.
+    /// let rows = stream::iter([1, 2]).chain(stream::pending());
+    /// let mut batches = std::pin::pin!(rows.chunked_timeout(10, 60.seconds())?);
+    /// // Shutting down: no batch is due yet, but the rows read must not be lost.
+    /// let now = tokio::time::timeout(1.seconds(), batches.next()).await;
+    /// assert!(now.is_err());
+    /// assert_eq!(batches.as_mut().take_buffered(), [1, 2]);
+    /// assert_eq!(batches.buffered_items(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_buffered(self: Pin<&mut Self>) -> Vec<S::Item> {
+        let this = self.project();
+        this.timer.disarm();
+        std::mem::take(this.items)
     }
 }
 

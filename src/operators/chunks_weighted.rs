@@ -10,7 +10,7 @@ use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// Stream for [`DataflowExt::chunks_weighted`](super::DataflowExt::chunks_weighted).
+    /// Stream for [`DataflowExt::chunked_weighted`](super::DataflowExt::chunked_weighted).
     #[must_use = "streams do nothing unless polled"]
     pub struct ChunksWeighted<S: Stream, F> {
         #[pin]

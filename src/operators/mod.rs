@@ -8,6 +8,9 @@
 
 use futures::Stream;
 
+mod chain;
+pub use chain::TryDataflowExt;
+
 // region: chunk (modules)
 mod accessors;
 mod chunks;
@@ -60,14 +63,34 @@ mod par_driver;
 mod par_map;
 mod par_map_blocking;
 mod par_map_unordered;
+mod try_par_map;
 
 pub use par_driver::ParMapError;
 pub use par_map::ParMap;
 pub use par_map_blocking::ParMapBlocking;
 pub use par_map_unordered::ParMapUnordered;
+pub use try_par_map::TryParMap;
 // endregion: par_map (modules)
 
 /// Dataflow operators on every [`Stream`].
+///
+/// | concept | methods | what for |
+/// |---|---|---|
+/// | batching | [`chunked`](Self::chunked), [`chunked_timeout`](Self::chunked_timeout), [`chunked_weighted`](Self::chunked_weighted) | batches by count, by count or time, by weight (bytes) |
+/// | windows | [`event_time_window`](Self::event_time_window), [`processing_time_window`](Self::processing_time_window), [`count_window`](Self::count_window), [`key_by`](Self::key_by) | tumbling, sliding and session windows (Flink's semantics), per key; aggregate with `fold_windows`, `reduce_windows`, `aggregate_windows` |
+/// | ordering | [`order_by_timestamp`](Self::order_by_timestamp), [`reorder_by_id`](Self::reorder_by_id), [`detect_gaps`](Self::detect_gaps), [`sort_bounded`](Self::sort_bounded), [`sort_chunks`](Self::sort_chunks) | put late or shuffled items back in order, report gaps |
+/// | parallel | [`par_map`](Self::par_map), [`par_map_unordered`](Self::par_map_unordered), [`try_par_map`](Self::try_par_map), [`try_par_map_unordered`](Self::try_par_map_unordered), [`par_map_blocking`](Self::par_map_blocking) | async calls `n` at a time (in input order, where a slow item holds back the rest, or as they finish; `try_` for flat results of fallible calls), CPU work on threads |
+/// | per item | [`timeout_each`](Self::timeout_each), [`retry_each`](Self::retry_each), [`rate_limit`](Self::rate_limit) | bound each wait, retry each failure, pace calls |
+/// | errors | [`skip_errors`](Self::skip_errors), [`stop_on_error`](Self::stop_on_error), [`partition_errors`](Self::partition_errors) | on a stream of `Result`s: count and drop, stop at the first, or hand each to a closure |
+/// | progress | [`inspect_progress`](Self::inspect_progress), [`inspect_progress_bytes`](Self::inspect_progress_bytes), `progress_bar` (feature `progress`) | report counts, rates and bytes as items pass |
+///
+/// Every operator holds a bounded amount of state and pulls from upstream only as fast as
+/// downstream consumes. Closures come last in every argument list, as in `futures`. An
+/// operator whose arguments can be invalid (a zero size or duration) returns
+/// `Result<_, ConfigError>`; [`TryDataflowExt`] gives the same operators on that `Result`,
+/// so a pipeline needs one `?` for its configuration, after its last fallible stage. The
+/// names never clash with `futures::StreamExt`, `futures::TryStreamExt` or
+/// `tokio_stream::StreamExt`, so all of them can be in scope at once.
 pub trait DataflowExt: Stream {
     // region: chunk (methods)
     /// Groups items into chunks of exactly `size` items; the last chunk holds the rest.
@@ -81,11 +104,12 @@ pub trait DataflowExt: Stream {
     /// `size` items up front (at most 1 MiB worth; a larger chunk grows as it fills), so
     /// a huge `size` does not reserve memory before items arrive. Like `futures`'
     /// [`chunks`](futures::StreamExt::chunks), a partial chunk waits for more items; use
-    /// [`chunks_timeout`](DataflowExt::chunks_timeout) to bound that wait, or `futures`'
+    /// [`chunked_timeout`](DataflowExt::chunked_timeout) to bound that wait, or `futures`'
     /// `ready_chunks` to emit whatever is ready.
     ///
-    /// `futures::StreamExt` has a `chunks` method too (which panics on zero): when both
-    /// traits are in scope, call this one as `DataflowExt::chunks(stream, size)`.
+    /// Named `chunked` rather than `chunks` so that it never clashes with `futures`'
+    /// [`chunks`](futures::StreamExt::chunks) (which panics on zero) when both traits are
+    /// in scope.
     ///
     /// # Cancel safety
     ///
@@ -108,18 +132,18 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), ConfigError> {
     /// let rows = stream::iter(0..2500u32);
-    /// // `futures::StreamExt` is in scope too, hence the explicit trait.
-    /// let batches: Vec<Vec<u32>> = DataflowExt::chunks(rows, 1000.rows())?.collect().await;
+    /// let batches: Vec<Vec<u32>> = rows.chunked(1000.rows())?.collect().await;
     /// let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
     /// assert_eq!(sizes, [1000, 1000, 500]);
     ///
-    /// assert!(DataflowExt::chunks(stream::iter(0..3), 0).is_err());
+    /// assert!(stream::iter(0..3).chunked(0).is_err());
     /// # Ok(())
     /// # }
     /// ```
     #[doc(alias = "batch")]
+    #[doc(alias = "chunks")]
     #[doc(alias = "into_chunks")]
-    fn chunks(
+    fn chunked(
         self,
         size: impl Into<crate::units::Count>,
     ) -> Result<Chunks<Self>, crate::error::ConfigError>
@@ -155,6 +179,8 @@ pub trait DataflowExt: Stream {
     ///
     /// The partial chunk lives in the stream, not in the `next()` future: dropping a
     /// `next()` (in `select!`, on a timeout) loses nothing.
+    /// To recover it from a stream already polled (say, at shutdown), call
+    /// [`ChunksTimeout::take_buffered`].
     ///
     /// # Errors
     ///
@@ -182,7 +208,7 @@ pub trait DataflowExt: Stream {
     ///     tokio::time::sleep(Duration::from_secs(5)).await;
     ///     4
     /// });
-    /// let mut batches = std::pin::pin!(burst.chain(late).chunks_timeout(2, 1.seconds())?);
+    /// let mut batches = std::pin::pin!(burst.chain(late).chunked_timeout(2, 1.seconds())?);
     /// assert_eq!(batches.next().await, Some(vec![1, 2])); // full
     /// assert_eq!(batches.next().await, Some(vec![3]));    // 1 s after its first item
     /// assert_eq!(batches.next().await, Some(vec![4]));    // end of stream
@@ -190,7 +216,9 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn chunks_timeout(
+    #[doc(alias = "chunks_timeout")]
+    #[doc(alias = "batch_timeout")]
+    fn chunked_timeout(
         self,
         size: impl Into<crate::units::Count>,
         timeout: std::time::Duration,
@@ -243,7 +271,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), ConfigError> {
     /// let lines = stream::iter(["ab", "cde", "f", "0123456789", "gh"]);
     /// let bodies: Vec<Vec<&str>> = lines
-    ///     .chunks_weighted(5, |line: &&str| line.len())? // 4.mb() in real life
+    ///     .chunked_weighted(5, |line: &&str| line.len())? // 4.mb() in real life
     ///     .collect()
     ///     .await;
     /// assert_eq!(
@@ -253,7 +281,8 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn chunks_weighted<F>(
+    #[doc(alias = "chunks_weighted")]
+    fn chunked_weighted<F>(
         self,
         max_weight: usize,
         weigh: F,
@@ -741,9 +770,9 @@ pub trait DataflowExt: Stream {
     /// (`()` here; see [`key_by`](DataflowExt::key_by)), `start`, `end`, the `value` (the
     /// elements in arrival order, or an aggregate), `count`, `reason` and `update`;
     /// `Late(item)`; or `Error` when a closure panicked. Instead of buffering the elements,
-    /// aggregate each window with [`fold`](window::EventTimeWindow::fold),
-    /// [`reduce`](window::EventTimeWindow::reduce),
-    /// [`fold_with_merge`](window::EventTimeWindow::fold_with_merge) (sessions) or any
+    /// aggregate each window with [`fold_windows`](window::EventTimeWindow::fold_windows),
+    /// [`reduce_windows`](window::EventTimeWindow::reduce_windows),
+    /// [`fold_windows_with_merge`](window::EventTimeWindow::fold_windows_with_merge) (sessions) or any
     /// [`WindowAggregate`](window::WindowAggregate). `stats()` counts windows fired,
     /// updates, late elements, evictions and open windows.
     ///
@@ -795,7 +824,7 @@ pub trait DataflowExt: Stream {
     ///         Tumbling::event_time(5 * MINUTE).out_of_orderness(30 * SECOND),
     ///         |r| r.ts_ms,
     ///     )?
-    ///     .fold((0.0, 0u32), |(sum, n), r| (sum + r.celsius, n + 1));
+    ///     .fold_windows((0.0, 0u32), |(sum, n), r| (sum + r.celsius, n + 1));
     ///
     /// let mut report = Vec::new();
     /// while let Some(event) = averages.next().await {
@@ -806,6 +835,7 @@ pub trait DataflowExt: Stream {
     ///         }
     ///         WindowEvent::Late(r) => eprintln!("late reading at {} ms", r.ts_ms),
     ///         WindowEvent::Error(e) => eprintln!("window stream failed: {e}"),
+    ///         _ => {} // the enum is `#[non_exhaustive]`
     ///     }
     /// }
     /// assert_eq!(report, vec![
@@ -880,10 +910,10 @@ pub trait DataflowExt: Stream {
     /// fires at once. Nothing is ever late in processing time.
     ///
     /// The stream yields [`WindowEvent`](window::WindowEvent)s whose bounds are tokio
-    /// `Instant`s; aggregate with [`fold`](window::ProcessingTimeWindow::fold),
-    /// [`reduce`](window::ProcessingTimeWindow::reduce),
-    /// [`fold_with_merge`](window::ProcessingTimeWindow::fold_with_merge) or
-    /// [`aggregate`](window::ProcessingTimeWindow::aggregate).
+    /// `Instant`s; aggregate with [`fold_windows`](window::ProcessingTimeWindow::fold_windows),
+    /// [`reduce_windows`](window::ProcessingTimeWindow::reduce_windows),
+    /// [`fold_windows_with_merge`](window::ProcessingTimeWindow::fold_windows_with_merge) or
+    /// [`aggregate_windows`](window::ProcessingTimeWindow::aggregate_windows).
     ///
     /// Memory: the open windows (bounded by
     /// [`max_open_windows`](window::ProcessingTimeSpec::max_open_windows)) and their
@@ -925,7 +955,7 @@ pub trait DataflowExt: Stream {
     ///     .chain(stream::pending());
     /// let per_second = requests
     ///     .processing_time_window(Tumbling::processing_time(1.seconds()))?
-    ///     .fold(0u32, |n, _| n + 1);
+    ///     .fold_windows(0u32, |n, _| n + 1);
     /// let mut per_second = std::pin::pin!(per_second);
     ///
     /// let first = per_second.next().await.and_then(|e| e.into_window()).unwrap();
@@ -988,7 +1018,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let moving: Vec<(u64, u64, i32)> = stream::iter([1, 2, 3, 4, 5])
     ///     .count_window(Sliding::count(3, 1))?
-    ///     .fold(0, |sum, x| sum + x)
+    ///     .fold_windows(0, |sum, x| sum + x)
     ///     .filter_map(|e| async move { e.into_window() })
     ///     .map(|w| (w.start, w.end, w.value))
     ///     .collect()
@@ -1061,7 +1091,7 @@ pub trait DataflowExt: Stream {
     /// let volumes: Vec<(String, i64, u64, FireReason)> = trades
     ///     .key_by(|t| t.symbol.clone())
     ///     .event_time_window(Tumbling::event_time(MINUTE).max_open_windows(10_000), |t| t.ts_ms)?
-    ///     .fold(0, |qty, t| qty + t.qty)
+    ///     .fold_windows(0, |qty, t| qty + t.qty)
     ///     .filter_map(|e| async move { e.into_window() })
     ///     .map(|w| (w.key, w.start / MINUTE, w.value, w.reason))
     ///     .collect()
@@ -1105,9 +1135,6 @@ pub trait DataflowExt: Stream {
     /// in, emitted, out of order (behind the largest timestamp seen), late and forced out
     /// early; [`watermark()`](sequence::OrderByTimestamp::watermark) the current watermark.
     ///
-    /// Seed name: `TimestampSequence` (`order_by_timestamp`, `handle_late_arrival`,
-    /// `out_of_order_count`, `late_arrival_count`).
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) when
@@ -1130,7 +1157,7 @@ pub trait DataflowExt: Stream {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // (timestamp in ms, trade id), up to 2 ms out of order.
     /// let trades = stream::iter([(10, 'a'), (12, 'b'), (11, 'c'), (16, 'd'), (9, 'e'), (20, 'f')]);
-    /// let mut ordered = trades.order_by_timestamp(|t| t.0, 2)?;
+    /// let mut ordered = trades.order_by_timestamp(2, |t| t.0)?;
     /// let mut out = Vec::new();
     /// while let Some(x) = ordered.try_next().await? {
     ///     out.push(x);
@@ -1152,10 +1179,11 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "TimestampSequence")]
+    #[doc(alias = "handle_late_arrival")]
     fn order_by_timestamp<F>(
         self,
-        ts_of: F,
         max_out_of_orderness: i64,
+        ts_of: F,
     ) -> Result<sequence::OrderByTimestamp<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,
@@ -1173,8 +1201,6 @@ pub trait DataflowExt: Stream {
     /// first with [`order_by_timestamp`](DataflowExt::order_by_timestamp)). Holds at most
     /// one element (the one after a gap marker). [`counts()`](sequence::DetectGaps::counts)
     /// reports elements in, emitted and gaps.
-    ///
-    /// Seed name: `TimestampSequence::detect_gaps`.
     ///
     /// # Errors
     ///
@@ -1196,15 +1222,16 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let readings = stream::iter([0_i64, 10, 20, 60, 70]); // seconds
-    /// let out: Vec<_> = readings.detect_gaps(|ts| *ts, 30)?.try_collect().await?;
+    /// let out: Vec<_> = readings.detect_gaps(30, |ts| *ts)?.try_collect().await?;
     /// assert_eq!(out, [Item(0), Item(10), Item(20), Gap { from: 20, to: 60 }, Item(60), Item(70)]);
     /// # Ok(())
     /// # }
     /// ```
+    #[doc(alias = "TimestampSequence")]
     fn detect_gaps<F>(
         self,
-        ts_of: F,
         threshold: i64,
+        ts_of: F,
     ) -> Result<sequence::DetectGaps<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,
@@ -1234,8 +1261,6 @@ pub trait DataflowExt: Stream {
     /// [`counts()`](sequence::ReorderById::counts) reports elements in, emitted, out of
     /// order, gaps, missing ids, duplicates and already-passed elements.
     ///
-    /// Seed name: `IdSequence`.
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `max_buffered` is zero,
@@ -1258,7 +1283,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let packets = stream::iter([0_u64, 2, 1, 1, 5, 5, 3, 4, 9]);
-    /// let out: Vec<_> = packets.reorder_by_id(|id| *id, 8)?.try_collect().await?;
+    /// let out: Vec<_> = packets.reorder_by_id(8, |id| *id)?.try_collect().await?;
     /// assert_eq!(
     ///     out,
     ///     [
@@ -1286,7 +1311,7 @@ pub trait DataflowExt: Stream {
     /// // Id 1 never comes, and the source stays open.
     /// let ids = stream::iter([0_u64, 2]).chain(stream::pending());
     /// let config = ReorderConfig::new(1000).gap_timeout(5.seconds());
-    /// let mut ordered = ids.reorder_by_id(|id| *id, config)?;
+    /// let mut ordered = ids.reorder_by_id(config, |id| *id)?;
     /// assert_eq!(ordered.try_next().await?, Some(Item(0)));
     /// assert_eq!(ordered.try_next().await?, Some(Gap { from: 1, to: 1 }));
     /// assert_eq!(start.elapsed(), 5.seconds());
@@ -1297,8 +1322,8 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "IdSequence")]
     fn reorder_by_id<F>(
         self,
-        id_of: F,
         config: impl Into<ReorderConfig>,
+        id_of: F,
     ) -> Result<sequence::ReorderById<Self, F>, crate::error::ConfigError>
     where
         Self: Sized,
@@ -1316,8 +1341,6 @@ pub trait DataflowExt: Stream {
     /// Equal elements keep their arrival order. At the end of the stream the buffer is
     /// emitted in order. Holds at most `buffer` elements;
     /// [`counts()`](sequence::SortBounded::counts) reports elements in and emitted.
-    ///
-    /// Seed name: `ComparatorSequence`.
     ///
     /// # Errors
     ///
@@ -1366,8 +1389,6 @@ pub trait DataflowExt: Stream {
     /// in a `map`. Holds at most `size` elements; [`counts()`](sequence::SortChunks::counts)
     /// reports elements in and emitted.
     ///
-    /// Seed name: `ComparatorSequence`.
-    ///
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero. If `cmp`
@@ -1393,6 +1414,7 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
+    #[doc(alias = "ComparatorSequence")]
     fn sort_chunks<C>(
         self,
         size: impl Into<crate::units::Count>,
@@ -1427,6 +1449,16 @@ pub trait DataflowExt: Stream {
     ///   item's place, and the stream goes on with the other items: every input item comes
     ///   out exactly once, as a value or as an error.
     /// - **Zero concurrency is an error**, not a stream that hangs.
+    ///
+    /// # In order, or as they finish
+    ///
+    /// Results come out in input order, so a slow item holds back every result after it
+    /// (head-of-line blocking): while it runs, finished results wait in the buffer and,
+    /// once that is full, no new call starts. With calls that sometimes retry for seconds,
+    /// that is the difference between 12 s and 1.2 s for 10 000 flaky calls. When the
+    /// order does not matter, use [`par_map_unordered`](DataflowExt::par_map_unordered).
+    /// When `f` returns a `Result`, [`try_par_map`](DataflowExt::try_par_map) yields
+    /// `Result<T, TaskError<E>>` instead of `Result<Result<T, E>, ParMapError>`.
     ///
     /// # Bounds
     ///
@@ -1576,6 +1608,79 @@ pub trait DataflowExt: Stream {
     {
         let limits = par_driver::Limits::new(n.into(), "par_map_unordered concurrency")?;
         Ok(ParMapUnordered::new(self, limits, f))
+    }
+
+    /// [`par_map`](DataflowExt::par_map) for a fallible `f`, with flat results: each item
+    /// is `Ok(value)` or `Err(`[`TaskError`](crate::error::TaskError)`)`:
+    /// [`Failed`](crate::error::TaskError::Failed) with `f`'s error, or
+    /// [`Panicked`](crate::error::TaskError::Panicked) (the item's index in the message),
+    /// instead of `Result<Result<T, E>, ParMapError>`. Same order, bounds and
+    /// cancellation as `par_map`; see there for when to prefer
+    /// [`try_par_map_unordered`](DataflowExt::try_par_map_unordered).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{TryStreamExt, stream};
+    /// use sweet_async::prelude::*;
+    ///
+    /// async fn fetch(id: u32) -> Result<String, std::io::Error> {
+    ///     if id == 3 { Err(std::io::Error::other("HTTP 503")) } else { Ok(format!("user-{id}")) }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let users: Result<Vec<String>, TaskError<std::io::Error>> = stream::iter(1..=4)
+    ///     .try_par_map(2, fetch)
+    ///     .unwrap()
+    ///     .try_collect()
+    ///     .await;
+    /// assert_eq!(users.unwrap_err().to_string(), "task failed: HTTP 503");
+    /// # }
+    /// ```
+    #[doc(alias = "try_buffered")]
+    fn try_par_map<T, E, Fut, F>(
+        self,
+        n: impl Into<crate::units::Count>,
+        f: F,
+    ) -> Result<TryParMap<ParMap<Self, Fut, F>>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.par_map(n, f).map(TryParMap::new)
+    }
+
+    /// [`par_map_unordered`](DataflowExt::par_map_unordered) for a fallible `f`, with flat
+    /// results, as [`try_par_map`](DataflowExt::try_par_map): results as they finish, a
+    /// slow item never holds back the others.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero.
+    #[doc(alias = "try_buffer_unordered")]
+    fn try_par_map_unordered<T, E, Fut, F>(
+        self,
+        n: impl Into<crate::units::Count>,
+        f: F,
+    ) -> Result<TryParMap<ParMapUnordered<Self, Fut, F>>, crate::error::ConfigError>
+    where
+        Self: Sized + Send + 'static,
+        Self::Item: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.par_map_unordered(n, f).map(TryParMap::new)
     }
 
     /// Runs the synchronous, CPU-bound function `f` on up to `n` threads at once and

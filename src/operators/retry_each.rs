@@ -82,7 +82,7 @@ impl<T, E: fmt::Display> fmt::Display for RetryError<T, E> {
     }
 }
 
-impl<T: fmt::Debug, E: StdError + 'static> StdError for RetryError<T, E> {
+impl<T: fmt::Debug, E: fmt::Debug + fmt::Display + 'static> StdError for RetryError<T, E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&self.last)
     }

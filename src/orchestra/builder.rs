@@ -14,6 +14,7 @@ pub const DEFAULT_MAX_CONCURRENT_TASKS: usize = 64;
 
 /// What an orchestra does when a task fails for good (after its retries and recovery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum FailureStrategy {
     /// Stop everything: running tasks are cancelled gracefully (their `on_cancel`
     /// cleanup runs, bounded by their grace period) and tasks not yet started are

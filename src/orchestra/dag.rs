@@ -87,7 +87,7 @@ impl Orchestra<()> {
     }
 }
 
-/// The seed's name for [`Orchestra`].
+/// Another name for [`Orchestra`], for code written against the `TaskOrchestrator` trait.
 pub type TaskOrchestrator<T, E = BoxError, I = &'static str> = Orchestra<T, E, I>;
 
 impl<T, E, I> Orchestra<T, E, I>

@@ -13,7 +13,7 @@
 //!
 //! Priorities are the task side's [`TaskPriority`](crate::task::TaskPriority) and
 //! [`RankableByPriority`](crate::task::RankableByPriority): a task's priority is its
-//! builder's `.priority(..)` (the seed's `PrioritizedTask`).
+//! builder's `.priority(..)` (what is elsewhere a `PrioritizedTask`).
 
 mod builder;
 mod chunks;

@@ -32,7 +32,7 @@ impl<K> TaskKey for K where K: Clone + Eq + Hash + fmt::Debug + fmt::Display + S
 ///
 /// # Examples
 ///
-/// The ETL dependencies of the seed: a transform waiting for three extracts, two loads
+/// ETL dependencies: a transform waiting for three extracts, two loads
 /// waiting for the transform.
 ///
 /// ```

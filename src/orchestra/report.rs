@@ -17,6 +17,7 @@ use crate::task::{CancellationLevel, TaskResult};
 ///
 /// `I` is the orchestra's id type (the `because` of a skipped task).
 #[must_use = "an outcome may hold an error"]
+#[non_exhaustive]
 pub enum TaskOutcome<T, E = BoxError, I = &'static str> {
     /// The task ran: its value or error, after its retries and its recovery fallback.
     /// A panic is `Err(TaskError::Panicked)`, a cancellation while it ran is
@@ -38,6 +39,7 @@ pub enum TaskOutcome<T, E = BoxError, I = &'static str> {
 
 /// The four ways a task can end, for counting and filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutcomeKind {
     /// Produced a value.
     Succeeded,

@@ -50,7 +50,7 @@ pin_project! {
     /// Any `futures`/`tokio-stream` code can consume it; the
     /// [`receiver`](crate::collect::ReceiverExt::receiver) stage and
     /// [`await_final_event`](crate::collect::FinalEvent::await_final_event) finish the
-    /// seed's pipeline.
+    /// pipeline.
     #[doc(alias = "EmittingTask")]
     #[doc(alias = "SenderTask")]
     #[must_use = "streams do nothing unless polled"]

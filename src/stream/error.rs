@@ -238,8 +238,20 @@ impl EventError {
 
 impl fmt::Display for EventError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "event {}: ", self.0.id)?;
-        match &self.0.kind {
+        write!(f, "event {}", self.0.id)?;
+        // A source error names its position itself: state it once.
+        match (&self.0.kind, self.0.position) {
+            (EventErrorKind::Source(_), _) | (_, None) => f.write_str(": ")?,
+            (_, Some(at)) => write!(f, " at {at}: ")?,
+        }
+        fmt::Display::fmt(&self.0.kind, f)
+    }
+}
+
+impl fmt::Display for EventErrorKind {
+    /// What failed, without the event's id and position.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             EventErrorKind::Source(e) => write!(f, "{e}"),
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),
             EventErrorKind::Panicked { message } => write!(f, "receiver panicked: {message}"),

@@ -50,6 +50,7 @@ pub(crate) use stats::{Report, scope};
 /// Fatal errors (the file cannot be read any more, the sender panicked) always end the
 /// stream after being yielded, whatever the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ErrorPolicy {
     /// Yield the error, then end the stream.
     Stop,

@@ -117,10 +117,28 @@ impl fmt::Debug for SourceStats {
 pub(crate) struct Report {
     pub(crate) skipped: u64,
     pub(crate) cancelled: bool,
+    /// Chunks emitted by chunking sources, and the rows in them.
+    pub(crate) chunks: u64,
+    pub(crate) chunk_rows: u64,
+    /// What the rows are called (the unit of the chunk size), `""` when no chunk came.
+    pub(crate) unit: &'static str,
 }
 
 thread_local! {
-    static REPORT: Cell<Report> = const { Cell::new(Report { skipped: 0, cancelled: false }) };
+    static REPORT: Cell<Report> = const {
+        Cell::new(Report { skipped: 0, cancelled: false, chunks: 0, chunk_rows: 0, unit: "" })
+    };
+}
+
+/// A chunking source emitted a chunk of `rows` rows (once per chunk, not per row).
+pub(crate) fn report_chunk(rows: usize, unit: &'static str) {
+    let _ = REPORT.try_with(|r| {
+        let mut v = r.get();
+        v.chunks = v.chunks.saturating_add(1);
+        v.chunk_rows = v.chunk_rows.saturating_add(rows as u64);
+        v.unit = unit;
+        r.set(v);
+    });
 }
 
 /// A source skipped an item (called only on error paths).

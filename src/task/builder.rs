@@ -743,6 +743,43 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Turns the builder into a future running `work` (called again for each retry).
     ///
     /// Nothing runs until the future is awaited or spawned.
+    ///
+    /// # `.await`, `?` and chains
+    ///
+    /// Awaiting the future gives a [`TaskResult`](crate::task::TaskResult): the value or
+    /// the [`TaskError`](crate::error::TaskError), plus attempts, timing and metrics. It is
+    /// not a `Result`, so `run(..).await?` does not compile ("the `?` operator cannot be
+    /// applied to type `TaskResult`"): write **`run(..).into_result().await?`**, or call
+    /// [`into_result()`](crate::task::TaskResult::into_result) on the `TaskResult`. The
+    /// chain `run(..).map(..).and_then(..).or_else(..)` works as written: those are
+    /// methods of [`TaskFuture`] over the plain `Result`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweet_async::prelude::*;
+    ///
+    /// async fn fetch_rate(currency: &str) -> Result<f64, std::io::Error> {
+    ///     Ok(if currency == "EUR" { 1.08 } else { 1.0 })
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// // The value, for `?`:
+    /// let rate = AsyncTask::to::<f64>().retry(2).run(|| fetch_rate("EUR")).into_result().await?;
+    /// assert_eq!(rate, 1.08);
+    ///
+    /// // The value with its metadata:
+    /// let result = AsyncTask::to::<f64>().run(|| fetch_rate("USD")).await;
+    /// assert_eq!(result.attempts(), 1);
+    /// let rate = result.into_result()?;
+    ///
+    /// // A chain over the value:
+    /// let cents = AsyncTask::to::<f64>().run(|| fetch_rate("EUR")).map(|r| (r * 100.0).round()).await?;
+    /// assert_eq!((rate, cents), (1.0, 108.0));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn run<W>(self, work: W) -> TaskFuture<T, E, W>
     where

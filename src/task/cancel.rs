@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 /// How hard to stop a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum CancellationLevel {
     /// Stop the work at its next `.await`, then run the `on_cancel` cleanup, bounded by
     /// the task's grace period.

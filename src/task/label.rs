@@ -1,4 +1,4 @@
-//! [`TaskLabel`]: a task's name, description and tags (the seed's `NamedTask`).
+//! [`TaskLabel`]: a task's name, description and tags (`NamedTask` elsewhere).
 
 use std::fmt;
 use std::sync::Arc;

@@ -44,6 +44,9 @@ pub use run::TaskFuture;
 pub use spawn::TaskHandle;
 pub use status::{InvalidTransition, StatusCell, TaskStatus};
 pub use timing::TimePoint;
+/// The token [`cancellation_token`](AsyncTaskBuilder::cancellation_token) takes, re-exported
+/// so signatures can name it without depending on `tokio-util`.
+pub use tokio_util::sync::CancellationToken;
 pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 
 // region: orchestra hooks

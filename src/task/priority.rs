@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 /// assert!(TaskPriority::from_u8(9).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum TaskPriority {
     /// Must run first (0).
     Critical = 0,

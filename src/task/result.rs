@@ -12,6 +12,10 @@ use crate::task::{MetricsSnapshot, TaskId, TaskLabel, TaskPriority};
 
 /// What awaiting a task yields: the value or the error, plus who ran, how often and when.
 ///
+/// Not a `Result`: for `?`, call [`into_result()`](Self::into_result) on it, or await
+/// [`TaskFuture::into_result`](crate::task::TaskFuture::into_result) instead of the task
+/// (`run(..).into_result().await?`).
+///
 /// # Examples
 ///
 /// ```

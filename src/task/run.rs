@@ -80,9 +80,6 @@ enum Phase {
     Done,
 }
 
-/// The function `into_result` maps with.
-type IntoResultFn<T, E> = fn(TaskResult<T, E>) -> Result<T, TaskError<E>>;
-
 /// Bookkeeping that is not pinned: what every task needs.
 struct RunState {
     phase: Phase,
@@ -184,28 +181,6 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     /// The id this task runs (and reports) under.
     pub fn task_id(&self) -> TaskId {
         self.st.id.get()
-    }
-
-    /// A future of the plain `Result`, for `?` and for the `AsyncResultExt` combinators.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sweet_async::prelude::*;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), TaskError<std::io::Error>> {
-    /// let len = AsyncTask::to::<String>()
-    ///     .run(|| async { Ok("hello".to_owned()) })
-    ///     .into_result()
-    ///     .map(|s| s.len())
-    ///     .await?;
-    /// assert_eq!(len, 5);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_result(self) -> futures::future::Map<Self, IntoResultFn<T, E>> {
-        futures::FutureExt::map(self, TaskResult::into_result)
     }
 
     pub(crate) fn config(&self) -> &TaskConfig<T, E> {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// `Pending → Running → Completed | Failed | Cancelled`, and `Pending → Cancelled`.
 /// The three end states are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TaskStatus {
     /// Configured or spawned, not yet polled.
     Pending = 0,

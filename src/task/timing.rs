@@ -24,6 +24,7 @@ pub(crate) fn system_time_at(at: Instant) -> SystemTime {
 /// A `SystemTime` is converted against the tokio clock when the task starts, so a
 /// wall-clock deadline and a paused test clock both work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimePoint {
     /// On the tokio clock (pausable in tests).
     Instant(Instant),

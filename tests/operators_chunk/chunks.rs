@@ -10,7 +10,7 @@ use sweet_async::prelude::*;
 use crate::{Counted, Producer, assert_bounded, assert_fused, poll_once};
 
 async fn chunked(input: Vec<u32>, size: usize) -> Vec<Vec<u32>> {
-    DataflowExt::chunks(stream::iter(input), size)
+    DataflowExt::chunked(stream::iter(input), size)
         .unwrap()
         .collect()
         .await
@@ -37,25 +37,25 @@ async fn empty_stream_gives_no_chunk() {
 
 #[test]
 fn zero_size_is_a_config_error() {
-    let err = DataflowExt::chunks(stream::iter([1]), 0).unwrap_err();
+    let err = DataflowExt::chunked(stream::iter([1]), 0).unwrap_err();
     assert_eq!(
         err,
         ConfigError::Zero {
             setting: "chunk size"
         }
     );
-    assert!(DataflowExt::chunks(stream::iter([1]), 0.rows()).is_err());
-    let ok = DataflowExt::chunks(stream::iter([1]), 1000.rows()).unwrap();
+    assert!(DataflowExt::chunked(stream::iter([1]), 0.rows()).is_err());
+    let ok = DataflowExt::chunked(stream::iter([1]), 1000.rows()).unwrap();
     assert_eq!(ok.size().get(), 1000);
 }
 
 #[tokio::test]
 async fn chunks_are_preallocated_within_a_bound() {
-    let mut s = DataflowExt::chunks(stream::iter(0u64..10), 4).unwrap();
+    let mut s = DataflowExt::chunked(stream::iter(0u64..10), 4).unwrap();
     let first = s.next().await.unwrap();
     assert!(first.capacity() >= 4);
     // A huge size neither aborts nor reserves it: it grows as items come.
-    let mut huge = DataflowExt::chunks(stream::iter(0u64..3), usize::MAX).unwrap();
+    let mut huge = DataflowExt::chunked(stream::iter(0u64..3), usize::MAX).unwrap();
     assert_eq!(huge.next().await, Some(vec![0, 1, 2]));
     assert_eq!(huge.next().await, None);
 }
@@ -63,7 +63,7 @@ async fn chunks_are_preallocated_within_a_bound() {
 #[test]
 fn a_partial_chunk_waits_for_more_items() {
     let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
-    let mut s = DataflowExt::chunks(rx, 3).unwrap();
+    let mut s = DataflowExt::chunked(rx, 3).unwrap();
     tx.unbounded_send(1).unwrap();
     tx.unbounded_send(2).unwrap();
     assert!(poll_once(&mut s).is_pending());
@@ -79,7 +79,7 @@ fn a_partial_chunk_waits_for_more_items() {
 
 #[test]
 fn size_hint_counts_chunks() {
-    let mut s = DataflowExt::chunks(stream::iter(0..7), 3).unwrap();
+    let mut s = DataflowExt::chunked(stream::iter(0..7), 3).unwrap();
     assert_eq!(s.size_hint(), (3, Some(3)));
     let _ = poll_once(&mut s);
     assert_eq!(s.size_hint(), (2, Some(2)));
@@ -92,7 +92,7 @@ fn size_hint_counts_chunks() {
 fn fused_after_the_end() {
     let upstream = Counted::new(stream::iter(0..5));
     let polled_after_end = upstream.polled_after_end.clone();
-    let mut s = DataflowExt::chunks(upstream, 2).unwrap();
+    let mut s = DataflowExt::chunked(upstream, 2).unwrap();
     assert!(!futures::stream::FusedStream::is_terminated(&s));
     let all: Vec<_> = futures::executor::block_on_stream(&mut s).collect();
     assert_eq!(all, vec![vec![0, 1], vec![2, 3], vec![4]]);
@@ -103,7 +103,7 @@ fn fused_after_the_end() {
 #[test]
 fn into_parts_returns_the_partial_chunk() {
     let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
-    let mut s = DataflowExt::chunks(rx, 3).unwrap();
+    let mut s = DataflowExt::chunked(rx, 3).unwrap();
     tx.unbounded_send(9).unwrap();
     assert!(poll_once(&mut s).is_pending());
     let (_rx, held) = s.into_parts();
@@ -114,7 +114,7 @@ fn into_parts_returns_the_partial_chunk() {
 fn holds_fewer_than_size_items_from_an_endless_producer() {
     for (size, pending_every) in [(7, 0), (7, 5), (16, 3), (1, 2)] {
         let (producer, pulled) = Producer::new(pending_every);
-        let op = DataflowExt::chunks(producer, size).unwrap();
+        let op = DataflowExt::chunked(producer, size).unwrap();
         assert_bounded(op, &pulled, 500, size - 1, |c: &Vec<usize>| {
             assert_eq!(c.len(), size);
             c.len()

@@ -1,4 +1,4 @@
-//! `chunks_timeout(n, d)`: size or first-item deadline, on paused tokio time.
+//! `chunked_timeout(n, d)`: size or first-item deadline, on paused tokio time.
 
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -25,7 +25,7 @@ async fn emits_on_size_on_first_item_deadline_and_at_the_end() {
     let start = Instant::now();
     let source = timed(start, &[0, 10, 20, 150, 160, 400, 420, 430, 440]);
     let out: Vec<(u128, Vec<u64>)> = source
-        .chunks_timeout(3, ms(100))
+        .chunked_timeout(3, ms(100))
         .unwrap()
         .map(|chunk| (start.elapsed().as_millis(), chunk))
         .collect()
@@ -46,7 +46,7 @@ async fn the_clock_starts_with_the_first_item_not_at_construction() {
     let (tx, rx) = unbounded_channel::<u32>();
     let mut s = Box::pin(
         UnboundedReceiverStream::new(rx)
-            .chunks_timeout(3, ms(100))
+            .chunked_timeout(3, ms(100))
             .unwrap(),
     );
     assert!(poll_once(&mut s).is_pending());
@@ -77,7 +77,7 @@ async fn a_full_chunk_resets_the_clock() {
     let (tx, rx) = unbounded_channel::<u32>();
     let mut s = Box::pin(
         UnboundedReceiverStream::new(rx)
-            .chunks_timeout(2, ms(100))
+            .chunked_timeout(2, ms(100))
             .unwrap(),
     );
     tx.send(1).unwrap();
@@ -99,7 +99,7 @@ async fn an_overdue_chunk_leaves_before_more_items_are_pulled() {
     let (tx, rx) = unbounded_channel::<u32>();
     let upstream = Counted::new(UnboundedReceiverStream::new(rx));
     let pulled = upstream.pulled.clone();
-    let mut s = Box::pin(upstream.chunks_timeout(3, ms(100)).unwrap());
+    let mut s = Box::pin(upstream.chunked_timeout(3, ms(100)).unwrap());
     tx.send(1).unwrap();
     assert!(poll_once(&mut s).is_pending());
     // The deadline passes while nobody polls; meanwhile more items arrive.
@@ -117,14 +117,14 @@ async fn an_overdue_chunk_leaves_before_more_items_are_pulled() {
 async fn end_of_stream_flushes_before_the_deadline() {
     let start = Instant::now();
     let out: Vec<(u128, Vec<u64>)> = timed(start, &[5, 7])
-        .chunks_timeout(10, 60.seconds())
+        .chunked_timeout(10, 60.seconds())
         .unwrap()
         .map(|c| (start.elapsed().as_millis(), c))
         .collect()
         .await;
     assert_eq!(out, vec![(7, vec![5, 7])]);
     let empty: Vec<Vec<u8>> = stream::empty()
-        .chunks_timeout(3, ms(10))
+        .chunked_timeout(3, ms(10))
         .unwrap()
         .collect()
         .await;
@@ -134,20 +134,20 @@ async fn end_of_stream_flushes_before_the_deadline() {
 #[test]
 fn zero_size_or_timeout_is_a_config_error() {
     assert_eq!(
-        stream::iter([1]).chunks_timeout(0, ms(5)).unwrap_err(),
+        stream::iter([1]).chunked_timeout(0, ms(5)).unwrap_err(),
         ConfigError::Zero {
             setting: "chunk size"
         }
     );
     assert_eq!(
         stream::iter([1])
-            .chunks_timeout(3, std::time::Duration::ZERO)
+            .chunked_timeout(3, std::time::Duration::ZERO)
             .unwrap_err(),
         ConfigError::ZeroDuration {
             setting: "chunk timeout"
         }
     );
-    let ok = stream::iter([1]).chunks_timeout(3.rows(), ms(5)).unwrap();
+    let ok = stream::iter([1]).chunked_timeout(3.rows(), ms(5)).unwrap();
     assert_eq!((ok.size().get(), ok.timeout()), (3, ms(5)));
 }
 
@@ -155,7 +155,7 @@ fn zero_size_or_timeout_is_a_config_error() {
 async fn fused_after_the_end() {
     let upstream = Counted::new(stream::iter(0..3));
     let polled_after_end = upstream.polled_after_end.clone();
-    let mut s = Box::pin(upstream.chunks_timeout(2, ms(10)).unwrap());
+    let mut s = Box::pin(upstream.chunked_timeout(2, ms(10)).unwrap());
     assert_eq!(s.next().await, Some(vec![0, 1]));
     assert_eq!(s.next().await, Some(vec![2]));
     assert_eq!(s.next().await, None);
@@ -167,7 +167,7 @@ async fn fused_after_the_end() {
 fn without_a_runtime_it_chunks_by_size_and_never_panics() {
     let out: Vec<Vec<u32>> = futures::executor::block_on(
         stream::iter(0..5)
-            .chunks_timeout(2, ms(10))
+            .chunked_timeout(2, ms(10))
             .unwrap()
             .collect(),
     );
@@ -178,7 +178,7 @@ fn without_a_runtime_it_chunks_by_size_and_never_panics() {
         .unwrap();
     let out: Vec<Vec<u32>> = rt.block_on(
         stream::iter(0..3)
-            .chunks_timeout(2, ms(10))
+            .chunked_timeout(2, ms(10))
             .unwrap()
             .collect(),
     );
@@ -189,7 +189,7 @@ fn without_a_runtime_it_chunks_by_size_and_never_panics() {
 async fn holds_fewer_than_size_items_from_an_endless_producer() {
     for (size, pending_every) in [(7, 0), (7, 5), (16, 3)] {
         let (producer, pulled) = Producer::new(pending_every);
-        let op = Box::pin(producer.chunks_timeout(size, ms(50)).unwrap());
+        let op = Box::pin(producer.chunked_timeout(size, ms(50)).unwrap());
         assert_bounded(op, &pulled, 500, size - 1, |c: &Vec<usize>| c.len());
     }
 }
@@ -201,9 +201,25 @@ proptest! {
         size in 1usize..12,
     ) {
         let out: Vec<Vec<u16>> = futures::executor::block_on(
-            stream::iter(input.clone()).chunks_timeout(size, ms(1)).unwrap().collect(),
+            stream::iter(input.clone()).chunked_timeout(size, ms(1)).unwrap().collect(),
         );
         let expected: Vec<Vec<u16>> = input.chunks(size).map(<[u16]>::to_vec).collect();
         prop_assert_eq!(out, expected);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_partial_chunk_of_a_polled_stream_can_be_taken_out() {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+    let mut s = Box::pin(rx.chunked_timeout(10, ms(100)).unwrap());
+    tx.unbounded_send(1).unwrap();
+    tx.unbounded_send(2).unwrap();
+    assert!(futures::poll!(s.next()).is_pending());
+    assert_eq!(s.as_mut().take_buffered(), [1, 2]);
+    assert_eq!(s.buffered_items(), 0);
+    // The stream goes on: the next chunk has its own clock and never repeats 1 and 2.
+    tx.unbounded_send(3).unwrap();
+    drop(tx);
+    assert_eq!(s.next().await, Some(vec![3]));
+    assert_eq!(s.next().await, None);
 }

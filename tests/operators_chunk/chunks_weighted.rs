@@ -1,4 +1,4 @@
-//! `chunks_weighted(max, weigh)`: chunks within a total weight; heavy items alone.
+//! `chunked_weighted(max, weigh)`: chunks within a total weight; heavy items alone.
 
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -11,7 +11,7 @@ use crate::{Counted, Producer, assert_bounded, assert_fused, poll_once};
 
 async fn weighted(weights: Vec<usize>, max: usize) -> Vec<Vec<usize>> {
     stream::iter(weights)
-        .chunks_weighted(max, |w| *w)
+        .chunked_weighted(max, |w| *w)
         .unwrap()
         .collect()
         .await
@@ -79,7 +79,7 @@ async fn weighs_bytes_for_4mb_requests() {
     let blobs =
         stream::iter([3usize.mb(), 1usize.mb(), 2usize.mb(), 5usize.mb()].map(|n| vec![0u8; n]));
     let sizes: Vec<Vec<usize>> = blobs
-        .chunks_weighted(4usize.mb(), Vec::len)
+        .chunked_weighted(4usize.mb(), Vec::len)
         .unwrap()
         .map(|c| c.iter().map(|b| b.len() / 1usize.mb()).collect())
         .collect()
@@ -90,7 +90,7 @@ async fn weighs_bytes_for_4mb_requests() {
 #[test]
 fn a_chunk_that_reaches_the_bound_leaves_without_waiting() {
     let (tx, rx) = futures::channel::mpsc::unbounded::<usize>();
-    let mut s = rx.chunks_weighted(5, |w| *w).unwrap();
+    let mut s = rx.chunked_weighted(5, |w| *w).unwrap();
     tx.unbounded_send(2).unwrap();
     assert!(poll_once(&mut s).is_pending());
     assert_eq!((s.buffered_items(), s.buffered_weight()), (1, 2));
@@ -110,7 +110,7 @@ fn a_chunk_that_reaches_the_bound_leaves_without_waiting() {
 fn zero_max_is_a_config_error() {
     assert_eq!(
         stream::iter([1usize])
-            .chunks_weighted(0, |w| *w)
+            .chunked_weighted(0, |w| *w)
             .unwrap_err(),
         ConfigError::Zero {
             setting: "chunk weight"
@@ -122,7 +122,7 @@ fn zero_max_is_a_config_error() {
 fn fused_after_the_end() {
     let upstream = Counted::new(stream::iter([3usize, 3, 3]));
     let polled_after_end = upstream.polled_after_end.clone();
-    let mut s = upstream.chunks_weighted(5, |w| *w).unwrap();
+    let mut s = upstream.chunked_weighted(5, |w| *w).unwrap();
     let all: Vec<_> = futures::executor::block_on_stream(&mut s).collect();
     assert_eq!(all, vec![vec![3], vec![3], vec![3]]);
     assert_fused(&mut s);
@@ -134,7 +134,7 @@ fn holds_at_most_one_chunk_of_weight_from_an_endless_producer() {
     // Weight 1 each: the bound in items is the bound in weight.
     for (max, pending_every) in [(10, 0), (10, 4), (3, 7)] {
         let (producer, pulled) = Producer::new(pending_every);
-        let op = producer.chunks_weighted(max, |_| 1).unwrap();
+        let op = producer.chunked_weighted(max, |_| 1).unwrap();
         assert_bounded(op, &pulled, 500, max, |c: &Vec<usize>| c.len());
     }
 }

@@ -15,7 +15,7 @@ use crate::{assert_balanced, counted, oks, run};
 
 fn gaps(input: &[i64], threshold: i64) -> Vec<Sequenced<i64>> {
     oks(run(stream::iter(input.to_vec())
-        .detect_gaps(|ts| *ts, threshold)
+        .detect_gaps(threshold, |ts| *ts)
         .unwrap()))
 }
 
@@ -70,7 +70,7 @@ fn extreme_timestamps_do_not_overflow() {
 #[test]
 fn threshold_must_be_positive() {
     for t in [0, -5] {
-        let err = stream::iter([1_i64]).detect_gaps(|ts| *ts, t).unwrap_err();
+        let err = stream::iter([1_i64]).detect_gaps(t, |ts| *ts).unwrap_err();
         assert!(matches!(
             err,
             ConfigError::Invalid {
@@ -84,13 +84,10 @@ fn threshold_must_be_positive() {
 #[test]
 fn a_panicking_key_hands_the_element_back() {
     let mut s = stream::iter([1_i64, 2, -7, 3])
-        .detect_gaps(
-            |ts| {
-                assert!(*ts >= 0, "negative");
-                *ts
-            },
-            5,
-        )
+        .detect_gaps(5, |ts| {
+            assert!(*ts >= 0, "negative");
+            *ts
+        })
         .unwrap();
     let out = futures::executor::block_on((&mut s).collect::<Vec<_>>());
     assert_eq!(out.len(), 3);
@@ -103,7 +100,7 @@ fn a_panicking_key_hands_the_element_back() {
 #[tokio::test]
 async fn is_fused() {
     let mut s = stream::iter([0_i64, 100])
-        .detect_gaps(|ts| *ts, 10)
+        .detect_gaps(10, |ts| *ts)
         .unwrap();
     assert_eq!(s.size_hint(), (1, Some(4)));
     assert_eq!(s.next().await.unwrap().unwrap(), Item(0));
@@ -118,7 +115,7 @@ async fn is_fused() {
 #[tokio::test]
 async fn endless_producer_never_exceeds_the_bound() {
     let (src, pulled) = counted((0_i64..).map(|i| i * i));
-    let mut s = src.detect_gaps(|ts| *ts, 100).unwrap();
+    let mut s = src.detect_gaps(100, |ts| *ts).unwrap();
     for _ in 0..10_000 {
         s.next().await.unwrap().unwrap();
         let c = s.counts();
@@ -140,7 +137,7 @@ proptest! {
             }
             want.push(Item(ts));
         }
-        let mut s = stream::iter(input.clone()).detect_gaps(|ts| *ts, threshold).unwrap();
+        let mut s = stream::iter(input.clone()).detect_gaps(threshold, |ts| *ts).unwrap();
         let out = oks(futures::executor::block_on((&mut s).collect::<Vec<_>>()));
         prop_assert_eq!(out, want);
         let c = s.counts();

@@ -79,7 +79,7 @@ fn public_types_are_send_and_sync() {
 #[test]
 fn sequence_error_reports_operator_and_items() {
     let out = run(stream::iter([0_u64, 2])
-        .reorder_by_id(|id| if *id == 2 { panic!("bad id") } else { *id }, 4)
+        .reorder_by_id(4, |id| if *id == 2 { panic!("bad id") } else { *id })
         .unwrap());
     let err = out.into_iter().nth(1).unwrap().unwrap_err();
     assert_eq!(err.operator(), "reorder_by_id");

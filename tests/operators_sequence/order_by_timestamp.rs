@@ -19,7 +19,7 @@ type Ev = (i64, char);
 
 fn order(input: &[Ev], d: i64) -> Vec<Sequenced<Ev>> {
     oks(run(stream::iter(input.to_vec())
-        .order_by_timestamp(|e| e.0, d)
+        .order_by_timestamp(d, |e| e.0)
         .unwrap()))
 }
 
@@ -83,7 +83,7 @@ async fn releases_exactly_when_the_watermark_reaches_the_timestamp() {
     // Out-of-orderness 2: the element at 0 goes out once W = max - 3 >= 0, i.e. when an
     // element with ts >= 3 has been seen (Flink's check vector).
     let (tx, rx) = mpsc::unbounded::<i64>();
-    let mut s = rx.order_by_timestamp(|ts| *ts, 2).unwrap();
+    let mut s = rx.order_by_timestamp(2, |ts| *ts).unwrap();
     tx.unbounded_send(0).unwrap();
     tx.unbounded_send(2).unwrap();
     assert!(poll!(s.next()).is_pending());
@@ -109,7 +109,7 @@ async fn releases_exactly_when_the_watermark_reaches_the_timestamp() {
 #[test]
 fn counts_out_of_order_and_late() {
     let mut s = stream::iter([10_i64, 7, 15, 11, 3, 20])
-        .order_by_timestamp(|ts| *ts, 3)
+        .order_by_timestamp(3, |ts| *ts)
         .unwrap();
     let out = oks(futures::executor::block_on((&mut s).collect::<Vec<_>>()));
     // 7 (< 10): out of order, buffered. 15: W = 11 releases 7, 10. 11 (< 15): out of
@@ -129,7 +129,7 @@ fn counts_out_of_order_and_late() {
 #[test]
 fn hard_cap_emits_the_oldest_early_and_never_drops() {
     let mut s = stream::iter([5_i64, 3, 8, 1, 9, 4])
-        .order_by_timestamp(|ts| *ts, 100)
+        .order_by_timestamp(100, |ts| *ts)
         .unwrap()
         .with_max_buffered(2)
         .unwrap();
@@ -144,7 +144,7 @@ fn hard_cap_emits_the_oldest_early_and_never_drops() {
 #[test]
 fn hard_cap_picks_the_new_element_when_it_is_the_oldest() {
     let out = oks(run(stream::iter([5_i64, 6, 2, 7])
-        .order_by_timestamp(|ts| *ts, 100)
+        .order_by_timestamp(100, |ts| *ts)
         .unwrap()
         .with_max_buffered(2)
         .unwrap()));
@@ -154,7 +154,7 @@ fn hard_cap_picks_the_new_element_when_it_is_the_oldest() {
 #[test]
 fn invalid_settings_are_config_errors() {
     let err = stream::iter([1_i64])
-        .order_by_timestamp(|ts| *ts, -1)
+        .order_by_timestamp(-1, |ts| *ts)
         .unwrap_err();
     assert!(matches!(
         err,
@@ -164,7 +164,7 @@ fn invalid_settings_are_config_errors() {
         }
     ));
     let err = stream::iter([1_i64])
-        .order_by_timestamp(|ts| *ts, 0)
+        .order_by_timestamp(0, |ts| *ts)
         .unwrap()
         .with_max_buffered(0)
         .unwrap_err();
@@ -179,7 +179,7 @@ fn invalid_settings_are_config_errors() {
 #[test]
 fn extreme_timestamps_do_not_overflow() {
     let out = oks(run(stream::iter([i64::MAX, i64::MIN, 0])
-        .order_by_timestamp(|ts| *ts, i64::MAX)
+        .order_by_timestamp(i64::MAX, |ts| *ts)
         .unwrap()));
     assert_eq!(out, [Item(i64::MIN), Item(0), Item(i64::MAX)]);
 }
@@ -187,13 +187,10 @@ fn extreme_timestamps_do_not_overflow() {
 #[test]
 fn a_panicking_key_hands_everything_back_and_ends() {
     let mut s = stream::iter([3_i64, 1, 2, -1, 5])
-        .order_by_timestamp(
-            |ts| {
-                assert!(*ts >= 0, "negative timestamp");
-                *ts
-            },
-            10,
-        )
+        .order_by_timestamp(10, |ts| {
+            assert!(*ts >= 0, "negative timestamp");
+            *ts
+        })
         .unwrap();
     let out = futures::executor::block_on((&mut s).collect::<Vec<_>>());
     assert_eq!(out.len(), 1);
@@ -210,7 +207,7 @@ fn a_panicking_key_hands_everything_back_and_ends() {
 #[tokio::test]
 async fn is_fused() {
     let mut s = stream::iter([2_i64, 1])
-        .order_by_timestamp(|ts| *ts, 5)
+        .order_by_timestamp(5, |ts| *ts)
         .unwrap();
     assert!(!s.is_terminated());
     assert_eq!(s.size_hint(), (1, Some(2)));
@@ -229,7 +226,7 @@ async fn endless_producer_never_exceeds_the_bound() {
     // hard cap keeps the buffer bounded.
     let (src, pulled) = counted(std::iter::repeat(42_i64));
     let mut s = src
-        .order_by_timestamp(|ts| *ts, 10)
+        .order_by_timestamp(10, |ts| *ts)
         .unwrap()
         .with_max_buffered(100)
         .unwrap();
@@ -243,7 +240,7 @@ async fn endless_producer_never_exceeds_the_bound() {
 
     // Advancing timestamps with jitter: the watermark bounds the buffer by itself.
     let (src, pulled) = counted((0_i64..).map(|i| i * 10 + (i * 7919) % 50));
-    let mut s = src.order_by_timestamp(|ts| *ts, 60).unwrap();
+    let mut s = src.order_by_timestamp(60, |ts| *ts).unwrap();
     let mut outs = 0;
     while outs < 10_000 {
         match poll!(s.next()) {
@@ -306,7 +303,7 @@ proptest! {
     ) {
         let tagged: Vec<(usize, i64)> = input.iter().copied().enumerate().collect();
         let mut s = stream::iter(tagged)
-            .order_by_timestamp(|e| e.1, d)
+            .order_by_timestamp(d, |e| e.1)
             .unwrap()
             .with_max_buffered(cap)
             .unwrap();
@@ -353,7 +350,7 @@ fn log_aggregation_use_case() {
         entry("web-1", 210),
     ];
     let mut ordered = stream::iter(entries)
-        .order_by_timestamp(|e| e.at_ms, 30_000)
+        .order_by_timestamp(30_000, |e| e.at_ms)
         .unwrap();
     let out = oks(futures::executor::block_on(
         (&mut ordered).collect::<Vec<_>>(),
@@ -363,7 +360,7 @@ fn log_aggregation_use_case() {
     let in_order = out.into_iter().filter_map(Sequenced::into_item);
     // Periods longer than a minute without any log line.
     let mut gaps = stream::iter(in_order)
-        .detect_gaps(|e| e.at_ms, 60_000)
+        .detect_gaps(60_000, |e| e.at_ms)
         .unwrap();
     let marked = oks(futures::executor::block_on((&mut gaps).collect::<Vec<_>>()));
     let servers: Vec<_> = marked

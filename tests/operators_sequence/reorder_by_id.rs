@@ -19,7 +19,7 @@ use crate::{assert_balanced, counted, oks, run};
 
 fn reorder(input: &[u64], config: impl Into<ReorderConfig>) -> Vec<Sequenced<u64, u64>> {
     oks(run(stream::iter(input.to_vec())
-        .reorder_by_id(|id| *id, config)
+        .reorder_by_id(config, |id| *id)
         .unwrap()))
 }
 
@@ -53,7 +53,7 @@ fn a_duplicate_of_a_buffered_id_is_reported_before_the_original_comes_out() {
 #[test]
 fn overflowing_the_buffer_gives_up_the_missing_ids() {
     let mut s = stream::iter([0_u64, 3, 4, 5, 1, 2, 6])
-        .reorder_by_id(|id| *id, 2)
+        .reorder_by_id(2, |id| *id)
         .unwrap();
     let out = oks(futures::executor::block_on((&mut s).collect::<Vec<_>>()));
     assert_eq!(
@@ -173,7 +173,7 @@ fn the_last_id_does_not_overflow() {
 #[test]
 fn invalid_settings_are_config_errors() {
     let err = stream::iter([0_u64])
-        .reorder_by_id(|id| *id, 0)
+        .reorder_by_id(0, |id| *id)
         .unwrap_err();
     assert_eq!(
         err,
@@ -182,7 +182,7 @@ fn invalid_settings_are_config_errors() {
         }
     );
     let err = stream::iter([0_u64])
-        .reorder_by_id(|id| *id, ReorderConfig::new(4).gap_timeout(Duration::ZERO))
+        .reorder_by_id(ReorderConfig::new(4).gap_timeout(Duration::ZERO), |id| *id)
         .unwrap_err();
     assert_eq!(
         err,
@@ -197,7 +197,7 @@ async fn a_gap_is_given_up_after_the_timeout() {
     let start = Instant::now();
     let (tx, rx) = mpsc::unbounded::<u64>();
     let config = ReorderConfig::new(100).gap_timeout(5.seconds());
-    let mut s = rx.reorder_by_id(|id| *id, config).unwrap();
+    let mut s = rx.reorder_by_id(config, |id| *id).unwrap();
     for id in [0, 2, 4] {
         tx.unbounded_send(id).unwrap();
     }
@@ -226,7 +226,7 @@ async fn a_gap_is_given_up_after_the_timeout() {
 async fn an_id_that_arrives_before_the_timeout_fills_the_gap() {
     let (tx, rx) = mpsc::unbounded::<u64>();
     let config = ReorderConfig::new(100).gap_timeout(5.seconds());
-    let mut s = rx.reorder_by_id(|id| *id, config).unwrap();
+    let mut s = rx.reorder_by_id(config, |id| *id).unwrap();
     tx.unbounded_send(0).unwrap();
     tx.unbounded_send(2).unwrap();
     assert_eq!(s.next().await.unwrap().unwrap(), Item(0));
@@ -245,7 +245,7 @@ async fn an_id_that_arrives_before_the_timeout_fills_the_gap() {
 fn a_timeout_without_a_runtime_is_an_error_not_a_panic() {
     let src = stream::iter([0_u64, 2]).chain(stream::pending());
     let config = ReorderConfig::new(100).gap_timeout(5.seconds());
-    let mut s = src.reorder_by_id(|id| *id, config).unwrap();
+    let mut s = src.reorder_by_id(config, |id| *id).unwrap();
     futures::executor::block_on(async {
         assert_eq!(s.next().await.unwrap().unwrap(), Item(0));
         let err = s.next().await.unwrap().unwrap_err();
@@ -259,13 +259,10 @@ fn a_timeout_without_a_runtime_is_an_error_not_a_panic() {
 #[test]
 fn a_panicking_id_hands_back_everything_in_id_order() {
     let mut s = stream::iter([0_u64, 7, 3, 5, 99, 1])
-        .reorder_by_id(
-            |id| {
-                assert!(*id < 50, "id out of range");
-                *id
-            },
-            10,
-        )
+        .reorder_by_id(10, |id| {
+            assert!(*id < 50, "id out of range");
+            *id
+        })
         .unwrap();
     let out = futures::executor::block_on((&mut s).collect::<Vec<_>>());
     assert_eq!(out.len(), 2);
@@ -280,7 +277,7 @@ fn a_panicking_id_hands_back_everything_in_id_order() {
 
 #[tokio::test]
 async fn is_fused() {
-    let mut s = stream::iter([1_u64, 0]).reorder_by_id(|id| *id, 4).unwrap();
+    let mut s = stream::iter([1_u64, 0]).reorder_by_id(4, |id| *id).unwrap();
     assert_eq!(s.size_hint(), (1, Some(4)));
     assert_eq!(s.next().await.unwrap().unwrap(), Item(0));
     assert_eq!(s.next().await.unwrap().unwrap(), Item(1));
@@ -298,7 +295,7 @@ fn held(pulled: u64, c: sweet_async::operators::SequenceCounts) -> u64 {
 async fn endless_producer_never_exceeds_the_bound() {
     // Only odd ids: every even id is missing, so the buffer keeps overflowing.
     let (src, pulled) = counted((0_u64..).map(|i| 2 * i + 1));
-    let mut s = src.reorder_by_id(|id| *id, 64).unwrap();
+    let mut s = src.reorder_by_id(64, |id| *id).unwrap();
     for _ in 0..10_000 {
         let out = s.next().await.unwrap().unwrap();
         let h = held(pulled.load(AtomicOrdering::Relaxed), s.counts());
@@ -312,7 +309,7 @@ async fn endless_producer_never_exceeds_the_bound() {
 
     // Reversed blocks of 1000: far more disorder than the buffer can absorb.
     let (src, pulled) = counted((0_u64..).map(|i| (i / 1000) * 1000 + 999 - i % 1000));
-    let mut s = src.reorder_by_id(|id| *id, 64).unwrap();
+    let mut s = src.reorder_by_id(64, |id| *id).unwrap();
     for _ in 0..10_000 {
         let out = s.next().await.unwrap().unwrap();
         let h = held(pulled.load(AtomicOrdering::Relaxed), s.counts());
@@ -379,7 +376,7 @@ proptest! {
             Some(f) => ReorderConfig::new(max).first_id(f),
             None => ReorderConfig::new(max).first_seen(),
         };
-        let mut s = stream::iter(ids.clone()).reorder_by_id(|id| *id, config).unwrap();
+        let mut s = stream::iter(ids.clone()).reorder_by_id(config, |id| *id).unwrap();
         let out = oks(futures::executor::block_on((&mut s).collect::<Vec<_>>()));
         prop_assert_eq!(&out, &model(&ids, max, first));
 

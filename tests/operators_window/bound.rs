@@ -47,7 +47,7 @@ fn sliding_fold_holds_one_accumulator_per_open_window() {
     let mut windows = endless(pulled.clone())
         .event_time_window(Sliding::event_time(30, 10), |t| *t)
         .unwrap()
-        .fold(0i64, |n, _| n + 1);
+        .fold_windows(0i64, |n, _| n + 1);
     futures::executor::block_on(async {
         for _ in 0..1_000 {
             assert!(windows.next().await.unwrap().is_fired());

@@ -79,7 +79,7 @@ fn sliding_count_fold() {
     let windows = stream::iter(1..=6)
         .count_window(Sliding::count(3, 2))
         .unwrap()
-        .fold(0, |sum, x| sum + x);
+        .fold_windows(0, |sum, x| sum + x);
     assert_eq!(
         run(windows),
         vec![w(0, 2, 3, Count), w(1, 4, 9, Count), w(3, 6, 15, Count)]
@@ -93,7 +93,7 @@ fn keyed_count_windows_count_per_key_and_report_input_positions() {
         .key_by(|t: &(&str, i32)| t.0)
         .count_window(Tumbling::count(2))
         .unwrap()
-        .reduce(|x, y| (x.0, x.1 + y.1));
+        .reduce_windows(|x, y| (x.0, x.1 + y.1));
     assert_eq!(
         run(windows),
         vec![
@@ -111,7 +111,7 @@ fn the_open_window_bound_fires_the_oldest_window_early() {
         .key_by(|t: &(&str, i32)| t.0)
         .count_window(Tumbling::count(2).max_open_windows(2))
         .unwrap()
-        .fold(0, |sum, t| sum + t.1);
+        .fold_windows(0, |sum, t| sum + t.1);
     assert_eq!(
         run(windows),
         vec![

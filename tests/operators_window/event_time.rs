@@ -148,7 +148,7 @@ fn allowed_lateness_update_of_a_fold() {
     let mut windows = stream::iter([1i64, 2, 6, 3, 8, 4])
         .event_time_window(Tumbling::event_time(5).allowed_lateness(3), |t| *t)
         .unwrap()
-        .fold(0i64, |sum, t| sum + t);
+        .fold_windows(0i64, |sum, t| sum + t);
     let out = futures::executor::block_on(async {
         let mut out = Vec::new();
         while let Some(event) = windows.next().await {
@@ -263,7 +263,7 @@ fn reduce_keeps_one_value_per_window() {
     let windows = stream::iter([3i64, 1, 4, 1, 5, 9, 2, 6])
         .event_time_window(Tumbling::event_time(4).out_of_orderness(10), |t| *t)
         .unwrap()
-        .reduce(i64::max);
+        .reduce_windows(i64::max);
     assert_eq!(
         run(windows),
         vec![
@@ -279,7 +279,7 @@ fn sliding_fold_keeps_one_accumulator_per_window() {
     let windows = stream::iter([0i64, 3, 5, 9, 13])
         .event_time_window(Sliding::event_time(10, 4), |t| *t)
         .unwrap()
-        .fold((0i64, 0u32), |(sum, n), t| (sum + t, n + 1));
+        .fold_windows((0i64, 0u32), |(sum, n), t| (sum + t, n + 1));
     assert_eq!(
         run(windows),
         vec![
@@ -374,7 +374,7 @@ fn a_panicking_fold_ends_the_stream_with_an_error() {
     let windows = stream::iter([1i64, 2, 3])
         .event_time_window(Tumbling::event_time(5), |t| *t)
         .unwrap()
-        .fold(0i64, |sum, t| {
+        .fold_windows(0i64, |sum, t| {
             assert!(t != 2, "cannot add 2");
             sum + t
         });

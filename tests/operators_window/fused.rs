@@ -56,7 +56,7 @@ async fn event_time_windows_are_fused() {
         .key_by(|t| t % 2)
         .event_time_window(Session::event_time(5), |t| *t)
         .unwrap()
-        .reduce(|a, b| a + b);
+        .reduce_windows(|a, b| a + b);
     assert_eq!(drain_twice(s).await, 2);
 }
 
@@ -73,7 +73,7 @@ async fn count_windows_are_fused() {
     let s = strict(vec![1, 2, 3])
         .count_window(Tumbling::count(2))
         .unwrap()
-        .fold(0, |a, b| a + b);
+        .fold_windows(0, |a, b| a + b);
     assert_eq!(drain_twice(s).await, 2);
 }
 
@@ -95,7 +95,7 @@ fn window_streams_are_send() {
         .key_by(|t| *t)
         .event_time_window(Tumbling::event_time(5), |t| *t)
         .unwrap()
-        .fold(0, |a, b| a + b);
+        .fold_windows(0, |a, b| a + b);
     assert_send(&s);
     let p = futures::stream::iter(vec![1i64])
         .processing_time_window(Tumbling::processing_time(Duration::from_secs(1)))

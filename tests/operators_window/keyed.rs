@@ -33,7 +33,7 @@ fn windows_per_key_share_one_watermark() {
         .key_by(|t| t.symbol)
         .event_time_window(Tumbling::event_time(5), |t| t.ts)
         .unwrap()
-        .fold(0u32, |qty, t| qty + t.qty);
+        .fold_windows(0u32, |qty, t| qty + t.qty);
     assert_eq!(
         run(windows),
         vec![
@@ -63,7 +63,7 @@ fn the_open_window_bound_evicts_the_smallest_end_first() {
             |t| t.ts,
         )
         .unwrap()
-        .fold(Vec::new(), |mut v, t| {
+        .fold_windows(Vec::new(), |mut v, t| {
             v.push(t.ts);
             v
         });
@@ -97,7 +97,7 @@ fn keyed_sessions_do_not_merge_across_keys() {
         .key_by(|t| t.symbol)
         .event_time_window(Session::event_time(5), |t| t.ts)
         .unwrap()
-        .reduce(|a, b| Trade {
+        .reduce_windows(|a, b| Trade {
             qty: a.qty + b.qty,
             ..a
         });

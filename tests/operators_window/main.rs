@@ -38,6 +38,7 @@ impl<K, A, T, P> From<WindowEvent<K, A, T, P>> for Out<K, A, T, P> {
             WindowEvent::Fired(w) => Out::Fired(w.key, w.start, w.end, w.value, w.reason, w.update),
             WindowEvent::Late(t) => Out::Late(t),
             WindowEvent::Error(e) => Out::Error(e.to_string()),
+            _ => panic!("a window event this test does not know"),
         }
     }
 }

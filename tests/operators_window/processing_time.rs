@@ -208,7 +208,7 @@ async fn keyed_processing_time_fold() {
         .key_by(|t| t.0)
         .processing_time_window(Tumbling::processing_time(1000 * MS))
         .unwrap()
-        .fold(0, |sum, t| sum + t.1);
+        .fold_windows(0, |sum, t| sum + t.1);
     let mut seen = Vec::new();
     for _ in 0..2 {
         seen.push(Out::from(windows.next().await.unwrap()));

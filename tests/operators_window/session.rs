@@ -102,13 +102,13 @@ fn fold_with_merge_and_reduce_on_sessions() {
     let folded = stream::iter(input)
         .event_time_window(Session::event_time(3).out_of_orderness(10), |r| r.0)
         .unwrap()
-        .fold_with_merge(0i64, |sum, r| sum + r.1, |a, b| a + b);
+        .fold_windows_with_merge(0i64, |sum, r| sum + r.1, |a, b| a + b);
     assert_eq!(run(folded), vec![fired(0, 9, 7, EndOfStream)]);
 
     let reduced = stream::iter(input)
         .event_time_window(Session::event_time(3).out_of_orderness(10), |r| r.0)
         .unwrap()
-        .reduce(|a, b| (a.0.min(b.0), a.1 + b.1));
+        .reduce_windows(|a, b| (a.0.min(b.0), a.1 + b.1));
     assert_eq!(run(reduced), vec![fired(0, 9, (0, 7), EndOfStream)]);
 }
 
@@ -138,7 +138,7 @@ fn an_aggregate_that_cannot_merge_ends_session_windows_with_an_error() {
     let mut windows = stream::iter([0i64, 10, 5])
         .event_time_window(Session::event_time(5).out_of_orderness(10), |t| *t)
         .unwrap()
-        .aggregate(Sum);
+        .aggregate_windows(Sum);
     let out = futures::executor::block_on(futures::StreamExt::collect::<Vec<_>>(&mut windows));
     assert_eq!(out.len(), 1);
     assert!(matches!(

@@ -171,7 +171,7 @@ async fn a_window_acks_nothing_before_its_output_was_written() {
         events
             .event_time_window(Tumbling::event_time(4), |e| e.data as i64)
             .unwrap()
-            .aggregate(KeepAcks::new(Fold::new(0u64, |n, _| n + 1))),
+            .aggregate_windows(KeepAcks::new(Fold::new(0u64, |n, _| n + 1))),
     );
     let mut written = Vec::new();
     while let Some(item) = windows.next().await {

@@ -81,12 +81,19 @@ async fn any_byte_delimiter_and_chunks() {
     assert_eq!(parts, ["a", "b", "c"]);
     assert_eq!(Delimiter::from(b'\n'), Delimiter::NewLine);
 
-    let chunks: Vec<Vec<String>> = AsyncTask::emits::<String>()
+    let chunks: Vec<_> = AsyncTask::emits::<String>()
         .sender(of_file(data("crlf.txt")).into_chunks(3.lines()))
         .map(|r| r.unwrap().into_data())
         .collect()
         .await;
-    assert_eq!(chunks, vec![vec!["first", "second", ""], vec!["fourth"]]);
+    assert_eq!(chunks[0], ["first", "second", ""]);
+    assert_eq!(chunks[1], ["fourth"]);
+    // Each row keeps its own line and byte offset.
+    let lines: Vec<Vec<(u64, u64)>> = chunks
+        .iter()
+        .map(|c| c.positions().iter().map(|p| (p.line(), p.byte())).collect())
+        .collect();
+    assert_eq!(lines, [vec![(1, 0), (2, 7), (3, 15)], vec![(4, 17)]]);
 }
 
 #[tokio::test]

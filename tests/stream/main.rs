@@ -12,12 +12,14 @@ mod acks;
 mod backpressure;
 mod cancel_drop;
 mod collectors;
+mod csv_positions;
 mod csv_source;
 mod events;
 mod lines_source;
 mod panics;
 mod props;
 mod sources;
+mod summary;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -46,6 +46,7 @@ fn model(items: &[Item], policy: ErrorPolicy) -> (u64, Vec<u16>, u64, u64) {
                     errors += 1;
                     break;
                 }
+                _ => panic!("a policy the model does not know"),
             }
         } else if it.receiver_fails {
             errors += 1;

@@ -40,7 +40,7 @@ async fn of_iter_into_chunks_emits_batches_with_batch_ids() {
         .map(Result::unwrap)
         .collect()
         .await;
-    let chunks: Vec<Vec<u32>> = events.iter().map(|e| e.data().clone()).collect();
+    let chunks: Vec<Vec<u32>> = events.iter().map(|e| e.data().to_vec()).collect();
     assert_eq!(chunks, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
     let batches: Vec<Option<u64>> = events.iter().map(SenderEvent::batch_id).collect();
     assert_eq!(batches, [Some(0), Some(1), Some(2)]);

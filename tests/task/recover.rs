@@ -80,10 +80,29 @@ async fn task_future_works_with_async_result_combinators() {
     let r = AsyncTask::to::<u32>()
         .run(|| async { Ok::<_, Boom>(20) })
         .into_result()
-        .map(|v| v + 1)
-        .and_then(|v| async move { Ok(v * 2) })
+        .map_value(|v| v + 1)
+        .then_ok(|v| async move { Ok(v * 2) })
         .await;
     assert_eq!(r.unwrap(), 42);
+    // The catalogue's spelling, straight on the task's future.
+    let r = AsyncTask::to::<u32>()
+        .run(|| async { Ok::<_, Boom>(20) })
+        .map(|v| v + 1)
+        .and_then(|v| async move { Ok(v * 2) })
+        .or_else(|_| async { Ok::<_, TaskError<Boom>>(0) })
+        .inspect(|r| assert!(r.is_ok()))
+        .await;
+    assert_eq!(r.unwrap(), 42);
+    let failed = AsyncTask::to::<u32>()
+        .run(|| async { Err::<u32, _>(Boom("down")) })
+        .map_err(|e| e.to_string())
+        .await;
+    assert_eq!(failed, Err("task failed: down".to_owned()));
+    let recovered = AsyncTask::to::<u32>()
+        .run(|| async { Err::<u32, _>(Boom("down")) })
+        .recover(|_| 5)
+        .await;
+    assert_eq!(recovered, 5);
     let handled = AsyncTask::to::<u32>()
         .run(|| async { Err::<u32, _>(Boom("x")) })
         .await_result(|r| r.into_result().unwrap_or(0))

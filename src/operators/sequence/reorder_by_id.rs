@@ -20,7 +20,7 @@ const OPERATOR: &str = "reorder_by_id";
 /// buffer bound, the first id and an optional gap timeout.
 ///
 /// A plain number or a [`Count`] converts into a config with that buffer bound, first id
-/// 0 and no timeout: `stream.reorder_by_id(|m| m.seq, 1024)`.
+/// 0 and no timeout: `stream.reorder_by_id(1024, |m| m.seq)`.
 ///
 /// # Examples
 ///

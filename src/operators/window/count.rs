@@ -316,7 +316,8 @@ where
     ///
     /// Call it before polling; on a stream already polled, the new stream yields one
     /// [`WindowEvent::Error`] and ends.
-    pub fn aggregate<G>(self, agg: G) -> CountWindow<S, KS, G>
+    #[doc(alias = "aggregate")]
+    pub fn aggregate_windows<G>(self, agg: G) -> CountWindow<S, KS, G>
     where
         G: WindowAggregate<S::Item>,
     {
@@ -337,21 +338,24 @@ where
     /// Folds each window's elements into `init` with `f`, keeping only the accumulator
     /// (one per open window).
     ///
-    /// Takes precedence over `StreamExt::fold`, which folds the stream of windows itself.
-    pub fn fold<B, R>(self, init: B, f: R) -> CountWindow<S, KS, Fold<B, R>>
+    /// Named so that it never hides `StreamExt::fold`, which folds the stream of windows
+    /// itself.
+    #[doc(alias = "fold")]
+    pub fn fold_windows<B, R>(self, init: B, f: R) -> CountWindow<S, KS, Fold<B, R>>
     where
         B: Clone,
         R: FnMut(B, S::Item) -> B,
     {
-        self.aggregate(Fold::new(init, f))
+        self.aggregate_windows(Fold::new(init, f))
     }
 
     /// Reduces each window's elements with `f`, keeping only the running value.
-    pub fn reduce<R>(self, f: R) -> CountWindow<S, KS, Reduce<R>>
+    #[doc(alias = "reduce")]
+    pub fn reduce_windows<R>(self, f: R) -> CountWindow<S, KS, Reduce<R>>
     where
         R: FnMut(S::Item, S::Item) -> S::Item,
     {
-        self.aggregate(Reduce::new(f))
+        self.aggregate_windows(Reduce::new(f))
     }
 }
 

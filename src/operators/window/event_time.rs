@@ -61,7 +61,8 @@ where
     ///
     /// Call it before polling; on a stream already polled, the new stream yields one
     /// [`WindowEvent::Error`] and ends.
-    pub fn aggregate<G>(self, agg: G) -> EventTimeWindow<S, KS, F, A, G>
+    #[doc(alias = "aggregate")]
+    pub fn aggregate_windows<G>(self, agg: G) -> EventTimeWindow<S, KS, F, A, G>
     where
         G: WindowAggregate<S::Item>,
     {
@@ -84,21 +85,24 @@ where
 
     /// Folds each window's elements into `init` with `f`, keeping only the accumulator
     /// (tumbling and sliding windows; sessions need
-    /// [`fold_with_merge`](Self::fold_with_merge)).
+    /// [`fold_windows_with_merge`](Self::fold_windows_with_merge)).
     ///
-    /// Takes precedence over `StreamExt::fold`, which folds the stream of windows itself.
-    pub fn fold<B, R>(self, init: B, f: R) -> EventTimeWindow<S, KS, F, A, Fold<B, R>>
+    /// Named so that it never hides `StreamExt::fold`, which folds the stream of windows
+    /// itself.
+    #[doc(alias = "fold")]
+    pub fn fold_windows<B, R>(self, init: B, f: R) -> EventTimeWindow<S, KS, F, A, Fold<B, R>>
     where
         A: NonMerging,
         B: Clone,
         R: FnMut(B, S::Item) -> B,
     {
-        self.aggregate(Fold::new(init, f))
+        self.aggregate_windows(Fold::new(init, f))
     }
 
-    /// Folds each window like [`fold`](Self::fold); `merge(earlier, later)` combines the
+    /// Folds each window like [`fold_windows`](Self::fold_windows); `merge(earlier, later)` combines the
     /// accumulators of two sessions that merge.
-    pub fn fold_with_merge<B, R, M>(
+    #[doc(alias = "fold_with_merge")]
+    pub fn fold_windows_with_merge<B, R, M>(
         self,
         init: B,
         f: R,
@@ -109,16 +113,17 @@ where
         R: FnMut(B, S::Item) -> B,
         M: FnMut(B, B) -> B,
     {
-        self.aggregate(FoldWithMerge::new(init, f, merge))
+        self.aggregate_windows(FoldWithMerge::new(init, f, merge))
     }
 
     /// Reduces each window's elements with `f`, keeping only the running value; sessions
     /// merge with `f` too.
-    pub fn reduce<R>(self, f: R) -> EventTimeWindow<S, KS, F, A, Reduce<R>>
+    #[doc(alias = "reduce")]
+    pub fn reduce_windows<R>(self, f: R) -> EventTimeWindow<S, KS, F, A, Reduce<R>>
     where
         R: FnMut(S::Item, S::Item) -> S::Item,
     {
-        self.aggregate(Reduce::new(f))
+        self.aggregate_windows(Reduce::new(f))
     }
 }
 

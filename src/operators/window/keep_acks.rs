@@ -28,7 +28,7 @@ use super::WindowAggregate;
 /// let events = (0..6).map(|t| SenderEventBuilder::new(t as i64).build());
 /// let windows: Vec<_> = futures::stream::iter(events)
 ///     .event_time_window(Tumbling::event_time(3), |e| e.data)?
-///     .aggregate(KeepAcks::new(Fold::new(0, |sum: i64, e: sweet_async::stream::SenderEvent<i64>| sum + e.data)))
+///     .aggregate_windows(KeepAcks::new(Fold::new(0, |sum: i64, e: sweet_async::stream::SenderEvent<i64>| sum + e.data)))
 ///     .filter_map(|w| async move { w.into_window() })
 ///     .collect()
 ///     .await;

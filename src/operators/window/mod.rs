@@ -157,6 +157,7 @@ impl<K, A: TakeAcks, T: TakeAcks, P> TakeAcks for WindowEvent<K, A, T, P> {
 /// Late elements come out of the same stream as the windows, so none can be lost in an
 /// unread side channel.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WindowEvent<K, A, T, P = i64> {
     /// A window fired.
     Fired(Window<K, A, P>),

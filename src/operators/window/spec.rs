@@ -19,7 +19,7 @@ mod sealed {
 }
 
 /// Window shapes whose windows never merge (tumbling and sliding), so a `fold` needs no
-/// merge function. Sessions use `fold_with_merge` or `reduce`.
+/// merge function. Sessions use `fold_windows_with_merge` or `reduce_windows`.
 pub trait NonMerging: sealed::Sealed {}
 impl NonMerging for Tumbling {}
 impl NonMerging for Sliding {}

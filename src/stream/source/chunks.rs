@@ -1,4 +1,4 @@
-//! `into_chunks(n)`: a source that emits `Vec<T>` batches of its items.
+//! `into_chunks(n)`: a source that emits [`Chunk`](super::Chunk)s of its items.
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -10,11 +10,12 @@ use futures::Stream;
 use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
-use super::{IntoSource, Located, SourceContext, SourceItem, chunk_size, marker};
+use super::{Chunk, IntoSource, Located, SourceContext, SourceItem, chunk_size, marker};
 use crate::ack::Acks;
 use crate::error::ConfigError;
 use crate::stream::error::SourceError;
 use crate::stream::event::Position;
+use crate::stream::stats::report_chunk;
 use crate::units::Count;
 
 /// A source whose events carry chunks of `n` items (the last one may be shorter).
@@ -22,7 +23,8 @@ use crate::units::Count;
 /// Made by `into_chunks(n)` on [`of`](super::of), [`of_file`](super::of_file),
 /// [`csv_file`](super::csv_file) and [`csv_records`](super::csv_records). A chunk never
 /// is empty. A failed item is not put in a chunk: the chunk collected so far is emitted
-/// first, then the error, so order is kept. The event's position is the first item's.
+/// first, then the error, so order is kept. The event's position is the first item's;
+/// the [`Chunk`] it carries has each row's.
 #[must_use = "a source does nothing until given to `sender(..)`"]
 #[derive(Debug, Clone)]
 pub struct Chunked<P> {
@@ -40,7 +42,7 @@ impl<T, P> IntoSource<T, marker::Native> for Chunked<P>
 where
     P: IntoSource<T, marker::Native>,
 {
-    type Data = Vec<P::Data>;
+    type Data = Chunk<P::Data>;
     type Source = ChunkedSource<P::Source, P::Data>;
 
     fn name(&self) -> Option<Arc<str>> {
@@ -59,7 +61,9 @@ where
         ChunkedSource {
             inner: self.inner.into_source(&ctx),
             size,
+            unit: self.size.unit(),
             buf: Vec::new(),
+            positions: Vec::new(),
             first: None,
             acks: Acks::none(),
             pending: None,
@@ -76,7 +80,11 @@ pin_project! {
         #[pin]
         inner: S,
         size: NonZeroUsize,
+        // What the rows are called, for the final summary.
+        unit: &'static str,
         buf: Vec<T>,
+        // One per item of `buf` when its first item had a position, else empty.
+        positions: Vec<Position>,
         first: Option<Position>,
         // The obligations of the items in `buf`, carried by the chunk.
         acks: Acks,
@@ -87,18 +95,28 @@ pin_project! {
 }
 
 impl<S, T> ChunkedSource<S, T> {
+    /// The chunk so far, as an item; `buf` and `positions` start over with room for
+    /// `size` (none at the end of the stream).
     fn flush(
         buf: &mut Vec<T>,
+        positions: &mut Vec<Position>,
         size: usize,
+        unit: &'static str,
         first: Option<Position>,
         acks: &mut Acks,
         next: &mut u64,
-    ) -> Located<Vec<T>> {
-        let value = std::mem::replace(buf, Vec::with_capacity(size));
+    ) -> Located<Chunk<T>> {
+        let rows = std::mem::replace(buf, Vec::with_capacity(size));
+        let located = if positions.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::replace(positions, Vec::with_capacity(size))
+        };
+        report_chunk(rows.len(), unit);
         let batch = *next;
         *next = next.saturating_add(1);
         Located {
-            value,
+            value: Chunk::new(rows, located),
             position: first,
             batch: Some(batch),
             acks: acks.take(),
@@ -110,7 +128,7 @@ impl<S, T> Stream for ChunkedSource<S, T>
 where
     S: Stream<Item = SourceItem<T>>,
 {
-    type Item = SourceItem<Vec<T>>;
+    type Item = SourceItem<Chunk<T>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
@@ -129,8 +147,21 @@ where
                         if this.buf.capacity() == 0 {
                             this.buf.reserve_exact(size);
                         }
+                        if item.position.is_some() && this.positions.capacity() == 0 {
+                            this.positions.reserve_exact(size);
+                        }
                     }
-                    let Located { value, acks, .. } = item;
+                    let Located {
+                        value,
+                        acks,
+                        position,
+                        ..
+                    } = item;
+                    // Rows of a source with positions keep theirs (line 0 for a row
+                    // without one, so the list stays aligned with the rows).
+                    if this.first.is_some() {
+                        this.positions.push(position.unwrap_or(Position::new(0, 0)));
+                    }
                     this.buf.push(value);
                     if !acks.is_empty() {
                         this.acks.merge(acks);
@@ -138,8 +169,15 @@ where
                         std::mem::forget(acks);
                     }
                     if this.buf.len() >= size {
-                        let chunk =
-                            Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
+                        let chunk = Self::flush(
+                            this.buf,
+                            this.positions,
+                            size,
+                            this.unit,
+                            *this.first,
+                            this.acks,
+                            this.next_batch,
+                        );
                         return Poll::Ready(Some(Ok(chunk)));
                     }
                 }
@@ -148,8 +186,15 @@ where
                         return Poll::Ready(Some(Err(err)));
                     }
                     *this.pending = Some(err);
-                    let chunk =
-                        Self::flush(this.buf, size, *this.first, this.acks, this.next_batch);
+                    let chunk = Self::flush(
+                        this.buf,
+                        this.positions,
+                        size,
+                        this.unit,
+                        *this.first,
+                        this.acks,
+                        this.next_batch,
+                    );
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {
@@ -157,8 +202,9 @@ where
                     if this.buf.is_empty() {
                         return Poll::Ready(None);
                     }
+                    report_chunk(this.buf.len(), this.unit);
                     let chunk = Located {
-                        value: std::mem::take(this.buf),
+                        value: Chunk::new(std::mem::take(this.buf), std::mem::take(this.positions)),
                         position: *this.first,
                         batch: Some(*this.next_batch),
                         acks: this.acks.take(),

@@ -169,7 +169,7 @@ impl<R> CsvFile<R> {
         self
     }
 
-    /// Emits chunks of `size` records (`Vec<R>` events) instead of single records; the
+    /// Emits chunks of `size` records ([`Chunk<R>`](super::Chunk) events, each row with its position) instead of single records; the
     /// reader thread then sends batches of exactly that size.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
@@ -488,8 +488,9 @@ impl<R> CsvSource<R> {
         // allocated or freed here.
         let spare = self.spare.take().unwrap_or_default();
         let record = std::mem::replace(slot, spare);
-        let position = Some(position);
-        let pos = record.position().cloned();
+        // The record's index among all rows read: csv's own (its line and byte are not
+        // used: `position` is the record's true start, see `Tap`).
+        let at = (position, record.position().map_or(0, csv::Position::record));
         // One UTF-8 check per record, then fields are `&str`s: as `csv::Reader::deserialize`.
         let item = match StringRecord::from_byte_record(record) {
             Ok(text) => {
@@ -498,28 +499,17 @@ impl<R> CsvSource<R> {
                 match value {
                     Ok(v) => Ok(Located {
                         value: v,
-                        position,
+                        position: Some(position),
                         batch: None,
                         acks: Acks::none(),
                     }),
-                    Err(e) => Err(csv_error(&self.name, e, pos.as_ref())),
+                    Err(e) => Err(csv_error(&self.name, e, Some(at))),
                 }
             }
             Err(e) => {
-                let err = SourceError::Csv {
-                    file: self.name.clone(),
-                    line: pos.as_ref().map_or(0, csv::Position::line),
-                    byte: pos.as_ref().map_or(0, csv::Position::byte),
-                    record: pos.as_ref().map_or(0, csv::Position::record),
-                    message: format!("invalid UTF-8: {}", e.utf8_error()),
-                };
+                let message = format!("invalid UTF-8: {}", e.utf8_error());
                 self.spare = Some(std::mem::replace(slot, e.into_byte_record()));
-                Err(Located {
-                    value: err,
-                    position,
-                    batch: None,
-                    acks: Acks::none(),
-                })
+                Err(row_error(&self.name, at, message))
             }
         };
         Some(item)
@@ -683,7 +673,7 @@ fn read_all<R>(
         .has_headers(file.has_headers)
         .flexible(file.flexible)
         .buffer_capacity(64 * 1024)
-        .from_reader(reader);
+        .from_reader(Tap::new(reader));
     if file.has_headers {
         match rdr.byte_headers() {
             Ok(h) => batch.headers = Some(h.clone()),
@@ -716,7 +706,9 @@ fn read_all<R>(
         let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
                 width = (record.as_slice().len(), record.len());
-                let position = record.position().map_or(Position::new(0, 0), to_position);
+                let position = record
+                    .position()
+                    .map_or(Position::new(0, 0), |p| rdr.get_ref().start(p));
                 batch.positions.push(position);
                 used += 1;
                 (false, false)
@@ -724,12 +716,15 @@ fn read_all<R>(
             Ok(false) => (true, false),
             Err(e) => {
                 let fatal = e.is_io_error();
-                batch.fail(csv_error(&name, e, None));
+                let at = e.position().map(|p| (rdr.get_ref().start(p), p.record()));
+                batch.fail(csv_error(&name, e, at));
                 (fatal, fatal)
             }
         };
         if last || batch.rows() >= rows {
             let bytes = rdr.position().byte();
+            // The next record starts at or after `bytes`: what came before is not needed.
+            rdr.get_mut().forget_before(bytes);
             batch.records.truncate(used);
             batch.bytes_read = bytes.saturating_sub(sent_bytes);
             batch.read_time = batch_started.elapsed();
@@ -754,36 +749,113 @@ fn read_all<R>(
     }
 }
 
-fn to_position(p: &csv::Position) -> Position {
-    Position::new(p.line(), p.byte())
+/// Bytes a [`Tap`] keeps before it drops those no record needs any more: at most this
+/// plus the reader's read-ahead and the current batch are held.
+const FORGET_AT: usize = 1 << 20;
+
+/// The file as the `csv` reader reads it, with the bytes since the last batch kept, so
+/// that a record's true start can be found.
+///
+/// The `csv` crate places a record where the previous one's terminator ended: on the
+/// `\n` of a CRLF, or on the first of the blank lines it skips, so its line and byte
+/// are off for CRLF files and after blank lines (and after a quoted field spanning lines
+/// in a CRLF file). Its line and byte agree with each other, though: the true start is
+/// past the `\r` and `\n` bytes that follow, one line further per `\n`.
+struct Tap {
+    file: std::fs::File,
+    /// The bytes read from `base` on.
+    kept: Vec<u8>,
+    base: u64,
 }
 
-/// A `csv::Error` as a located per-row (or, for I/O, fatal) error naming the file.
-fn csv_error(
-    name: &Arc<str>,
-    e: csv::Error,
-    fallback: Option<&csv::Position>,
-) -> Located<SourceError> {
-    let pos = e.position().or(fallback).cloned();
-    let position = pos.as_ref().map(to_position);
-    let message = e.to_string();
-    let err = match e.into_kind() {
-        csv::ErrorKind::Io(error) => SourceError::Io {
+impl Tap {
+    fn new(file: std::fs::File) -> Self {
+        Tap {
+            file,
+            kept: Vec::new(),
+            base: 0,
+        }
+    }
+
+    /// Where the record `csv` placed at `p` really starts.
+    #[inline]
+    fn start(&self, p: &csv::Position) -> Position {
+        let rest = usize::try_from(p.byte().saturating_sub(self.base))
+            .ok()
+            .and_then(|at| self.kept.get(at..))
+            .unwrap_or_default();
+        match rest.first() {
+            Some(b'\r' | b'\n') => {}
+            _ => return Position::new(p.line(), p.byte()),
+        }
+        let skipped = rest.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+        let (mut line, mut byte) = (p.line(), p.byte());
+        for b in skipped {
+            byte += 1;
+            if *b == b'\n' {
+                line += 1;
+            }
+        }
+        Position::new(line, byte)
+    }
+
+    /// Drops the bytes before `byte` once they add up to [`FORGET_AT`], so that only a
+    /// short tail (the reader's read-ahead) is moved, rarely.
+    fn forget_before(&mut self, byte: u64) {
+        let n = usize::try_from(byte.saturating_sub(self.base))
+            .unwrap_or(usize::MAX)
+            .min(self.kept.len());
+        if n >= FORGET_AT {
+            self.kept.drain(..n);
+            self.base += n as u64;
+        }
+    }
+}
+
+impl std::io::Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.kept
+            .extend_from_slice(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+/// A per-row CSV error at `at` (the row's true start and its record index).
+fn row_error(name: &Arc<str>, at: (Position, u64), message: String) -> Located<SourceError> {
+    let (position, record) = at;
+    Located {
+        value: SourceError::Csv {
             file: name.clone(),
-            error,
-        },
-        _ => SourceError::Csv {
-            file: name.clone(),
-            line: pos.as_ref().map_or(0, csv::Position::line),
-            byte: pos.as_ref().map_or(0, csv::Position::byte),
-            record: pos.as_ref().map_or(0, csv::Position::record),
+            line: position.line(),
+            byte: position.byte(),
+            record,
             message,
         },
-    };
-    Located {
-        value: err,
-        position,
+        position: Some(position),
         batch: None,
         acks: Acks::none(),
+    }
+}
+
+/// A `csv::Error` as a located per-row (or, for I/O, fatal) error naming the file. The
+/// message leaves out the reader's own position: the error states the true one, once.
+fn csv_error(name: &Arc<str>, e: csv::Error, at: Option<(Position, u64)>) -> Located<SourceError> {
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("found a record with {len} fields, but the previous record has {expected_len}")
+        }
+        csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8: {err}"),
+        _ => e.to_string(),
+    };
+    match e.into_kind() {
+        csv::ErrorKind::Io(error) => Located::bare(SourceError::Io {
+            file: name.clone(),
+            error,
+        }),
+        _ => row_error(name, at.unwrap_or((Position::new(0, 0), 0)), message),
     }
 }

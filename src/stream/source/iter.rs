@@ -22,7 +22,7 @@ use crate::units::Count;
 /// # futures::executor::block_on(async {
 /// let chunks: Vec<Vec<u32>> = AsyncTask::emits::<u32>()
 ///     .sender(of(1..=5).into_chunks(2.items()))
-///     .map(|event| event.unwrap().into_data())
+///     .map(|event| event.unwrap().into_data().into_vec())
 ///     .collect()
 ///     .await;
 /// assert_eq!(chunks, vec![vec![1, 2], vec![3, 4], vec![5]]);
@@ -42,7 +42,7 @@ pub struct Of<I> {
 }
 
 impl<I> Of<I> {
-    /// Emits chunks of `size` items (`Vec<T>` events) instead of single items.
+    /// Emits chunks of `size` items ([`Chunk<T>`](super::Chunk) events) instead of single items.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
     }

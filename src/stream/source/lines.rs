@@ -28,6 +28,7 @@ const READ_SIZE: usize = 64 * 1024;
 
 /// What separates the items of a text file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Delimiter {
     /// `\n`, with a `\r` before it removed too (CRLF files).
     #[default]
@@ -111,7 +112,7 @@ impl<D> FileLines<D> {
         }
     }
 
-    /// Emits chunks of `size` items (`Vec<D>` events) instead of single items.
+    /// Emits chunks of `size` items ([`Chunk<D>`](super::Chunk) events, each line with its position) instead of single items.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
     }

@@ -71,7 +71,7 @@ impl<S> LocatedSource<S> {
         self
     }
 
-    /// Emits chunks of `size` items (`Vec<T>` events) instead of single items; a chunk
+    /// Emits chunks of `size` items ([`Chunk<T>`](super::Chunk) events) instead of single items; a chunk
     /// owes its source the acknowledgements of all its items, merged into ranges.
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())

@@ -5,7 +5,7 @@
 //!   while the buffer is full);
 //! - [`of`] an iterator, [`of_file`] a text file split by a delimiter, [`csv_file`] typed
 //!   CSV records and [`csv_records`] raw CSV records, each with `.into_chunks(n)` to emit
-//!   `Vec<T>` batches instead of single items.
+//!   [`Chunk`]s (rows with their positions) instead of single items.
 //!
 //! File sources read a block at a time, never the whole file, count the bytes they read
 //! into the polling task's I/O metrics
@@ -14,7 +14,9 @@
 //! malformed CSV row) as a [`SourceError`] naming the file, line and byte offset while
 //! the rest goes on.
 
+mod chunk;
 mod chunks;
+#[cfg(feature = "csv")]
 mod csv;
 mod iter;
 mod lines;
@@ -32,7 +34,10 @@ use crate::stream::event::Position;
 use crate::stream::stats::SourceStats;
 use crate::units::Count;
 
+pub use self::chunk::Chunk;
 pub use self::chunks::{Chunked, ChunkedSource};
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub use self::csv::{CsvFile, CsvSource, RawRecord, csv_file, csv_records};
 pub use self::iter::{Of, OfSource, of};
 pub use self::lines::{Delimiter, FileLines, LineData, LinesSource, of_file};

@@ -1,4 +1,4 @@
-//! [`AndThen`]: the future of [`AsyncResultExt::and_then`](super::AsyncResultExt::and_then).
+//! [`AndThen`]: the future of [`AsyncResultExt::then_ok`](super::AsyncResultExt::then_ok).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use super::chain::{Chain, Next};
 
 pin_project! {
-    /// Future for [`AsyncResultExt::and_then`](super::AsyncResultExt::and_then).
+    /// Future for [`AsyncResultExt::then_ok`](super::AsyncResultExt::then_ok).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct AndThen<Fut1, Fut2, F> {
         #[pin]
@@ -86,8 +86,8 @@ mod tests {
     async fn chains_two_async_steps() {
         let start = tokio::time::Instant::now();
         let out = async { Ok::<u32, String>(5) }
-            .and_then(double_later)
-            .and_then(double_later)
+            .then_ok(double_later)
+            .then_ok(double_later)
             .await;
         assert_eq!(out, Ok(20));
         assert_eq!(start.elapsed(), Duration::from_millis(20));
@@ -95,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_error_in_the_second_step_comes_out() {
-        let out = async { Ok::<u32, String>(3) }.and_then(reject_odd).await;
+        let out = async { Ok::<u32, String>(3) }.then_ok(reject_odd).await;
         assert_eq!(out, Err("3 is odd".to_string()));
     }
 
@@ -103,7 +103,7 @@ mod tests {
     async fn never_calls_the_closure_on_error() {
         let mut called = false;
         let out = async { Err::<u32, _>("no input".to_string()) }
-            .and_then(|n| {
+            .then_ok(|n| {
                 called = true;
                 double_later(n)
             })

@@ -1,4 +1,4 @@
-//! [`Inspect`]: the future of [`AsyncResultExt::inspect`](super::AsyncResultExt::inspect).
+//! [`Inspect`]: the future of [`AsyncResultExt::inspect_result`](super::AsyncResultExt::inspect_result).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use super::map_once::MapOnce;
 
 pin_project! {
-    /// Future for [`AsyncResultExt::inspect`](super::AsyncResultExt::inspect).
+    /// Future for [`AsyncResultExt::inspect_result`](super::AsyncResultExt::inspect_result).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Inspect<Fut, F> {
         #[pin]
@@ -68,7 +68,7 @@ mod tests {
     async fn sees_success_and_passes_it_on() {
         let mut seen = None;
         let out = async { Ok::<u32, String>(5) }
-            .inspect(|r| seen = Some(format!("{r:?}")))
+            .inspect_result(|r| seen = Some(format!("{r:?}")))
             .await;
         assert_eq!(out, Ok(5));
         assert_eq!(seen.as_deref(), Some("Ok(5)"));
@@ -78,7 +78,7 @@ mod tests {
     async fn sees_error_and_passes_it_on() {
         let mut seen = None;
         let out = async { Err::<u32, _>("boom".to_string()) }
-            .inspect(|r| seen = Some(format!("{r:?}")))
+            .inspect_result(|r| seen = Some(format!("{r:?}")))
             .await;
         assert_eq!(out, Err("boom".to_string()));
         assert_eq!(seen.as_deref(), Some("Err(\"boom\")"));

@@ -61,7 +61,7 @@ mod tests {
         assert_eq!(None::<u8>.into_async_result().await, Err(MissingValue));
         let chained = None::<u8>
             .into_async_result()
-            .map(|n| n + 1)
+            .map_value(|n| n + 1)
             .recover(|MissingValue| 0)
             .await;
         assert_eq!(chained, 0);

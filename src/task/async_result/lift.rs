@@ -28,7 +28,7 @@ impl<Fut: Future> Lift<Fut> {
 /// error type [`Infallible`], so the [`AsyncResultExt`](super::AsyncResultExt)
 /// combinators apply to it.
 ///
-/// Use [`AsyncResultExt::map_err`](super::AsyncResultExt::map_err) with
+/// Use [`AsyncResultExt::map_error`](super::AsyncResultExt::map_error) with
 /// `|never| match never {}` to give it the error type of the chain it joins.
 ///
 /// # Examples
@@ -48,8 +48,8 @@ impl<Fut: Future> Lift<Fut> {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let report = lift(count_rows())
-///     .map_err(|never| match never {})
-///     .and_then(upload)
+///     .map_error(|never| match never {})
+///     .then_ok(upload)
 ///     .await;
 /// assert_eq!(report, Ok("uploaded 1000 rows".to_string()));
 /// # }
@@ -80,7 +80,7 @@ mod tests {
     #[tokio::test]
     async fn wraps_the_output_in_ok() {
         assert_eq!(lift(async { 7 }).await, Ok(7));
-        let out = lift(async { "ready" }).map(str::len).await;
+        let out = lift(async { "ready" }).map_value(str::len).await;
         assert_eq!(out, Ok(5));
     }
 

@@ -1,4 +1,4 @@
-//! [`Map`]: the future of [`AsyncResultExt::map`](super::AsyncResultExt::map).
+//! [`Map`]: the future of [`AsyncResultExt::map_value`](super::AsyncResultExt::map_value).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use super::map_once::MapOnce;
 
 pin_project! {
-    /// Future for [`AsyncResultExt::map`](super::AsyncResultExt::map).
+    /// Future for [`AsyncResultExt::map_value`](super::AsyncResultExt::map_value).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct Map<Fut, F> {
         #[pin]
@@ -63,7 +63,7 @@ mod tests {
 
     #[tokio::test]
     async fn maps_the_success_value() {
-        let out = async { Ok::<_, String>(20) }.map(|n| n * 2 + 2).await;
+        let out = async { Ok::<_, String>(20) }.map_value(|n| n * 2 + 2).await;
         assert_eq!(out, Ok(42));
     }
 
@@ -71,7 +71,7 @@ mod tests {
     async fn never_calls_the_closure_on_error() {
         let mut called = false;
         let out = async { Err::<u32, _>("offline") }
-            .map(|n| {
+            .map_value(|n| {
                 called = true;
                 n + 1
             })
@@ -82,7 +82,7 @@ mod tests {
 
     #[tokio::test]
     async fn changes_the_success_type() {
-        let out = async { Ok::<_, ()>("hello") }.map(str::len).await;
+        let out = async { Ok::<_, ()>("hello") }.map_value(str::len).await;
         assert_eq!(out, Ok(5));
     }
 }

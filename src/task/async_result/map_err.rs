@@ -1,4 +1,4 @@
-//! [`MapErr`]: the future of [`AsyncResultExt::map_err`](super::AsyncResultExt::map_err).
+//! [`MapErr`]: the future of [`AsyncResultExt::map_error`](super::AsyncResultExt::map_error).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use super::map_once::MapOnce;
 
 pin_project! {
-    /// Future for [`AsyncResultExt::map_err`](super::AsyncResultExt::map_err).
+    /// Future for [`AsyncResultExt::map_error`](super::AsyncResultExt::map_error).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct MapErr<Fut, F> {
         #[pin]
@@ -66,7 +66,7 @@ mod tests {
     #[tokio::test]
     async fn maps_the_error() {
         let out = async { Err::<u32, _>(404) }
-            .map_err(|code| format!("HTTP {code}"))
+            .map_error(|code| format!("HTTP {code}"))
             .await;
         assert_eq!(out, Err("HTTP 404".to_string()));
     }
@@ -75,7 +75,7 @@ mod tests {
     async fn never_calls_the_closure_on_success() {
         let mut called = false;
         let out = async { Ok::<_, u16>(7) }
-            .map_err(|code| {
+            .map_error(|code| {
                 called = true;
                 code.to_string()
             })

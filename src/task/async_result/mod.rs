@@ -17,6 +17,7 @@ mod map_err;
 mod map_once;
 mod or_else;
 mod recover;
+mod task_future;
 
 pub use and_then::AndThen;
 pub use await_result::AwaitResultFuture;
@@ -27,6 +28,7 @@ pub use map::Map;
 pub use map_err::MapErr;
 pub use or_else::OrElse;
 pub use recover::Recover;
+pub use task_future::IntoResult;
 
 use std::future::Future;
 
@@ -38,51 +40,47 @@ use futures::future::TryFuture;
 ///
 /// Implemented for every [`TryFuture`], that is every `Future<Output = Result<T, E>>`.
 /// Nothing runs until the returned future is awaited; each closure runs at most once,
-/// and only on the branch it is for (`map` never sees an error, `or_else` never sees a
-/// success).
+/// and only on the branch it is for (`map_value` never sees an error, `then_err` never
+/// sees a success).
 ///
 /// | method | on `Ok(v)` | on `Err(e)` | `futures` equivalent |
 /// |---|---|---|---|
-/// | [`map`](Self::map) | `Ok(f(v))` | `Err(e)` | `TryFutureExt::map_ok` |
-/// | [`map_err`](Self::map_err) | `Ok(v)` | `Err(f(e))` | `TryFutureExt::map_err` |
-/// | [`and_then`](Self::and_then) | `f(v).await` | `Err(e)` | `TryFutureExt::and_then` |
-/// | [`or_else`](Self::or_else) | `Ok(v)` | `f(e).await` | `TryFutureExt::or_else` |
+/// | [`map_value`](Self::map_value) | `Ok(f(v))` | `Err(e)` | `TryFutureExt::map_ok` |
+/// | [`map_error`](Self::map_error) | `Ok(v)` | `Err(f(e))` | `TryFutureExt::map_err` |
+/// | [`then_ok`](Self::then_ok) | `f(v).await` | `Err(e)` | `TryFutureExt::and_then` |
+/// | [`then_err`](Self::then_err) | `Ok(v)` | `f(e).await` | `TryFutureExt::or_else` |
 /// | [`recover`](Self::recover) | `v` | `f(e)` | `TryFutureExt::unwrap_or_else` |
-/// | [`inspect`](Self::inspect) | `Ok(v)` (`f` sees it) | `Err(e)` (`f` sees it) | `FutureExt::inspect` |
+/// | [`inspect_result`](Self::inspect_result) | `Ok(v)` (`f` sees it) | `Err(e)` (`f` sees it) | `FutureExt::inspect` |
 ///
 /// The futures never panic: polled again after they returned a value they stay
 /// pending, like [`futures::future::Fuse`]. They are `Send` when the inner futures and
 /// closures are, and `Unpin` when the inner futures are (closures need not be). Dropping
 /// one drops the future it is running; it is as cancel safe as that future.
 ///
-/// # Name clashes with `futures`
+/// # Names
 ///
-/// `futures::FutureExt` (`map`, `inspect`) and `futures::TryFutureExt` (`map_err`,
-/// `and_then`, `or_else`) have methods of the same names. With both traits in scope
-/// (for example `use futures::prelude::*;` next to `use sweet_async::prelude::*;`), a
-/// call like `fut.map(f)` is ambiguous (error E0034):
-///
-/// ```compile_fail,E0034
-/// use futures::FutureExt;
-/// use sweet_async::prelude::*;
-///
-/// let fut = async { Ok::<u32, String>(20) }.map(|n| n * 2);
-/// ```
-///
-/// Import only one of the two traits in that module, or name the trait in the call:
+/// The catalogue this crate comes from calls these `map`, `map_err`, `and_then`,
+/// `or_else` and `inspect` (still findable under those names). `futures::FutureExt` and
+/// `futures::TryFutureExt` have methods of those names, so with `futures::prelude::*`
+/// next to `sweet_async::prelude::*` every such call would be ambiguous (error E0034);
+/// the names here never clash, and the `futures` methods stay available under theirs.
+/// A task's own future, [`TaskFuture`](crate::task::TaskFuture), has `map`, `map_err`,
+/// `and_then`, `or_else`, `recover` and `inspect` as inherent methods, so the
+/// catalogue's `AsyncTask::to::<T>().run(..).map(..).and_then(..)` compiles as written.
 ///
 /// ```
-/// use futures::{FutureExt, TryFutureExt};
+/// use futures::prelude::*;
 /// use sweet_async::prelude::*;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let fut = async { Ok::<u32, String>(20) };
-/// let doubled = AsyncResultExt::map(fut, |n| n * 2);
-/// let labelled = AsyncResultExt::map_err(doubled, |e| format!("lookup failed: {e}"));
+/// let labelled = fut
+///     .map_value(|n| n * 2)
+///     .map_error(|e| format!("lookup failed: {e}"));
 /// assert_eq!(labelled.await, Ok(40));
 ///
-/// // The `futures` methods stay available under their own names.
+/// // The `futures` methods under their own names.
 /// let plus_one = async { Ok::<u32, String>(1) }.map_ok(|n| n + 1);
 /// assert_eq!(plus_one.now_or_never(), Some(Ok(2)));
 /// # }
@@ -145,9 +143,9 @@ use futures::future::TryFuture;
 ///
 /// async fn enriched_user(id: u64) -> User {
 ///     fetch_user_from_db(id)
-///         .map(enrich_with_profile)
-///         .and_then(add_permissions)
-///         .or_else(|err| async move {
+///         .map_value(enrich_with_profile)
+///         .then_ok(add_permissions)
+///         .then_err(|err| async move {
 ///             match err {
 ///                 DbError::NotFound(_) => create_default_user().await,
 ///                 other => Err(other),
@@ -215,10 +213,10 @@ use futures::future::TryFuture;
 ///
 /// async fn process(path: &str) -> Result<ProcessedData, String> {
 ///     parse_large_file(path)
-///         .map(validate_format)
-///         .and_then(compress_data)
-///         .or_else(|_| try_alternative_parser(path))
-///         .map_err(|e| format!("{path}: {e:?}"))
+///         .map_value(validate_format)
+///         .then_ok(compress_data)
+///         .then_err(|_| try_alternative_parser(path))
+///         .map_error(|e| format!("{path}: {e:?}"))
 ///         .await
 /// }
 ///
@@ -251,14 +249,15 @@ pub trait AsyncResultExt: TryFuture + Sized {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let euros = fetch_price_cents("lamp").map(|cents| cents as f64 / 100.0);
+    /// let euros = fetch_price_cents("lamp").map_value(|cents| cents as f64 / 100.0);
     /// assert_eq!(euros.await, Ok(24.99));
     ///
-    /// let missing = fetch_price_cents("sofa").map(|cents| cents as f64 / 100.0);
+    /// let missing = fetch_price_cents("sofa").map_value(|cents| cents as f64 / 100.0);
     /// assert_eq!(missing.await, Err("unknown sku sofa".to_string()));
     /// # }
     /// ```
-    fn map<U, F>(self, f: F) -> Map<Self, F>
+    #[doc(alias = "map")]
+    fn map_value<U, F>(self, f: F) -> Map<Self, F>
     where
         F: FnOnce(Self::Ok) -> U,
     {
@@ -279,11 +278,12 @@ pub trait AsyncResultExt: TryFuture + Sized {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let config = read_config("app.toml").map_err(|kind| format!("app.toml: {kind}"));
+    /// let config = read_config("app.toml").map_error(|kind| format!("app.toml: {kind}"));
     /// assert_eq!(config.await, Err("app.toml: entity not found".to_string()));
     /// # }
     /// ```
-    fn map_err<E2, F>(self, f: F) -> MapErr<Self, F>
+    #[doc(alias = "map_err")]
+    fn map_error<E2, F>(self, f: F) -> MapErr<Self, F>
     where
         F: FnOnce(Self::Error) -> E2,
     {
@@ -292,7 +292,7 @@ pub trait AsyncResultExt: TryFuture + Sized {
 
     /// On success, continues with the future `f` returns for the value; an error passes
     /// through and `f` is not called. The error types of both steps must match (use
-    /// [`map_err`](Self::map_err) first when they do not).
+    /// [`map_error`](Self::map_error) first when they do not).
     ///
     /// # Examples
     ///
@@ -309,11 +309,12 @@ pub trait AsyncResultExt: TryFuture + Sized {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let receipt = fetch_order(7).and_then(charge).await;
+    /// let receipt = fetch_order(7).then_ok(charge).await;
     /// assert_eq!(receipt, Ok("order 7 charged 4999 cents".to_string()));
     /// # }
     /// ```
-    fn and_then<Fut, F>(self, f: F) -> AndThen<Self, Fut, F>
+    #[doc(alias = "and_then")]
+    fn then_ok<Fut, F>(self, f: F) -> AndThen<Self, Fut, F>
     where
         F: FnOnce(Self::Ok) -> Fut,
         Fut: TryFuture<Error = Self::Error>,
@@ -340,11 +341,12 @@ pub trait AsyncResultExt: TryFuture + Sized {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let value = from_primary("answer").or_else(|_| from_replica("answer")).await;
+    /// let value = from_primary("answer").then_err(|_| from_replica("answer")).await;
     /// assert_eq!(value, Ok("answer=42 (replica)".to_string()));
     /// # }
     /// ```
-    fn or_else<Fut, F>(self, f: F) -> OrElse<Self, Fut, F>
+    #[doc(alias = "or_else")]
+    fn then_err<Fut, F>(self, f: F) -> OrElse<Self, Fut, F>
     where
         F: FnOnce(Self::Error) -> Fut,
         Fut: TryFuture<Ok = Self::Ok>,
@@ -393,7 +395,7 @@ pub trait AsyncResultExt: TryFuture + Sized {
     /// # async fn main() {
     /// let mut log = Vec::new();
     /// let rtt = ping("db-1")
-    ///     .inspect(|result| match result {
+    ///     .inspect_result(|result| match result {
     ///         Ok(ms) => log.push(format!("db-1 up, {ms} ms")),
     ///         Err(e) => log.push(format!("db-1 down: {e}")),
     ///     })
@@ -402,7 +404,8 @@ pub trait AsyncResultExt: TryFuture + Sized {
     /// assert_eq!(log, ["db-1 down: db-1 unreachable"]);
     /// # }
     /// ```
-    fn inspect<F>(self, f: F) -> Inspect<Self, F>
+    #[doc(alias = "inspect")]
+    fn inspect_result<F>(self, f: F) -> Inspect<Self, F>
     where
         F: FnOnce(&Result<Self::Ok, Self::Error>),
     {
@@ -433,12 +436,12 @@ impl<F: TryFuture> AsyncResultExt for F {}
 /// let cached: Option<&str> = None;
 /// let user = cached
 ///     .into_async_result()
-///     .or_else(|MissingValue| async { Ok::<_, MissingValue>("ada") })
-///     .and_then(load_avatar)
+///     .then_err(|MissingValue| async { Ok::<_, MissingValue>("ada") })
+///     .then_ok(load_avatar)
 ///     .await;
 /// assert_eq!(user, Ok(b"<png of ada>".to_vec()));
 ///
-/// let parsed = "42".parse::<u32>().into_async_result().map(|n| n * 2).await;
+/// let parsed = "42".parse::<u32>().into_async_result().map_value(|n| n * 2).await;
 /// assert_eq!(parsed, Ok(84));
 /// # }
 /// ```
@@ -468,7 +471,7 @@ pub trait IntoAsyncResult {
     fn into_async_result(self) -> Self::Future;
 }
 
-/// Awaits any future and hands its output to a handler, in one call: the seed's
+/// Awaits any future and hands its output to a handler, in one call: the
 /// `.await_result(|result| match result { .. })` pattern.
 ///
 /// `fut.await_result(handler).await` equals `handler(fut.await)`; on a fallible future
@@ -576,13 +579,13 @@ mod tests {
 
     async fn process(path: &str, fallbacks: &mut Vec<String>) -> Result<Processed, String> {
         parse_large_file(path)
-            .map(validate_format)
-            .and_then(compress_data)
-            .or_else(|e| {
+            .map_value(validate_format)
+            .then_ok(compress_data)
+            .then_err(|e| {
                 fallbacks.push(format!("{e:?}"));
                 try_alternative_parser(path)
             })
-            .map_err(|e| format!("{path}: {e:?}"))
+            .map_error(|e| format!("{path}: {e:?}"))
             .await
     }
 
@@ -617,10 +620,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fully_qualified_calls_next_to_futures_traits() {
+    async fn method_calls_next_to_futures_traits() {
         use futures::{FutureExt, TryFutureExt};
         let fut = async { Ok::<u32, String>(20) };
-        let out = AsyncResultExt::map_err(AsyncResultExt::map(fut, |n| n * 2), |e| e.len());
+        let out = fut.map_value(|n| n * 2).map_error(|e| e.len());
         assert_eq!(out.await, Ok(40));
         assert_eq!(
             ready(Ok::<u8, ()>(1)).map_ok(|n| n + 1).now_or_never(),
@@ -634,12 +637,12 @@ mod tests {
     #[test]
     fn combinators_are_send_when_their_parts_are() {
         let ok = || async { Ok::<u32, String>(1) };
-        assert_send(&ok().map(|n| n + 1));
-        assert_send(&ok().map_err(|e| e.len()));
-        assert_send(&ok().and_then(|n| async move { Ok(n) }));
-        assert_send(&ok().or_else(|_| async { Ok::<u32, String>(0) }));
+        assert_send(&ok().map_value(|n| n + 1));
+        assert_send(&ok().map_error(|e| e.len()));
+        assert_send(&ok().then_ok(|n| async move { Ok(n) }));
+        assert_send(&ok().then_err(|_| async { Ok::<u32, String>(0) }));
         assert_send(&ok().recover(|_| 0));
-        assert_send(&ok().inspect(|_| {}));
+        assert_send(&ok().inspect_result(|_| {}));
         assert_send(&ok().await_result(|r| r.is_ok()));
         assert_send(&lift(async { 1 }));
         assert_send(&Some(1).into_async_result());
@@ -650,15 +653,15 @@ mod tests {
         // The closures capture a non-Unpin value: only the futures need to be Unpin.
         let pinned = std::marker::PhantomPinned;
         let ok = || ready(Ok::<u32, String>(1));
-        assert_unpin(&ok().map(move |n| {
+        assert_unpin(&ok().map_value(move |n| {
             let _ = &pinned;
             n
         }));
-        assert_unpin(&ok().map_err(|e| e.len()));
-        assert_unpin(&ok().and_then(|n| ready(Ok(n))));
-        assert_unpin(&ok().or_else(|_| ready(Ok::<u32, String>(0))));
+        assert_unpin(&ok().map_error(|e| e.len()));
+        assert_unpin(&ok().then_ok(|n| ready(Ok(n))));
+        assert_unpin(&ok().then_err(|_| ready(Ok::<u32, String>(0))));
         assert_unpin(&ok().recover(|_| 0));
-        assert_unpin(&ok().inspect(|_| {}));
+        assert_unpin(&ok().inspect_result(|_| {}));
         assert_unpin(&ok().await_result(|r| r.is_ok()));
         assert_unpin(&lift(ready(1)));
     }
@@ -666,7 +669,7 @@ mod tests {
     #[test]
     fn polling_after_completion_stays_pending() {
         let mut cx = Context::from_waker(Waker::noop());
-        let mut fut = pin!(ready(Ok::<u32, ()>(1)).and_then(|n| ready(Ok(n + 1))));
+        let mut fut = pin!(ready(Ok::<u32, ()>(1)).then_ok(|n| ready(Ok(n + 1))));
         assert!(!fut.is_terminated());
         assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(2)));
         assert!(fut.is_terminated());
@@ -679,7 +682,7 @@ mod tests {
 
     #[test]
     fn debug_names_the_combinator() {
-        let fut = ready(Ok::<u32, ()>(1)).map(|n| n + 1);
+        let fut = ready(Ok::<u32, ()>(1)).map_value(|n| n + 1);
         assert_eq!(
             format!("{fut:?}"),
             "Map { inner: Incomplete { future: IntoFuture { future: Ready(Some(Ok(1))) }, .. } }"

@@ -1,4 +1,4 @@
-//! [`OrElse`]: the future of [`AsyncResultExt::or_else`](super::AsyncResultExt::or_else).
+//! [`OrElse`]: the future of [`AsyncResultExt::then_err`](super::AsyncResultExt::then_err).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use super::chain::{Chain, Next};
 
 pin_project! {
-    /// Future for [`AsyncResultExt::or_else`](super::AsyncResultExt::or_else).
+    /// Future for [`AsyncResultExt::then_err`](super::AsyncResultExt::then_err).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct OrElse<Fut1, Fut2, F> {
         #[pin]
@@ -75,7 +75,7 @@ mod tests {
     #[tokio::test]
     async fn recovers_from_an_error_asynchronously() {
         let out = async { Err::<String, _>("primary down") }
-            .or_else(|e| async move { from_replica(e).await.map_err(|_| "replica down") })
+            .then_err(|e| async move { from_replica(e).await.map_err(|_| "replica down") })
             .await;
         assert_eq!(out, Ok("replica (primary: primary down)".to_string()));
     }
@@ -83,7 +83,7 @@ mod tests {
     #[tokio::test]
     async fn can_change_the_error_type() {
         let out = async { Err::<u32, _>("timeout") }
-            .or_else(|_| async { Err::<u32, u16>(503) })
+            .then_err(|_| async { Err::<u32, u16>(503) })
             .await;
         assert_eq!(out, Err(503));
     }
@@ -92,7 +92,7 @@ mod tests {
     async fn never_calls_the_closure_on_success() {
         let mut called = false;
         let out = async { Ok::<_, &str>(1) }
-            .or_else(|_| {
+            .then_err(|_| {
                 called = true;
                 async { Ok::<_, &str>(2) }
             })

@@ -12,6 +12,7 @@ use crate::error::TaskError;
 
 /// Where a [`CircuitBreaker`] is in its cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CircuitState {
     /// Calls go through; consecutive failures are counted.
     Closed,

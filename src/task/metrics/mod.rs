@@ -50,6 +50,7 @@ mod cpu;
 mod current;
 mod io;
 mod memory;
+mod thread_time;
 
 #[cfg(feature = "memory-tracking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-tracking")))]
@@ -64,7 +65,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cpu_time::ThreadTime;
+use thread_time::ThreadTime;
 
 use io::{IoCounters, duration_to_nanos};
 use memory::MemoryCounters;
@@ -140,7 +141,7 @@ impl TaskMetrics {
             Ok(previous) => (previous, true),
             Err(_) => (None, false),
         };
-        let cpu_started = ThreadTime::try_now().ok();
+        let cpu_started = ThreadTime::try_now();
         PollGuard {
             metrics: self,
             previous,
@@ -372,7 +373,7 @@ impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
         let poll_time = self.started.elapsed();
         let cpu_time = self.cpu_started.and_then(|start| {
-            let end = ThreadTime::try_now().ok()?;
+            let end = ThreadTime::try_now()?;
             end.as_duration().checked_sub(start.as_duration())
         });
         if self.installed {
@@ -534,14 +535,14 @@ mod tests {
             let _g = m.enter_poll();
             // Spin until the thread's CPU clock has visibly moved (bounded, in case the
             // clock is unavailable).
-            let start = ThreadTime::try_now().ok();
+            let start = ThreadTime::try_now();
             let deadline = Instant::now() + Duration::from_secs(5);
             let mut x = 0u64;
             while Instant::now() < deadline {
                 for i in 0..10_000u64 {
                     x = std::hint::black_box(x.wrapping_add(i));
                 }
-                if start.and_then(|s| s.try_elapsed().ok()) >= Some(MS) {
+                if start.and_then(ThreadTime::elapsed) >= Some(MS) {
                     break;
                 }
             }

@@ -16,6 +16,7 @@ use super::strategy::nanos_to_duration;
 ///   largest: `max` for `Linear` and `Exponential`, `3 * d` for `Fixed(d)`, zero for
 ///   `Immediate`. The retry number is ignored: each delay grows from the last one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Jitter {
     /// No randomness.
     #[default]

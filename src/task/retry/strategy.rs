@@ -10,6 +10,7 @@ use crate::error::ConfigError;
 /// Delays are computed with saturating arithmetic: a delay that would overflow or
 /// exceed the strategy's cap is the cap, never a panic.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum RetryStrategy {
     /// Retry at once.
     Immediate,

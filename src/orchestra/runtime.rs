@@ -396,7 +396,7 @@ impl Runtime {
             }
             registry.len()
         };
-        let deadline = start + timeout;
+        let deadline = crate::task::timing::after(start, timeout);
         loop {
             let notified = self.inner.idle.notified();
             tokio::pin!(notified);

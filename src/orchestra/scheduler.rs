@@ -695,7 +695,7 @@ where
                         "attempt failed, retrying after backoff"
                     );
                 }
-                let mut at = now + d;
+                let mut at = crate::task::timing::after(now, d);
                 if let Some(deadline) = prep.deadline {
                     at = at.min(deadline);
                 }

@@ -234,12 +234,10 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     }
 }
 
-/// `d` after `at`; a duration too long for the clock means about 30 years (as tokio's
-/// own `sleep` does), never an overflow panic.
+/// `d` after `at`, saturating (see [`timing::after`](crate::task::timing::after)).
 #[inline]
 fn later(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
+    crate::task::timing::after(at, d)
 }
 
 /// No runtime with a time driver is running (a timer cannot be created).

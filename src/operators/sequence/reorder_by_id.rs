@@ -325,7 +325,9 @@ impl<T> Cursor<'_, T> {
 
     fn restart_clock(&mut self) {
         *self.deadline = match self.timeout {
-            Some(t) if !self.buffer.is_empty() => Some(Instant::now() + t),
+            Some(t) if !self.buffer.is_empty() => {
+                Some(crate::task::timing::after(Instant::now(), t))
+            }
             _ => None,
         };
     }

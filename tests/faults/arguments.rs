@@ -1,0 +1,91 @@
+//! Arguments that used to panic, hang or wrap: each is now a `ConfigError` before any
+//! work starts, or a value the library bounds (saturating deadlines, preallocations
+//! capped by what actually arrives).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use sweet_async::message::MessageBus;
+use sweet_async::operators::sequence::Sequenced;
+use sweet_async::operators::window::{Sliding, Tumbling};
+use sweet_async::operators::{DataflowExt, ReorderConfig};
+use sweet_async::orchestra::{Orchestra, Runtime, RuntimeBuilder};
+use sweet_async::prelude::*;
+use sweet_async::stream::source::{of, of_file};
+use sweet_async::stream::{Sender, SourceError};
+use sweet_async::task::RetryStrategy;
+
+/// The data of every event, or the first error's source error as a string.
+async fn events<T, S>(stream: S) -> Vec<T>
+where
+    S: futures::Stream<
+            Item = Result<sweet_async::stream::SenderEvent<T>, sweet_async::stream::EventError>,
+        >,
+{
+    stream.map(|e| e.unwrap().into_data()).collect().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn gap_timeout_of_duration_max_saturates() {
+    let ids = futures::stream::iter([0u64, 2]).chain(futures::stream::pending());
+    let config = ReorderConfig::new(8).gap_timeout(Duration::MAX);
+    let mut ordered = ids.reorder_by_id(|id| *id, config).unwrap();
+    assert!(matches!(ordered.next().await, Some(Ok(Sequenced::Item(0)))));
+    // Waiting for id 1 "forever": the deadline saturates instead of overflowing.
+    let next = tokio::time::timeout(Duration::from_secs(3600), ordered.next()).await;
+    assert!(next.is_err(), "nothing is due within an hour");
+}
+
+#[tokio::test(start_paused = true)]
+async fn runtime_shutdown_with_duration_max_saturates() {
+    let runtime = Runtime::current().unwrap();
+    let report = runtime.shutdown(Duration::MAX).await;
+    assert!(report.is_clean());
+    assert!(!runtime.is_running());
+}
+
+#[tokio::test(start_paused = true)]
+async fn orchestra_retry_after_duration_max_saturates() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&calls);
+    let mut o: Orchestra<&str, std::io::Error> = Orchestra::builder().build().unwrap();
+    let flaky = AsyncTask::to()
+        .retry_strategy(RetryStrategy::Fixed(Duration::MAX))
+        .retry(1)
+        .run(move || {
+            let c = Arc::clone(&c);
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(std::io::Error::other("first"))
+                } else {
+                    Ok("second")
+                }
+            }
+        });
+    o.register_task("flaky", flaky).unwrap();
+    o.start_all().unwrap();
+    let report = o.join_all().await.unwrap();
+    let result = report.get("flaky").unwrap().result().unwrap();
+    assert_eq!(result.value(), Some(&"second"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A stream that claims far more items than it has.
+struct Boastful(u32);
+
+impl futures::Stream for Boastful {
+    type Item = u32;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<u32>> {
+        let n = self.0;
+        self.0 = n.saturating_sub(1);
+        std::task::Poll::Ready((n > 0).then_some(n))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (1 << 40, None)
+    }
+}

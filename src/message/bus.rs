@@ -122,13 +122,16 @@ impl<M> MessageBus<M> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] for a zero capacity.
+    /// [`ConfigError::Zero`] for a zero capacity, [`ConfigError::OutOfRange`] above
+    /// [`MAX_BUFFER`](crate::stream::MAX_BUFFER) (what a tokio channel can count).
     pub fn new(capacity: usize) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::Zero {
                 setting: "mailbox capacity",
             });
         }
+        let max = crate::stream::MAX_BUFFER as u64;
+        ConfigError::check_range("mailbox capacity", capacity as u64, 1, max)?;
         Ok(MessageBus {
             inner: Arc::new(BusInner {
                 capacity,

@@ -27,6 +27,44 @@ where
     stream.map(|e| e.unwrap().into_data()).collect().await
 }
 
+#[tokio::test]
+async fn emits_buffer_above_the_channel_limit_is_a_config_error() {
+    let builder = AsyncTask::emits::<u32>().buffer(usize::MAX);
+    assert!(matches!(
+        builder.validate(),
+        Err(ConfigError::OutOfRange {
+            setting: "emitting task buffer",
+            ..
+        })
+    ));
+    // Built anyway: one typed error, no panic in `mpsc::channel`.
+    let items: Vec<_> = builder
+        .sender(|tx: Sender<u32>| async move {
+            let _ = tx.send(1).await;
+        })
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1);
+    let err = items.into_iter().next().unwrap().unwrap_err();
+    assert!(matches!(
+        err.source_error(),
+        Some(SourceError::Config(ConfigError::OutOfRange { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn message_bus_capacity_above_the_channel_limit_is_a_config_error() {
+    assert!(matches!(
+        MessageBus::<u32>::new(usize::MAX),
+        Err(ConfigError::OutOfRange {
+            setting: "mailbox capacity",
+            ..
+        })
+    ));
+    let bus = MessageBus::<u32>::new(1 << 20).unwrap();
+    assert!(bus.mailbox(TaskId::new()).is_ok());
+}
+
 #[tokio::test(start_paused = true)]
 async fn gap_timeout_of_duration_max_saturates() {
     let ids = futures::stream::iter([0u64, 2]).chain(futures::stream::pending());

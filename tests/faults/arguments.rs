@@ -65,6 +65,37 @@ async fn message_bus_capacity_above_the_channel_limit_is_a_config_error() {
     assert!(bus.mailbox(TaskId::new()).is_ok());
 }
 
+#[tokio::test]
+async fn into_chunks_of_usize_max_does_not_preallocate() {
+    let chunks = events(AsyncTask::emits::<u32>().sender(of(0..3).into_chunks(usize::MAX))).await;
+    assert_eq!(chunks, vec![vec![0, 1, 2]]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("three.txt");
+    std::fs::write(&path, "a\nb\nc\n").unwrap();
+    let lines =
+        events(AsyncTask::emits::<String>().sender(of_file(&path).into_chunks(usize::MAX))).await;
+    assert_eq!(
+        lines,
+        vec![vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]]
+    );
+}
+
+#[tokio::test]
+async fn into_chunks_of_a_terabyte_does_not_abort() {
+    // Used to reserve `1 << 40` items up front: the allocation failed and aborted.
+    let chunks =
+        events(AsyncTask::emits::<u64>().sender(of(0..3u64).into_chunks(1usize << 40))).await;
+    assert_eq!(chunks, vec![vec![0, 1, 2]]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.csv");
+    std::fs::write(&path, "a,b\n1,2\n3,4\n").unwrap();
+    let rows = events(AsyncTask::emits::<(u32, u32)>().sender(
+        sweet_async::stream::source::csv_file::<(u32, u32)>(&path).into_chunks(1usize << 40),
+    ))
+    .await;
+    assert_eq!(rows, vec![vec![(1, 2), (3, 4)]]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn gap_timeout_of_duration_max_saturates() {
     let ids = futures::stream::iter([0u64, 2]).chain(futures::stream::pending());

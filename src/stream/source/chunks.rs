@@ -17,6 +17,17 @@ use crate::stream::error::SourceError;
 use crate::stream::event::Position;
 use crate::units::Count;
 
+/// The most memory a chunk reserves up front: a chunk size of `1 << 40` items (or
+/// `usize::MAX`) grows as items arrive instead of failing to allocate.
+const MAX_PREALLOC_BYTES: usize = 1 << 20;
+
+/// The capacity to reserve for a chunk of `size` items of type `T`: at most
+/// [`MAX_PREALLOC_BYTES`] worth of them, at least one.
+fn prealloc<T>(size: usize) -> usize {
+    let per_item = std::mem::size_of::<T>().max(1);
+    size.min((MAX_PREALLOC_BYTES / per_item).max(1))
+}
+
 /// A source whose events carry chunks of `n` items (the last one may be shorter).
 ///
 /// Made by `into_chunks(n)` on [`of`](super::of), [`of_file`](super::of_file),
@@ -94,7 +105,7 @@ impl<S, T> ChunkedSource<S, T> {
         acks: &mut Acks,
         next: &mut u64,
     ) -> Located<Vec<T>> {
-        let value = std::mem::replace(buf, Vec::with_capacity(size));
+        let value = std::mem::replace(buf, Vec::with_capacity(prealloc::<T>(size)));
         let batch = *next;
         *next = next.saturating_add(1);
         Located {
@@ -127,7 +138,7 @@ where
                     if this.buf.is_empty() {
                         *this.first = item.position;
                         if this.buf.capacity() == 0 {
-                            this.buf.reserve_exact(size);
+                            this.buf.reserve_exact(prealloc::<T>(size));
                         }
                     }
                     let Located { value, acks, .. } = item;

@@ -230,7 +230,7 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
         // nor more than MAX_BATCH: a huge chunk size is regrouped by the chunked source.
         let batch_rows = ctx
             .batch_hint
-            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), |n| {
+            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), |n: NonZeroUsize| {
                 n.get().min(MAX_BATCH)
             });
         CsvSource {

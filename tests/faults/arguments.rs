@@ -141,6 +141,21 @@ async fn orchestra_retry_after_duration_max_saturates() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+#[test]
+fn thread_name_with_a_nul_byte_is_a_config_error() {
+    let built = RuntimeBuilder::new()
+        .worker_threads(1)
+        .thread_name("worker\0x")
+        .build();
+    assert!(matches!(
+        built,
+        Err(ConfigError::Invalid {
+            setting: "thread name",
+            ..
+        })
+    ));
+}
+
 /// A stream that claims far more items than it has.
 struct Boastful(u32);
 

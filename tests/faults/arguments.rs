@@ -173,3 +173,17 @@ impl futures::Stream for Boastful {
         (1 << 40, None)
     }
 }
+
+#[tokio::test]
+async fn collect_vec_does_not_trust_size_hint() {
+    // `repeat(x)` claims `usize::MAX` items; `take_until` keeps the claim.
+    let stop = futures::future::ready(());
+    let (items, _) = futures::stream::repeat(7u8)
+        .take_until(stop)
+        .collect_vec()
+        .await;
+    assert!(items.is_empty());
+    let (items, summary) = Boastful(3).collect_vec().await;
+    assert_eq!(items, [3, 2, 1]);
+    assert_eq!(summary.items_out, 3);
+}

@@ -187,3 +187,48 @@ async fn collect_vec_does_not_trust_size_hint() {
     assert_eq!(items, [3, 2, 1]);
     assert_eq!(summary.items_out, 3);
 }
+
+#[test]
+fn count_windows_near_the_integer_limit_fire_or_are_rejected() {
+    futures::executor::block_on(async {
+        // Sizes whose `fire_at += slide` used to wrap and loop forever.
+        let big = usize::MAX / 2 + 1;
+        let w: Vec<Vec<i32>> = futures::stream::iter([1, 2, 3])
+            .count_window(Tumbling::count(big))
+            .unwrap()
+            .filter_map(|e| async move { e.into_window().map(|w| w.value) })
+            .collect()
+            .await;
+        assert_eq!(w, vec![vec![1, 2, 3]]);
+        let w: Vec<Vec<i32>> = futures::stream::iter([1, 2, 3])
+            .count_window(Sliding::count(usize::MAX, big))
+            .unwrap()
+            .filter_map(|e| async move { e.into_window().map(|w| w.value) })
+            .collect()
+            .await;
+        assert_eq!(w, vec![vec![1, 2, 3]]);
+    });
+    // 2^63 windows per element: rejected even with no cap on open windows.
+    let huge = futures::stream::iter([1])
+        .count_window(Sliding::count(1usize << 63, 1).max_open_windows(usize::MAX));
+    assert!(matches!(
+        huge.map(|_| ()),
+        Err(ConfigError::OutOfRange {
+            setting: "windows per element",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn sliding_time_windows_with_too_many_windows_per_element_are_rejected() {
+    let spec = Sliding::event_time(i64::MAX, 1).max_open_windows(usize::MAX);
+    let built = futures::stream::iter([1i64]).event_time_window(spec, |t| *t);
+    assert!(matches!(
+        built.map(|_| ()),
+        Err(ConfigError::OutOfRange {
+            setting: "windows per element",
+            ..
+        })
+    ));
+}

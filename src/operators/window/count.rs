@@ -207,14 +207,19 @@ where
         let seen = self.keys.get(&key).map_or(0, |state| state.seen);
         // Windows whose first element this is: at a key's first element every window
         // firing at a multiple of the slide up to `size`; later, window `seen + size`.
+        // Checked steps: a size near `u64::MAX` must end the loop, not wrap and restart
+        // it (the spec bounds the number of windows, not the size).
         if seen == 0 {
-            let mut fire_at = self.slide;
-            while fire_at <= self.size {
-                self.open_window(&key, fire_at, pos)?;
-                fire_at += self.slide;
+            let mut fire_at = Some(self.slide);
+            while let Some(at) = fire_at.filter(|at| *at <= self.size) {
+                self.open_window(&key, at, pos)?;
+                fire_at = at.checked_add(self.slide);
             }
-        } else if (seen + self.size) % self.slide == 0 {
-            self.open_window(&key, seen + self.size, pos)?;
+        } else if let Some(at) = seen.checked_add(self.size) {
+            // A window firing past `u64::MAX` elements never fires: none is opened.
+            if at % self.slide == 0 {
+                self.open_window(&key, at, pos)?;
+            }
         }
         let agg = &mut self.agg;
         let Some(state) = self.keys.get_mut(&key) else {

@@ -36,7 +36,8 @@ pub use keyed::{KeyBy, KeySelector, NoKey};
 pub use processing_time::ProcessingTimeWindow;
 pub use session::Session;
 pub use spec::{
-    CountSpec, DEFAULT_MAX_OPEN_WINDOWS, EventTimeSpec, NonMerging, ProcessingTimeSpec,
+    CountSpec, DEFAULT_MAX_OPEN_WINDOWS, EventTimeSpec, MAX_WINDOWS_PER_ELEMENT, NonMerging,
+    ProcessingTimeSpec,
 };
 
 /// Elements an operator pulls in one poll without producing output before it yields to the

@@ -12,6 +12,13 @@ use crate::units::Count;
 /// smallest end fires early as [`FireReason::Evicted`](super::FireReason::Evicted).
 pub const DEFAULT_MAX_OPEN_WINDOWS: usize = 65_536;
 
+/// The most windows one element may belong to (`ceil(size / slide)` of a sliding window),
+/// whatever [`max_open_windows`](EventTimeSpec::max_open_windows) allows: each element is
+/// added to each of its windows, so a sliding window of size `i64::MAX` and slide 1 would
+/// cost 2^63 steps per element, a hang no timeout can interrupt. A spec beyond it is a
+/// [`ConfigError::OutOfRange`] (setting `"windows per element"`).
+pub const MAX_WINDOWS_PER_ELEMENT: u64 = 1 << 20;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Tumbling {}
@@ -200,6 +207,7 @@ impl CountSpec {
             });
         }
         let per_key = size.div_ceil(slide);
+        ConfigError::check_range("windows per element", per_key, 1, MAX_WINDOWS_PER_ELEMENT)?;
         if self.max_open_windows == 0 {
             return Err(ConfigError::Zero {
                 setting: "max open windows",
@@ -314,6 +322,12 @@ fn validate_shape(shape: Shape, domain: Domain) -> Result<Shape, ConfigError> {
 }
 
 fn validate_max_open(max: usize, shape: &Shape) -> Result<usize, ConfigError> {
+    ConfigError::check_range(
+        "windows per element",
+        shape.windows_per_element(),
+        1,
+        MAX_WINDOWS_PER_ELEMENT,
+    )?;
     if max == 0 {
         return Err(ConfigError::Zero {
             setting: "max open windows",

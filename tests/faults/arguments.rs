@@ -232,3 +232,14 @@ fn sliding_time_windows_with_too_many_windows_per_element_are_rejected() {
         })
     ));
 }
+
+#[test]
+fn a_fixed_retry_delay_of_zero_is_a_config_error_like_every_other_zero() {
+    assert_eq!(
+        RetryStrategy::Fixed(Duration::ZERO).validate(),
+        Err(ConfigError::ZeroDuration {
+            setting: "fixed retry delay"
+        })
+    );
+    assert_eq!(RetryStrategy::Immediate.validate(), Ok(()));
+}

@@ -198,7 +198,7 @@ mod tests {
         let max = 5_000u64..60_000;
         prop_oneof![
             Just(RetryStrategy::Immediate),
-            (0u64..5_000).prop_map(|d| RetryStrategy::Fixed(ms(d))),
+            (1u64..5_000).prop_map(|d| RetryStrategy::Fixed(ms(d))),
             (base.clone(), max.clone()).prop_map(|(b, m)| RetryStrategy::Linear {
                 base: ms(b),
                 max: ms(m)

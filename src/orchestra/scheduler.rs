@@ -553,6 +553,7 @@ where
                         status: StatusCell::new(),
                         node: CancelNode::root(),
                         cleanup_ran: AtomicBool::new(false),
+                        cleanup_panicked: AtomicBool::new(false),
                         attempts: AtomicU32::new(0),
                     })
                 })
@@ -669,8 +670,13 @@ where
             // No retry policy, no recovery: the error is final.
             return self.final_error(s, err);
         };
-        if n.cancel_level().is_some() || !RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
+        if n.cancel_level().is_some() {
             return self.final_error(s, err);
+        }
+        match RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
+            Ok(true) => {}
+            Ok(false) => return self.final_error(s, err),
+            Err(panicked) => return self.final_error(s, panicked),
         }
         let policy = &prep.retry;
         let delay = n

@@ -503,7 +503,14 @@ fn step<T, E, W: AsyncWork<T, E>>(
             if let Some(step) = check_cancel(this, x, cx) {
                 return step;
             }
-            match x.recovering.as_mut().map(|f| f.as_mut().poll(cx)) {
+            let polled = x.recovering.as_mut().map(|f| {
+                catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))).unwrap_or_else(|p| {
+                    Poll::Ready(Err(TaskError::Panicked {
+                        message: panic_message(&*p),
+                    }))
+                })
+            });
+            match polled {
                 Some(Poll::Ready(out)) => {
                     x.recovering = None;
                     x.recovered = out.is_ok();
@@ -671,7 +678,7 @@ fn retry_delay<T, E>(
     st: &mut RunState,
     err: TaskError<E>,
 ) -> Result<Duration, TaskError<E>> {
-    if !RetryPolicy::may_retry(cfg.cold().and_then(|c| c.retry_if.as_ref()), &err) {
+    if !RetryPolicy::may_retry(cfg.cold().and_then(|c| c.retry_if.as_ref()), &err)? {
         return Err(err);
     }
     let policy = &cfg.retry;
@@ -892,11 +899,14 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
         this.cfg.cold().and_then(|c| c.recover.as_ref()),
         recoverable,
     ) {
-        (Some(fallback), true) => {
-            x.recovering = Some(fallback(err));
-            this.st.phase = Phase::Recovering;
-            Step::Continue
-        }
+        (Some(fallback), true) => match catch_unwind(AssertUnwindSafe(|| fallback(err))) {
+            Ok(fut) => {
+                x.recovering = Some(fut);
+                this.st.phase = Phase::Recovering;
+                Step::Continue
+            }
+            Err(payload) => Step::Finish(Err(panicked(payload))),
+        },
         _ => Step::Finish(Err(err)),
     }
 }

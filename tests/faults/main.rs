@@ -11,3 +11,4 @@
 )]
 
 mod arguments;
+mod panics;

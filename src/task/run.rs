@@ -525,7 +525,13 @@ fn step<T, E, W: AsyncWork<T, E>>(
         Phase::Cleanup => {
             let level = x.cancel_level;
             let done = match x.cleanup.as_mut() {
-                Some(f) => f.as_mut().poll(cx).is_ready(),
+                Some(f) => match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+                    Ok(polled) => polled.is_ready(),
+                    Err(payload) => {
+                        cleanup_panicked(x, &*payload);
+                        return Step::Finish(Err(TaskError::Cancelled { level }));
+                    }
+                },
                 None => true,
             };
             if done {
@@ -949,7 +955,13 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
     if let (CancellationLevel::Graceful, Some(cold), Some(cleanup)) =
         (level, cold, cold.and_then(|c| c.on_cancel.as_ref()))
     {
-        x.cleanup = Some(cleanup());
+        match catch_unwind(AssertUnwindSafe(|| cleanup())) {
+            Ok(fut) => x.cleanup = Some(fut),
+            Err(payload) => {
+                cleanup_panicked(x, &*payload);
+                return Some(Step::Finish(Err(TaskError::Cancelled { level })));
+            }
+        }
         // Without a timer the cleanup is not bounded, but it still runs.
         let _ = arm(
             this.timer.as_mut(),
@@ -960,6 +972,18 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
         return Some(Step::Continue);
     }
     Some(Step::Finish(Err(TaskError::Cancelled { level })))
+}
+
+/// The `on_cancel` cleanup (its call or its future) panicked: it did not run to the end;
+/// the task ends cancelled and the handle's `cancel` reports `cleanup_panicked`.
+#[cold]
+fn cleanup_panicked<T, E>(x: &mut Extras<T, E>, payload: &(dyn std::any::Any + Send)) {
+    x.cleanup = None;
+    let message = panic_message(payload);
+    if let Some(shared) = &x.shared {
+        shared.cleanup_panicked.store(true, Ordering::Release);
+    }
+    tracing::warn!(panic = %message, "on_cancel cleanup panicked");
 }
 
 /// Stops the task once its deadline has passed.

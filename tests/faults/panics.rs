@@ -92,6 +92,31 @@ async fn a_panicking_recovery_future_is_a_panicked_error() {
     assert!(!result.was_recovered());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_panicking_cleanup_is_reported_as_such() {
+    for in_call in [false, true] {
+        let mut job = AsyncTask::to::<()>()
+            .on_cancel(move || {
+                if in_call {
+                    panic!("cleanup call exploded");
+                }
+                async { panic!("cleanup future exploded") }
+            })
+            .run(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok::<_, Boom>(())
+            })
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let report = job.cancel(CancellationLevel::Graceful).await;
+        assert!(!report.cleanup_ran, "in_call: {in_call}");
+        assert!(report.cleanup_panicked, "in_call: {in_call}");
+        assert!(!report.already_finished, "in_call: {in_call}");
+        assert!(job.await.error().unwrap().is_cancelled());
+    }
+}
+
 /// The documented `# Panics` contract of the collect terminals: the panic resumes at the
 /// `.await` with its own payload, and inside a task it is a `TaskError::Panicked`.
 async fn resumes<F: std::future::Future>(fut: F, message: &str) {

@@ -403,6 +403,7 @@ where
                 Poll::Pending => return idle(this.shared),
             };
             let mut event = event;
+            event.link_source();
             let key = (event.id(), event.position());
             // An event that owes its source an acknowledgement parks it in the stage
             // while its work runs (settled when it is done, or by `panicked`); events of
@@ -479,6 +480,7 @@ where
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
                         Ok(mut event) => {
+                            event.link_source();
                             let (id, position) = (event.id(), event.position());
                             // Parked in the stage while the closure is called, so that a
                             // panicking call is rejected by `panicked`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 
 use crate::ack::AckCounts;
-use crate::stream::Report;
+use crate::ledger::Ledger;
 
 /// What a stream did, as counted by the stage that drove it to its end.
 ///
@@ -106,6 +106,8 @@ pub(crate) struct Tally {
     pub(crate) duplicates: u64,
     pub(crate) cancelled: bool,
     pub(crate) acks: AckCounts,
+    /// Where the sources upstream report their skips and cancellation.
+    ledger: Ledger,
     started: Option<Instant>,
 }
 
@@ -116,8 +118,8 @@ impl Tally {
         if self.started.is_none() {
             self.started = Some(Instant::now());
         }
-        let ((out, report), acks) = crate::ack::scope(|| crate::stream::scope(|| f(self)));
-        self.absorb(report);
+        let ledger = self.ledger.clone();
+        let (out, acks) = crate::ack::scope(|| ledger.scope(|| f(self)));
         self.acks.add(acks);
         out
     }
@@ -145,24 +147,18 @@ impl Tally {
         })
     }
 
-    fn absorb(&mut self, report: Report) {
-        self.skipped = self.skipped.saturating_add(report.skipped);
-        self.cancelled |= report.cancelled;
-    }
-
     pub(crate) fn finish(&self) -> Summary {
+        let skipped = self.skipped.saturating_add(self.ledger.skipped());
+        let cancelled = self.cancelled || self.ledger.cancelled();
         Summary {
-            items_in: self
-                .out
-                .saturating_add(self.errors)
-                .saturating_add(self.skipped),
+            items_in: self.out.saturating_add(self.errors).saturating_add(skipped),
             items_out: self.out,
             errors: self.errors,
-            skipped: self.skipped,
+            skipped,
             values_collected: self.values,
             errors_collected: self.collected_errors,
             duplicate_keys: self.duplicates,
-            cancelled: self.cancelled,
+            cancelled,
             acks: self.acks,
             duration: self.started.map(|s| s.elapsed()).unwrap_or_default(),
         }

@@ -42,7 +42,6 @@ pub use source::{Located, SendError, Sender, SourceItem};
 pub use stats::SourceStats;
 
 pub(crate) use crate::error::panic_message;
-pub(crate) use stats::{Report, scope};
 
 /// What an emitting task does with a per-item error (a malformed row, an invalid line, an
 /// `Err` from the sender).

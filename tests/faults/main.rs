@@ -11,4 +11,5 @@
 )]
 
 mod arguments;
+mod counts;
 mod panics;

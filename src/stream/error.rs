@@ -61,6 +61,29 @@ pub enum SourceError {
     },
     /// The source needs a tokio runtime (its blocking pool) and none is running.
     NoRuntime,
+    /// The thread reading the file ended before the end of it: it panicked, or the
+    /// runtime shut down under it. The items read before are intact; none after.
+    ReaderLost {
+        /// The file.
+        file: Arc<str>,
+        /// Why: the panic message, or that the runtime stopped the reader.
+        reason: String,
+    },
+    /// The file shrank while it was read (truncated or replaced): the read stopped at
+    /// `byte`, before the `len_at_open` bytes the file had when it was opened, so the
+    /// item that was being read there is incomplete and is not emitted.
+    Truncated {
+        /// The file.
+        file: Arc<str>,
+        /// 1-based line where the incomplete item starts.
+        line: u64,
+        /// Byte offset where the incomplete item starts.
+        byte: u64,
+        /// Bytes read when the file ended.
+        read: u64,
+        /// The file's length when it was opened.
+        len_at_open: u64,
+    },
     /// The emitting task was configured with an invalid setting; nothing was read.
     Config(ConfigError),
 }
@@ -79,7 +102,9 @@ impl SourceError {
         match self {
             SourceError::Io { file, .. }
             | SourceError::InvalidUtf8 { file, .. }
-            | SourceError::Csv { file, .. } => Some(file),
+            | SourceError::Csv { file, .. }
+            | SourceError::ReaderLost { file, .. }
+            | SourceError::Truncated { file, .. } => Some(file),
             _ => None,
         }
     }
@@ -87,7 +112,9 @@ impl SourceError {
     /// The 1-based line the error is about, if any.
     pub fn line(&self) -> Option<u64> {
         match self {
-            SourceError::InvalidUtf8 { line, .. } | SourceError::Csv { line, .. } => Some(*line),
+            SourceError::InvalidUtf8 { line, .. }
+            | SourceError::Csv { line, .. }
+            | SourceError::Truncated { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -117,6 +144,23 @@ impl fmt::Display for SourceError {
             SourceError::SenderFailed(e) => write!(f, "sender failed: {e}"),
             SourceError::Panicked { message } => write!(f, "sender panicked: {message}"),
             SourceError::NoRuntime => f.write_str("no tokio runtime is running on this thread"),
+            SourceError::ReaderLost { file, reason } => {
+                write!(
+                    f,
+                    "{file}: the reader ended before the end of the file: {reason}"
+                )
+            }
+            SourceError::Truncated {
+                file,
+                line,
+                byte,
+                read,
+                len_at_open,
+            } => write!(
+                f,
+                "{file}:{line} (byte {byte}): the file shrank while it was read \
+                 ({read} bytes read, {len_at_open} when opened): the item there is incomplete"
+            ),
             SourceError::Config(c) => write!(f, "invalid emitting task configuration: {c}"),
         }
     }

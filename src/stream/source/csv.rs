@@ -418,7 +418,10 @@ enum Input<R> {
     Reading {
         rx: mpsc::Receiver<Batch>,
         recycle: std::sync::mpsc::Sender<Batch>,
+        reader: tokio::task::JoinHandle<()>,
     },
+    /// The channel closed before the last batch: waiting for the reader's fate.
+    Lost(tokio::task::JoinHandle<()>),
     Done,
 }
 
@@ -608,10 +611,32 @@ impl<R: Send + 'static> CsvSource<R> {
                     let (tx, rx) = mpsc::channel(this.batches);
                     let (recycle, reuse) = std::sync::mpsc::channel();
                     let rows = this.batch_rows;
-                    // Detached on purpose: the reader stops at its next send once `rx`
-                    // (owned by this stream) is dropped.
-                    drop(handle.spawn_blocking(move || read_all(*file, rows, &tx, &reuse)));
-                    this.input = Input::Reading { rx, recycle };
+                    // The reader stops at its next send once `rx` (owned by this stream)
+                    // is dropped; its handle tells a panic from the end of the file.
+                    let reader = handle.spawn_blocking(move || read_all(*file, rows, &tx, &reuse));
+                    this.input = Input::Reading {
+                        rx,
+                        recycle,
+                        reader,
+                    };
+                }
+                Input::Lost(reader) => {
+                    let Poll::Ready(joined) = Pin::new(reader).poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    this.input = Input::Done;
+                    let reason = match joined.map_err(tokio::task::JoinError::try_into_panic) {
+                        Err(Ok(payload)) => {
+                            format!("it panicked: {}", crate::error::panic_message(&*payload))
+                        }
+                        Err(Err(_)) => "the runtime stopped it".to_owned(),
+                        Ok(()) => "it stopped without a last batch".to_owned(),
+                    };
+                    let file = Arc::clone(&this.name);
+                    return Poll::Ready(Some(Err(Located::bare(SourceError::ReaderLost {
+                        file,
+                        reason,
+                    }))));
                 }
                 Input::Reading { rx, .. } => match rx.poll_recv(cx) {
                     Poll::Ready(Some(batch)) => {
@@ -620,7 +645,13 @@ impl<R: Send + 'static> CsvSource<R> {
                         this.stats.add_bytes(batch.bytes_read);
                         this.take_batch(batch);
                     }
-                    Poll::Ready(None) => this.input = Input::Done,
+                    Poll::Ready(None) => {
+                        let done = std::mem::replace(&mut this.input, Input::Done);
+                        if let (false, Input::Reading { reader, .. }) = (this.last_received, done) {
+                            // The reader always ends with a last batch: it died.
+                            this.input = Input::Lost(reader);
+                        }
+                    }
                     Poll::Pending => {
                         // Yield and poll again for a while before sleeping (see `SPIN`).
                         let now = Instant::now();
@@ -649,6 +680,7 @@ impl<R> fmt::Debug for CsvSource<R> {
         let input = match self.input {
             Input::NotStarted(_) => "not started",
             Input::Reading { .. } => "reading",
+            Input::Lost(_) => "reader lost",
             Input::Done => "done",
         };
         f.debug_struct("CsvSource")
@@ -669,6 +701,10 @@ fn read_all<R>(
     tx: &mpsc::Sender<Batch>,
     reuse: &std::sync::mpsc::Receiver<Batch>,
 ) {
+    #[cfg(test)]
+    if file.path.ends_with(tests::PANICKING_READER) {
+        std::panic::resume_unwind(Box::new("injected reader panic"));
+    }
     let name = file.name.clone();
     let started = Instant::now();
     let mut batch = Batch::new(rows);
@@ -791,5 +827,35 @@ fn csv_error(
         position,
         batch: None,
         acks: Acks::none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::stream::EmittingTaskBuilder;
+
+    /// A file name whose reader thread panics at once (injected in `read_all`).
+    pub(super) const PANICKING_READER: &str = "reader-panics.csv";
+
+    #[tokio::test]
+    async fn a_panicking_reader_thread_is_a_typed_error_not_the_end_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PANICKING_READER);
+        std::fs::write(&path, "a\n1\n").unwrap();
+        let items: Vec<_> = EmittingTaskBuilder::<(u32,)>::new()
+            .sender(csv_file::<(u32,)>(&path))
+            .collect()
+            .await;
+        assert_eq!(items.len(), 1);
+        let err = items.into_iter().next().unwrap().unwrap_err();
+        assert!(err.is_fatal());
+        assert!(matches!(
+            err.source_error(),
+            Some(SourceError::ReaderLost { reason, .. })
+                if reason == "it panicked: injected reader panic"
+        ));
     }
 }

@@ -13,3 +13,4 @@
 mod arguments;
 mod counts;
 mod panics;
+mod sources;

@@ -709,7 +709,8 @@ fn read_all<R>(
     let started = Instant::now();
     let mut batch = Batch::new(rows);
     let reader = match std::fs::File::open(&file.path) {
-        Ok(f) => f,
+        // A file that shrinks while it is read is an error, not a short last record.
+        Ok(f) => super::truncation::Guarded::file(f),
         Err(error) => {
             let err = Located::bare(SourceError::Io { file: name, error });
             batch.fail(err);
@@ -766,7 +767,9 @@ fn read_all<R>(
             Ok(false) => (true, false),
             Err(e) => {
                 let fatal = e.is_io_error();
-                batch.fail(csv_error(&name, e, None));
+                // An I/O error has no position of its own: the record being read.
+                let at = rdr.position().clone();
+                batch.fail(csv_error(&name, e, Some(&at)));
                 (fatal, fatal)
             }
         };
@@ -810,9 +813,18 @@ fn csv_error(
     let position = pos.as_ref().map(to_position);
     let message = e.to_string();
     let err = match e.into_kind() {
-        csv::ErrorKind::Io(error) => SourceError::Io {
-            file: name.clone(),
-            error,
+        csv::ErrorKind::Io(error) => match super::truncation::shrunk(&error) {
+            Some(shrunk) => SourceError::Truncated {
+                file: name.clone(),
+                line: pos.as_ref().map_or(0, csv::Position::line),
+                byte: pos.as_ref().map_or(shrunk.read, csv::Position::byte),
+                read: shrunk.read,
+                len_at_open: shrunk.len_at_open,
+            },
+            None => SourceError::Io {
+                file: name.clone(),
+                error,
+            },
         },
         _ => SourceError::Csv {
             file: name.clone(),

@@ -53,7 +53,9 @@ impl From<u8> for Delimiter {
 /// [`SourceError::InvalidUtf8`] naming the file, line and byte offset, and reading goes
 /// on; call [`bytes`](FileLines::bytes) to get raw [`Bytes`] instead (no check, no copy).
 /// The last item needs no final delimiter; an empty file has no items; an empty line is
-/// an empty item.
+/// an empty item. A file that ends before the length it had when it was opened (it was
+/// truncated while being read) ends with a fatal [`SourceError::Truncated`] at the item
+/// that was cut, which is not emitted; a file that grows is read to its new end.
 ///
 /// # Examples
 ///
@@ -189,13 +191,27 @@ impl<D: LineData> IntoSource<D, marker::Native> for FileLines<D> {
             delim,
             strip_cr,
             read_started: None,
+            read: 0,
+            len_at_open: None,
             stats: ctx.stats.clone(),
             _data: PhantomData,
         }
     }
 }
 
-type OpenFuture = Pin<Box<dyn Future<Output = io::Result<tokio::fs::File>> + Send>>;
+/// Opens the file and reads its length (for a regular file: pipes and devices have none).
+type OpenFuture = Pin<Box<dyn Future<Output = io::Result<(tokio::fs::File, Option<u64>)>> + Send>>;
+
+async fn open(path: PathBuf) -> io::Result<(tokio::fs::File, Option<u64>)> {
+    let file = tokio::fs::File::open(path).await?;
+    let len = file
+        .metadata()
+        .await
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
+    Ok((file, len))
+}
 
 enum State {
     NotOpened(PathBuf),
@@ -219,6 +235,10 @@ pin_project! {
         delim: u8,
         strip_cr: bool,
         read_started: Option<Instant>,
+        // Bytes read so far, and the file's length when it was opened: a file that ends
+        // before that length shrank while it was read.
+        read: u64,
+        len_at_open: Option<u64>,
         stats: SourceStats,
         _data: PhantomData<fn() -> D>,
     }
@@ -284,6 +304,20 @@ impl<D: LineData> Stream for LinesSource<D> {
                 State::Done => return Poll::Ready(None),
                 State::Eof => {
                     *this.state = State::Done;
+                    if this.len_at_open.is_some_and(|len| *this.read < len) {
+                        // The last bytes are a fragment of an item cut by the truncation,
+                        // or the items lost are after them: either way, not a clean end.
+                        let position = Position::new(*this.line, *this.offset);
+                        let err = SourceError::Truncated {
+                            file: this.name.clone(),
+                            line: position.line(),
+                            byte: position.byte(),
+                            read: *this.read,
+                            len_at_open: this.len_at_open.unwrap_or_default(),
+                        };
+                        this.buf.clear();
+                        return Poll::Ready(Some(Err(Located::at(err, position))));
+                    }
                     if this.buf.is_empty() {
                         return Poll::Ready(None);
                     }
@@ -305,10 +339,13 @@ impl<D: LineData> Stream for LinesSource<D> {
                 }
                 State::NotOpened(path) => {
                     let path = std::mem::take(path);
-                    *this.state = State::Opening(Box::pin(tokio::fs::File::open(path)));
+                    *this.state = State::Opening(Box::pin(open(path)));
                 }
                 State::Opening(open) => match open.as_mut().poll(cx) {
-                    Poll::Ready(Ok(file)) => *this.state = State::Reading(file),
+                    Poll::Ready(Ok((file, len))) => {
+                        *this.len_at_open = len;
+                        *this.state = State::Reading(file);
+                    }
                     Poll::Ready(Err(error)) => {
                         *this.state = State::Done;
                         let err = SourceError::Io {
@@ -329,6 +366,7 @@ impl<D: LineData> Stream for LinesSource<D> {
                         }
                         Poll::Ready(Ok(n)) => {
                             *this.read_started = None;
+                            *this.read = this.read.saturating_add(n as u64);
                             record_read(n as u64, started.elapsed());
                             this.stats.add_bytes(n as u64);
                         }

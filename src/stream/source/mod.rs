@@ -21,6 +21,7 @@ mod lines;
 mod located;
 mod producer;
 mod stream;
+mod truncation;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;

@@ -1,0 +1,99 @@
+//! File sources under attack or mishandling: files that shrink while they are read,
+//! lines and records without bounds.
+
+use futures::StreamExt;
+use sweet_async::prelude::*;
+use sweet_async::stream::source::{csv_records, of_file};
+use sweet_async::stream::{EventError, SenderEvent, SourceError};
+
+/// `n` lines `line-000000\n` (12 bytes each).
+fn numbered(n: usize) -> String {
+    (0..n).map(|i| format!("line-{i:06}\n")).collect()
+}
+
+/// Reads the first item, truncates the file to `cut` bytes, then reads the rest.
+async fn truncated_after_first<S, T>(
+    stream: S,
+    path: &std::path::Path,
+    cut: u64,
+) -> Vec<Result<T, EventError>>
+where
+    S: futures::Stream<Item = Result<SenderEvent<T>, EventError>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut out = vec![stream.next().await.unwrap().map(SenderEvent::into_data)];
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    while let Some(item) = stream.next().await {
+        out.push(item.map(SenderEvent::into_data));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_text_file_truncated_while_read_ends_with_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinks.txt");
+    std::fs::write(&path, numbered(20_000)).unwrap(); // 240 000 bytes: several reads
+    // Cut in the middle of line 8334 (0-based 8333, starting at byte 99 996).
+    let out = truncated_after_first(
+        AsyncTask::emits::<String>().sender(of_file(&path)),
+        &path,
+        100_002,
+    )
+    .await;
+    let (last, items) = out.split_last().unwrap();
+    assert_eq!(items.len(), 8333);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.as_ref().is_ok_and(|l| l.len() == 11))
+    );
+    let err = last.as_ref().unwrap_err();
+    assert!(err.is_fatal());
+    match err.source_error() {
+        Some(SourceError::Truncated {
+            line,
+            byte,
+            read,
+            len_at_open,
+            ..
+        }) => {
+            assert_eq!(
+                (*line, *byte, *read, *len_at_open),
+                (8334, 99_996, 100_002, 240_000)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_csv_file_truncated_while_read_ends_with_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinks.csv");
+    let body: String = (0..40_000).map(|i| format!("{i:06},x\n")).collect(); // 9 bytes a row
+    std::fs::write(&path, format!("id,v\n{body}")).unwrap();
+    // Rows are read ahead by a thread: cut far past what it can have read already.
+    let cut = 5 + 9 * 30_000 + 4; // in the middle of data row 30 000
+    let out = truncated_after_first(
+        AsyncTask::emits::<sweet_async::stream::source::RawRecord>()
+            .buffer(4)
+            .sender(csv_records(&path)),
+        &path,
+        cut,
+    )
+    .await;
+    let (last, items) = out.split_last().unwrap();
+    assert!(items.iter().all(Result::is_ok));
+    let err = last.as_ref().unwrap_err();
+    assert!(
+        matches!(err.source_error(), Some(SourceError::Truncated { read, .. }) if *read == cut),
+        "{err}"
+    );
+    assert_eq!(items.len(), 30_000);
+}

@@ -1,6 +1,7 @@
 //! [`Receiver`]: processes events with bounded concurrency, pulling from upstream only
 //! as fast as it completes.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -182,8 +183,36 @@ where
 enum Pool<Fut, R> {
     /// Serial, or Parallel before the first poll.
     Idle,
-    Spawned(JoinSet<Done<R>>, Handle),
+    /// Each event on its own tokio task; the key of each task's event, so that a task
+    /// the runtime dropped still fails *its* event.
+    Spawned(JoinSet<Done<R>>, Handle, HashMap<tokio::task::Id, Key>),
     Local(FuturesUnordered<Work<Fut>>),
+}
+
+/// An event whose worker task did not hand back its outcome: the runtime stopped it
+/// (it shut down, or was shutting down when the task was spawned), or something outside
+/// the event's own future panicked (that one is caught inside the task).
+#[cold]
+#[inline(never)]
+fn lost<K, V, R>(error: tokio::task::JoinError, key: Option<Key>) -> Received<K, V, R> {
+    let (id, position) = key.unwrap_or((EventId::default(), None));
+    let kind = if error.is_cancelled() {
+        EventErrorKind::WorkerStopped {
+            reason: "the runtime running the receiver's worker tasks shut down before the \
+                     event's work finished"
+                .to_owned(),
+        }
+    } else {
+        match error.try_into_panic() {
+            Ok(payload) => EventErrorKind::Panicked {
+                message: panic_message(payload.as_ref()),
+            },
+            Err(error) => EventErrorKind::WorkerStopped {
+                reason: error.to_string(),
+            },
+        }
+    };
+    Received::Failed(EventError::new(id, position, kind))
 }
 
 /// An event's key: its id and position.
@@ -299,7 +328,7 @@ impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
     fn in_pool(pool: &Pool<Fut, R>) -> usize {
         match pool {
             Pool::Idle => 0,
-            Pool::Spawned(set, _) => set.len(),
+            Pool::Spawned(set, _, _) => set.len(),
             Pool::Local(set) => set.len(),
         }
     }
@@ -454,17 +483,17 @@ where
             // Finished work first: it frees a slot.
             match this.pool {
                 Pool::Idle => {}
-                Pool::Spawned(set, _) => {
-                    if let Poll::Ready(Some(joined)) = set.poll_join_next(cx) {
+                Pool::Spawned(set, _, keys) => {
+                    if let Poll::Ready(Some(joined)) = set.poll_join_next_with_id(cx) {
                         return Poll::Ready(Some(match joined {
-                            Ok(done) => received(done, *this.on_failure),
-                            Err(e) => Received::Failed(EventError::new(
-                                EventId::default(),
-                                None,
-                                EventErrorKind::Panicked {
-                                    message: format!("receiver worker task ended: {e}"),
-                                },
-                            )),
+                            Ok((task, done)) => {
+                                keys.remove(&task);
+                                received(done, *this.on_failure)
+                            }
+                            Err(e) => {
+                                let key = keys.remove(&e.id());
+                                lost(e, key)
+                            }
                         }));
                     }
                 }
@@ -500,16 +529,18 @@ where
                                 fut: AssertUnwindSafe(fut).catch_unwind(),
                             };
                             match this.pool {
-                                Pool::Spawned(set, h) => {
-                                    set.spawn_on(work, h);
+                                Pool::Spawned(set, h, keys) => {
+                                    let task = set.spawn_on(work, h).id();
+                                    keys.insert(task, (id, position));
                                 }
                                 Pool::Local(set) => set.push(work),
                                 Pool::Idle => {
                                     *this.pool = match Handle::try_current() {
                                         Ok(h) => {
                                             let mut set = JoinSet::new();
-                                            set.spawn_on(work, &h);
-                                            Pool::Spawned(set, h)
+                                            let task = set.spawn_on(work, &h).id();
+                                            let keys = HashMap::from([(task, (id, position))]);
+                                            Pool::Spawned(set, h, keys)
                                         }
                                         Err(_) => {
                                             let set = FuturesUnordered::new();

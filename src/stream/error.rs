@@ -192,6 +192,12 @@ pub enum EventErrorKind {
     },
     /// An invalid receiver setting; no event was processed.
     Config(ConfigError),
+    /// The task running the event's work was stopped before it finished (the runtime
+    /// shut down): the event was not processed to the end.
+    WorkerStopped {
+        /// Why, e.g. that the runtime shut down.
+        reason: String,
+    },
 }
 
 /// A failed item with its key: the event id, the source and the position it came from.
@@ -288,6 +294,9 @@ impl fmt::Display for EventError {
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),
             EventErrorKind::Panicked { message } => write!(f, "receiver panicked: {message}"),
             EventErrorKind::Config(c) => write!(f, "invalid receiver configuration: {c}"),
+            EventErrorKind::WorkerStopped { reason } => {
+                write!(f, "receiver worker stopped: {reason}")
+            }
         }
     }
 }
@@ -298,7 +307,7 @@ impl StdError for EventError {
             EventErrorKind::Source(e) => Some(e),
             EventErrorKind::Receiver(e) => Some(e.as_ref()),
             EventErrorKind::Config(c) => Some(c),
-            EventErrorKind::Panicked { .. } => None,
+            EventErrorKind::Panicked { .. } | EventErrorKind::WorkerStopped { .. } => None,
         }
     }
 }

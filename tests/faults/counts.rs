@@ -144,3 +144,51 @@ async fn skipped_behind_a_channel_reach_a_collector_that_unwraps_the_events() {
     assert_eq!(values.len(), 1000);
     assert_eq!((summary.items_out, summary.skipped), (1000, 1000));
 }
+
+#[test]
+fn a_parallel_receiver_drained_after_its_runtime_shut_down_names_each_event_and_the_cause() {
+    use sweet_async::stream::{EventErrorKind, source::of};
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let g = std::sync::Arc::clone(&gate);
+    let mut stage = Box::pin(AsyncTask::emits::<u32>().sender(of(0..100)).receiver(
+        ReceiverStrategy::parallel(8).unwrap(),
+        move |e, _: Collector<(), ()>| {
+            let g = std::sync::Arc::clone(&g);
+            async move {
+                g.notified().await; // never notified: work stays in flight
+                Ok::<_, std::io::Error>(e.into_data())
+            }
+        },
+    ));
+    // Start the work on the first runtime: 8 events in flight on its worker tasks.
+    first.block_on(async {
+        let polled = futures::poll!(stage.next());
+        assert!(polled.is_pending());
+    });
+    first.shutdown_background();
+    // Drained elsewhere: every event fails, with its own key and the real cause.
+    let items: Vec<_> = futures::executor::block_on(stage.collect());
+    drop(gate);
+    let mut ids = Vec::new();
+    for item in items {
+        match item {
+            sweet_async::collect::Received::Failed(e) => {
+                match e.kind() {
+                    EventErrorKind::WorkerStopped { reason } => {
+                        assert!(reason.contains("runtime"), "{reason}");
+                    }
+                    other => panic!("{other:?}"),
+                }
+                ids.push(e.id().sequence_number());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..100).collect::<Vec<u64>>());
+}

@@ -11,6 +11,7 @@
 )]
 
 mod arguments;
+mod bounds;
 mod counts;
 mod panics;
 mod sources;

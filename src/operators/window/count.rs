@@ -48,6 +48,8 @@ pub(crate) struct CountCore<K, T, G: WindowAggregate<T>> {
     size: u64,
     slide: u64,
     max_open: usize,
+    /// Applies when `G::KEEPS_ELEMENTS`.
+    max_held: u64,
     agg: G,
     keys: HashMap<K, KeyWindows<G::Acc>>,
     /// `(start, seq) -> key` of every open window: eviction and end-of-input order.
@@ -74,6 +76,7 @@ where
             size: config.size,
             slide: config.slide,
             max_open: config.max_open_windows,
+            max_held: config.max_held_elements,
             agg,
             keys: HashMap::new(),
             order: BTreeMap::new(),
@@ -202,6 +205,45 @@ where
     }
 
     fn insert(&mut self, key: K, item: T) -> Result<(), Fault> {
+        self.insert_element(key, item)?;
+        if G::KEEPS_ELEMENTS && self.stats.held_elements >= self.max_held {
+            self.shed()?;
+        }
+        Ok(())
+    }
+
+    /// Fires the oldest windows early once the elements held reach `max_held`.
+    #[cold]
+    #[inline(never)]
+    fn shed(&mut self) -> Result<(), Fault> {
+        while self.stats.held_elements >= self.max_held {
+            let Some((&(start, seq), key)) = self.order.first_key_value() else {
+                break;
+            };
+            let key = key.clone();
+            let slot = self.keys.get_mut(&key).and_then(|state| {
+                let pos = state.windows.iter().position(|w| w.seq == seq)?;
+                state.windows.remove(pos)
+            });
+            // A key left without windows starts afresh with its next element, as after
+            // an eviction by `make_room`.
+            if self.keys.get(&key).is_some_and(|s| s.windows.is_empty()) {
+                self.keys.remove(&key);
+            }
+            match slot {
+                Some(slot) => {
+                    self.stats.full += 1;
+                    self.push_fired(key, slot, FireReason::Full)?;
+                }
+                None => {
+                    self.order.remove(&(start, seq));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_element(&mut self, key: K, item: T) -> Result<(), Fault> {
         let pos = self.position;
         self.position += 1;
         let seen = self.keys.get(&key).map_or(0, |state| state.seen);

@@ -35,6 +35,8 @@ pub(crate) struct TimeCore<K, T, G: WindowAggregate<T>> {
     pub(super) shape: Shape,
     lateness: i64,
     max_open: usize,
+    /// Applies when `G::KEEPS_ELEMENTS`.
+    max_held: u64,
     pub(super) agg: G,
     pub(super) slots: Vec<Option<Slot<K, G::Acc>>>,
     free: Vec<usize>,
@@ -73,6 +75,7 @@ where
             shape: config.shape,
             lateness: config.allowed_lateness,
             max_open: config.max_open_windows,
+            max_held: config.max_held_elements,
             agg,
             slots: Vec::new(),
             free: Vec::new(),
@@ -185,6 +188,36 @@ where
     /// [`begin_element`](Self::begin_element).
     #[inline]
     pub(crate) fn insert(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
+        self.insert_element(key, ts, item)?;
+        if G::KEEPS_ELEMENTS && self.stats.held_elements >= self.max_held {
+            self.shed()?;
+        }
+        Ok(())
+    }
+
+    /// Fires windows (smallest end first) once the elements held reach `max_held`.
+    #[cold]
+    #[inline(never)]
+    fn shed(&mut self) -> Result<(), Fault> {
+        while self.stats.held_elements >= self.max_held {
+            let Some(&(_, _, idx)) = self.by_end.first() else {
+                break;
+            };
+            let Some(slot) = self.remove(idx) else {
+                self.by_end.pop_first();
+                continue;
+            };
+            // A fired window already emitted its current value: closing it loses nothing.
+            if !slot.fired {
+                self.stats.full += 1;
+                self.emit_final(slot, FireReason::Full)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn insert_element(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
         // Fast path: a tumbling element usually goes to the previous element's window. An
         // open window is never late (it is closed as soon as the watermark passes its
         // cleanup time).

@@ -1243,7 +1243,9 @@ pub trait DataflowExt: Stream {
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `max_buffered` is zero,
-    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration) for a zero
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED) (a buffer without bound would grow forever
+    /// behind a gap that never fills), [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration) for a zero
     /// timeout. If `id_of` panics, or a timeout needs a timer outside a tokio runtime
     /// with timers enabled, the stream yields one [`SequenceError`] that hands back every
     /// held element in id order, then ends.
@@ -1325,7 +1327,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero. If
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero,
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If
     /// `cmp` panics, the stream yields one [`SequenceError`] that hands back every held
     /// element (in no particular order), then ends.
     ///
@@ -1374,7 +1378,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero. If `cmp`
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero,
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If `cmp`
     /// panics, the stream yields one [`SequenceError`] that hands back the chunk's
     /// elements (in no particular order), then ends.
     ///

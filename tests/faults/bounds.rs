@@ -70,3 +70,49 @@ fn a_zero_element_cap_is_a_config_error() {
         })
     ));
 }
+
+#[tokio::test]
+async fn sequence_buffers_without_a_bound_are_rejected() {
+    use sweet_async::error::ConfigError;
+    use sweet_async::operators::sequence::MAX_BUFFERED;
+    let out_of_range = |e: ConfigError| matches!(e, ConfigError::OutOfRange { max, .. } if max == MAX_BUFFERED as u64);
+    let ids = futures::stream::iter([0u64, 2]);
+    assert!(out_of_range(
+        ids.reorder_by_id(|id| *id, usize::MAX)
+            .map(|_| ())
+            .unwrap_err()
+    ));
+    let s = futures::stream::iter([1]);
+    assert!(out_of_range(
+        s.sort_bounded(usize::MAX, |a: &i32, b: &i32| a.cmp(b))
+            .map(|_| ())
+            .unwrap_err()
+    ));
+    let s = futures::stream::iter([1]);
+    assert!(out_of_range(
+        s.sort_chunks(usize::MAX, |a: &i32, b: &i32| a.cmp(b))
+            .map(|_| ())
+            .unwrap_err()
+    ));
+    // A small bound: a gap that never fills is reported once the buffer is full.
+    use sweet_async::operators::Sequenced::{Gap, Item};
+    let ids = futures::stream::iter((1..=3u64).chain(5..=6));
+    let out: Vec<_> = ids
+        .reorder_by_id(|id| *id, 2)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(
+        out,
+        vec![
+            Gap { from: 0, to: 0 },
+            Item(1),
+            Item(2),
+            Item(3),
+            Gap { from: 4, to: 4 },
+            Item(5),
+            Item(6)
+        ]
+    );
+}

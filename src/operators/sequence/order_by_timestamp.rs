@@ -125,12 +125,13 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_buffered` is zero.
+    /// [`ConfigError::Zero`] when `max_buffered` is zero, [`ConfigError::OutOfRange`] above
+    /// [`MAX_BUFFERED`](super::MAX_BUFFERED).
     pub fn with_max_buffered(
         mut self,
         max_buffered: impl Into<Count>,
     ) -> Result<Self, ConfigError> {
-        self.max_buffered = max_buffered.into().validate("max buffered")?.get();
+        self.max_buffered = super::buffer_bound(max_buffered.into(), "max buffered")?;
         Ok(self)
     }
 }

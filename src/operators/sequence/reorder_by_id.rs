@@ -269,7 +269,7 @@ where
     F: FnMut(&S::Item) -> u64,
 {
     pub(crate) fn new(stream: S, id_of: F, config: ReorderConfig) -> Result<Self, ConfigError> {
-        let max_buffered = config.max_buffered.validate("max buffered")?.get();
+        let max_buffered = super::buffer_bound(config.max_buffered, "max buffered")?;
         let timeout = match config.timeout {
             Some(d) => Some(ConfigError::check_duration("gap timeout", d)?),
             None => None,

@@ -149,7 +149,7 @@ where
     C: FnMut(&S::Item, &S::Item) -> Ordering,
 {
     pub(crate) fn new(stream: S, capacity: impl Into<Count>, cmp: C) -> Result<Self, ConfigError> {
-        let capacity = capacity.into().validate("sort buffer")?.get();
+        let capacity = super::buffer_bound(capacity.into(), "sort buffer")?;
         Ok(SortBounded {
             stream,
             cmp,

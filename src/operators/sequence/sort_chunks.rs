@@ -48,7 +48,7 @@ where
     C: FnMut(&S::Item, &S::Item) -> Ordering,
 {
     pub(crate) fn new(stream: S, size: impl Into<Count>, cmp: C) -> Result<Self, ConfigError> {
-        let size = size.into().validate("chunk size")?.get();
+        let size = super::buffer_bound(size.into(), "chunk size")?;
         Ok(SortChunks {
             stream,
             cmp,

@@ -49,6 +49,18 @@ pub enum SourceError {
         /// What the CSV reader said.
         message: String,
     },
+    /// An item (a line, a CSV record) longer than the source's limit: it was skipped
+    /// without being held in memory, and reading goes on after it.
+    TooLong {
+        /// The file.
+        file: Arc<str>,
+        /// 1-based line where the item starts.
+        line: u64,
+        /// Byte offset of the item's start in the file.
+        byte: u64,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An item the sender produced as an error (an `Err` of a fallible stream, or
     /// [`Sender::send_error`](crate::stream::Sender::send_error)).
     Item(BoxError),
@@ -93,7 +105,10 @@ impl SourceError {
     pub fn is_fatal(&self) -> bool {
         !matches!(
             self,
-            SourceError::InvalidUtf8 { .. } | SourceError::Csv { .. } | SourceError::Item(_)
+            SourceError::InvalidUtf8 { .. }
+                | SourceError::Csv { .. }
+                | SourceError::TooLong { .. }
+                | SourceError::Item(_)
         )
     }
 
@@ -103,6 +118,7 @@ impl SourceError {
             SourceError::Io { file, .. }
             | SourceError::InvalidUtf8 { file, .. }
             | SourceError::Csv { file, .. }
+            | SourceError::TooLong { file, .. }
             | SourceError::ReaderLost { file, .. }
             | SourceError::Truncated { file, .. } => Some(file),
             _ => None,
@@ -114,6 +130,7 @@ impl SourceError {
         match self {
             SourceError::InvalidUtf8 { line, .. }
             | SourceError::Csv { line, .. }
+            | SourceError::TooLong { line, .. }
             | SourceError::Truncated { line, .. } => Some(*line),
             _ => None,
         }
@@ -140,6 +157,15 @@ impl fmt::Display for SourceError {
                 record,
                 message,
             } => write!(f, "{file}:{line} (byte {byte}, record {record}): {message}"),
+            SourceError::TooLong {
+                file,
+                line,
+                byte,
+                limit,
+            } => write!(
+                f,
+                "{file}:{line} (byte {byte}): item longer than the limit of {limit} bytes, skipped"
+            ),
             SourceError::Item(e) => write!(f, "item error: {e}"),
             SourceError::SenderFailed(e) => write!(f, "sender failed: {e}"),
             SourceError::Panicked { message } => write!(f, "sender panicked: {message}"),

@@ -97,3 +97,59 @@ async fn a_csv_file_truncated_while_read_ends_with_a_typed_error() {
     );
     assert_eq!(items.len(), 30_000);
 }
+
+#[tokio::test]
+async fn a_line_longer_than_the_limit_is_a_per_item_error_and_reading_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.txt");
+    let long = "x".repeat(3 * 1024 * 1024); // 3 MiB, several reads
+    let whole = "y".repeat(2000); // over the limit but arrives in one read
+    std::fs::write(
+        &path,
+        format!("first\n{long}\nsecond\n{whole}\nthird\n{long}"),
+    )
+    .unwrap();
+    let out: Vec<_> = AsyncTask::emits::<String>()
+        .sender(of_file(&path).max_line_length(1000))
+        .map(|e| e.map(SenderEvent::into_data))
+        .collect()
+        .await;
+    assert_eq!(out.len(), 6);
+    assert_eq!(out[0].as_deref().unwrap(), "first");
+    assert_eq!(out[2].as_deref().unwrap(), "second");
+    assert_eq!(out[4].as_deref().unwrap(), "third");
+    let third_start = 6 + long.len() as u64 + 1 + 7 + whole.len() as u64 + 1;
+    for (i, (line, byte)) in [
+        (1, (2, 6)),
+        (3, (4, 6 + long.len() as u64 + 1 + 7)),
+        (5, (6, third_start + 6)),
+    ] {
+        let err = out[i].as_ref().unwrap_err();
+        assert!(!err.is_fatal());
+        match err.source_error() {
+            Some(SourceError::TooLong {
+                line: l,
+                byte: b,
+                limit,
+                ..
+            }) => {
+                assert_eq!((*l, *b, *limit), (line, byte, 1000), "item {i}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            err.position().map(|p| (p.line(), p.byte())),
+            Some((line, byte))
+        );
+    }
+    // A zero limit is a configuration error, before anything is read.
+    let items: Vec<_> = AsyncTask::emits::<String>()
+        .sender(of_file(&path).max_line_length(0usize))
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1);
+    assert!(matches!(
+        items[0].as_ref().unwrap_err().source_error(),
+        Some(SourceError::Config(_))
+    ));
+}

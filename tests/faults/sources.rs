@@ -153,3 +153,90 @@ async fn a_line_longer_than_the_limit_is_a_per_item_error_and_reading_goes_on() 
         Some(SourceError::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn a_csv_record_longer_than_the_limit_is_a_per_item_error_and_reading_goes_on() {
+    use sweet_async::stream::source::RawRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.csv");
+    let huge = "x".repeat(3 * 1024 * 1024); // stopped by the guard, never all in memory
+    let over = "y".repeat(2000); // over the limit, caught once parsed
+    let body = format!("id,v\n1,a\n2,{huge}\n3,b\n4,{over}\n5,c\n");
+    std::fs::write(&path, &body).unwrap();
+    let out: Vec<_> = AsyncTask::emits::<RawRecord>()
+        .sender(csv_records(&path).max_record_length(1000))
+        .map(|e| e.map(SenderEvent::into_data))
+        .collect()
+        .await;
+    assert_eq!(out.len(), 5);
+    let ids: Vec<Option<Vec<u8>>> = out
+        .iter()
+        .map(|r| r.as_ref().ok().map(|r| r.get(0).unwrap().to_vec()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            Some(b"1".to_vec()),
+            None,
+            Some(b"3".to_vec()),
+            None,
+            Some(b"5".to_vec())
+        ]
+    );
+    for (i, line, byte) in [(1, 3, 9), (3, 5, 9 + 2 + huge.len() as u64 + 1 + 4)] {
+        match out[i].as_ref().unwrap_err().source_error() {
+            Some(SourceError::TooLong {
+                line: l,
+                byte: b,
+                limit,
+                ..
+            }) => {
+                assert_eq!((*l, *b, *limit), (line, byte, 1000), "row {i}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn positions_after_a_skipped_csv_record_stay_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("after.csv");
+    let huge = "x".repeat(1024 * 1024);
+    std::fs::write(&path, format!("id,v\n1,a\n2,{huge}\n3,b\nnot-a-number,c\n")).unwrap();
+    let out: Vec<_> = AsyncTask::emits::<(u32, String)>()
+        .sender(
+            sweet_async::stream::source::csv_file::<(u32, String)>(&path).max_record_length(1000),
+        )
+        .collect()
+        .await;
+    assert_eq!(out.len(), 4);
+    assert_eq!(
+        out[2].as_ref().unwrap().position().map(|p| p.line()),
+        Some(4)
+    );
+    // A malformed row after the skip is named by its true line.
+    assert_eq!(
+        out[3].as_ref().unwrap_err().position().map(|p| p.line()),
+        Some(5)
+    );
+}
+
+#[tokio::test]
+async fn many_malformed_csv_rows_in_a_row_are_not_taken_for_one_long_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.csv");
+    // 20 000 rows with a field too many, 2 bytes over the limit of 64 KiB + 1000 together.
+    let bad: String = (0..20_000).map(|i| format!("{i},x,extra\n")).collect();
+    std::fs::write(&path, format!("id,v\n{bad}1,ok\n")).unwrap();
+    let out: Vec<_> = AsyncTask::emits::<sweet_async::stream::source::RawRecord>()
+        .sender(csv_records(&path).max_record_length(1000))
+        .collect()
+        .await;
+    assert_eq!(out.len(), 20_001);
+    assert!(out[..20_000].iter().all(|r| matches!(
+        r.as_ref().unwrap_err().source_error(),
+        Some(SourceError::Csv { .. })
+    )));
+    assert!(out[20_000].is_ok());
+}

@@ -32,6 +32,10 @@ const DEFAULT_BATCH: usize = 512;
 /// The most records per batch, whatever the chunk size.
 const MAX_BATCH: usize = 1 << 16;
 
+/// The most bytes a new record reserves up front, and the largest record whose buffer is
+/// reused for later rows.
+const PREALLOC: usize = 64 * 1024;
+
 /// How long the consuming task keeps re-polling (yielding to the runtime between polls)
 /// for the reader's next batch before it registers its waker and sleeps.
 ///
@@ -130,6 +134,7 @@ pub struct CsvFile<R> {
     quote: u8,
     has_headers: bool,
     flexible: bool,
+    max_record: Count,
     convert: Mode<R>,
 }
 
@@ -142,8 +147,19 @@ impl<R> CsvFile<R> {
             quote: b'"',
             has_headers: true,
             flexible: false,
+            max_record: Count::new(super::DEFAULT_MAX_ITEM_LENGTH, "bytes"),
             convert,
         }
+    }
+
+    /// The longest record, in bytes of its fields (default
+    /// [`DEFAULT_MAX_ITEM_LENGTH`](super::DEFAULT_MAX_ITEM_LENGTH)): a longer one is a
+    /// per-item [`SourceError::TooLong`]; the reader stops parsing it within 64 KiB past
+    /// the limit, so memory stays bounded, and goes on at the next line break (quotes are
+    /// not followed while skipping). Zero is a [`ConfigError`].
+    pub fn max_record_length(mut self, bytes: impl Into<Count>) -> Self {
+        self.max_record = bytes.into();
+        self
     }
 
     /// The field delimiter (default `b','`).
@@ -188,6 +204,7 @@ impl<R> Clone for CsvFile<R> {
             quote: self.quote,
             has_headers: self.has_headers,
             flexible: self.flexible,
+            max_record: self.max_record,
             convert: self.convert,
         }
     }
@@ -201,6 +218,7 @@ impl<R> fmt::Debug for CsvFile<R> {
             .field("quote", &(self.quote as char))
             .field("has_headers", &self.has_headers)
             .field("flexible", &self.flexible)
+            .field("max_record_length", &self.max_record.get())
             .finish()
     }
 }
@@ -214,6 +232,7 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.max_record.validate("max record length")?;
         if self.delimiter == self.quote {
             return Err(ConfigError::Conflict {
                 reason: format!(
@@ -706,11 +725,13 @@ fn read_all<R>(
         std::panic::resume_unwind(Box::new("injected reader panic"));
     }
     let name = file.name.clone();
+    let limit = file.max_record.get();
     let started = Instant::now();
     let mut batch = Batch::new(rows);
     let reader = match std::fs::File::open(&file.path) {
-        // A file that shrinks while it is read is an error, not a short last record.
-        Ok(f) => super::truncation::Guarded::file(f),
+        // A file that shrinks while it is read is an error, not a short last record, and
+        // a record past the limit is stopped before it is all in memory.
+        Ok(f) => super::guard::Guarded::file(f, limit),
         Err(error) => {
             let err = Located::bare(SourceError::Io { file: name, error });
             batch.fail(err);
@@ -729,7 +750,11 @@ fn read_all<R>(
         .from_reader(reader);
     if file.has_headers {
         match rdr.byte_headers() {
-            Ok(h) => batch.headers = Some(h.clone()),
+            Ok(h) => {
+                batch.headers = Some(h.clone());
+                let next = rdr.position().clone();
+                rdr.get_mut().record_started(&next);
+            }
             Err(e) => {
                 let fatal = e.is_io_error();
                 batch.fail(csv_error(&name, e, None));
@@ -744,13 +769,17 @@ fn read_all<R>(
         }
     }
     let mut used = 0; // records of `batch.records` in use
-    let mut width = (64, 8); // bytes and fields of the last record read
+    let mut width: (usize, usize) = (64, 8); // bytes and fields of the last record read
     let mut sent_bytes = 0u64;
     let mut batch_started = Instant::now();
     loop {
         if used == batch.records.len() {
-            // Sized like the last row read, so new records do not grow field by field.
-            let record = ByteRecord::with_capacity(2 * width.0, width.1 + 1);
+            // Sized like the last row read, so new records do not grow field by field;
+            // one huge row does not make every later record reserve twice its size.
+            let record = ByteRecord::with_capacity(
+                width.0.saturating_mul(2).min(PREALLOC),
+                width.1.saturating_add(1).min(PREALLOC / 8),
+            );
             batch.records.push(record);
         }
         let Some(record) = batch.records.get_mut(used) else {
@@ -758,18 +787,41 @@ fn read_all<R>(
         };
         let (last, fatal) = match rdr.read_byte_record(record) {
             Ok(true) => {
-                width = (record.as_slice().len(), record.len());
-                let position = record.position().map_or(Position::new(0, 0), to_position);
-                batch.positions.push(position);
-                used += 1;
+                let next = rdr.position().clone();
+                rdr.get_mut().record_started(&next);
+                if let Some(too_long) = super::guard::check_len(record, &name, limit) {
+                    *record = ByteRecord::new(); // its buffer is not reused
+                    batch.fail(too_long);
+                } else {
+                    width = (record.as_slice().len(), record.len());
+                    let position = record.position().map_or(Position::new(0, 0), to_position);
+                    batch.positions.push(position);
+                    used += 1;
+                }
                 (false, false)
             }
             Ok(false) => (true, false),
+            Err(e) if super::guard::is_too_long(&e) => {
+                *record = ByteRecord::new(); // its buffer is not reused
+                match super::guard::skip_record(&mut rdr, &name, limit) {
+                    Ok(too_long) => {
+                        batch.fail(too_long);
+                        (false, false)
+                    }
+                    Err(io) => {
+                        batch.fail(io);
+                        (true, true)
+                    }
+                }
+            }
             Err(e) => {
                 let fatal = e.is_io_error();
                 // An I/O error has no position of its own: the record being read.
                 let at = rdr.position().clone();
                 batch.fail(csv_error(&name, e, Some(&at)));
+                // A malformed row was read through: the next one starts here.
+                let next = rdr.position().clone();
+                rdr.get_mut().record_started(&next);
                 (fatal, fatal)
             }
         };
@@ -782,6 +834,8 @@ fn read_all<R>(
             sent_bytes = bytes;
             let next = match reuse.try_recv() {
                 Ok(mut old) => {
+                    // Records that held a huge row give their memory back.
+                    old.records.retain(|r| r.as_slice().len() <= PREALLOC);
                     old.positions.clear();
                     old.failures.clear();
                     old.headers = None;
@@ -813,7 +867,7 @@ fn csv_error(
     let position = pos.as_ref().map(to_position);
     let message = e.to_string();
     let err = match e.into_kind() {
-        csv::ErrorKind::Io(error) => match super::truncation::shrunk(&error) {
+        csv::ErrorKind::Io(error) => match super::guard::shrunk(&error) {
             Some(shrunk) => SourceError::Truncated {
                 file: name.clone(),
                 line: pos.as_ref().map_or(0, csv::Position::line),

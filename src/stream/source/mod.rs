@@ -16,12 +16,12 @@
 
 mod chunks;
 mod csv;
+mod guard;
 mod iter;
 mod lines;
 mod located;
 mod producer;
 mod stream;
-mod truncation;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;

@@ -116,3 +116,46 @@ async fn sequence_buffers_without_a_bound_are_rejected() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_attempts_that_time_out_never_overlap() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use sweet_async::prelude::*;
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (r, m, c) = (Arc::clone(&running), Arc::clone(&most), Arc::clone(&calls));
+    let result = AsyncTask::to::<()>()
+        .timeout(Duration::from_millis(30))
+        .retry(3)
+        .retry_strategy(sweet_async::task::RetryStrategy::Immediate)
+        .run_blocking(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(200));
+            r.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+    assert!(matches!(
+        result.error(),
+        Some(TaskError::RetriesExhausted { attempts: 4, .. })
+    ));
+    // Before: four copies were running when the task returned.
+    assert_eq!(most.load(Ordering::SeqCst), 1);
+    assert!(running.load(Ordering::SeqCst) <= 1);
+    // The timed-out thread returns in its own time; nothing else started meanwhile (one
+    // more call at most, if a retry was still waiting when it returned on a slow box).
+    for _ in 0..100 {
+        if running.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(running.load(Ordering::SeqCst), 0);
+    assert!(calls.load(Ordering::SeqCst) <= 2);
+    assert_eq!(most.load(Ordering::SeqCst), 1);
+}

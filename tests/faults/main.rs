@@ -14,4 +14,5 @@ mod arguments;
 mod bounds;
 mod counts;
 mod panics;
+mod security;
 mod sources;

@@ -63,3 +63,103 @@ fn crafted_ids_do_not_degrade_the_relationship_index() {
         "{comparisons} comparisons for {N} ids"
     );
 }
+
+mod messages {
+    use std::time::Duration;
+
+    use sweet_async::message::{MessageBuilderExt, MessageBus};
+    use sweet_async::task::TaskId;
+
+    #[tokio::test]
+    async fn a_broadcast_is_not_held_up_by_one_full_subscriber() {
+        let bus = MessageBus::<u32>::new(1).unwrap();
+        let publisher = bus.mailbox(TaskId::new()).unwrap();
+        let slow = bus.mailbox(TaskId::new()).unwrap(); // never reads
+        let mut fast = bus.mailbox(TaskId::new()).unwrap();
+        slow.subscribe_to(publisher.id());
+        fast.subscribe_to(publisher.id());
+        publisher.message().data(1).broadcast().await.unwrap();
+        assert_eq!(fast.recv().await.unwrap().into_data(), Some(1));
+        // `slow` is full now: the next broadcast still reaches `fast` at once.
+        let outbox = publisher.outbox();
+        let pending = tokio::spawn(async move { outbox.message().data(2).broadcast().await });
+        let got = tokio::time::timeout(Duration::from_secs(5), fast.recv()).await;
+        assert_eq!(got.unwrap().unwrap().into_data(), Some(2));
+        pending.abort();
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_that_leaves_is_unsubscribed() {
+        let bus = MessageBus::<u32>::new(4).unwrap();
+        let publisher = bus.mailbox(TaskId::new()).unwrap();
+        let gone = bus.mailbox(TaskId::new()).unwrap();
+        gone.subscribe_to(publisher.id());
+        gone.subscribe_to(publisher.id()); // twice: one subscription
+        drop(gone);
+        let report = publisher.message().data(1).broadcast().await.unwrap();
+        // Pruned when it left: not even reported as closed, every time, forever.
+        assert_eq!((report.delivered, report.closed.len()), (0, 0));
+    }
+
+    #[cfg(feature = "encryption")]
+    mod sealed {
+        use sweet_async::message::{MessageBuilderExt, MessageBus, MessageCipher, MessageError};
+        use sweet_async::task::TaskId;
+
+        #[tokio::test]
+        async fn forged_readdressed_and_replayed_envelopes_are_refused() {
+            let (cipher, key) = MessageCipher::generate();
+            let key_bytes: [u8; 32] = *key; // a `Zeroizing` wrapper, wiped when dropped
+            let receiver_cipher = MessageCipher::new(key_bytes);
+            let bus = MessageBus::<String>::new(8).unwrap();
+            let sender = bus.mailbox(TaskId::new()).unwrap();
+            let mut alice = bus.mailbox(TaskId::new()).unwrap();
+            let mut bob = bus.mailbox(TaskId::new()).unwrap();
+
+            // A forged plain message: `open` used to hand back its plaintext.
+            sender
+                .message()
+                .data("pay mallory".into())
+                .send_to(alice.id())
+                .await
+                .unwrap();
+            let forged = alice.recv().await.unwrap();
+            assert_eq!(
+                forged.clone().open(&receiver_cipher),
+                Err(MessageError::NotSealed)
+            );
+            assert_eq!(
+                alice.open(forged, &receiver_cipher),
+                Err(MessageError::NotSealed)
+            );
+
+            // Sealed for alice: opens once.
+            let msg = sender
+                .message()
+                .data("for alice".into())
+                .seal(&cipher)
+                .unwrap();
+            msg.send_to(alice.id()).await.unwrap();
+            let sealed = alice.recv().await.unwrap();
+            let opened = alice.open(sealed.clone(), &receiver_cipher).unwrap();
+            assert_eq!(opened.into_data().as_deref(), Some("for alice"));
+            // A replay of the same envelope is refused.
+            assert!(matches!(
+                alice.open(sealed.clone(), &receiver_cipher),
+                Err(MessageError::Replayed { .. })
+            ));
+            // Delivered to bob as it is: not his.
+            assert!(matches!(
+                bob.open(sealed.clone(), &receiver_cipher),
+                Err(MessageError::WrongRecipient { .. })
+            ));
+            // Re-addressed to bob: the recipient is authenticated.
+            let mut readdressed = sealed;
+            readdressed.recipient = Some(bob.id());
+            assert_eq!(
+                bob.open(readdressed, &receiver_cipher),
+                Err(MessageError::Tampered)
+            );
+        }
+    }
+}

@@ -662,7 +662,7 @@ impl<S: fmt::Debug, F, Fut, K, V, R> fmt::Debug for Receiver<S, F, Fut, K, V, R>
             .field("strategy", &self.strategy)
             .field(
                 "in_flight",
-                &(usize::from(self.current.is_some()) + Self::in_pool(&self.pool)),
+                &usize::from(self.current.is_some()).saturating_add(Self::in_pool(&self.pool)),
             )
             .field("upstream_done", &self.upstream_done)
             .field("done", &self.done)

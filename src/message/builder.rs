@@ -274,7 +274,7 @@ impl<M> Message<M> {
         }
         for (sub, sent) in futures::future::join_all(sends).await {
             if sent {
-                report.delivered += 1;
+                report.delivered = report.delivered.saturating_add(1);
             } else {
                 report.closed.push(sub);
             }

@@ -197,8 +197,13 @@ impl<M: for<'de> Deserialize<'de>> Envelope<M> {
 fn header<M>(env: &Envelope<M>) -> Vec<u8> {
     let corr = env.correlation_id.as_deref().unwrap_or("");
     let has_corr = u8::from(env.correlation_id.is_some());
-    // Lengths of strings held in memory: far below `usize::MAX`, the sum cannot overflow.
-    let mut out = Vec::with_capacity(16 + 17 + 8 + 8 + 1 + 16 + corr.len() + env.hostname.len());
+    // Only a capacity hint: saturating, so absurd lengths cannot overflow it.
+    let fixed: usize = 16 + 17 + 8 + 8 + 1 + 16;
+    let mut out = Vec::with_capacity(
+        fixed
+            .saturating_add(corr.len())
+            .saturating_add(env.hostname.len()),
+    );
     out.extend_from_slice(env.sender.as_bytes());
     // Bound to its recipient: a sealed envelope re-addressed to another task fails.
     match env.recipient {

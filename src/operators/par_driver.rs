@@ -1008,7 +1008,7 @@ where
         if let Some(place) = self.slots.get_mut(slot) {
             place.fut.set(Some(fut));
             place.index = index;
-            self.occupied += 1;
+            self.occupied = self.occupied.saturating_add(1);
             self.to_poll.push_back(slot);
         }
     }
@@ -1044,7 +1044,10 @@ where
         loop {
             loop {
                 let in_flight = self.in_flight();
-                if in_flight >= self.concurrency || in_flight + self.buffer.len() + held >= limit {
+                let holding = in_flight
+                    .saturating_add(self.buffer.len())
+                    .saturating_add(held);
+                if in_flight >= self.concurrency || holding >= limit {
                     break;
                 }
                 let Some(upstream) = self.upstream.as_mut() else {
@@ -1080,7 +1083,7 @@ where
                 // A late wake-up of a call that has finished.
                 continue;
             };
-            polls += 1;
+            polls = polls.saturating_add(1);
             *stage = Stage::Poll(slot);
             let polled = fut.poll(&mut Context::from_waker(&place.waker));
             *stage = Stage::Idle;
@@ -1174,7 +1177,10 @@ where
     }
 
     fn is_full(&self, held: usize) -> bool {
-        let holding = self.in_flight() + self.buffer.len() + held;
+        let holding = self
+            .in_flight()
+            .saturating_add(self.buffer.len())
+            .saturating_add(held);
         holding >= self.concurrency.saturating_add(self.cap)
     }
 

@@ -322,7 +322,10 @@ where
             .saturating_add(self.cap);
         let mut pulled = false;
         while self.in_flight.len() < self.concurrency {
-            let holding = self.in_flight_items + self.buffer.len() + held;
+            let holding = self
+                .in_flight_items
+                .saturating_add(self.buffer.len())
+                .saturating_add(held);
             // Only whole batches: a batch cut short by the bound would hand a thread a
             // sliver of work for the price of a whole hand-over.
             let room = limit.saturating_sub(holding);
@@ -438,18 +441,18 @@ async fn run_batch_on_worker<I, T, F: Fn(I) -> T>(
             break;
         }
         out.push(call(&*f, index, item));
-        until_check -= 1;
+        until_check = until_check.saturating_sub(1);
         if until_check == 0 {
             until_check = check_every;
             let spent = slice.elapsed();
             if spent >= YIELD_EVERY {
-                worked += spent;
+                worked = worked.saturating_add(spent);
                 tokio::task::yield_now().await;
                 slice = Instant::now();
             }
         }
     }
-    (out, worked + slice.elapsed())
+    (out, worked.saturating_add(slice.elapsed()))
 }
 
 impl<St, F, T> Core for BlockingCore<St, F, T>
@@ -488,7 +491,11 @@ where
             .concurrency
             .saturating_mul(self.max_batch)
             .saturating_add(self.cap);
-        self.in_flight_items + self.buffer.len() + held + self.batch > limit
+        self.in_flight_items
+            .saturating_add(self.buffer.len())
+            .saturating_add(held)
+            .saturating_add(self.batch)
+            > limit
     }
 
     fn is_drained(&self) -> bool {

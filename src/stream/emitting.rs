@@ -213,8 +213,8 @@ where
             || *this.link == Link::Carry;
         if let Some(config) = this.config_error.take() {
             // The error takes the place of item 0.
-            this.counts.seq += 1;
-            this.counts.errors += 1;
+            this.counts.seq = this.counts.seq.saturating_add(1);
+            this.counts.errors = this.counts.errors.saturating_add(1);
             this.counts.publish(this.stats);
             this.stats.set_finished();
             let id = EventId::new(this.stamp.task(), 0);
@@ -252,7 +252,7 @@ where
                 Poll::Ready(Some(Ok(item))) => {
                     let is_final = source.size_hint().1 == Some(0);
                     let seq = this.counts.seq;
-                    this.counts.seq += 1;
+                    this.counts.seq = this.counts.seq.saturating_add(1);
                     this.stats.publish_emitted(this.counts.emitted());
                     if COLD && *this.link == Link::Carry {
                         let mut event = SenderEvent::emitted(item, seq, is_final, this.stamp, COLD);
@@ -321,6 +321,9 @@ enum Failure {
 
 impl Counts {
     #[inline(always)]
+    // Cannot underflow: every error also counts in `seq` (`errors <= seq`), and this is
+    // the per-event path, where a saturating form would cost an instruction per event.
+    #[allow(clippy::arithmetic_side_effects)]
     fn emitted(&self) -> u64 {
         self.seq - self.errors
     }
@@ -341,8 +344,8 @@ impl Counts {
         span: &Option<tracing::Span>,
     ) -> Failure {
         let id = EventId::new(stamp.task(), self.seq);
-        self.seq += 1;
-        self.errors += 1;
+        self.seq = self.seq.saturating_add(1);
+        self.errors = self.errors.saturating_add(1);
         let fatal = failed.value.is_fatal();
         if span.is_some() {
             tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
@@ -351,7 +354,7 @@ impl Counts {
         // parks it after its delivery limit.
         failed.acks.take().reject(&failed.value);
         if !fatal && policy == ErrorPolicy::Skip {
-            self.skipped += 1;
+            self.skipped = self.skipped.saturating_add(1);
             // Linked first, so that this skip is counted once: pushed to the ledger.
             stats.link_current();
             stats.skip(self.emitted(), self.errors, self.skipped);

@@ -350,7 +350,7 @@ impl<T> SenderEvent<T> {
     /// was set by hand; `None` otherwise.
     pub fn timestamp(&self) -> Option<SystemTime> {
         let nanos = self.extras.as_ref()?.timestamp?;
-        Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+        SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_nanos(nanos))
     }
 
     /// Where the item was in its source (line and byte offset), for file sources.

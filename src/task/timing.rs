@@ -13,9 +13,11 @@ pub(crate) fn system_time_at(at: Instant) -> SystemTime {
     let (wall, mono) = *ANCHOR.get_or_init(|| (SystemTime::now(), std::time::Instant::now()));
     let at = at.into_std();
     if at >= mono {
-        wall.checked_add(at - mono).unwrap_or(wall)
+        wall.checked_add(at.saturating_duration_since(mono))
+            .unwrap_or(wall)
     } else {
-        wall.checked_sub(mono - at).unwrap_or(wall)
+        wall.checked_sub(mono.saturating_duration_since(at))
+            .unwrap_or(wall)
     }
 }
 

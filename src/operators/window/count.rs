@@ -103,9 +103,12 @@ where
 
     /// Ends the stream on `error` (see `TimeCore::fail`).
     fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        self.stats.discarded = self
+            .stats
+            .discarded
+            .saturating_add(self.stats.held_elements.saturating_add(self.in_hand));
         if !self.element_stored {
-            self.stats.discarded += 1;
+            self.stats.discarded = self.stats.discarded.saturating_add(1);
         }
         self.element_stored = true;
         self.in_hand = 0;
@@ -117,7 +120,7 @@ where
     }
 
     fn begin_element(&mut self) {
-        self.stats.elements += 1;
+        self.stats.elements = self.stats.elements.saturating_add(1);
         self.element_stored = false;
     }
 
@@ -134,11 +137,11 @@ where
         self.in_hand = slot.count;
         let value = self.agg.finish(acc);
         self.in_hand = 0;
-        self.stats.fired += 1;
+        self.stats.fired = self.stats.fired.saturating_add(1);
         self.pending.push_back(WindowEvent::Fired(Window {
             key,
             start: slot.start,
-            end: slot.last + 1,
+            end: slot.last.saturating_add(1),
             value,
             count: slot.count,
             reason,
@@ -164,7 +167,7 @@ where
             }
             match slot {
                 Some(slot) => {
-                    self.stats.evicted += 1;
+                    self.stats.evicted = self.stats.evicted.saturating_add(1);
                     self.push_fired(key, slot, FireReason::Evicted)?;
                 }
                 None => {
@@ -178,7 +181,7 @@ where
     fn open_window(&mut self, key: &K, fire_at: u64, start: u64) -> Result<(), Fault> {
         self.make_room(key)?;
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         let slot = CountSlot {
             fire_at,
             start,
@@ -200,7 +203,7 @@ where
             }
         }
         self.order.insert((start, seq), key.clone());
-        self.open += 1;
+        self.open = self.open.saturating_add(1);
         Ok(())
     }
 
@@ -232,7 +235,7 @@ where
             }
             match slot {
                 Some(slot) => {
-                    self.stats.full += 1;
+                    self.stats.full = self.stats.full.saturating_add(1);
                     self.push_fired(key, slot, FireReason::Full)?;
                 }
                 None => {
@@ -245,7 +248,7 @@ where
 
     fn insert_element(&mut self, key: K, item: T) -> Result<(), Fault> {
         let pos = self.position;
-        self.position += 1;
+        self.position = self.position.saturating_add(1);
         let seen = self.keys.get(&key).map_or(0, |state| state.seen);
         // Windows whose first element this is: at a key's first element every window
         // firing at a multiple of the slide up to `size`; later, window `seen + size`.
@@ -259,7 +262,8 @@ where
             }
         } else if let Some(at) = seen.checked_add(self.size) {
             // A window firing past `u64::MAX` elements never fires: none is opened.
-            if at % self.slide == 0 {
+            // `slide` is validated non-zero.
+            if at.checked_rem(self.slide) == Some(0) {
                 self.open_window(&key, at, pos)?;
             }
         }
@@ -270,7 +274,7 @@ where
         let n = state.windows.len();
         let mut item = Some(item);
         for (i, slot) in state.windows.iter_mut().enumerate() {
-            let element = if i + 1 == n {
+            let element = if i.saturating_add(1) == n {
                 item.take()
             } else {
                 item.clone()
@@ -280,12 +284,12 @@ where
                 Some(acc) => agg.add(acc, element),
                 None => agg.create(element),
             });
-            slot.count += 1;
+            slot.count = slot.count.saturating_add(1);
             slot.last = pos;
-            self.stats.held_elements += 1;
+            self.stats.held_elements = self.stats.held_elements.saturating_add(1);
             self.element_stored = true;
         }
-        state.seen += 1;
+        state.seen = state.seen.saturating_add(1);
         let seen = state.seen;
         let due = match state.windows.front() {
             Some(front) if front.fire_at == seen => state.windows.pop_front(),
@@ -311,7 +315,7 @@ where
             let Some(state) = self.keys.remove(&key) else {
                 continue;
             };
-            let fire = state.seen % self.slide != 0;
+            let fire = state.seen.checked_rem(self.slide).is_some_and(|r| r != 0);
             for slot in state.windows {
                 if fire && slot.seq == seq {
                     self.push_fired(key.clone(), slot, FireReason::EndOfStream)?;

@@ -142,9 +142,12 @@ where
     /// dropped and counted in `discarded`. The store may be inconsistent after a panic:
     /// everything is cleared.
     pub(crate) fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        self.stats.discarded = self
+            .stats
+            .discarded
+            .saturating_add(self.stats.held_elements.saturating_add(self.in_hand));
         if !self.element_stored {
-            self.stats.discarded += 1;
+            self.stats.discarded = self.stats.discarded.saturating_add(1);
         }
         self.element_stored = true;
         self.in_hand = 0;
@@ -163,7 +166,7 @@ where
     /// Counts an element pulled from upstream, before its key and timestamp are read.
     #[inline]
     pub(crate) fn begin_element(&mut self) {
-        self.stats.elements += 1;
+        self.stats.elements = self.stats.elements.saturating_add(1);
         self.element_stored = false;
     }
 
@@ -178,7 +181,7 @@ where
 
     pub(super) fn late(&mut self, item: T) {
         self.element_stored = true;
-        self.stats.late += 1;
+        self.stats.late = self.stats.late.saturating_add(1);
         self.pending.push_back(WindowEvent::Late(item));
     }
 
@@ -209,7 +212,7 @@ where
             };
             // A fired window already emitted its current value: closing it loses nothing.
             if !slot.fired {
-                self.stats.full += 1;
+                self.stats.full = self.stats.full.saturating_add(1);
                 self.emit_final(slot, FireReason::Full)?;
             }
         }
@@ -251,16 +254,16 @@ where
                 let (mut open, mut closed) = (0usize, 0u64);
                 for start in sliding_starts(ts, size, slide, offset) {
                     if self.is_late(start.saturating_add(size)) {
-                        closed += 1;
+                        closed = closed.saturating_add(1);
                     } else {
-                        open += 1;
+                        open = open.saturating_add(1);
                     }
                 }
                 if open == 0 {
                     self.late(item);
                     return Ok(());
                 }
-                self.stats.skipped += closed;
+                self.stats.skipped = self.stats.skipped.saturating_add(closed);
                 let mut item = Some(item);
                 for start in sliding_starts(ts, size, slide, offset) {
                     let end = start.saturating_add(size);
@@ -309,12 +312,12 @@ where
         emitted: bool,
     ) -> usize {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         let idx = match self.free.pop() {
             Some(i) if i < self.slots.len() => i,
             _ => {
                 self.slots.push(None);
-                self.slots.len() - 1
+                self.slots.len().saturating_sub(1) // just pushed: at least 1
             }
         };
         match self.index.get_mut(&key) {
@@ -340,8 +343,8 @@ where
         }
         self.add_timer((end.saturating_sub(1), seq, idx));
         self.by_end.insert((end, seq, idx));
-        self.open += 1;
-        self.stats.held_elements += count;
+        self.open = self.open.saturating_add(1);
+        self.stats.held_elements = self.stats.held_elements.saturating_add(count);
         idx
     }
 
@@ -380,7 +383,7 @@ where
                 self.by_end.pop_first();
                 continue;
             };
-            self.stats.evicted += 1;
+            self.stats.evicted = self.stats.evicted.saturating_add(1);
             // A fired window already emitted its current value: closing it loses nothing.
             if !slot.fired {
                 self.emit_final(slot, FireReason::Evicted)?;
@@ -403,9 +406,9 @@ where
             Some(acc) => agg.add(acc, item),
             None => agg.create(item),
         });
-        slot.count += 1;
+        slot.count = slot.count.saturating_add(1);
         let fire_now = slot.end.saturating_sub(1) <= self.watermark;
-        self.stats.held_elements += 1;
+        self.stats.held_elements = self.stats.held_elements.saturating_add(1);
         self.element_stored = true;
         if fire_now {
             self.fire_and_keep(idx, FireReason::LateUpdate)?;
@@ -470,9 +473,9 @@ where
     }
 
     fn push_fired(&mut self, window: Window<K, G::Output>) {
-        self.stats.fired += 1;
+        self.stats.fired = self.stats.fired.saturating_add(1);
         if window.update {
-            self.stats.updates += 1;
+            self.stats.updates = self.stats.updates.saturating_add(1);
         }
         self.pending.push_back(WindowEvent::Fired(window));
     }

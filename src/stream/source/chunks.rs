@@ -25,7 +25,7 @@ const MAX_PREALLOC_BYTES: usize = 1 << 20;
 /// [`MAX_PREALLOC_BYTES`] worth of them, at least one.
 fn prealloc<T>(size: usize) -> usize {
     let per_item = std::mem::size_of::<T>().max(1);
-    size.min((MAX_PREALLOC_BYTES / per_item).max(1))
+    size.min(MAX_PREALLOC_BYTES.checked_div(per_item).unwrap_or(1).max(1))
 }
 
 /// A source whose events carry chunks of `n` items (the last one may be shorter).

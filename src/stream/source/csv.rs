@@ -674,7 +674,8 @@ impl<R: Send + 'static> CsvSource<R> {
                     Poll::Pending => {
                         // Yield and poll again for a while before sleeping (see `SPIN`).
                         let now = Instant::now();
-                        if now < *this.spin_until.get_or_insert(now + SPIN) {
+                        let until = crate::task::timing::after_std(now, SPIN);
+                        if now < *this.spin_until.get_or_insert(until) {
                             std::thread::yield_now();
                             cx.waker().wake_by_ref();
                         } else {

@@ -339,7 +339,7 @@ impl<D: LineData> Stream for LinesSource<D> {
             // An item already in the buffer?
             let unscanned = this.buf.get(*this.scanned..).unwrap_or_default();
             if let Some(i) = memchr::memchr(*this.delim, unscanned) {
-                let len = *this.scanned + i;
+                let len = this.scanned.saturating_add(i);
                 *this.scanned = 0;
                 if *this.skipping || len > *this.max_len {
                     // The end of an item too long to keep: drop it with its delimiter.
@@ -356,7 +356,7 @@ impl<D: LineData> Stream for LinesSource<D> {
                 return Poll::Ready(Some(Self::take_item(
                     this.buf,
                     len,
-                    len + 1,
+                    len.saturating_add(1),
                     *this.strip_cr,
                     this.name,
                     this.line,

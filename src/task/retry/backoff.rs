@@ -56,7 +56,7 @@ impl Backoff {
         if self.retries >= self.policy.max_retries() {
             return None;
         }
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         let strategy = self.policy.strategy();
         let d = strategy.delay(self.retries);
         let delay = match self.policy.jitter() {

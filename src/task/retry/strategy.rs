@@ -133,7 +133,7 @@ fn check_base_max(base: Duration, max: Duration) -> Result<(), ConfigError> {
 
 /// `base * factor^(n-1)` in nanoseconds, capped at `max`, computed in `f64`.
 fn exponential(base: Duration, factor: f64, max: Duration, n: u32) -> Duration {
-    let exp = i32::try_from(n - 1).unwrap_or(i32::MAX);
+    let exp = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX);
     let nanos = base.as_nanos() as f64 * factor.powi(exp);
     if nanos.is_nan() || nanos >= max.as_nanos() as f64 {
         return max;

@@ -347,3 +347,26 @@ impl ReplayWindow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_window_takes_each_sequence_once_in_any_order() {
+        let mut w = ReplayWindow::default();
+        for seq in [5, 3, 9, 4, 0] {
+            assert!(!w.seen(seq), "{seq} is new");
+            w.mark(seq);
+        }
+        for seq in [5, 3, 9, 4, 0] {
+            assert!(w.seen(seq), "{seq} was opened");
+        }
+        assert!(!w.seen(7) && !w.seen(10) && !w.seen(u64::MAX));
+        // Far ahead: the old ones are too old to tell, so refused; the skipped ones are new.
+        let far = 9 + REPLAY_WINDOW + 1;
+        w.mark(far);
+        assert!(w.seen(9) && w.seen(0));
+        assert!(!w.seen(far - 1) && w.seen(far));
+    }
+}

@@ -192,3 +192,27 @@ fn a_parallel_receiver_drained_after_its_runtime_shut_down_names_each_event_and_
     ids.sort_unstable();
     assert_eq!(ids, (0..100).collect::<Vec<u64>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_behind_a_channel_reach_the_terminal_through_par_map_blocking() {
+    for _ in 0..5 {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let reader = tokio::spawn(async move {
+            let mut events = std::pin::pin!(half_bad());
+            while let Some(e) = events.next().await {
+                if tx.send(e).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // `f` takes the events apart on the batch threads: the link travels there.
+        let (values, summary) = tokio_stream::wrappers::ReceiverStream::new(rx)
+            .par_map_blocking(4, |e| e.map(SenderEvent::into_data))
+            .unwrap()
+            .collect_vec()
+            .await;
+        reader.await.unwrap();
+        assert_eq!(values.len(), 1000);
+        assert_eq!(summary.skipped, 1000);
+    }
+}

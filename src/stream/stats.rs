@@ -16,7 +16,8 @@
 //! stats, and whoever takes that event inside a terminal's poll links it: the
 //! [`receiver`](crate::collect::ReceiverExt::receiver) stage when it takes the event, or
 //! the event's rare parts when they are dropped there (`into_data()` in a `map` before a
-//! collector). Counts of a source whose events never reach a terminal's poll (all items
+//! collector, or in the `f` of `par_map_blocking`, which runs with its terminal's ledger
+//! current). Counts of a source whose events never reach a terminal's poll (all items
 //! skipped, or events kept as they are in a collected `Vec`) stay in its [`SourceStats`].
 
 use std::fmt;

@@ -63,7 +63,7 @@ fn measure(
 ) -> Duration {
     let mut wall = Duration::ZERO;
     for _ in 0..iters {
-        let cpu = cpu_time::ProcessTime::now();
+        let cpu = ProcessTime::now();
         let start = Instant::now();
         black_box(run(rt, q, variant, events));
         wall += start.elapsed();
@@ -98,7 +98,7 @@ fn child(spec: &str) {
         .enable_all()
         .build()
         .unwrap();
-    let cpu = cpu_time::ProcessTime::now();
+    let cpu = ProcessTime::now();
     let start = Instant::now();
     let source = stream::iter(events::generator().take(n));
     let rows = rt
@@ -224,5 +224,22 @@ fn main() {
                 None => println!("{q}: {events} events: the child run failed"),
             }
         }
+    }
+}
+
+/// CPU time of this whole process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+struct ProcessTime(std::time::Duration);
+
+impl ProcessTime {
+    fn now() -> Self {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        ProcessTime(std::time::Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_nsec).unwrap_or(0),
+        ))
+    }
+
+    fn elapsed(&self) -> std::time::Duration {
+        Self::now().0.saturating_sub(self.0)
     }
 }

@@ -216,7 +216,7 @@ pub async fn run_member(config: &MemberConfig) -> Result<MemberReport, BoxError>
             Tumbling::event_time(config.window_ms).out_of_orderness(config.out_of_orderness_ms),
             |e| e.data.timestamp.unwrap_or(0),
         )?
-        .aggregate(KeepAcks::new(Fold::new(
+        .aggregate_windows(KeepAcks::new(Fold::new(
             Vec::new(),
             |mut seqs: Vec<u64>, e: SenderEvent<KafkaMessage>| {
                 seqs.push(seq_of(&e.data));
@@ -243,6 +243,8 @@ pub async fn run_member(config: &MemberConfig) -> Result<MemberReport, BoxError>
                     },
                 ),
                 WindowEvent::Error(e) => return Err(e),
+                // Window streams may grow new kinds of events: none is written silently.
+                _ => return Err(TaskError::Failed("unexpected window event".into())),
             };
             Ok(KafkaRecord::new(encode(&output))
                 .key(key)

@@ -167,7 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Tumbling::event_time(WINDOW_MS).out_of_orderness(OUT_OF_ORDER_MS),
             |e| e.data.ts_ms,
         )?
-        .aggregate(KeepAcks::new(Fold::new(
+        .aggregate_windows(KeepAcks::new(Fold::new(
             Stats::EMPTY,
             |s: Stats, e: SenderEvent<Reading>| s.add(e.data.value),
         )));
@@ -196,6 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("window failed: {e}");
             None
         }
+        _ => None,
     })
     .max_in_flight(256)
     .await?;

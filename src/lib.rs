@@ -263,6 +263,7 @@ pub mod ack;
 pub mod collect;
 pub mod connectors;
 pub mod error;
+mod ledger;
 pub mod message;
 pub mod operators;
 pub mod orchestra;

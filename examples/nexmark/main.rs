@@ -93,7 +93,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         mode
     );
     for q in queries {
-        let cpu = cpu_time::ProcessTime::now();
+        let cpu = ProcessTime::now();
         let wall = Instant::now();
         let out = match &data {
             Some(events) => {
@@ -133,4 +133,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("{anomalies} late, evicted or failed items").into());
     }
     Ok(())
+}
+
+/// CPU time of this whole process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+struct ProcessTime(std::time::Duration);
+
+impl ProcessTime {
+    fn now() -> Self {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        ProcessTime(std::time::Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_nsec).unwrap_or(0),
+        ))
+    }
+
+    fn elapsed(&self) -> std::time::Duration {
+        Self::now().0.saturating_sub(self.0)
+    }
 }

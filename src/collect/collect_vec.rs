@@ -24,7 +24,11 @@ pin_project! {
 
 impl<S: Stream> CollectVec<S> {
     pub(crate) fn new(stream: S) -> Self {
-        let items = Vec::with_capacity(stream.size_hint().0);
+        // A lower bound is a promise the stream may break (`repeat(x).take_until(..)`
+        // claims `usize::MAX` items): reserve at most 1 MiB of items up front.
+        let per_item = std::mem::size_of::<S::Item>().max(1);
+        let cap = (1usize << 20).checked_div(per_item).unwrap_or(1);
+        let items = Vec::with_capacity(stream.size_hint().0.min(cap));
         CollectVec {
             stream,
             items,

@@ -141,6 +141,15 @@ pub trait FinalEvent: Stream {
     /// elements are counted in [`Summary::late`] and kept in
     /// [`Collected::late`], and a failure is an error.
     ///
+    /// # Panics
+    ///
+    /// A panic of the stream or of `f` is not caught: it resumes at the `.await`
+    /// with its own payload, as with `futures`' `StreamExt::collect` (the output has no
+    /// place for an error). Run the pipeline inside a task
+    /// ([`AsyncTask::to`](crate::task::AsyncTask::to)`().run(..)`) to get it as
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked), or catch it upstream
+    /// with a [`receiver`](ReceiverExt::receiver) (which fails only the event).
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future drops the stream: sources stop, receiver tasks are aborted,
@@ -218,6 +227,15 @@ impl<S: Stream + ?Sized> FinalEvent for S {}
 pub trait CollectExt: Stream {
     /// Collects every item into a `Vec`.
     ///
+    /// # Panics
+    ///
+    /// A panic of the stream is not caught: it resumes at the `.await`
+    /// with its own payload, as with `futures`' `StreamExt::collect` (the output has no
+    /// place for an error). Run the pipeline inside a task
+    /// ([`AsyncTask::to`](crate::task::AsyncTask::to)`().run(..)`) to get it as
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked), or catch it upstream
+    /// with a [`receiver`](ReceiverExt::receiver) (which fails only the event).
+    ///
     /// # Examples
     ///
     /// ```
@@ -239,6 +257,15 @@ pub trait CollectExt: Stream {
     /// Collects every item into a map by `f(item) -> (key, value)`; a later value
     /// replaces an earlier one with the same key, counted in
     /// [`Summary::duplicate_keys`].
+    ///
+    /// # Panics
+    ///
+    /// A panic of the stream or of `f` is not caught: it resumes at the `.await`
+    /// with its own payload, as with `futures`' `StreamExt::collect` (the output has no
+    /// place for an error). Run the pipeline inside a task
+    /// ([`AsyncTask::to`](crate::task::AsyncTask::to)`().run(..)`) to get it as
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked), or catch it upstream
+    /// with a [`receiver`](ReceiverExt::receiver) (which fails only the event).
     ///
     /// # Examples
     ///
@@ -263,6 +290,15 @@ pub trait CollectExt: Stream {
 
     /// Folds every item into one value.
     ///
+    /// # Panics
+    ///
+    /// A panic of the stream or of `f` is not caught: it resumes at the `.await`
+    /// with its own payload, as with `futures`' `StreamExt::collect` (the output has no
+    /// place for an error). Run the pipeline inside a task
+    /// ([`AsyncTask::to`](crate::task::AsyncTask::to)`().run(..)`) to get it as
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked), or catch it upstream
+    /// with a [`receiver`](ReceiverExt::receiver) (which fails only the event).
+    ///
     /// # Examples
     ///
     /// ```
@@ -283,6 +319,15 @@ pub trait CollectExt: Stream {
 
     /// Collects the `Ok` values into one `Vec` and the errors, keyed by their index in
     /// the stream, into another.
+    ///
+    /// # Panics
+    ///
+    /// A panic of the stream is not caught: it resumes at the `.await`
+    /// with its own payload, as with `futures`' `StreamExt::collect` (the output has no
+    /// place for an error). Run the pipeline inside a task
+    /// ([`AsyncTask::to`](crate::task::AsyncTask::to)`().run(..)`) to get it as
+    /// [`TaskError::Panicked`](crate::error::TaskError::Panicked), or catch it upstream
+    /// with a [`receiver`](ReceiverExt::receiver) (which fails only the event).
     ///
     /// # Examples
     ///

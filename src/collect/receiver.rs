@@ -1,6 +1,7 @@
 //! [`Receiver`]: processes events with bounded concurrency, pulling from upstream only
 //! as fast as it completes.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -184,8 +185,36 @@ where
 enum Pool<Fut, R> {
     /// Serial, or Parallel before the first poll.
     Idle,
-    Spawned(JoinSet<Done<R>>, Handle),
+    /// Each event on its own tokio task; the key of each task's event, so that a task
+    /// the runtime dropped still fails *its* event.
+    Spawned(JoinSet<Done<R>>, Handle, HashMap<tokio::task::Id, Key>),
     Local(FuturesUnordered<Work<Fut>>),
+}
+
+/// An event whose worker task did not hand back its outcome: the runtime stopped it
+/// (it shut down, or was shutting down when the task was spawned), or something outside
+/// the event's own future panicked (that one is caught inside the task).
+#[cold]
+#[inline(never)]
+fn lost<K, V, R>(error: tokio::task::JoinError, key: Option<Key>) -> Received<K, V, R> {
+    let (id, position) = key.unwrap_or((EventId::default(), None));
+    let kind = if error.is_cancelled() {
+        EventErrorKind::WorkerStopped {
+            reason: "the runtime running the receiver's worker tasks shut down before the \
+                     event's work finished"
+                .to_owned(),
+        }
+    } else {
+        match error.try_into_panic() {
+            Ok(payload) => EventErrorKind::Panicked {
+                message: panic_message(payload.as_ref()),
+            },
+            Err(error) => EventErrorKind::WorkerStopped {
+                reason: error.to_string(),
+            },
+        }
+    };
+    Received::Failed(EventError::new(id, position, kind))
 }
 
 /// An event's key: its id and position.
@@ -301,7 +330,7 @@ impl<S, F, Fut, K, V, R> Receiver<S, F, Fut, K, V, R> {
     fn in_pool(pool: &Pool<Fut, R>) -> usize {
         match pool {
             Pool::Idle => 0,
-            Pool::Spawned(set, _) => set.len(),
+            Pool::Spawned(set, _, _) => set.len(),
             Pool::Local(set) => set.len(),
         }
     }
@@ -405,6 +434,7 @@ where
                 Poll::Pending => return idle(this.shared),
             };
             let mut event = event;
+            event.link_source();
             let key = (event.id(), event.position());
             // An event that owes its source an acknowledgement parks it in the stage
             // while its work runs (settled when it is done, or by `panicked`); events of
@@ -455,17 +485,17 @@ where
             // Finished work first: it frees a slot.
             match this.pool {
                 Pool::Idle => {}
-                Pool::Spawned(set, _) => {
-                    if let Poll::Ready(Some(joined)) = set.poll_join_next(cx) {
+                Pool::Spawned(set, _, keys) => {
+                    if let Poll::Ready(Some(joined)) = set.poll_join_next_with_id(cx) {
                         return Poll::Ready(Some(match joined {
-                            Ok(done) => received(done, *this.on_failure),
-                            Err(e) => Received::Failed(EventError::new(
-                                EventId::default(),
-                                None,
-                                EventErrorKind::Panicked {
-                                    message: format!("receiver worker task ended: {e}"),
-                                },
-                            )),
+                            Ok((task, done)) => {
+                                keys.remove(&task);
+                                received(done, *this.on_failure)
+                            }
+                            Err(e) => {
+                                let key = keys.remove(&e.id());
+                                lost(e, key)
+                            }
                         }));
                     }
                 }
@@ -481,6 +511,7 @@ where
                 match this.upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_event() {
                         Ok(mut event) => {
+                            event.link_source();
                             let (id, position) = (event.id(), event.position());
                             // Parked in the stage while the closure is called, so that a
                             // panicking call is rejected by `panicked`.
@@ -500,16 +531,18 @@ where
                                 fut: AssertUnwindSafe(fut).catch_unwind(),
                             };
                             match this.pool {
-                                Pool::Spawned(set, h) => {
-                                    set.spawn_on(work, h);
+                                Pool::Spawned(set, h, keys) => {
+                                    let task = set.spawn_on(work, h).id();
+                                    keys.insert(task, (id, position));
                                 }
                                 Pool::Local(set) => set.push(work),
                                 Pool::Idle => {
                                     *this.pool = match Handle::try_current() {
                                         Ok(h) => {
                                             let mut set = JoinSet::new();
-                                            set.spawn_on(work, &h);
-                                            Pool::Spawned(set, h)
+                                            let task = set.spawn_on(work, &h).id();
+                                            let keys = HashMap::from([(task, (id, position))]);
+                                            Pool::Spawned(set, h, keys)
                                         }
                                         Err(_) => {
                                             let set = FuturesUnordered::new();
@@ -631,7 +664,7 @@ impl<S: fmt::Debug, F, Fut, K, V, R> fmt::Debug for Receiver<S, F, Fut, K, V, R>
             .field("strategy", &self.strategy)
             .field(
                 "in_flight",
-                &(usize::from(self.current.is_some()) + Self::in_pool(&self.pool)),
+                &usize::from(self.current.is_some()).saturating_add(Self::in_pool(&self.pool)),
             )
             .field("upstream_done", &self.upstream_done)
             .field("done", &self.done)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 
 use crate::ack::AckCounts;
+use crate::ledger::Ledger;
 use crate::stream::Report;
 
 /// What a stream did, as counted by the stage that drove it to its end.
@@ -212,6 +213,8 @@ pub(crate) struct Tally {
     chunks: u64,
     chunk_rows: u64,
     unit: &'static str,
+    /// Where the sources upstream report their skips and cancellation.
+    ledger: Ledger,
     started: Option<Instant>,
 }
 
@@ -222,7 +225,9 @@ impl Tally {
         if self.started.is_none() {
             self.started = Some(Instant::now());
         }
-        let ((out, report), acks) = crate::ack::scope(|| crate::stream::scope(|| f(self)));
+        let ledger = self.ledger.clone();
+        let ((out, report), acks) =
+            crate::ack::scope(|| ledger.scope(|| crate::stream::scope(|| f(self))));
         self.absorb(report);
         self.acks.add(acks);
         out
@@ -252,8 +257,6 @@ impl Tally {
     }
 
     fn absorb(&mut self, report: Report) {
-        self.skipped = self.skipped.saturating_add(report.skipped);
-        self.cancelled |= report.cancelled;
         if report.chunks > 0 {
             self.chunks = self.chunks.saturating_add(report.chunks);
             self.chunk_rows = self.chunk_rows.saturating_add(report.chunk_rows);
@@ -262,16 +265,18 @@ impl Tally {
     }
 
     pub(crate) fn finish(&self) -> Summary {
+        let skipped = self.skipped.saturating_add(self.ledger.skipped());
+        let cancelled = self.cancelled || self.ledger.cancelled();
         let items_in = self
             .out
             .saturating_add(self.errors)
-            .saturating_add(self.skipped)
+            .saturating_add(skipped)
             .saturating_add(self.late);
         Summary {
             items_in,
             items_out: self.out,
             errors: self.errors,
-            skipped: self.skipped,
+            skipped,
             late: self.late,
             chunks: self.chunks,
             // Each chunk is one item in; its rows replace it in the row count.
@@ -282,7 +287,7 @@ impl Tally {
             values_collected: self.values,
             errors_collected: self.collected_errors,
             duplicate_keys: self.duplicates,
-            cancelled: self.cancelled,
+            cancelled,
             acks: self.acks,
             duration: self.started.map(|s| s.elapsed()).unwrap_or_default(),
         }
@@ -400,7 +405,6 @@ mod tests {
             chunks: 3,
             chunk_rows: 2500,
             unit: "rows",
-            ..Report::default()
         });
         let s = tally.finish();
         assert_eq!(

@@ -83,16 +83,14 @@ impl<M> TaskMessageBuilder<M> {
     fn build(self, kind: MessageKind<M>) -> Message<M> {
         let envelope = Envelope {
             sender: self.sender,
+            recipient: None,
             timestamp_ns: now_ns(),
             sequence: self.bus.next_sequence(),
             correlation_id: self.correlation_id,
             hostname: self.hostname.unwrap_or_else(local_hostname),
             kind,
         };
-        Message {
-            envelope,
-            bus: self.bus,
-        }
+        Message::new(envelope, self.bus)
     }
 
     /// A message carrying `payload`.
@@ -154,17 +152,62 @@ impl<M> fmt::Debug for TaskMessageBuilder<M> {
 pub struct Message<M> {
     envelope: Envelope<M>,
     bus: MessageBus<M>,
+    /// Set by `seal`: the cipher and the serialized body, encrypted for each recipient
+    /// when the message is sent (so the recipient is bound into it).
+    #[cfg(feature = "encryption")]
+    sealing: Option<(crate::message::MessageCipher, Vec<u8>)>,
 }
 
 impl<M> Message<M> {
-    /// The envelope that will be sent.
+    pub(crate) fn new(envelope: Envelope<M>, bus: MessageBus<M>) -> Self {
+        Message {
+            envelope,
+            bus,
+            #[cfg(feature = "encryption")]
+            sealing: None,
+        }
+    }
+
+    /// The envelope that will be sent (before sealing, if sealed: it is encrypted for
+    /// each recipient as it is sent).
     pub fn envelope(&self) -> &Envelope<M> {
         &self.envelope
     }
 
-    /// The envelope, without sending it.
+    /// The envelope, without sending it; a sealed message is sealed for no particular
+    /// recipient (a mailbox's `open` refuses it: only `Envelope::open` reads it).
     pub fn into_envelope(self) -> Envelope<M> {
+        #[cfg(feature = "encryption")]
+        if let Some((cipher, body)) = &self.sealing {
+            return cipher.seal_unaddressed(self.envelope, body);
+        }
         self.envelope
+    }
+
+    /// The envelope addressed to `to`, sealed for it if the message is sealed.
+    fn addressed(&self, envelope: Envelope<M>, to: TaskId) -> Result<Envelope<M>, MessageError> {
+        let envelope = Envelope {
+            recipient: Some(to),
+            ..envelope
+        };
+        #[cfg(feature = "encryption")]
+        if let Some((cipher, body)) = &self.sealing {
+            return cipher.seal_body(envelope, body);
+        }
+        Ok(envelope)
+    }
+
+    /// The envelope addressed (and sealed) for `to`.
+    fn into_addressed(self, to: TaskId) -> Result<Envelope<M>, MessageError> {
+        let envelope = Envelope {
+            recipient: Some(to),
+            ..self.envelope
+        };
+        #[cfg(feature = "encryption")]
+        if let Some((cipher, body)) = &self.sealing {
+            return cipher.seal_body(envelope, body);
+        }
+        Ok(envelope)
     }
 
     /// Sends to task `to`, waiting while its inbox is full.
@@ -179,7 +222,8 @@ impl<M> Message<M> {
     /// Dropping the future before it completes drops the message unsent.
     pub async fn send_to(self, to: TaskId) -> Result<(), MessageError> {
         let tx = self.bus.sender(to)?;
-        tx.send(self.envelope)
+        let envelope = self.into_addressed(to)?;
+        tx.send(envelope)
             .await
             .map_err(|_| MessageError::Closed(to))
     }
@@ -192,40 +236,61 @@ impl<M> Message<M> {
     /// [`MessageError::Closed`].
     pub fn try_send_to(self, to: TaskId) -> Result<(), MessageError> {
         let tx = self.bus.sender(to)?;
-        tx.try_send(self.envelope).map_err(|e| match e {
+        let envelope = self.into_addressed(to)?;
+        tx.try_send(envelope).map_err(|e| match e {
             tokio::sync::mpsc::error::TrySendError::Full(_) => MessageError::Full(to),
             tokio::sync::mpsc::error::TrySendError::Closed(_) => MessageError::Closed(to),
         })
     }
 
-    /// Sends a copy to every subscriber of the sender, one after the other, waiting for
-    /// room in each inbox. Subscribers whose mailbox is gone are listed in the report.
+    /// Sends a copy to every subscriber of the sender, each addressed (and, if sealed,
+    /// sealed) for its subscriber. The copies go out at once: each waits for room in its
+    /// own inbox only, so one full inbox never holds up the others. Subscribers whose
+    /// mailbox is gone are listed in the report and unsubscribed.
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for delivery policies.
+    /// [`MessageError::Codec`] if sealing a copy fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes may leave some subscribers without
+    /// their copy.
     pub async fn broadcast(self) -> Result<BroadcastReport, MessageError>
     where
         M: Clone,
     {
+        let sender = self.envelope.sender;
+        let mut sends = Vec::new();
         let mut report = BroadcastReport::default();
-        for sub in self.bus.subscribers_of(self.envelope.sender) {
-            let sent = match self.bus.sender(sub) {
-                Ok(tx) => tx.send(self.envelope.clone()).await.is_ok(),
-                Err(_) => false,
-            };
+        for sub in self.bus.subscribers_of(sender) {
+            match self.bus.sender(sub) {
+                Ok(tx) => {
+                    let copy = self.addressed(self.envelope.clone(), sub)?;
+                    sends.push(async move { (sub, tx.send(copy).await.is_ok()) });
+                }
+                Err(_) => report.closed.push(sub),
+            }
+        }
+        for (sub, sent) in futures::future::join_all(sends).await {
             if sent {
-                report.delivered += 1;
+                report.delivered = report.delivered.saturating_add(1);
             } else {
                 report.closed.push(sub);
             }
         }
+        for gone in &report.closed {
+            self.bus.unsubscribe(*gone, sender);
+        }
         Ok(report)
     }
 
-    /// Encrypts and authenticates the body with `cipher` (feature `encryption`); the
-    /// header (sender, timestamp, sequence, correlation id, hostname) is authenticated
-    /// too. The recipient calls [`Envelope::open`].
+    /// Encrypts and authenticates the body with `cipher` (feature `encryption`) when the
+    /// message is sent, for its recipient: the header (sender, recipient, timestamp,
+    /// sequence, correlation id, hostname) is authenticated too, so a sealed envelope
+    /// cannot be re-addressed, and its sequence lets [`Mailbox::open`] refuse a replay.
+    /// The recipient calls [`Mailbox::open`] (or [`Envelope::open`], which checks neither
+    /// the recipient nor replays).
     ///
     /// # Errors
     ///
@@ -237,10 +302,10 @@ impl<M> Message<M> {
     where
         M: serde::Serialize,
     {
-        let Message { envelope, bus } = self;
+        let body = crate::message::MessageCipher::body(&self.envelope)?;
         Ok(Message {
-            envelope: cipher.seal(envelope)?,
-            bus,
+            sealing: body.map(|body| (cipher.clone(), body)),
+            ..self
         })
     }
 }

@@ -1,6 +1,6 @@
 //! [`MessageBus`], [`Mailbox`] and [`Outbox`]: bounded channels between tasks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -28,6 +28,21 @@ pub enum MessageError {
     Tampered,
     /// The message body could not be encoded or decoded.
     Codec(String),
+    /// A plain envelope was given where a sealed one is required: anyone who can reach
+    /// the mailbox could have forged it.
+    NotSealed,
+    /// A sealed envelope addressed to another task (or to none).
+    WrongRecipient {
+        /// The task it was sealed for.
+        sealed_for: Option<TaskId>,
+    },
+    /// A sealed envelope already opened (or too old to tell): a replay.
+    Replayed {
+        /// Its sender.
+        sender: TaskId,
+        /// Its sequence number.
+        sequence: u64,
+    },
 }
 
 impl fmt::Display for MessageError {
@@ -43,6 +58,15 @@ impl fmt::Display for MessageError {
                 f.write_str("sealed message failed authentication (tampered or wrong key)")
             }
             MessageError::Codec(e) => write!(f, "message encoding failed: {e}"),
+            MessageError::NotSealed => f.write_str("the envelope is not sealed"),
+            MessageError::WrongRecipient { sealed_for } => match sealed_for {
+                Some(id) => write!(f, "the envelope was sealed for task {id}"),
+                None => f.write_str("the envelope was sealed for no recipient"),
+            },
+            MessageError::Replayed { sender, sequence } => write!(
+                f,
+                "envelope {sequence} from task {sender} was already opened (replay)"
+            ),
         }
     }
 }
@@ -91,7 +115,59 @@ struct BusInner<M> {
     capacity: usize,
     sequence: AtomicU64,
     boxes: RwLock<HashMap<TaskId, mpsc::Sender<Envelope<M>>>>,
-    subscribers: RwLock<HashMap<TaskId, Vec<TaskId>>>,
+    subscribers: RwLock<Subscriptions>,
+}
+
+/// Who subscribes to whom, both ways: `subscribe` is one set insert, and a mailbox that
+/// leaves is removed from every list it is on without scanning the others.
+#[derive(Default)]
+struct Subscriptions {
+    /// Publisher -> its subscribers.
+    of: HashMap<TaskId, HashSet<TaskId>>,
+    /// Subscriber -> the publishers it listens to.
+    to: HashMap<TaskId, HashSet<TaskId>>,
+}
+
+impl Subscriptions {
+    fn add(&mut self, subscriber: TaskId, publisher: TaskId) {
+        self.of.entry(publisher).or_default().insert(subscriber);
+        self.to.entry(subscriber).or_default().insert(publisher);
+    }
+
+    fn remove(&mut self, subscriber: TaskId, publisher: TaskId) {
+        if let Some(subs) = self.of.get_mut(&publisher) {
+            subs.remove(&subscriber);
+            if subs.is_empty() {
+                self.of.remove(&publisher);
+            }
+        }
+        if let Some(pubs) = self.to.get_mut(&subscriber) {
+            pubs.remove(&publisher);
+            if pubs.is_empty() {
+                self.to.remove(&subscriber);
+            }
+        }
+    }
+
+    /// `id` left the bus: it neither listens nor is listened to any more.
+    fn forget(&mut self, id: TaskId) {
+        for publisher in self.to.remove(&id).unwrap_or_default() {
+            if let Some(subs) = self.of.get_mut(&publisher) {
+                subs.remove(&id);
+                if subs.is_empty() {
+                    self.of.remove(&publisher);
+                }
+            }
+        }
+        for subscriber in self.of.remove(&id).unwrap_or_default() {
+            if let Some(pubs) = self.to.get_mut(&subscriber) {
+                pubs.remove(&id);
+                if pubs.is_empty() {
+                    self.to.remove(&subscriber);
+                }
+            }
+        }
+    }
 }
 
 impl<M> Clone for MessageBus<M> {
@@ -122,19 +198,22 @@ impl<M> MessageBus<M> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] for a zero capacity.
+    /// [`ConfigError::Zero`] for a zero capacity, [`ConfigError::OutOfRange`] above
+    /// [`MAX_BUFFER`](crate::stream::MAX_BUFFER) (what a tokio channel can count).
     pub fn new(capacity: usize) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::Zero {
                 setting: "mailbox capacity",
             });
         }
+        let max = crate::stream::MAX_BUFFER as u64;
+        ConfigError::check_range("mailbox capacity", capacity as u64, 1, max)?;
         Ok(MessageBus {
             inner: Arc::new(BusInner {
                 capacity,
                 sequence: AtomicU64::new(0),
                 boxes: RwLock::new(HashMap::new()),
-                subscribers: RwLock::new(HashMap::new()),
+                subscribers: RwLock::new(Subscriptions::default()),
             }),
         })
     }
@@ -161,20 +240,27 @@ impl<M> MessageBus<M> {
                 bus: self.clone(),
             },
             rx,
+            #[cfg(feature = "encryption")]
+            opened: None,
         })
     }
 
-    /// `subscriber` receives every message `publisher` broadcasts.
+    /// `subscriber` receives every message `publisher` broadcasts (constant time; a
+    /// second call changes nothing). The subscription ends when either mailbox leaves.
     pub fn subscribe(&self, subscriber: TaskId, publisher: TaskId) {
-        let mut subs = self
-            .inner
+        self.subscriptions().add(subscriber, publisher);
+    }
+
+    /// `subscriber` no longer receives what `publisher` broadcasts.
+    pub fn unsubscribe(&self, subscriber: TaskId, publisher: TaskId) {
+        self.subscriptions().remove(subscriber, publisher);
+    }
+
+    fn subscriptions(&self) -> std::sync::RwLockWriteGuard<'_, Subscriptions> {
+        self.inner
             .subscribers
             .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let list = subs.entry(publisher).or_default();
-        if !list.contains(&subscriber) {
-            list.push(subscriber);
-        }
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn next_sequence(&self) -> u64 {
@@ -196,8 +282,9 @@ impl<M> MessageBus<M> {
             .subscribers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .of
             .get(&publisher)
-            .cloned()
+            .map(|subs| subs.iter().copied().collect())
             .unwrap_or_default()
     }
 
@@ -207,6 +294,7 @@ impl<M> MessageBus<M> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&id);
+        self.subscriptions().forget(id);
     }
 }
 
@@ -251,6 +339,9 @@ impl<M> fmt::Debug for Outbox<M> {
 pub struct Mailbox<M> {
     outbox: Outbox<M>,
     rx: mpsc::Receiver<Envelope<M>>,
+    /// Sequence numbers of the sealed envelopes opened here (made on first use).
+    #[cfg(feature = "encryption")]
+    opened: Option<Box<crate::message::cipher::ReplayWindow>>,
 }
 
 impl<M> Mailbox<M> {
@@ -281,6 +372,50 @@ impl<M> Mailbox<M> {
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<Envelope<M>> {
         self.rx.try_recv().ok()
+    }
+
+    /// Opens a sealed envelope received here: checks that it was sealed for this
+    /// mailbox's task and not opened before, then decrypts and authenticates it (feature
+    /// `encryption`).
+    ///
+    /// Replays are caught by sequence number (the bus numbers every message): an envelope
+    /// already opened here, or older than the last
+    /// [`REPLAY_WINDOW`](crate::message::REPLAY_WINDOW) messages of the bus seen here, is
+    /// refused.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError::NotSealed`] for a plain envelope (anyone reaching the mailbox
+    /// could have forged it), [`MessageError::WrongRecipient`],
+    /// [`MessageError::Replayed`], [`MessageError::Tampered`] (changed, or wrong key),
+    /// [`MessageError::Codec`].
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn open(
+        &mut self,
+        envelope: Envelope<M>,
+        cipher: &crate::message::MessageCipher,
+    ) -> Result<Envelope<M>, MessageError>
+    where
+        M: for<'de> serde::Deserialize<'de>,
+    {
+        if !envelope.is_sealed() {
+            return Err(MessageError::NotSealed);
+        }
+        if envelope.recipient != Some(self.id()) {
+            return Err(MessageError::WrongRecipient {
+                sealed_for: envelope.recipient,
+            });
+        }
+        let (sender, sequence) = (envelope.sender, envelope.sequence);
+        let window = self.opened.get_or_insert_with(Box::default);
+        if window.seen(sequence) {
+            return Err(MessageError::Replayed { sender, sequence });
+        }
+        // Marked only once authentic: a forged envelope cannot burn a sequence number.
+        let opened = cipher.open(envelope)?;
+        window.mark(sequence);
+        Ok(opened)
     }
 
     /// Messages waiting.
@@ -315,6 +450,7 @@ impl<M> fmt::Debug for Mailbox<M> {
 pub struct BroadcastReport {
     /// Subscribers the message was delivered to.
     pub delivered: usize,
-    /// Subscribers whose mailbox is gone (not delivered).
+    /// Subscribers whose mailbox closed while the broadcast went out (not delivered);
+    /// they are unsubscribed. A mailbox that is dropped unsubscribes itself at once.
     pub closed: Vec<TaskId>,
 }

@@ -11,6 +11,9 @@ use crate::task::{CancellationLevel, TaskId, TaskStatus};
 pub struct Envelope<M> {
     /// The sending task.
     pub sender: TaskId,
+    /// The task it was sent to (`send_to`, or each subscriber of a `broadcast`); `None`
+    /// until it is sent. Part of what a sealed envelope authenticates.
+    pub recipient: Option<TaskId>,
     /// Wall-clock time of creation, in nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
     /// Per-bus sequence number, increasing in creation order.

@@ -11,8 +11,11 @@
 //! queue.
 //!
 //! With the `encryption` feature, [`Message::seal`] encrypts and authenticates the body
-//! with XChaCha20-Poly1305 (the header is authenticated too), and [`Envelope::open`]
-//! turns a tampered envelope into [`MessageError::Tampered`].
+//! with XChaCha20-Poly1305 for each recipient as it is sent (the header, recipient and
+//! sequence number included, are authenticated too). The recipient opens it with
+//! `Mailbox::open`, which refuses a plain (forgeable) envelope, one sealed for another
+//! task, a replay, and a tampered one ([`MessageError::Tampered`]); generated keys are
+//! wiped from memory when dropped.
 
 mod builder;
 mod bus;
@@ -24,5 +27,5 @@ pub use builder::{Message, MessageBuilderExt, TaskMessageBuilder};
 pub use bus::{BroadcastReport, Mailbox, MessageBus, MessageError, Outbox};
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
-pub use cipher::{MessageCipher, Sealed};
+pub use cipher::{MessageCipher, REPLAY_WINDOW, Sealed};
 pub use envelope::{Envelope, MessageKind};

@@ -16,12 +16,13 @@ const MAX_PREALLOC_BYTES: usize = 1 << 20;
 /// [`MAX_PREALLOC_BYTES`] worth of items (and at least one).
 pub(crate) fn prealloc<T>(size: usize) -> usize {
     let per_item = std::mem::size_of::<T>().max(1);
-    size.min((MAX_PREALLOC_BYTES / per_item).max(1))
+    // `per_item` is at least 1: the division cannot fail.
+    size.min(MAX_PREALLOC_BYTES.checked_div(per_item).unwrap_or(1).max(1))
 }
 
 /// `ceil(items / size)`, saturating; `size` is never zero.
 pub(crate) fn chunk_count(items: usize, size: NonZeroUsize) -> usize {
-    items / size.get() + usize::from(items % size.get() != 0)
+    items.div_ceil(size.get())
 }
 
 pin_project! {

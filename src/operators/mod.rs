@@ -785,8 +785,14 @@ pub trait DataflowExt: Stream {
     /// [`max_open_windows`](window::EventTimeSpec::max_open_windows) (default
     /// [`DEFAULT_MAX_OPEN_WINDOWS`](window::DEFAULT_MAX_OPEN_WINDOWS)): past it the window
     /// with the smallest end fires early as [`FireReason::Evicted`](window::FireReason::Evicted)
-    /// (a fired window kept for lateness is just closed). Upstream is polled only when no
-    /// output is waiting. Dropping the stream drops the open windows.
+    /// (a fired window kept for lateness is just closed). The elements kept without
+    /// aggregation are bounded by
+    /// [`max_held_elements`](window::EventTimeSpec::max_held_elements) (default
+    /// [`DEFAULT_MAX_HELD_ELEMENTS`](window::DEFAULT_MAX_HELD_ELEMENTS)): once all windows
+    /// hold that many, the window with the smallest end fires early as
+    /// [`FireReason::Full`](window::FireReason::Full), so a watermark that never advances
+    /// cannot grow memory forever. Upstream is polled only when no output is waiting.
+    /// Dropping the stream drops the open windows.
     ///
     /// # Errors
     ///
@@ -917,7 +923,9 @@ pub trait DataflowExt: Stream {
     ///
     /// Memory: the open windows (bounded by
     /// [`max_open_windows`](window::ProcessingTimeSpec::max_open_windows)) and their
-    /// contents or accumulators; upstream is polled only when no output is waiting.
+    /// contents (bounded by
+    /// [`max_held_elements`](window::ProcessingTimeSpec::max_held_elements)) or
+    /// accumulators; upstream is polled only when no output is waiting.
     ///
     /// Polled outside a tokio runtime with timers, the stream yields
     /// [`WindowEvent::Error`](window::WindowEvent::Error) with
@@ -996,8 +1004,10 @@ pub trait DataflowExt: Stream {
     /// Memory: at most `ceil(n / s)` windows per key, each holding its elements or one
     /// accumulator, and at most [`max_open_windows`](window::CountSpec::max_open_windows)
     /// in all (past it the oldest window fires early as
-    /// [`FireReason::Evicted`](window::FireReason::Evicted)). Upstream is polled only when
-    /// no output is waiting.
+    /// [`FireReason::Evicted`](window::FireReason::Evicted)); their contents are bounded by
+    /// [`max_held_elements`](window::CountSpec::max_held_elements) (past it the oldest
+    /// window fires early as [`FireReason::Full`](window::FireReason::Full)). Upstream is
+    /// polled only when no output is waiting.
     ///
     /// # Errors
     ///
@@ -1264,7 +1274,9 @@ pub trait DataflowExt: Stream {
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `max_buffered` is zero,
-    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration) for a zero
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED) (a buffer without bound would grow forever
+    /// behind a gap that never fills), [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration) for a zero
     /// timeout. If `id_of` panics, or a timeout needs a timer outside a tokio runtime
     /// with timers enabled, the stream yields one [`SequenceError`] that hands back every
     /// held element in id order, then ends.
@@ -1344,7 +1356,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero. If
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero,
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If
     /// `cmp` panics, the stream yields one [`SequenceError`] that hands back every held
     /// element (in no particular order), then ends.
     ///
@@ -1391,7 +1405,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero. If `cmp`
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero,
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If `cmp`
     /// panics, the stream yields one [`SequenceError`] that hands back the chunk's
     /// elements (in no particular order), then ends.
     ///

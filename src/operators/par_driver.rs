@@ -51,6 +51,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::ConfigError;
 use crate::error::panic_message;
+use crate::ledger::Ledger;
 use crate::units::Count;
 
 /// Why a parallel-map stream yielded an error item instead of a value.
@@ -313,6 +314,9 @@ pub(crate) struct Shared<C> {
     stop: Arc<AtomicBool>,
     /// The work waker (routes through `signals`; holds no reference to the core).
     work: Waker,
+    /// The ledger of the terminal that polled the operator first: current while the
+    /// driver runs the core, so that sources first polled there report to it.
+    ledger: Option<Ledger>,
 }
 
 impl<C> Shared<C> {
@@ -324,6 +328,7 @@ impl<C> Shared<C> {
             signals,
             stop,
             work,
+            ledger: Ledger::current(),
         })
     }
 
@@ -557,7 +562,16 @@ impl<C: Core> Future for Driver<C> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let shared = &*self.shared;
+        match &self.shared.ledger {
+            Some(ledger) => ledger.scope(|| Self::poll_core(&self.shared, cx)),
+            None => Self::poll_core(&self.shared, cx),
+        }
+    }
+}
+
+impl<C: Core> Driver<C> {
+    /// One run of the core by the driver.
+    fn poll_core(shared: &Shared<C>, cx: &mut Context<'_>) -> Poll<()> {
         let sig = &*shared.signals;
         sig.driver.register(cx.waker());
         let mut inner = match shared.try_lock() {
@@ -994,7 +1008,7 @@ where
         if let Some(place) = self.slots.get_mut(slot) {
             place.fut.set(Some(fut));
             place.index = index;
-            self.occupied += 1;
+            self.occupied = self.occupied.saturating_add(1);
             self.to_poll.push_back(slot);
         }
     }
@@ -1030,7 +1044,10 @@ where
         loop {
             loop {
                 let in_flight = self.in_flight();
-                if in_flight >= self.concurrency || in_flight + self.buffer.len() + held >= limit {
+                let holding = in_flight
+                    .saturating_add(self.buffer.len())
+                    .saturating_add(held);
+                if in_flight >= self.concurrency || holding >= limit {
                     break;
                 }
                 let Some(upstream) = self.upstream.as_mut() else {
@@ -1066,7 +1083,7 @@ where
                 // A late wake-up of a call that has finished.
                 continue;
             };
-            polls += 1;
+            polls = polls.saturating_add(1);
             *stage = Stage::Poll(slot);
             let polled = fut.poll(&mut Context::from_waker(&place.waker));
             *stage = Stage::Idle;
@@ -1160,7 +1177,10 @@ where
     }
 
     fn is_full(&self, held: usize) -> bool {
-        let holding = self.in_flight() + self.buffer.len() + held;
+        let holding = self
+            .in_flight()
+            .saturating_add(self.buffer.len())
+            .saturating_add(held);
         holding >= self.concurrency.saturating_add(self.cap)
     }
 

@@ -16,6 +16,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use super::par_driver::{AbortOnDrop, Core, Limits, ParMapError, State, poll_upstream};
 use crate::error::ConfigError;
 use crate::error::panic_message;
+use crate::ledger::Ledger;
 use crate::units::Count;
 
 /// Results of one batch, in input order.
@@ -286,6 +287,10 @@ where
         self.in_flight_items = self.in_flight_items.saturating_add(len);
         let f = Arc::clone(&self.f);
         let stop = Arc::clone(&self.stop);
+        // The ledger of the terminal polling this operator (see `crate::ledger`): current
+        // while `f` runs on the batch's thread, so an event `f` takes apart there still
+        // reports its source's counts to that terminal.
+        let ledger = Ledger::current();
         let job = match self.pool {
             Pool::Workers => self.handle.spawn(run_batch_on_worker(
                 f,
@@ -293,15 +298,22 @@ where
                 first,
                 stop,
                 self.check_every(),
+                ledger,
             )),
             Pool::Blocking => self.handle.spawn_blocking(move || {
                 let start = Instant::now();
                 let mut out: Batch<T> = Vec::with_capacity(len);
-                for (item, index) in items.into_iter().zip(first..) {
-                    if stop.load(Relaxed) {
-                        break;
+                let run = || {
+                    for (item, index) in items.into_iter().zip(first..) {
+                        if stop.load(Relaxed) {
+                            break;
+                        }
+                        out.push(call(&*f, index, item));
                     }
-                    out.push(call(&*f, index, item));
+                };
+                match &ledger {
+                    Some(ledger) => ledger.scope(run),
+                    None => run(),
                 }
                 (out, start.elapsed())
             }),
@@ -322,7 +334,10 @@ where
             .saturating_add(self.cap);
         let mut pulled = false;
         while self.in_flight.len() < self.concurrency {
-            let holding = self.in_flight_items + self.buffer.len() + held;
+            let holding = self
+                .in_flight_items
+                .saturating_add(self.buffer.len())
+                .saturating_add(held);
             // Only whole batches: a batch cut short by the bound would hand a thread a
             // sliver of work for the price of a whole hand-over.
             let room = limit.saturating_sub(holding);
@@ -428,28 +443,42 @@ async fn run_batch_on_worker<I, T, F: Fn(I) -> T>(
     first: u64,
     stop: Arc<AtomicBool>,
     check_every: usize,
+    ledger: Option<Ledger>,
 ) -> (Batch<T>, Duration) {
     let mut out: Batch<T> = Vec::with_capacity(items.len());
     let mut worked = Duration::ZERO;
     let mut slice = Instant::now();
-    let mut until_check = check_every;
-    for (item, index) in items.into_iter().zip(first..) {
-        if stop.load(Relaxed) {
+    let mut items = items.into_iter().zip(first..);
+    loop {
+        // `check_every` calls between two looks at the clock, with the terminal's
+        // ledger current (a scope cannot span an `.await`).
+        let mut run = || {
+            for _ in 0..check_every.max(1) {
+                let Some((item, index)) = items.next() else {
+                    return false;
+                };
+                if stop.load(Relaxed) {
+                    return false;
+                }
+                out.push(call(&*f, index, item));
+            }
+            true
+        };
+        let more = match &ledger {
+            Some(ledger) => ledger.scope(run),
+            None => run(),
+        };
+        if !more {
             break;
         }
-        out.push(call(&*f, index, item));
-        until_check -= 1;
-        if until_check == 0 {
-            until_check = check_every;
-            let spent = slice.elapsed();
-            if spent >= YIELD_EVERY {
-                worked += spent;
-                tokio::task::yield_now().await;
-                slice = Instant::now();
-            }
+        let spent = slice.elapsed();
+        if spent >= YIELD_EVERY {
+            worked = worked.saturating_add(spent);
+            tokio::task::yield_now().await;
+            slice = Instant::now();
         }
     }
-    (out, worked + slice.elapsed())
+    (out, worked.saturating_add(slice.elapsed()))
 }
 
 impl<St, F, T> Core for BlockingCore<St, F, T>
@@ -488,7 +517,11 @@ where
             .concurrency
             .saturating_mul(self.max_batch)
             .saturating_add(self.cap);
-        self.in_flight_items + self.buffer.len() + held + self.batch > limit
+        self.in_flight_items
+            .saturating_add(self.buffer.len())
+            .saturating_add(held)
+            .saturating_add(self.batch)
+            > limit
     }
 
     fn is_drained(&self) -> bool {

@@ -95,7 +95,7 @@ impl<S: Stream> Stream for RateLimit<S> {
                 *this.last = Some(now);
                 if *this.credit < *this.token {
                     // Wait until the missing credit has flowed in (rounded up).
-                    let missing = *this.token - *this.credit;
+                    let missing = this.token.saturating_sub(*this.credit);
                     let wait_ns = missing.div_ceil(*this.refill_per_ns);
                     let wait = Duration::from_nanos(u64::try_from(wait_ns).unwrap_or(u64::MAX));
                     if this.timer.as_mut().arm(deadline(now, wait)) {

@@ -50,7 +50,7 @@ impl<T> ChunkVec<T> {
         }
         if let Some(chunk) = self.chunks.last_mut() {
             chunk.push(value);
-            self.len += 1;
+            self.len = self.len.saturating_add(1);
         }
     }
 

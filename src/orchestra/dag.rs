@@ -571,9 +571,9 @@ where
         for (i, task) in tasks.into_iter().enumerate() {
             run.register_task(i, task)?;
             if chain && i > 0 {
-                run.add_dependency(&i, &(i - 1))?;
+                run.add_dependency(&i, &i.saturating_sub(1))?; // `i > 0`
             }
-            n = i + 1;
+            n = i.saturating_add(1);
         }
         run.start_all()?;
         let mut outcomes = run.join_all().await?.into_outcomes();

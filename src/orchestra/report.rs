@@ -7,8 +7,6 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
-use rustc_hash::FxHashMap;
-
 use crate::error::{BoxError, TaskError};
 use crate::orchestra::{OrchestraError, TaskKey};
 use crate::task::{CancellationLevel, TaskResult};
@@ -138,7 +136,8 @@ pub struct OrchestraReport<T, E = BoxError, I = &'static str> {
     ended: Vec<(I, TaskOutcome<T, E, I>)>,
     /// Id to position in `ended`, built on the first lookup by id: a report that is
     /// only iterated or counted never pays for hashing every id.
-    index: OnceLock<FxHashMap<I, usize>>,
+    // User ids (see `TaskRelationships`): randomly keyed SipHash, not FxHash.
+    index: OnceLock<HashMap<I, usize>>,
 }
 
 impl<T, E, I: TaskKey> OrchestraReport<T, E, I> {

@@ -99,9 +99,17 @@ impl RuntimeBuilder {
         }
     }
 
-    /// Builds an owned runtime whose threads are named `name`.
+    /// Builds an owned runtime whose threads are named `name` (no NUL byte: the
+    /// operating system takes thread names as C strings).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
-        self.thread_name = Some(name.into());
+        let name = name.into();
+        if name.contains('\0') {
+            return self.invalid(ConfigError::Invalid {
+                setting: "thread name",
+                reason: format!("{name:?} contains a NUL byte"),
+            });
+        }
+        self.thread_name = Some(name);
         self
     }
 
@@ -396,7 +404,7 @@ impl Runtime {
             }
             registry.len()
         };
-        let deadline = start + timeout;
+        let deadline = crate::task::timing::after(start, timeout);
         loop {
             let notified = self.inner.idle.notified();
             tokio::pin!(notified);

@@ -452,7 +452,7 @@ where
             return;
         }
         n.activated = true;
-        self.unfinished += 1;
+        self.unfinished = self.unfinished.saturating_add(1);
         if let Some(st) = &mut self.stats {
             st.submitted();
         }
@@ -507,7 +507,7 @@ where
     fn now(&mut self) -> Instant {
         match self.now {
             Some((t, uses)) if uses < NOW_REUSE => {
-                self.now = Some((t, uses + 1));
+                self.now = Some((t, uses.saturating_add(1)));
                 t
             }
             _ => {
@@ -553,6 +553,7 @@ where
                         status: StatusCell::new(),
                         node: CancelNode::root(),
                         cleanup_ran: AtomicBool::new(false),
+                        cleanup_panicked: AtomicBool::new(false),
                         attempts: AtomicU32::new(0),
                     })
                 })
@@ -568,7 +569,7 @@ where
             tracing::debug!(
                 target: "sweet_async::orchestra",
                 task = task_name(n),
-                attempt = n.attempts + 1,
+                attempt = n.attempts.saturating_add(1),
                 "attempt started"
             );
         }
@@ -581,7 +582,7 @@ where
             keep_work: n.prep.is_some(),
         };
         n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
-        self.running += 1;
+        self.running = self.running.saturating_add(1);
         if let Some(st) = &mut self.stats {
             st.started();
         }
@@ -669,8 +670,13 @@ where
             // No retry policy, no recovery: the error is final.
             return self.final_error(s, err);
         };
-        if n.cancel_level().is_some() || !RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
+        if n.cancel_level().is_some() {
             return self.final_error(s, err);
+        }
+        match RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
+            Ok(true) => {}
+            Ok(false) => return self.final_error(s, err),
+            Err(panicked) => return self.final_error(s, panicked),
         }
         let policy = &prep.retry;
         let delay = n
@@ -695,7 +701,7 @@ where
                         "attempt failed, retrying after backoff"
                     );
                 }
-                let mut at = now + d;
+                let mut at = crate::task::timing::after(now, d);
                 if let Some(deadline) = prep.deadline {
                     at = at.min(deadline);
                 }
@@ -734,7 +740,7 @@ where
                     recover,
                     err,
                 ));
-                self.running += 1;
+                self.running = self.running.saturating_add(1);
                 if let Some(st) = &mut self.stats {
                     st.started();
                 }
@@ -961,7 +967,7 @@ where
     ) {
         // It may answer at once: the counters it answers after must be out.
         self.flush_stats();
-        let mut remaining = 0;
+        let mut remaining: usize = 0;
         for &s in &slots {
             match self.nodes.get(s as usize) {
                 Some(n) if n.phase == Phase::Done => {}
@@ -969,7 +975,7 @@ where
                     let _ = reply.send(Err(s));
                     return;
                 }
-                Some(_) => remaining += 1,
+                Some(_) => remaining = remaining.saturating_add(1),
                 None => {}
             }
         }
@@ -990,7 +996,7 @@ where
             }
             None => {
                 self.waiters.push(w);
-                u32::try_from(self.waiters.len() - 1).unwrap_or(u32::MAX)
+                u32::try_from(self.waiters.len().saturating_sub(1)).unwrap_or(u32::MAX)
             }
         };
         for s in slots {
@@ -1234,7 +1240,7 @@ where
                 && no_commands
                 && !this.deferred
                 && !events.is_empty()
-                && events.len() * 2 < this.sched.running
+                && events.len().saturating_mul(2) < this.sched.running
             {
                 this.sched.events = events;
                 this.deferred = true;

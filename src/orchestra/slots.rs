@@ -40,7 +40,7 @@ impl Slots {
             Slots::Inline { len, buf } => {
                 if let Some(free) = buf.get_mut(usize::from(*len)) {
                     *free = s;
-                    *len += 1;
+                    *len = len.saturating_add(1);
                     return;
                 }
                 let mut v = Vec::with_capacity(INLINE * 2);

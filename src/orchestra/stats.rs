@@ -80,6 +80,9 @@ pub(crate) enum Ended {
 }
 
 /// The bucket of a duration of `ns` nanoseconds.
+// Proven in range: `ns >= SUB` gives `SUB_BITS <= e <= 63`, so no subtraction underflows,
+// no shift reaches 64 bits, and the bucket is below `(64 - SUB_BITS + 1) * SUB`.
+#[allow(clippy::arithmetic_side_effects)]
 fn bucket_of(ns: u64) -> usize {
     if ns < SUB {
         return ns as usize;
@@ -90,6 +93,10 @@ fn bucket_of(ns: u64) -> usize {
 }
 
 /// The midpoint of bucket `b`, in nanoseconds.
+// Proven in range: buckets come from `bucket_of` (`b >= SUB` gives an octave of at least
+// 1, so `e >= SUB_BITS`, and `e <= 63`); `SUB + sub < 2 * SUB` shifted by `e - SUB_BITS`
+// stays below 2^64.
+#[allow(clippy::arithmetic_side_effects)]
 fn bucket_mid(b: usize) -> u64 {
     let sub_n = SUB as usize;
     if b < sub_n {
@@ -233,22 +240,22 @@ impl StatsBatch {
     }
 
     pub(crate) fn submitted(&mut self) {
-        self.submitted += 1;
+        self.submitted = self.submitted.saturating_add(1);
         self.dirty = true;
     }
 
     pub(crate) fn started(&mut self) {
-        self.started += 1;
+        self.started = self.started.saturating_add(1);
         self.dirty = true;
     }
 
     pub(crate) fn stopped(&mut self) {
-        self.stopped += 1;
+        self.stopped = self.stopped.saturating_add(1);
         self.dirty = true;
     }
 
     pub(crate) fn retried(&mut self) {
-        self.retried += 1;
+        self.retried = self.retried.saturating_add(1);
         self.dirty = true;
     }
 
@@ -256,14 +263,14 @@ impl StatsBatch {
     pub(crate) fn ended(&mut self, how: Ended, took: Option<Duration>) {
         self.dirty = true;
         match how {
-            Ended::Completed => self.completed += 1,
-            Ended::Failed => self.failed += 1,
-            Ended::Cancelled => self.cancelled += 1,
-            Ended::Skipped => self.skipped += 1,
+            Ended::Completed => self.completed = self.completed.saturating_add(1),
+            Ended::Failed => self.failed = self.failed.saturating_add(1),
+            Ended::Cancelled => self.cancelled = self.cancelled.saturating_add(1),
+            Ended::Skipped => self.skipped = self.skipped.saturating_add(1),
         }
         let Some(d) = took else { return };
         let ns = nanos(d);
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         self.sum_ns = self.sum_ns.saturating_add(ns);
         self.min_ns = self.min_ns.min(ns);
         self.max_ns = self.max_ns.max(ns);
@@ -300,13 +307,14 @@ impl StatsBatch {
             std::mem::take(&mut self.stopped),
         );
         if up > down {
-            i.running.fetch_add(up - down, Ordering::Relaxed);
+            i.running
+                .fetch_add(up.saturating_sub(down), Ordering::Relaxed);
         } else if down > up {
             // Saturating: a stray extra stop must not wrap the gauge around.
             let _ = i
                 .running
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
-                    Some(r.saturating_sub(down - up))
+                    Some(r.saturating_sub(down.saturating_sub(up)))
                 });
         }
         if self.count > 0 {

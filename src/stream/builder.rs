@@ -18,6 +18,20 @@ use crate::units::Count;
 /// Default bound of the buffer between a producer and the consumer, in items.
 pub const DEFAULT_BUFFER: usize = 1024;
 
+/// Largest accepted buffer bound: what a tokio channel can count (`Semaphore::MAX_PERMITS`,
+/// `usize::MAX >> 3`). Nothing is allocated up front, so a large bound costs nothing
+/// until items wait in it.
+pub const MAX_BUFFER: usize = tokio::sync::Semaphore::MAX_PERMITS;
+
+/// The buffer bound, checked: at least 1, at most [`MAX_BUFFER`].
+fn checked_buffer(buffer: Count) -> Result<NonZeroUsize, ConfigError> {
+    let n = buffer.validate(BUFFER_SETTING)?;
+    ConfigError::check_range(BUFFER_SETTING, n.get() as u64, 1, MAX_BUFFER as u64)?;
+    Ok(n)
+}
+
+const BUFFER_SETTING: &str = "emitting task buffer";
+
 /// Configures an emitting task; `.sender(source)` turns it into an [`EmittingStream`].
 ///
 /// Create one with [`AsyncTask::emits`](crate::task::AsyncTask::emits). Settings:
@@ -103,7 +117,7 @@ impl<T> EmittingTaskBuilder<T> {
     }
 
     /// Bounds the buffer between producer and consumer (default [`DEFAULT_BUFFER`]
-    /// items). Zero is a [`ConfigError`].
+    /// items). Zero, or more than [`MAX_BUFFER`], is a [`ConfigError`].
     pub fn buffer(mut self, capacity: impl Into<Count>) -> Self {
         self.buffer = capacity.into();
         self
@@ -146,9 +160,10 @@ impl<T> EmittingTaskBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] for a zero buffer.
+    /// [`ConfigError::Zero`] for a zero buffer, [`ConfigError::OutOfRange`] for one above
+    /// [`MAX_BUFFER`].
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.buffer.validate("emitting task buffer").map(|_| ())
+        checked_buffer(self.buffer).map(|_| ())
     }
 
     /// Starts emitting from `source`: any `Stream<Item = T>`, any
@@ -182,10 +197,8 @@ impl<T> EmittingTaskBuilder<T> {
             .name()
             .or_else(|| self.name.clone())
             .map(Origin::interned);
-        let checked = self
-            .buffer
-            .validate("emitting task buffer")
-            .and_then(|capacity| source.validate().map(|()| capacity));
+        let checked =
+            checked_buffer(self.buffer).and_then(|capacity| source.validate().map(|()| capacity));
         let built = checked.map(|capacity: NonZeroUsize| {
             let ctx = SourceContext {
                 capacity,

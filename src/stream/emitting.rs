@@ -15,7 +15,7 @@ use crate::stream::error::{EventError, SourceError};
 use crate::stream::event::{EventId, SenderEvent, Stamp};
 use crate::stream::origin::Origin;
 use crate::stream::source::{Located, SourceItem};
-use crate::stream::stats::{SourceStats, report_cancelled, report_skip};
+use crate::stream::stats::SourceStats;
 use crate::task::TaskId;
 
 /// The cancellation token and, once needed, the future that wakes the stream on cancel.
@@ -57,10 +57,12 @@ pin_project! {
     pub struct EmittingStream<S> {
         #[pin]
         source: Option<S>,
-        // Set while a configuration error waits to be reported, or when a span, a
-        // cancellation token or rare event parts (timestamps, a name not interned) are
-        // set: the one check of the cold settings per poll.
+        // Set while a configuration error waits to be reported, until the stream knows
+        // how its counts reach a terminal (see `Link`), or when a span, a cancellation
+        // token or rare event parts (timestamps, a name not interned) are set: the one
+        // check of the cold settings per poll.
         cold: bool,
+        link: Link,
         stamp: Stamp,
         counts: Counts,
         policy: ErrorPolicy,
@@ -69,6 +71,18 @@ pin_project! {
         config_error: Option<ConfigError>,
         span: Option<tracing::Span>,
     }
+}
+
+/// How the stream's counts reach the terminal stage that drives it (see
+/// [`stats`](crate::stream::stats)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Not polled yet: the first poll links to the terminal polling it, if any.
+    Unchecked,
+    /// Linked to a terminal, or carried by an event already (and not skipping since).
+    Settled,
+    /// Polled outside any terminal and not linked: the next event carries the link.
+    Carry,
 }
 
 /// What the cold settings of a stream call for before it is polled.
@@ -103,10 +117,9 @@ impl<S> EmittingStream<S> {
         };
         EmittingStream {
             source,
-            cold: config_error.is_some()
-                || settings.span.is_some()
-                || settings.token.is_some()
-                || stamp.is_rare(),
+            // The first poll is always cold: it links the stream's counts (`Link`).
+            cold: true,
+            link: Link::Unchecked,
             stamp,
             counts: Counts::default(),
             policy: settings.policy,
@@ -187,11 +200,21 @@ where
     #[inline(never)]
     fn cold(self: Pin<&mut Self>) -> Cold {
         let this = self.project();
+        if *this.link == Link::Unchecked {
+            *this.link = if this.stats.link_current() {
+                Link::Settled
+            } else {
+                Link::Carry
+            };
+        }
+        *this.cold = this.span.is_some()
+            || this.cancel.is_some()
+            || this.stamp.is_rare()
+            || *this.link == Link::Carry;
         if let Some(config) = this.config_error.take() {
-            *this.cold = this.span.is_some() || this.cancel.is_some() || this.stamp.is_rare();
             // The error takes the place of item 0.
-            this.counts.seq += 1;
-            this.counts.errors += 1;
+            this.counts.seq = this.counts.seq.saturating_add(1);
+            this.counts.errors = this.counts.errors.saturating_add(1);
             this.counts.publish(this.stats);
             this.stats.set_finished();
             let id = EventId::new(this.stamp.task(), 0);
@@ -229,8 +252,13 @@ where
                 Poll::Ready(Some(Ok(item))) => {
                     let is_final = source.size_hint().1 == Some(0);
                     let seq = this.counts.seq;
-                    this.counts.seq += 1;
+                    this.counts.seq = this.counts.seq.saturating_add(1);
                     this.stats.publish_emitted(this.counts.emitted());
+                    if COLD && *this.link == Link::Carry {
+                        let mut event = SenderEvent::emitted(item, seq, is_final, this.stamp, COLD);
+                        carry_link(&mut event, this.stats, this.link);
+                        return Poll::Ready(Some(Ok(event)));
+                    }
                     return Poll::Ready(Some(Ok(SenderEvent::emitted(
                         item, seq, is_final, this.stamp, COLD,
                     ))));
@@ -241,7 +269,10 @@ where
                         .counts
                         .failed(failed, policy, this.stats, this.stamp, this.span)
                     {
-                        Failure::Skipped => continue,
+                        Failure::Skipped => {
+                            skipped(this.stats, this.link, this.cold);
+                            continue;
+                        }
                         Failure::Yield(error) => return Poll::Ready(Some(Err(error))),
                         Failure::Stop(error) => {
                             this.source.set(None);
@@ -290,6 +321,9 @@ enum Failure {
 
 impl Counts {
     #[inline(always)]
+    // Cannot underflow: every error also counts in `seq` (`errors <= seq`), and this is
+    // the per-event path, where a saturating form would cost an instruction per event.
+    #[allow(clippy::arithmetic_side_effects)]
     fn emitted(&self) -> u64 {
         self.seq - self.errors
     }
@@ -310,8 +344,8 @@ impl Counts {
         span: &Option<tracing::Span>,
     ) -> Failure {
         let id = EventId::new(stamp.task(), self.seq);
-        self.seq += 1;
-        self.errors += 1;
+        self.seq = self.seq.saturating_add(1);
+        self.errors = self.errors.saturating_add(1);
         let fatal = failed.value.is_fatal();
         if span.is_some() {
             tracing::warn!(event = %id, error = %failed.value, fatal, "item failed");
@@ -320,9 +354,10 @@ impl Counts {
         // parks it after its delivery limit.
         failed.acks.take().reject(&failed.value);
         if !fatal && policy == ErrorPolicy::Skip {
-            self.skipped += 1;
-            report_skip();
-            self.publish(stats);
+            self.skipped = self.skipped.saturating_add(1);
+            // Linked first, so that this skip is counted once: pushed to the ledger.
+            stats.link_current();
+            stats.skip(self.emitted(), self.errors, self.skipped);
             return Failure::Skipped;
         }
         self.publish(stats);
@@ -335,12 +370,37 @@ impl Counts {
     }
 }
 
+/// The first event of a stream polled outside any terminal carries the link to its
+/// counts, for the terminal that takes it (see [`stats`](crate::stream::stats)).
+#[cold]
+#[inline(never)]
+fn carry_link<D>(event: &mut SenderEvent<D>, stats: &SourceStats, link: &mut Link) {
+    // Polled inside a terminal's poll after all (a channel drained in the same task):
+    // the link is made here and the event need not carry it.
+    if !stats.link_current() {
+        event.carry_link(stats.clone());
+    }
+    // The next poll recomputes the cold flag for the other settings.
+    *link = Link::Settled;
+}
+
+/// An item was skipped: if the stream is not linked to a terminal yet, its next event
+/// carries the link (the count itself is in the stats, pushed or read when linked).
+#[cold]
+#[inline(never)]
+fn skipped(stats: &SourceStats, link: &mut Link, cold: &mut bool) {
+    if !stats.is_linked() {
+        *link = Link::Carry;
+        *cold = true;
+    }
+}
+
 /// The stream was cancelled: counts it and ends.
 #[cold]
 #[inline(never)]
 fn cancelled(stats: &SourceStats, counts: &Counts, span: &Option<tracing::Span>) {
+    stats.link_current();
     stats.set_cancelled();
-    report_cancelled();
     finish(stats, counts, span);
 }
 
@@ -348,6 +408,9 @@ fn cancelled(stats: &SourceStats, counts: &Counts, span: &Option<tracing::Span>)
 #[cold]
 #[inline(never)]
 fn finish(stats: &SourceStats, counts: &Counts, span: &Option<tracing::Span>) {
+    // Ending inside a terminal's poll links the stream even if it was polled elsewhere
+    // before: its skips so far are added at once.
+    stats.link_current();
     counts.publish(stats);
     stats.set_finished();
     if span.is_some() {

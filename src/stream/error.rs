@@ -49,6 +49,18 @@ pub enum SourceError {
         /// What the CSV reader said.
         message: String,
     },
+    /// An item (a line, a CSV record) longer than the source's limit: it was skipped
+    /// without being held in memory, and reading goes on after it.
+    TooLong {
+        /// The file.
+        file: Arc<str>,
+        /// 1-based line where the item starts.
+        line: u64,
+        /// Byte offset of the item's start in the file.
+        byte: u64,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An item the sender produced as an error (an `Err` of a fallible stream, or
     /// [`Sender::send_error`](crate::stream::Sender::send_error)).
     Item(BoxError),
@@ -61,6 +73,29 @@ pub enum SourceError {
     },
     /// The source needs a tokio runtime (its blocking pool) and none is running.
     NoRuntime,
+    /// The thread reading the file ended before the end of it: it panicked, or the
+    /// runtime shut down under it. The items read before are intact; none after.
+    ReaderLost {
+        /// The file.
+        file: Arc<str>,
+        /// Why: the panic message, or that the runtime stopped the reader.
+        reason: String,
+    },
+    /// The file shrank while it was read (truncated or replaced): the read stopped at
+    /// `byte`, before the `len_at_open` bytes the file had when it was opened, so the
+    /// item that was being read there is incomplete and is not emitted.
+    Truncated {
+        /// The file.
+        file: Arc<str>,
+        /// 1-based line where the incomplete item starts.
+        line: u64,
+        /// Byte offset where the incomplete item starts.
+        byte: u64,
+        /// Bytes read when the file ended.
+        read: u64,
+        /// The file's length when it was opened.
+        len_at_open: u64,
+    },
     /// The emitting task was configured with an invalid setting; nothing was read.
     Config(ConfigError),
 }
@@ -70,7 +105,10 @@ impl SourceError {
     pub fn is_fatal(&self) -> bool {
         !matches!(
             self,
-            SourceError::InvalidUtf8 { .. } | SourceError::Csv { .. } | SourceError::Item(_)
+            SourceError::InvalidUtf8 { .. }
+                | SourceError::Csv { .. }
+                | SourceError::TooLong { .. }
+                | SourceError::Item(_)
         )
     }
 
@@ -79,7 +117,10 @@ impl SourceError {
         match self {
             SourceError::Io { file, .. }
             | SourceError::InvalidUtf8 { file, .. }
-            | SourceError::Csv { file, .. } => Some(file),
+            | SourceError::Csv { file, .. }
+            | SourceError::TooLong { file, .. }
+            | SourceError::ReaderLost { file, .. }
+            | SourceError::Truncated { file, .. } => Some(file),
             _ => None,
         }
     }
@@ -87,7 +128,10 @@ impl SourceError {
     /// The 1-based line the error is about, if any.
     pub fn line(&self) -> Option<u64> {
         match self {
-            SourceError::InvalidUtf8 { line, .. } | SourceError::Csv { line, .. } => Some(*line),
+            SourceError::InvalidUtf8 { line, .. }
+            | SourceError::Csv { line, .. }
+            | SourceError::TooLong { line, .. }
+            | SourceError::Truncated { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -113,10 +157,36 @@ impl fmt::Display for SourceError {
                 record,
                 message,
             } => write!(f, "{file}:{line} (byte {byte}, record {record}): {message}"),
+            SourceError::TooLong {
+                file,
+                line,
+                byte,
+                limit,
+            } => write!(
+                f,
+                "{file}:{line} (byte {byte}): item longer than the limit of {limit} bytes, skipped"
+            ),
             SourceError::Item(e) => write!(f, "item error: {e}"),
             SourceError::SenderFailed(e) => write!(f, "sender failed: {e}"),
             SourceError::Panicked { message } => write!(f, "sender panicked: {message}"),
             SourceError::NoRuntime => f.write_str("no tokio runtime is running on this thread"),
+            SourceError::ReaderLost { file, reason } => {
+                write!(
+                    f,
+                    "{file}: the reader ended before the end of the file: {reason}"
+                )
+            }
+            SourceError::Truncated {
+                file,
+                line,
+                byte,
+                read,
+                len_at_open,
+            } => write!(
+                f,
+                "{file}:{line} (byte {byte}): the file shrank while it was read \
+                 ({read} bytes read, {len_at_open} when opened): the item there is incomplete"
+            ),
             SourceError::Config(c) => write!(f, "invalid emitting task configuration: {c}"),
         }
     }
@@ -148,6 +218,12 @@ pub enum EventErrorKind {
     },
     /// An invalid receiver setting; no event was processed.
     Config(ConfigError),
+    /// The task running the event's work was stopped before it finished (the runtime
+    /// shut down): the event was not processed to the end.
+    WorkerStopped {
+        /// Why, e.g. that the runtime shut down.
+        reason: String,
+    },
 }
 
 /// A failed item with its key: the event id, the source and the position it came from.
@@ -256,6 +332,9 @@ impl fmt::Display for EventErrorKind {
             EventErrorKind::Receiver(e) => write!(f, "receiver failed: {e}"),
             EventErrorKind::Panicked { message } => write!(f, "receiver panicked: {message}"),
             EventErrorKind::Config(c) => write!(f, "invalid receiver configuration: {c}"),
+            EventErrorKind::WorkerStopped { reason } => {
+                write!(f, "receiver worker stopped: {reason}")
+            }
         }
     }
 }
@@ -266,7 +345,7 @@ impl StdError for EventError {
             EventErrorKind::Source(e) => Some(e),
             EventErrorKind::Receiver(e) => Some(e.as_ref()),
             EventErrorKind::Config(c) => Some(c),
-            EventErrorKind::Panicked { .. } => None,
+            EventErrorKind::Panicked { .. } | EventErrorKind::WorkerStopped { .. } => None,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use crate::ack::{Acks, TakeAcks};
 use crate::stream::origin::{Interned, Origin};
 use crate::stream::source::Located;
+use crate::stream::stats::SourceStats;
 use crate::task::TaskId;
 
 /// The key of an event: the id of the task that emitted it plus a per-task sequence
@@ -94,6 +95,22 @@ struct Extras {
     timestamp: Option<u64>,
     // A source name that is not interned (set by hand, or past the interning limit).
     name: Option<Arc<String>>,
+    // The link to its source's counts, carried by the first event of a source polled
+    // outside any terminal stage (see `stream::stats`).
+    link: CarriedLink,
+}
+
+/// The counts of an event's source, for the terminal stage that takes the event. If
+/// nobody took it, dropping it inside a terminal's poll links it there.
+#[derive(Default)]
+struct CarriedLink(Option<SourceStats>);
+
+impl Drop for CarriedLink {
+    fn drop(&mut self) {
+        if let Some(stats) = self.0.take() {
+            stats.link_current();
+        }
+    }
 }
 
 /// What every event of one emitting stream shares, fixed when the stream is built.
@@ -213,6 +230,9 @@ const IS_FINAL: u64 = 8;
 // a bit of the word the event carries in a register, not a load from the rare parts
 // (77.5 -> 67 instructions per event through emits -> receiver -> collect).
 const OWES_ACK: u64 = 16;
+// The rare parts carry the link to the source's counts: read by the receiver for every
+// event, like `OWES_ACK`.
+const CARRIES_LINK: u64 = 32;
 
 /// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
 fn to_nanos(at: SystemTime) -> u64 {
@@ -330,7 +350,7 @@ impl<T> SenderEvent<T> {
     /// was set by hand; `None` otherwise.
     pub fn timestamp(&self) -> Option<SystemTime> {
         let nanos = self.extras.as_ref()?.timestamp?;
-        Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+        SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_nanos(nanos))
     }
 
     /// Where the item was in its source (line and byte offset), for file sources.
@@ -411,6 +431,32 @@ impl<T> SenderEvent<T> {
         self.take_acks().reject(&reason);
     }
 
+    /// The emitting stream: this event carries the link to its source's counts.
+    #[cold]
+    pub(crate) fn carry_link(&mut self, stats: SourceStats) {
+        self.extras.get_or_insert_with(Box::default).link = CarriedLink(Some(stats));
+        self.flags |= CARRIES_LINK;
+    }
+
+    /// A stage that takes events inside a terminal's poll (the receiver): links the
+    /// event's source to that terminal if the event carries the link. One bit test for
+    /// every other event.
+    #[inline(always)]
+    pub(crate) fn link_source(&mut self) {
+        if self.flags & CARRIES_LINK != 0 {
+            self.link_source_cold();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn link_source_cold(&mut self) {
+        self.flags &= !CARRIES_LINK;
+        if let Some(stats) = self.extras.as_mut().and_then(|e| e.link.0.take()) {
+            stats.link_current();
+        }
+    }
+
     /// `true` when the event still owes its source an acknowledgement.
     pub fn owes_ack(&self) -> bool {
         self.flags & OWES_ACK != 0
@@ -439,7 +485,7 @@ impl<T: Clone> Clone for SenderEvent<T> {
             position: self.position,
             batch: self.batch,
             origin: self.origin,
-            flags: self.flags & !OWES_ACK,
+            flags: self.flags & !(OWES_ACK | CARRIES_LINK),
             extras: self.extras.as_ref().map(|e| Box::new(e.without_acks())),
         }
     }
@@ -610,6 +656,7 @@ impl Extras {
             acks: Acks::none(),
             timestamp: self.timestamp,
             name: self.name.clone(),
+            link: CarriedLink::default(),
         }
     }
 }

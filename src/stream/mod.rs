@@ -32,7 +32,7 @@ mod origin;
 pub mod source;
 mod stats;
 
-pub use builder::{DEFAULT_BUFFER, EmittingTaskBuilder};
+pub use builder::{DEFAULT_BUFFER, EmittingTaskBuilder, MAX_BUFFER};
 pub use emitting::{EmittingStream, IntoData};
 pub use error::{EventError, EventErrorKind, SourceError};
 pub use event::{

@@ -809,7 +809,9 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// Runs synchronous `work` on tokio's blocking pool (once per attempt).
     ///
     /// A timeout or cancellation stops waiting for it, but cannot stop a thread that is
-    /// already running it.
+    /// already running it. At most one attempt runs at a time: a retry after a timeout
+    /// waits for the timed-out attempt's thread to return (that wait counts against the
+    /// retry's own timeout), so retries never stack copies of the work on the pool.
     ///
     /// # Examples
     ///

@@ -63,6 +63,9 @@ pub struct CancellationResult {
     pub level: CancellationLevel,
     /// Whether the `on_cancel` cleanup ran to completion.
     pub cleanup_ran: bool,
+    /// Whether the `on_cancel` cleanup panicked (when it was called or while it ran):
+    /// the panic was caught, the task ended cancelled, and the cleanup did not finish.
+    pub cleanup_panicked: bool,
     /// From the cancel request until the task had stopped.
     pub took: Duration,
     /// Running tasks started in this task's scope (children, grandchildren, ...) that

@@ -19,7 +19,7 @@ pub mod retry;
 mod run;
 mod spawn;
 mod status;
-mod timing;
+pub(crate) mod timing;
 mod trace;
 mod work;
 

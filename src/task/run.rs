@@ -209,12 +209,10 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     }
 }
 
-/// `d` after `at`; a duration too long for the clock means about 30 years (as tokio's
-/// own `sleep` does), never an overflow panic.
+/// `d` after `at`, saturating (see [`timing::after`](crate::task::timing::after)).
 #[inline]
 fn later(at: Instant, d: Duration) -> Instant {
-    at.checked_add(d)
-        .unwrap_or_else(|| at + Duration::from_secs(86_400 * 365 * 30))
+    crate::task::timing::after(at, d)
 }
 
 /// No runtime with a time driver is running (a timer cannot be created).
@@ -480,7 +478,14 @@ fn step<T, E, W: AsyncWork<T, E>>(
             if let Some(step) = check_cancel(this, x, cx) {
                 return step;
             }
-            match x.recovering.as_mut().map(|f| f.as_mut().poll(cx)) {
+            let polled = x.recovering.as_mut().map(|f| {
+                catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))).unwrap_or_else(|p| {
+                    Poll::Ready(Err(TaskError::Panicked {
+                        message: panic_message(&*p),
+                    }))
+                })
+            });
+            match polled {
                 Some(Poll::Ready(out)) => {
                     x.recovering = None;
                     x.recovered = out.is_ok();
@@ -495,7 +500,13 @@ fn step<T, E, W: AsyncWork<T, E>>(
         Phase::Cleanup => {
             let level = x.cancel_level;
             let done = match x.cleanup.as_mut() {
-                Some(f) => f.as_mut().poll(cx).is_ready(),
+                Some(f) => match catch_unwind(AssertUnwindSafe(|| f.as_mut().poll(cx))) {
+                    Ok(polled) => polled.is_ready(),
+                    Err(payload) => {
+                        cleanup_panicked(x, &*payload);
+                        return Step::Finish(Err(TaskError::Cancelled { level }));
+                    }
+                },
                 None => true,
             };
             if done {
@@ -648,7 +659,7 @@ fn retry_delay<T, E>(
     st: &mut RunState,
     err: TaskError<E>,
 ) -> Result<Duration, TaskError<E>> {
-    if !RetryPolicy::may_retry(cfg.cold().and_then(|c| c.retry_if.as_ref()), &err) {
+    if !RetryPolicy::may_retry(cfg.cold().and_then(|c| c.retry_if.as_ref()), &err)? {
         return Err(err);
     }
     let policy = &cfg.retry;
@@ -869,11 +880,14 @@ fn final_error<T, E, W: AsyncWork<T, E>>(
         this.cfg.cold().and_then(|c| c.recover.as_ref()),
         recoverable,
     ) {
-        (Some(fallback), true) => {
-            x.recovering = Some(fallback(err));
-            this.st.phase = Phase::Recovering;
-            Step::Continue
-        }
+        (Some(fallback), true) => match catch_unwind(AssertUnwindSafe(|| fallback(err))) {
+            Ok(fut) => {
+                x.recovering = Some(fut);
+                this.st.phase = Phase::Recovering;
+                Step::Continue
+            }
+            Err(payload) => Step::Finish(Err(panicked(payload))),
+        },
         _ => Step::Finish(Err(err)),
     }
 }
@@ -916,7 +930,13 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
     if let (CancellationLevel::Graceful, Some(cold), Some(cleanup)) =
         (level, cold, cold.and_then(|c| c.on_cancel.as_ref()))
     {
-        x.cleanup = Some(cleanup());
+        match catch_unwind(AssertUnwindSafe(|| cleanup())) {
+            Ok(fut) => x.cleanup = Some(fut),
+            Err(payload) => {
+                cleanup_panicked(x, &*payload);
+                return Some(Step::Finish(Err(TaskError::Cancelled { level })));
+            }
+        }
         // Without a timer the cleanup is not bounded, but it still runs.
         let _ = arm(
             this.timer.as_mut(),
@@ -927,6 +947,18 @@ fn check_cancel<T, E, W: AsyncWork<T, E>>(
         return Some(Step::Continue);
     }
     Some(Step::Finish(Err(TaskError::Cancelled { level })))
+}
+
+/// The `on_cancel` cleanup (its call or its future) panicked: it did not run to the end;
+/// the task ends cancelled and the handle's `cancel` reports `cleanup_panicked`.
+#[cold]
+fn cleanup_panicked<T, E>(x: &mut Extras<T, E>, payload: &(dyn std::any::Any + Send)) {
+    x.cleanup = None;
+    let message = panic_message(payload);
+    if let Some(shared) = &x.shared {
+        shared.cleanup_panicked.store(true, Ordering::Release);
+    }
+    tracing::warn!(panic = %message, "on_cancel cleanup panicked");
 }
 
 /// Stops the task once its deadline has passed.

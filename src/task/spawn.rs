@@ -30,6 +30,8 @@ pub(crate) struct TaskShared {
     pub(crate) status: StatusCell,
     pub(crate) node: Arc<CancelNode>,
     pub(crate) cleanup_ran: AtomicBool,
+    /// The `on_cancel` cleanup panicked (its call or its future).
+    pub(crate) cleanup_panicked: AtomicBool,
     pub(crate) attempts: AtomicU32,
 }
 
@@ -95,6 +97,7 @@ where
             status: StatusCell::new(),
             node: Arc::clone(&node),
             cleanup_ran: AtomicBool::new(false),
+            cleanup_panicked: AtomicBool::new(false),
             attempts: AtomicU32::new(0),
         });
         let metrics = self.config().metrics.then(TaskMetrics::new);
@@ -232,6 +235,7 @@ impl<T, E> TaskHandle<T, E> {
             return CancellationResult {
                 level,
                 cleanup_ran: false,
+                cleanup_panicked: false,
                 took: start.elapsed(),
                 children_cancelled: 0,
                 already_finished: true,
@@ -248,6 +252,7 @@ impl<T, E> TaskHandle<T, E> {
         CancellationResult {
             level,
             cleanup_ran: self.shared.cleanup_ran.load(Ordering::Acquire),
+            cleanup_panicked: self.shared.cleanup_panicked.load(Ordering::Acquire),
             took: start.elapsed(),
             children_cancelled,
             already_finished,

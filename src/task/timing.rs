@@ -2,7 +2,7 @@
 //! `SystemTime`, for deadlines and delayed starts.
 
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -13,9 +13,11 @@ pub(crate) fn system_time_at(at: Instant) -> SystemTime {
     let (wall, mono) = *ANCHOR.get_or_init(|| (SystemTime::now(), std::time::Instant::now()));
     let at = at.into_std();
     if at >= mono {
-        wall.checked_add(at - mono).unwrap_or(wall)
+        wall.checked_add(at.saturating_duration_since(mono))
+            .unwrap_or(wall)
     } else {
-        wall.checked_sub(mono - at).unwrap_or(wall)
+        wall.checked_sub(mono.saturating_duration_since(at))
+            .unwrap_or(wall)
     }
 }
 
@@ -40,7 +42,7 @@ impl TimePoint {
             TimePoint::System(t) => {
                 let now = Instant::now();
                 match t.duration_since(SystemTime::now()) {
-                    Ok(ahead) => now.checked_add(ahead).unwrap_or(now + FAR_FUTURE),
+                    Ok(ahead) => after(now, ahead),
                     Err(_) => now,
                 }
             }
@@ -48,8 +50,26 @@ impl TimePoint {
     }
 }
 
-/// About 30 years: what "never" means for a timer.
-const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(86_400 * 365 * 30);
+/// About 30 years: what "never" means for a timer (tokio's own `sleep` uses the same).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `d` after `at`, saturating: a duration too long for the clock (`Duration::MAX`, a
+/// timeout of "forever") means about 30 years, as tokio's own `sleep` does, and past
+/// that the latest instant the clock can represent is never exceeded. Every deadline the
+/// library computes goes through here (or [`after_std`]), so no `Instant + Duration` can
+/// panic on overflow.
+#[inline]
+pub(crate) fn after(at: Instant, d: Duration) -> Instant {
+    Instant::from_std(after_std(at.into_std(), d))
+}
+
+/// [`after`] on the std clock.
+#[inline]
+pub(crate) fn after_std(at: std::time::Instant, d: Duration) -> std::time::Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR_FUTURE))
+        .unwrap_or(at)
+}
 
 impl From<Instant> for TimePoint {
     fn from(i: Instant) -> Self {
@@ -66,5 +86,22 @@ impl From<std::time::Instant> for TimePoint {
 impl From<SystemTime> for TimePoint {
     fn from(t: SystemTime) -> Self {
         TimePoint::System(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_saturates() {
+        let now = Instant::now();
+        assert_eq!(
+            after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(after(now, Duration::MAX), now + FAR_FUTURE);
+        let std_now = std::time::Instant::now();
+        assert_eq!(after_std(std_now, Duration::MAX), std_now + FAR_FUTURE);
     }
 }

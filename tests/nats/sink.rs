@@ -207,7 +207,7 @@ async fn windows_carry_their_readings_acks_from_nats_to_nats() {
         .key_by(|e: &SenderEvent<Reading>| e.data.sensor.clone())
         .event_time_window(Tumbling::event_time(10), |e| e.data.ts)
         .unwrap()
-        .aggregate(KeepAcks::new(Fold::new(
+        .aggregate_windows(KeepAcks::new(Fold::new(
             (0u64, 0u64),
             |(n, sum), e: SenderEvent<Reading>| (n + 1, sum + e.data.value),
         )));

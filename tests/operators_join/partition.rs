@@ -41,6 +41,7 @@ async fn keyed_counts(rows: Vec<Row>, n: usize, ooo: i64) -> (Vec<(u8, i64, u64)
             Some(WindowEvent::Fired(w)) => fired.push((w.key, w.start, w.value)),
             Some(WindowEvent::Late(r)) => late.push(r),
             Some(WindowEvent::Error(e)) => panic!("{e}"),
+            Some(other) => panic!("unexpected {other:?}"),
             None => {}
         }
     }
@@ -75,7 +76,7 @@ proptest! {
                 .key_by(|r: &Row| r.0)
                 .event_time_window(Tumbling::event_time(5).out_of_orderness(ooo), |r| r.1)
                 .unwrap()
-                .fold(0u64, |c, _| c + 1)
+                .fold_windows(0u64, |c, _| c + 1)
                 .collect::<Vec<_>>(),
         );
         let mut fired: Vec<_> = whole.iter().filter_map(|e| e.window()).map(|w| (w.key, w.start, w.value)).collect();

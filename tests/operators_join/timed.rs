@@ -60,6 +60,7 @@ fn window_fires_on_stream_watermarks_not_on_timestamps() {
                 }
                 WindowEvent::Late(c) => format!("{ts}:late {c}"),
                 WindowEvent::Error(e) => format!("error {e}"),
+                other => format!("unexpected {other:?}"),
             },
         })
         .collect();

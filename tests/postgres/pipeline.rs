@@ -118,7 +118,7 @@ async fn through_an_event_time_window_no_row_is_deleted_before_its_window_is_com
         .filter_map(|e| async move { e.ok() })
         .event_time_window(Tumbling::event_time(50), |e| e.data.0)
         .unwrap()
-        .aggregate(KeepAcks::new(Fold::new(
+        .aggregate_windows(KeepAcks::new(Fold::new(
             (0i64, 0i64),
             |(n, sum), e: sweet_async::stream::SenderEvent<(i64, String)>| (n + 1, sum + e.data.0),
         )));

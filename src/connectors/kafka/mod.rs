@@ -64,7 +64,7 @@
 //!     .filter_map(|event| async move { event.ok() }) // errors: log them in real code
 //!     .key_by(|e| e.data.key_str().unwrap_or_default().to_owned())
 //!     .event_time_window(Tumbling::event_time(60_000), |e| e.data.timestamp.unwrap_or(0))?
-//!     .aggregate(KeepAcks::new(Fold::new(0u64, |n, _| n + 1)));
+//!     .aggregate_windows(KeepAcks::new(Fold::new(0u64, |n, _| n + 1)));
 //!
 //! let summary = sink
 //!     .write(windows, |w| match w {

@@ -86,7 +86,7 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         if let Some(item) = this.pending.take() {
-            this.counts.emitted += 1;
+            this.counts.emitted = this.counts.emitted.saturating_add(1);
             this.counts.set_buffered(0);
             return Poll::Ready(Some(Ok(Sequenced::Item(item))));
         }
@@ -98,26 +98,30 @@ where
             *this.phase = Phase::Done;
             return Poll::Ready(None);
         };
-        this.counts.items_in += 1;
+        this.counts.items_in = this.counts.items_in.saturating_add(1);
         let ts_of = &mut *this.ts_of;
         let ts = match guard(|| ts_of(&item)) {
             Ok(ts) => ts,
             Err(error) => {
-                this.counts.handed_back += 1;
+                this.counts.handed_back = this.counts.handed_back.saturating_add(1);
                 *this.phase = Phase::Done;
                 return Poll::Ready(Some(Err(SequenceError::new(OPERATOR, error, vec![item]))));
             }
         };
         let prev = this.prev.replace(ts);
         match prev {
-            Some(from) if i128::from(ts) - i128::from(from) > i128::from(*this.threshold) => {
-                this.counts.gaps += 1;
+            // i128 differences of i64 values cannot overflow.
+            Some(from)
+                if i128::from(ts).saturating_sub(i128::from(from))
+                    > i128::from(*this.threshold) =>
+            {
+                this.counts.gaps = this.counts.gaps.saturating_add(1);
                 *this.pending = Some(item);
                 this.counts.set_buffered(1);
                 Poll::Ready(Some(Ok(Sequenced::Gap { from, to: ts })))
             }
             _ => {
-                this.counts.emitted += 1;
+                this.counts.emitted = this.counts.emitted.saturating_add(1);
                 Poll::Ready(Some(Ok(Sequenced::Item(item))))
             }
         }

@@ -17,8 +17,9 @@
 use std::convert::Infallible;
 use std::fmt;
 
-use crate::error::TaskError;
 use crate::error::panic_message;
+use crate::error::{ConfigError, TaskError};
+use crate::units::Count;
 
 mod detect_gaps;
 mod order_by_timestamp;
@@ -31,6 +32,18 @@ pub use order_by_timestamp::{DEFAULT_MAX_BUFFERED, OrderByTimestamp};
 pub use reorder_by_id::{ReorderById, ReorderConfig};
 pub use sort_bounded::SortBounded;
 pub use sort_chunks::SortChunks;
+
+/// The largest buffer bound a sequence operator accepts (`max_buffered`, a sort buffer, a
+/// sort chunk): 16 Mi elements. A bound is what keeps a permanent gap, or a stream that
+/// never comes back in order, from growing the buffer forever; `usize::MAX` would be none.
+pub const MAX_BUFFERED: usize = 1 << 24;
+
+/// A buffer bound named `setting`: at least 1, at most [`MAX_BUFFERED`].
+pub(crate) fn buffer_bound(count: Count, setting: &'static str) -> Result<usize, ConfigError> {
+    let n = count.validate(setting)?.get();
+    ConfigError::check_range(setting, n as u64, 1, MAX_BUFFERED as u64)?;
+    Ok(n)
+}
 
 /// One output of a sequence operator: an element in order, or a report about the sequence.
 ///

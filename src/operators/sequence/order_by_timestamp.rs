@@ -125,12 +125,13 @@ where
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`] when `max_buffered` is zero.
+    /// [`ConfigError::Zero`] when `max_buffered` is zero, [`ConfigError::OutOfRange`] above
+    /// [`MAX_BUFFERED`](super::MAX_BUFFERED).
     pub fn with_max_buffered(
         mut self,
         max_buffered: impl Into<Count>,
     ) -> Result<Self, ConfigError> {
-        self.max_buffered = max_buffered.into().validate("max buffered")?.get();
+        self.max_buffered = super::buffer_bound(max_buffered.into(), "max buffered")?;
         Ok(self)
     }
 }
@@ -145,7 +146,11 @@ impl<S: Stream, F> OrderByTimestamp<S, F> {
     /// the first element (or when it is below `i64::MIN`).
     pub fn watermark(&self) -> Option<i64> {
         let max = i128::from(self.max_ts?);
-        i64::try_from(max - i128::from(self.max_out_of_orderness) - 1).ok()
+        i64::try_from(
+            max.saturating_sub(i128::from(self.max_out_of_orderness))
+                .saturating_sub(1),
+        )
+        .ok()
     }
 
     /// The hard bound on buffered elements.
@@ -174,7 +179,7 @@ where
                     if let Some(entry) = this.heap.pop() {
                         *this.last_emitted = Some(entry.ts);
                         *this.release = (*this.release).max(i128::from(entry.ts));
-                        this.counts.emitted += 1;
+                        this.counts.emitted = this.counts.emitted.saturating_add(1);
                         this.counts.set_buffered(this.heap.len());
                         return Poll::Ready(Some(Ok(Sequenced::Item(entry.item))));
                     }
@@ -191,7 +196,7 @@ where
                 *this.phase = Phase::Draining;
                 continue;
             };
-            this.counts.items_in += 1;
+            this.counts.items_in = this.counts.items_in.saturating_add(1);
             let ts_of = &mut *this.ts_of;
             let ts = match guard(|| ts_of(&item)) {
                 Ok(ts) => ts,
@@ -201,22 +206,25 @@ where
                     items.push(item);
                     // `into_sorted_vec` is ascending by `Ord`, which is reversed here.
                     items.extend(heap.into_sorted_vec().into_iter().rev().map(|e| e.item));
-                    this.counts.handed_back += items.len() as u64;
+                    this.counts.handed_back =
+                        this.counts.handed_back.saturating_add(items.len() as u64);
                     this.counts.set_buffered(0);
                     *this.phase = Phase::Done;
                     return Poll::Ready(Some(Err(SequenceError::new(OPERATOR, error, items))));
                 }
             };
             if this.max_ts.is_some_and(|max| ts < max) {
-                this.counts.out_of_order += 1;
+                this.counts.out_of_order = this.counts.out_of_order.saturating_add(1);
             }
             if this.last_emitted.is_some_and(|last| ts < last) {
-                this.counts.late += 1;
+                this.counts.late = this.counts.late.saturating_add(1);
                 return Poll::Ready(Some(Ok(Sequenced::Late(item))));
             }
             if this.max_ts.is_none_or(|max| ts > max) {
                 *this.max_ts = Some(ts);
-                let watermark = i128::from(ts) - i128::from(*this.max_out_of_orderness) - 1;
+                let watermark = i128::from(ts)
+                    .saturating_sub(i128::from(*this.max_out_of_orderness))
+                    .saturating_sub(1);
                 *this.release = (*this.release).max(watermark);
             }
             let entry = Entry {
@@ -224,7 +232,7 @@ where
                 seq: *this.next_seq,
                 item,
             };
-            *this.next_seq += 1;
+            *this.next_seq = this.next_seq.saturating_add(1);
             if this.heap.len() < *this.max_buffered {
                 this.heap.push(entry);
                 this.counts.set_buffered(this.heap.len());
@@ -237,11 +245,11 @@ where
                 _ => entry,
             };
             if i128::from(out.ts) > *this.release {
-                this.counts.forced += 1;
+                this.counts.forced = this.counts.forced.saturating_add(1);
                 *this.release = i128::from(out.ts);
             }
             *this.last_emitted = Some(out.ts);
-            this.counts.emitted += 1;
+            this.counts.emitted = this.counts.emitted.saturating_add(1);
             return Poll::Ready(Some(Ok(Sequenced::Item(out.item))));
         }
     }

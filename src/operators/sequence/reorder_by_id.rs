@@ -129,7 +129,7 @@ impl<T> IdBuffer<T> {
     }
 
     fn len(&self) -> usize {
-        self.in_ring + self.far.len()
+        self.in_ring.saturating_add(self.far.len())
     }
 
     fn is_empty(&self) -> bool {
@@ -138,7 +138,7 @@ impl<T> IdBuffer<T> {
 
     fn slot(&self, id: u64) -> usize {
         // The mask keeps fewer bits than `usize` has: the cast loses nothing.
-        (id & (self.width as u64 - 1)) as usize
+        (id & (self.width as u64).saturating_sub(1)) as usize
     }
 
     /// Buffers an element whose `id` is ahead of `next`, or gives it back when an element
@@ -157,7 +157,7 @@ impl<T> IdBuffer<T> {
                     return Err(item);
                 }
                 *entry = Some((id, item));
-                self.in_ring += 1;
+                self.in_ring = self.in_ring.saturating_add(1);
                 return Ok(());
             }
         }
@@ -176,7 +176,7 @@ impl<T> IdBuffer<T> {
             let slot = self.slot(id);
             if let Some(entry) = self.ring.get_mut(slot) {
                 if entry.as_ref().is_some_and(|(i, _)| *i == id) {
-                    self.in_ring -= 1;
+                    self.in_ring = self.in_ring.saturating_sub(1);
                     return entry.take().map(|(_, item)| item);
                 }
             }
@@ -269,7 +269,7 @@ where
     F: FnMut(&S::Item) -> u64,
 {
     pub(crate) fn new(stream: S, id_of: F, config: ReorderConfig) -> Result<Self, ConfigError> {
-        let max_buffered = config.max_buffered.validate("max buffered")?.get();
+        let max_buffered = super::buffer_bound(config.max_buffered, "max buffered")?;
         let timeout = match config.timeout {
             Some(d) => Some(ConfigError::check_duration("gap timeout", d)?),
             None => None,
@@ -325,7 +325,9 @@ impl<T> Cursor<'_, T> {
 
     fn restart_clock(&mut self) {
         *self.deadline = match self.timeout {
-            Some(t) if !self.buffer.is_empty() => Some(Instant::now() + t),
+            Some(t) if !self.buffer.is_empty() => {
+                Some(crate::task::timing::after(Instant::now(), t))
+            }
             _ => None,
         };
     }
@@ -340,7 +342,7 @@ impl<T> Cursor<'_, T> {
         }
         let item = self.buffer.take(next)?;
         self.passed(next);
-        self.counts.emitted += 1;
+        self.counts.emitted = self.counts.emitted.saturating_add(1);
         self.counts.set_buffered(self.buffer.len());
         Some(item)
     }
@@ -354,8 +356,11 @@ impl<T> Cursor<'_, T> {
         *self.expect = Expect::Next(first);
         *self.deadline = None;
         let to = first.checked_sub(1)?;
-        self.counts.gaps += 1;
-        self.counts.missing += first - next;
+        self.counts.gaps = self.counts.gaps.saturating_add(1);
+        self.counts.missing = self
+            .counts
+            .missing
+            .saturating_add(first.saturating_sub(next));
         Some(Sequenced::Gap { from: next, to })
     }
 
@@ -363,7 +368,7 @@ impl<T> Cursor<'_, T> {
     fn take_all(&mut self, first: Option<T>) -> Vec<T> {
         let mut items: Vec<T> = first.into_iter().collect();
         items.extend(self.buffer.take_all());
-        self.counts.handed_back += items.len() as u64;
+        self.counts.handed_back = self.counts.handed_back.saturating_add(items.len() as u64);
         self.counts.set_buffered(0);
         *self.deadline = None;
         items
@@ -458,7 +463,7 @@ where
                     continue;
                 }
             };
-            cur.counts.items_in += 1;
+            cur.counts.items_in = cur.counts.items_in.saturating_add(1);
             let id_of = &mut *this.id_of;
             let id = match guard(|| id_of(&item)) {
                 Ok(id) => id,
@@ -472,24 +477,24 @@ where
                 Expect::FirstSeen => id,
                 Expect::Next(next) => next,
                 Expect::Exhausted => {
-                    cur.counts.already_passed += 1;
+                    cur.counts.already_passed = cur.counts.already_passed.saturating_add(1);
                     return Poll::Ready(Some(Ok(Sequenced::AlreadyPassed(item))));
                 }
             };
             if id == next {
                 cur.passed(id);
-                cur.counts.emitted += 1;
+                cur.counts.emitted = cur.counts.emitted.saturating_add(1);
                 return Poll::Ready(Some(Ok(Sequenced::Item(item))));
             }
             if id < next {
-                cur.counts.already_passed += 1;
+                cur.counts.already_passed = cur.counts.already_passed.saturating_add(1);
                 return Poll::Ready(Some(Ok(Sequenced::AlreadyPassed(item))));
             }
             if let Err(item) = cur.buffer.insert(next, id, item) {
-                cur.counts.duplicates += 1;
+                cur.counts.duplicates = cur.counts.duplicates.saturating_add(1);
                 return Poll::Ready(Some(Ok(Sequenced::Duplicate(item))));
             }
-            cur.counts.out_of_order += 1;
+            cur.counts.out_of_order = cur.counts.out_of_order.saturating_add(1);
             if cur.buffer.len() == 1 {
                 cur.restart_clock();
             }

@@ -48,7 +48,8 @@ impl<T> CmpHeap<T> {
 
     fn sift_up<C: FnMut(&T, &T) -> Ordering>(&mut self, cmp: &mut C, mut i: usize) {
         while i > 0 {
-            let parent = (i - 1) / 2;
+            // `i > 0` here.
+            let parent = i.saturating_sub(1) / 2;
             if !self.is_less(cmp, i, parent) {
                 break;
             }
@@ -60,8 +61,9 @@ impl<T> CmpHeap<T> {
     /// Restores the heap below `i`, looking only at `data[..end]`.
     fn sift_down<C: FnMut(&T, &T) -> Ordering>(&mut self, cmp: &mut C, mut i: usize, end: usize) {
         loop {
-            let left = 2 * i + 1;
-            let right = left + 1;
+            // Indices of a `Vec`: below `isize::MAX`, so `2 * i + 2` fits a `usize`.
+            let left = i.saturating_mul(2).saturating_add(1);
+            let right = left.saturating_add(1);
             let mut min = i;
             if left < end && self.is_less(cmp, left, min) {
                 min = left;
@@ -79,7 +81,7 @@ impl<T> CmpHeap<T> {
 
     fn push<C: FnMut(&T, &T) -> Ordering>(&mut self, cmp: &mut C, seq: u64, item: T) {
         self.data.push((seq, item));
-        self.sift_up(cmp, self.data.len() - 1);
+        self.sift_up(cmp, self.data.len().saturating_sub(1)); // just pushed
     }
 
     /// Removes the smallest element. The heap is fixed before the element leaves `data`,
@@ -99,7 +101,7 @@ impl<T> CmpHeap<T> {
         item: T,
     ) -> Option<T> {
         self.data.push((seq, item));
-        let last = self.data.len() - 1;
+        let last = self.data.len().saturating_sub(1);
         if last > 0 && self.is_less(cmp, 0, last) {
             self.data.swap(0, last);
             self.sift_down(cmp, 0, last);
@@ -149,7 +151,7 @@ where
     C: FnMut(&S::Item, &S::Item) -> Ordering,
 {
     pub(crate) fn new(stream: S, capacity: impl Into<Count>, cmp: C) -> Result<Self, ConfigError> {
-        let capacity = capacity.into().validate("sort buffer")?.get();
+        let capacity = super::buffer_bound(capacity.into(), "sort buffer")?;
         Ok(SortBounded {
             stream,
             cmp,
@@ -193,9 +195,9 @@ where
                         continue;
                     }
                     Some(item) => {
-                        this.counts.items_in += 1;
+                        this.counts.items_in = this.counts.items_in.saturating_add(1);
                         let seq = *this.next_seq;
-                        *this.next_seq += 1;
+                        *this.next_seq = this.next_seq.saturating_add(1);
                         if heap.len() < *this.capacity {
                             match guard(|| heap.push(cmp, seq, item)) {
                                 Ok(()) => {
@@ -212,7 +214,7 @@ where
             };
             return match popped {
                 Ok(Some(item)) => {
-                    this.counts.emitted += 1;
+                    this.counts.emitted = this.counts.emitted.saturating_add(1);
                     this.counts.set_buffered(heap.len());
                     Poll::Ready(Some(Ok(item)))
                 }
@@ -223,7 +225,8 @@ where
                 Err(error) => {
                     *this.phase = Phase::Done;
                     let items = heap.take();
-                    this.counts.handed_back += items.len() as u64;
+                    this.counts.handed_back =
+                        this.counts.handed_back.saturating_add(items.len() as u64);
                     this.counts.set_buffered(0);
                     Poll::Ready(Some(Err(SequenceError::new(OPERATOR, error, items))))
                 }

@@ -48,7 +48,7 @@ where
     C: FnMut(&S::Item, &S::Item) -> Ordering,
 {
     pub(crate) fn new(stream: S, size: impl Into<Count>, cmp: C) -> Result<Self, ConfigError> {
-        let size = size.into().validate("chunk size")?.get();
+        let size = super::buffer_bound(size.into(), "chunk size")?;
         Ok(SortChunks {
             stream,
             cmp,
@@ -86,7 +86,7 @@ where
             }
             match ready!(this.stream.as_mut().poll_next(cx)) {
                 Some(item) => {
-                    this.counts.items_in += 1;
+                    this.counts.items_in = this.counts.items_in.saturating_add(1);
                     this.chunk.push(item);
                     this.counts.set_buffered(this.chunk.len());
                     if this.chunk.len() < *this.size {
@@ -106,12 +106,13 @@ where
             // `sort_by` is stable, and keeps every element in the slice if `cmp` panics.
             return match guard(|| chunk.sort_by(cmp)) {
                 Ok(()) => {
-                    this.counts.emitted += chunk.len() as u64;
+                    this.counts.emitted = this.counts.emitted.saturating_add(chunk.len() as u64);
                     Poll::Ready(Some(Ok(chunk)))
                 }
                 Err(error) => {
                     *this.phase = Phase::Done;
-                    this.counts.handed_back += chunk.len() as u64;
+                    this.counts.handed_back =
+                        this.counts.handed_back.saturating_add(chunk.len() as u64);
                     Poll::Ready(Some(Err(SequenceError::new(OPERATOR, error, chunk))))
                 }
             };

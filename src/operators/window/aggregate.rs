@@ -19,6 +19,14 @@ pub trait WindowAggregate<T> {
     /// What a fired window carries.
     type Output;
 
+    /// `true` when the accumulator grows with its elements (it keeps them, like
+    /// [`Contents`]): the window operator then bounds the elements held by all open
+    /// windows together with `max_held_elements` on the spec, firing the window with the
+    /// smallest end early ([`FireReason::Full`](super::FireReason::Full)) past it. A fold
+    /// into a fixed-size accumulator leaves it `false` and is bounded by
+    /// `max_open_windows` alone.
+    const KEEPS_ELEMENTS: bool = false;
+
     /// An accumulator holding the window's first element.
     fn create(&mut self, first: T) -> Self::Acc;
 
@@ -49,6 +57,7 @@ pub struct Contents;
 impl<T: Clone> WindowAggregate<T> for Contents {
     type Acc = Vec<T>;
     type Output = Vec<T>;
+    const KEEPS_ELEMENTS: bool = true;
 
     fn create(&mut self, first: T) -> Vec<T> {
         vec![first]

@@ -97,9 +97,11 @@ pub(crate) fn window_start(timestamp: i64, offset: i64, size: i64) -> i64 {
             return start;
         }
     }
+    // In i128, differences of i64 values cannot overflow, and `size` is at least 1.
     let t = i128::from(timestamp);
-    let rem = (t - i128::from(offset)).rem_euclid(i128::from(size.max(1)));
-    saturate(t - rem)
+    #[allow(clippy::arithmetic_side_effects)]
+    let start = t - (t - i128::from(offset)).rem_euclid(i128::from(size.max(1)));
+    saturate(start)
 }
 
 fn saturate(v: i128) -> i64 {

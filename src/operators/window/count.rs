@@ -48,6 +48,8 @@ pub(crate) struct CountCore<K, T, G: WindowAggregate<T>> {
     size: u64,
     slide: u64,
     max_open: usize,
+    /// Applies when `G::KEEPS_ELEMENTS`.
+    max_held: u64,
     agg: G,
     keys: HashMap<K, KeyWindows<G::Acc>>,
     /// `(start, seq) -> key` of every open window: eviction and end-of-input order.
@@ -74,6 +76,7 @@ where
             size: config.size,
             slide: config.slide,
             max_open: config.max_open_windows,
+            max_held: config.max_held_elements,
             agg,
             keys: HashMap::new(),
             order: BTreeMap::new(),
@@ -100,9 +103,12 @@ where
 
     /// Ends the stream on `error` (see `TimeCore::fail`).
     fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        self.stats.discarded = self
+            .stats
+            .discarded
+            .saturating_add(self.stats.held_elements.saturating_add(self.in_hand));
         if !self.element_stored {
-            self.stats.discarded += 1;
+            self.stats.discarded = self.stats.discarded.saturating_add(1);
         }
         self.element_stored = true;
         self.in_hand = 0;
@@ -114,7 +120,7 @@ where
     }
 
     fn begin_element(&mut self) {
-        self.stats.elements += 1;
+        self.stats.elements = self.stats.elements.saturating_add(1);
         self.element_stored = false;
     }
 
@@ -131,11 +137,11 @@ where
         self.in_hand = slot.count;
         let value = self.agg.finish(acc);
         self.in_hand = 0;
-        self.stats.fired += 1;
+        self.stats.fired = self.stats.fired.saturating_add(1);
         self.pending.push_back(WindowEvent::Fired(Window {
             key,
             start: slot.start,
-            end: slot.last + 1,
+            end: slot.last.saturating_add(1),
             value,
             count: slot.count,
             reason,
@@ -161,7 +167,7 @@ where
             }
             match slot {
                 Some(slot) => {
-                    self.stats.evicted += 1;
+                    self.stats.evicted = self.stats.evicted.saturating_add(1);
                     self.push_fired(key, slot, FireReason::Evicted)?;
                 }
                 None => {
@@ -175,7 +181,7 @@ where
     fn open_window(&mut self, key: &K, fire_at: u64, start: u64) -> Result<(), Fault> {
         self.make_room(key)?;
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         let slot = CountSlot {
             fire_at,
             start,
@@ -197,24 +203,69 @@ where
             }
         }
         self.order.insert((start, seq), key.clone());
-        self.open += 1;
+        self.open = self.open.saturating_add(1);
         Ok(())
     }
 
     fn insert(&mut self, key: K, item: T) -> Result<(), Fault> {
+        self.insert_element(key, item)?;
+        if G::KEEPS_ELEMENTS && self.stats.held_elements >= self.max_held {
+            self.shed()?;
+        }
+        Ok(())
+    }
+
+    /// Fires the oldest windows early once the elements held reach `max_held`.
+    #[cold]
+    #[inline(never)]
+    fn shed(&mut self) -> Result<(), Fault> {
+        while self.stats.held_elements >= self.max_held {
+            let Some((&(start, seq), key)) = self.order.first_key_value() else {
+                break;
+            };
+            let key = key.clone();
+            let slot = self.keys.get_mut(&key).and_then(|state| {
+                let pos = state.windows.iter().position(|w| w.seq == seq)?;
+                state.windows.remove(pos)
+            });
+            // A key left without windows starts afresh with its next element, as after
+            // an eviction by `make_room`.
+            if self.keys.get(&key).is_some_and(|s| s.windows.is_empty()) {
+                self.keys.remove(&key);
+            }
+            match slot {
+                Some(slot) => {
+                    self.stats.full = self.stats.full.saturating_add(1);
+                    self.push_fired(key, slot, FireReason::Full)?;
+                }
+                None => {
+                    self.order.remove(&(start, seq));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_element(&mut self, key: K, item: T) -> Result<(), Fault> {
         let pos = self.position;
-        self.position += 1;
+        self.position = self.position.saturating_add(1);
         let seen = self.keys.get(&key).map_or(0, |state| state.seen);
         // Windows whose first element this is: at a key's first element every window
         // firing at a multiple of the slide up to `size`; later, window `seen + size`.
+        // Checked steps: a size near `u64::MAX` must end the loop, not wrap and restart
+        // it (the spec bounds the number of windows, not the size).
         if seen == 0 {
-            let mut fire_at = self.slide;
-            while fire_at <= self.size {
-                self.open_window(&key, fire_at, pos)?;
-                fire_at += self.slide;
+            let mut fire_at = Some(self.slide);
+            while let Some(at) = fire_at.filter(|at| *at <= self.size) {
+                self.open_window(&key, at, pos)?;
+                fire_at = at.checked_add(self.slide);
             }
-        } else if (seen + self.size) % self.slide == 0 {
-            self.open_window(&key, seen + self.size, pos)?;
+        } else if let Some(at) = seen.checked_add(self.size) {
+            // A window firing past `u64::MAX` elements never fires: none is opened.
+            // `slide` is validated non-zero.
+            if at.checked_rem(self.slide) == Some(0) {
+                self.open_window(&key, at, pos)?;
+            }
         }
         let agg = &mut self.agg;
         let Some(state) = self.keys.get_mut(&key) else {
@@ -223,7 +274,7 @@ where
         let n = state.windows.len();
         let mut item = Some(item);
         for (i, slot) in state.windows.iter_mut().enumerate() {
-            let element = if i + 1 == n {
+            let element = if i.saturating_add(1) == n {
                 item.take()
             } else {
                 item.clone()
@@ -233,12 +284,12 @@ where
                 Some(acc) => agg.add(acc, element),
                 None => agg.create(element),
             });
-            slot.count += 1;
+            slot.count = slot.count.saturating_add(1);
             slot.last = pos;
-            self.stats.held_elements += 1;
+            self.stats.held_elements = self.stats.held_elements.saturating_add(1);
             self.element_stored = true;
         }
-        state.seen += 1;
+        state.seen = state.seen.saturating_add(1);
         let seen = state.seen;
         let due = match state.windows.front() {
             Some(front) if front.fire_at == seen => state.windows.pop_front(),
@@ -264,7 +315,7 @@ where
             let Some(state) = self.keys.remove(&key) else {
                 continue;
             };
-            let fire = state.seen % self.slide != 0;
+            let fire = state.seen.checked_rem(self.slide).is_some_and(|r| r != 0);
             for slot in state.windows {
                 if fire && slot.seq == seq {
                     self.push_fired(key.clone(), slot, FireReason::EndOfStream)?;

@@ -36,7 +36,8 @@ pub use keyed::{KeyBy, KeySelector, NoKey};
 pub use processing_time::ProcessingTimeWindow;
 pub use session::Session;
 pub use spec::{
-    CountSpec, DEFAULT_MAX_OPEN_WINDOWS, EventTimeSpec, NonMerging, ProcessingTimeSpec,
+    CountSpec, DEFAULT_MAX_HELD_ELEMENTS, DEFAULT_MAX_OPEN_WINDOWS, EventTimeSpec,
+    MAX_WINDOWS_PER_ELEMENT, NonMerging, ProcessingTimeSpec,
 };
 // The event-time machinery, reused by the windows over timed streams and the window join.
 pub(crate) use spec::TimeConfig;
@@ -60,6 +61,11 @@ pub enum FireReason {
     EndOfStream,
     /// The `max_open_windows` bound was hit: the window with the smallest end fired early.
     Evicted,
+    /// The open windows held `max_held_elements` elements (an aggregate that keeps its
+    /// elements, like the default contents): the window with the smallest end fired
+    /// early, so that a watermark that stops advancing cannot grow memory without bound.
+    /// Later elements of that window go to a new firing of the same bounds.
+    Full,
     /// An element within the allowed lateness arrived for a window the watermark has
     /// already passed: the window fires again at once with its updated value.
     LateUpdate,
@@ -73,6 +79,7 @@ impl fmt::Display for FireReason {
             FireReason::Count => "count",
             FireReason::EndOfStream => "end of stream",
             FireReason::Evicted => "evicted",
+            FireReason::Full => "full",
             FireReason::LateUpdate => "late update",
         })
     }
@@ -253,6 +260,8 @@ pub struct WindowStats {
     pub late: u64,
     /// Windows closed early by the `max_open_windows` bound.
     pub evicted: u64,
+    /// Windows fired early by the `max_held_elements` bound ([`FireReason::Full`]).
+    pub full: u64,
     /// Sliding windows only: element-window pairs not formed because that one window was
     /// already closed while another window of the element was still open (Flink adds the
     /// element to the open windows only; it is not late).

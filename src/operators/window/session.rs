@@ -107,7 +107,7 @@ where
             };
             lo = lo.min(slot.start);
             hi = hi.max(slot.end);
-            count += slot.count;
+            count = count.saturating_add(slot.count);
             emitted |= slot.emitted;
             // While user code merges, the removed windows' elements are in hand.
             self.in_hand = count;

@@ -12,6 +12,23 @@ use crate::units::Count;
 /// smallest end fires early as [`FireReason::Evicted`](super::FireReason::Evicted).
 pub const DEFAULT_MAX_OPEN_WINDOWS: usize = 65_536;
 
+/// The default bound on the elements all open windows together hold, for aggregates that
+/// keep their elements ([`Contents`](super::Contents), the default): past it, the window
+/// with the smallest end fires early as [`FireReason::Full`](super::FireReason::Full) once
+/// they hold that many.
+/// 16 Mi elements: generous for a window's contents, and a watermark that never advances
+/// (a stalled source, a bad timestamp far in the future) cannot grow memory forever.
+/// Set it with `max_held_elements` on the spec; folds and reduces are not bounded by it
+/// (their accumulators do not grow).
+pub const DEFAULT_MAX_HELD_ELEMENTS: u64 = 1 << 24;
+
+/// The most windows one element may belong to (`ceil(size / slide)` of a sliding window),
+/// whatever [`max_open_windows`](EventTimeSpec::max_open_windows) allows: each element is
+/// added to each of its windows, so a sliding window of size `i64::MAX` and slide 1 would
+/// cost 2^63 steps per element, a hang no timeout can interrupt. A spec beyond it is a
+/// [`ConfigError::OutOfRange`] (setting `"windows per element"`).
+pub const MAX_WINDOWS_PER_ELEMENT: u64 = 1 << 20;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Tumbling {}
@@ -36,6 +53,7 @@ pub struct EventTimeSpec<A> {
     out_of_orderness: i64,
     allowed_lateness: i64,
     max_open_windows: usize,
+    max_held_elements: u64,
     _shape: PhantomData<fn() -> A>,
 }
 
@@ -46,6 +64,7 @@ impl<A> EventTimeSpec<A> {
             out_of_orderness: 0,
             allowed_lateness: 0,
             max_open_windows: DEFAULT_MAX_OPEN_WINDOWS,
+            max_held_elements: DEFAULT_MAX_HELD_ELEMENTS,
             _shape: PhantomData,
         }
     }
@@ -71,6 +90,13 @@ impl<A> EventTimeSpec<A> {
         self
     }
 
+    /// The most elements all open windows together hold when the aggregate keeps them
+    /// (the default contents); see [`DEFAULT_MAX_HELD_ELEMENTS`].
+    pub fn max_held_elements(mut self, max: u64) -> Self {
+        self.max_held_elements = max;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<TimeConfig, ConfigError> {
         let shape = validate_shape(self.shape, Domain::EventTime)?;
         non_negative("out-of-orderness", self.out_of_orderness)?;
@@ -80,6 +106,7 @@ impl<A> EventTimeSpec<A> {
             out_of_orderness: self.out_of_orderness,
             allowed_lateness: self.allowed_lateness,
             max_open_windows: validate_max_open(self.max_open_windows, &shape)?,
+            max_held_elements: validate_max_held(self.max_held_elements)?,
         })
     }
 }
@@ -112,6 +139,7 @@ impl EventTimeSpec<Sliding> {
 pub struct ProcessingTimeSpec<A> {
     shape: Shape,
     max_open_windows: usize,
+    max_held_elements: u64,
     _shape: PhantomData<fn() -> A>,
 }
 
@@ -120,6 +148,7 @@ impl<A> ProcessingTimeSpec<A> {
         ProcessingTimeSpec {
             shape,
             max_open_windows: DEFAULT_MAX_OPEN_WINDOWS,
+            max_held_elements: DEFAULT_MAX_HELD_ELEMENTS,
             _shape: PhantomData,
         }
     }
@@ -131,6 +160,13 @@ impl<A> ProcessingTimeSpec<A> {
         self
     }
 
+    /// The most elements all open windows together hold when the aggregate keeps them
+    /// (the default contents); see [`DEFAULT_MAX_HELD_ELEMENTS`].
+    pub fn max_held_elements(mut self, max: u64) -> Self {
+        self.max_held_elements = max;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<TimeConfig, ConfigError> {
         let shape = validate_shape(self.shape, Domain::ProcessingTime)?;
         Ok(TimeConfig {
@@ -138,6 +174,7 @@ impl<A> ProcessingTimeSpec<A> {
             out_of_orderness: 0,
             allowed_lateness: 0,
             max_open_windows: validate_max_open(self.max_open_windows, &shape)?,
+            max_held_elements: validate_max_held(self.max_held_elements)?,
         })
     }
 }
@@ -169,6 +206,7 @@ pub struct CountSpec {
     size: Count,
     slide: Count,
     max_open_windows: usize,
+    max_held_elements: u64,
 }
 
 impl CountSpec {
@@ -177,6 +215,7 @@ impl CountSpec {
             size,
             slide,
             max_open_windows: DEFAULT_MAX_OPEN_WINDOWS,
+            max_held_elements: DEFAULT_MAX_HELD_ELEMENTS,
         }
     }
 
@@ -184,6 +223,13 @@ impl CountSpec {
     /// [`DEFAULT_MAX_OPEN_WINDOWS`]. The oldest window fires early past it.
     pub fn max_open_windows(mut self, max: usize) -> Self {
         self.max_open_windows = max;
+        self
+    }
+
+    /// The most elements all open windows together hold when the aggregate keeps them
+    /// (the default contents); see [`DEFAULT_MAX_HELD_ELEMENTS`].
+    pub fn max_held_elements(mut self, max: u64) -> Self {
+        self.max_held_elements = max;
         self
     }
 
@@ -200,6 +246,7 @@ impl CountSpec {
             });
         }
         let per_key = size.div_ceil(slide);
+        ConfigError::check_range("windows per element", per_key, 1, MAX_WINDOWS_PER_ELEMENT)?;
         if self.max_open_windows == 0 {
             return Err(ConfigError::Zero {
                 setting: "max open windows",
@@ -215,6 +262,7 @@ impl CountSpec {
             size,
             slide,
             max_open_windows: self.max_open_windows,
+            max_held_elements: validate_max_held(self.max_held_elements)?,
         })
     }
 }
@@ -226,6 +274,7 @@ pub(crate) struct TimeConfig {
     pub(crate) out_of_orderness: i64,
     pub(crate) allowed_lateness: i64,
     pub(crate) max_open_windows: usize,
+    pub(crate) max_held_elements: u64,
 }
 
 /// Validated settings of a count window operator.
@@ -234,6 +283,7 @@ pub(crate) struct CountConfig {
     pub(crate) size: u64,
     pub(crate) slide: u64,
     pub(crate) max_open_windows: usize,
+    pub(crate) max_held_elements: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -313,7 +363,22 @@ fn validate_shape(shape: Shape, domain: Domain) -> Result<Shape, ConfigError> {
     Ok(shape)
 }
 
+fn validate_max_held(max: u64) -> Result<u64, ConfigError> {
+    if max == 0 {
+        return Err(ConfigError::Zero {
+            setting: "max held elements",
+        });
+    }
+    Ok(max)
+}
+
 fn validate_max_open(max: usize, shape: &Shape) -> Result<usize, ConfigError> {
+    ConfigError::check_range(
+        "windows per element",
+        shape.windows_per_element(),
+        1,
+        MAX_WINDOWS_PER_ELEMENT,
+    )?;
     if max == 0 {
         return Err(ConfigError::Zero {
             setting: "max open windows",

@@ -35,6 +35,8 @@ pub(crate) struct TimeCore<K, T, G: WindowAggregate<T>> {
     pub(super) shape: Shape,
     lateness: i64,
     max_open: usize,
+    /// Applies when `G::KEEPS_ELEMENTS`.
+    max_held: u64,
     pub(super) agg: G,
     pub(super) slots: Vec<Option<Slot<K, G::Acc>>>,
     free: Vec<usize>,
@@ -73,6 +75,7 @@ where
             shape: config.shape,
             lateness: config.allowed_lateness,
             max_open: config.max_open_windows,
+            max_held: config.max_held_elements,
             agg,
             slots: Vec::new(),
             free: Vec::new(),
@@ -139,9 +142,12 @@ where
     /// dropped and counted in `discarded`. The store may be inconsistent after a panic:
     /// everything is cleared.
     pub(crate) fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += self.stats.held_elements + self.in_hand;
+        self.stats.discarded = self
+            .stats
+            .discarded
+            .saturating_add(self.stats.held_elements.saturating_add(self.in_hand));
         if !self.element_stored {
-            self.stats.discarded += 1;
+            self.stats.discarded = self.stats.discarded.saturating_add(1);
         }
         self.element_stored = true;
         self.in_hand = 0;
@@ -160,7 +166,7 @@ where
     /// Counts an element pulled from upstream, before its key and timestamp are read.
     #[inline]
     pub(crate) fn begin_element(&mut self) {
-        self.stats.elements += 1;
+        self.stats.elements = self.stats.elements.saturating_add(1);
         self.element_stored = false;
     }
 
@@ -175,7 +181,7 @@ where
 
     pub(super) fn late(&mut self, item: T) {
         self.element_stored = true;
-        self.stats.late += 1;
+        self.stats.late = self.stats.late.saturating_add(1);
         self.pending.push_back(WindowEvent::Late(item));
     }
 
@@ -185,6 +191,36 @@ where
     /// [`begin_element`](Self::begin_element).
     #[inline]
     pub(crate) fn insert(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
+        self.insert_element(key, ts, item)?;
+        if G::KEEPS_ELEMENTS && self.stats.held_elements >= self.max_held {
+            self.shed()?;
+        }
+        Ok(())
+    }
+
+    /// Fires windows (smallest end first) once the elements held reach `max_held`.
+    #[cold]
+    #[inline(never)]
+    fn shed(&mut self) -> Result<(), Fault> {
+        while self.stats.held_elements >= self.max_held {
+            let Some(&(_, _, idx)) = self.by_end.first() else {
+                break;
+            };
+            let Some(slot) = self.remove(idx) else {
+                self.by_end.pop_first();
+                continue;
+            };
+            // A fired window already emitted its current value: closing it loses nothing.
+            if !slot.fired {
+                self.stats.full = self.stats.full.saturating_add(1);
+                self.emit_final(slot, FireReason::Full)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn insert_element(&mut self, key: K, ts: i64, item: T) -> Result<(), Fault> {
         // Fast path: a tumbling element usually goes to the previous element's window. An
         // open window is never late (it is closed as soon as the watermark passes its
         // cleanup time).
@@ -218,16 +254,16 @@ where
                 let (mut open, mut closed) = (0usize, 0u64);
                 for start in sliding_starts(ts, size, slide, offset) {
                     if self.is_late(start.saturating_add(size)) {
-                        closed += 1;
+                        closed = closed.saturating_add(1);
                     } else {
-                        open += 1;
+                        open = open.saturating_add(1);
                     }
                 }
                 if open == 0 {
                     self.late(item);
                     return Ok(());
                 }
-                self.stats.skipped += closed;
+                self.stats.skipped = self.stats.skipped.saturating_add(closed);
                 let mut item = Some(item);
                 for start in sliding_starts(ts, size, slide, offset) {
                     let end = start.saturating_add(size);
@@ -276,12 +312,12 @@ where
         emitted: bool,
     ) -> usize {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         let idx = match self.free.pop() {
             Some(i) if i < self.slots.len() => i,
             _ => {
                 self.slots.push(None);
-                self.slots.len() - 1
+                self.slots.len().saturating_sub(1) // just pushed: at least 1
             }
         };
         match self.index.get_mut(&key) {
@@ -307,8 +343,8 @@ where
         }
         self.add_timer((end.saturating_sub(1), seq, idx));
         self.by_end.insert((end, seq, idx));
-        self.open += 1;
-        self.stats.held_elements += count;
+        self.open = self.open.saturating_add(1);
+        self.stats.held_elements = self.stats.held_elements.saturating_add(count);
         idx
     }
 
@@ -347,7 +383,7 @@ where
                 self.by_end.pop_first();
                 continue;
             };
-            self.stats.evicted += 1;
+            self.stats.evicted = self.stats.evicted.saturating_add(1);
             // A fired window already emitted its current value: closing it loses nothing.
             if !slot.fired {
                 self.emit_final(slot, FireReason::Evicted)?;
@@ -370,9 +406,9 @@ where
             Some(acc) => agg.add(acc, item),
             None => agg.create(item),
         });
-        slot.count += 1;
+        slot.count = slot.count.saturating_add(1);
         let fire_now = slot.end.saturating_sub(1) <= self.watermark;
-        self.stats.held_elements += 1;
+        self.stats.held_elements = self.stats.held_elements.saturating_add(1);
         self.element_stored = true;
         if fire_now {
             self.fire_and_keep(idx, FireReason::LateUpdate)?;
@@ -437,9 +473,9 @@ where
     }
 
     fn push_fired(&mut self, window: Window<K, G::Output>) {
-        self.stats.fired += 1;
+        self.stats.fired = self.stats.fired.saturating_add(1);
         if window.update {
-            self.stats.updates += 1;
+            self.stats.updates = self.stats.updates.saturating_add(1);
         }
         self.pending.push_back(WindowEvent::Fired(window));
     }

@@ -18,6 +18,17 @@ use crate::stream::event::Position;
 use crate::stream::stats::report_chunk;
 use crate::units::Count;
 
+/// The most memory a chunk reserves up front: a chunk size of `1 << 40` items (or
+/// `usize::MAX`) grows as items arrive instead of failing to allocate.
+const MAX_PREALLOC_BYTES: usize = 1 << 20;
+
+/// The capacity to reserve for a chunk of `size` items of type `T`: at most
+/// [`MAX_PREALLOC_BYTES`] worth of them, at least one.
+fn prealloc<T>(size: usize) -> usize {
+    let per_item = std::mem::size_of::<T>().max(1);
+    size.min(MAX_PREALLOC_BYTES.checked_div(per_item).unwrap_or(1).max(1))
+}
+
 /// A source whose events carry chunks of `n` items (the last one may be shorter).
 ///
 /// Made by `into_chunks(n)` on [`of`](super::of), [`of_file`](super::of_file),
@@ -106,11 +117,11 @@ impl<S, T> ChunkedSource<S, T> {
         acks: &mut Acks,
         next: &mut u64,
     ) -> Located<Chunk<T>> {
-        let rows = std::mem::replace(buf, Vec::with_capacity(size));
+        let rows = std::mem::replace(buf, Vec::with_capacity(prealloc::<T>(size)));
         let located = if positions.is_empty() {
             Vec::new()
         } else {
-            std::mem::replace(positions, Vec::with_capacity(size))
+            std::mem::replace(positions, Vec::with_capacity(prealloc::<Position>(size)))
         };
         report_chunk(rows.len(), unit);
         let batch = *next;
@@ -145,10 +156,10 @@ where
                     if this.buf.is_empty() {
                         *this.first = item.position;
                         if this.buf.capacity() == 0 {
-                            this.buf.reserve_exact(size);
+                            this.buf.reserve_exact(prealloc::<T>(size));
                         }
                         if item.position.is_some() && this.positions.capacity() == 0 {
-                            this.positions.reserve_exact(size);
+                            this.positions.reserve_exact(prealloc::<Position>(size));
                         }
                     }
                     let Located {

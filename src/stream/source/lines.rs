@@ -26,6 +26,12 @@ use crate::units::Count;
 /// Bytes asked for per read.
 const READ_SIZE: usize = 64 * 1024;
 
+/// The default longest item of a file source (a line, a CSV record): 64 MiB. A longer one
+/// is a per-item [`SourceError::TooLong`], skipped without being held in memory, so one
+/// huge line cannot take the process's memory; set another limit with
+/// [`FileLines::max_line_length`] or `CsvFile::max_record_length`.
+pub const DEFAULT_MAX_ITEM_LENGTH: usize = 64 * 1024 * 1024;
+
 /// What separates the items of a text file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -54,7 +60,11 @@ impl From<u8> for Delimiter {
 /// [`SourceError::InvalidUtf8`] naming the file, line and byte offset, and reading goes
 /// on; call [`bytes`](FileLines::bytes) to get raw [`Bytes`] instead (no check, no copy).
 /// The last item needs no final delimiter; an empty file has no items; an empty line is
-/// an empty item.
+/// an empty item. An item longer than [`max_line_length`](FileLines::max_line_length)
+/// (default [`DEFAULT_MAX_ITEM_LENGTH`]) is a per-item [`SourceError::TooLong`] and is
+/// skipped while it is read, so memory stays bounded by the limit. A file that ends before the length it had when it was opened (it was
+/// truncated while being read) ends with a fatal [`SourceError::Truncated`] at the item
+/// that was cut, which is not emitted; a file that grows is read to its new end.
 ///
 /// # Examples
 ///
@@ -82,6 +92,7 @@ pub fn of_file(path: impl AsRef<Path>) -> FileLines<String> {
         name: Arc::from(path.to_string_lossy().as_ref()),
         path,
         delimiter: Delimiter::NewLine,
+        max_len: Count::new(DEFAULT_MAX_ITEM_LENGTH, "bytes"),
         _data: PhantomData,
     }
 }
@@ -92,10 +103,19 @@ pub struct FileLines<D = String> {
     path: PathBuf,
     name: Arc<str>,
     delimiter: Delimiter,
+    max_len: Count,
     _data: PhantomData<fn() -> D>,
 }
 
 impl<D> FileLines<D> {
+    /// The longest item, in bytes without its delimiter (default
+    /// [`DEFAULT_MAX_ITEM_LENGTH`]): a longer one is a per-item [`SourceError::TooLong`],
+    /// skipped as it is read. Zero is a [`ConfigError`](crate::error::ConfigError).
+    pub fn max_line_length(mut self, bytes: impl Into<Count>) -> Self {
+        self.max_len = bytes.into();
+        self
+    }
+
     /// Splits on `delimiter` instead of newlines.
     pub fn with_delimiter(mut self, delimiter: impl Into<Delimiter>) -> Self {
         self.delimiter = delimiter.into();
@@ -108,6 +128,7 @@ impl<D> FileLines<D> {
             path: self.path,
             name: self.name,
             delimiter: self.delimiter,
+            max_len: self.max_len,
             _data: PhantomData,
         }
     }
@@ -124,6 +145,7 @@ impl<D> Clone for FileLines<D> {
             path: self.path.clone(),
             name: self.name.clone(),
             delimiter: self.delimiter,
+            max_len: self.max_len,
             _data: PhantomData,
         }
     }
@@ -134,6 +156,7 @@ impl<D> fmt::Debug for FileLines<D> {
         f.debug_struct("FileLines")
             .field("path", &self.path)
             .field("delimiter", &self.delimiter)
+            .field("max_line_length", &self.max_len.get())
             .finish()
     }
 }
@@ -175,6 +198,10 @@ impl<D: LineData> IntoSource<D, marker::Native> for FileLines<D> {
         Some(self.name.clone())
     }
 
+    fn validate(&self) -> Result<(), crate::error::ConfigError> {
+        self.max_len.validate("max line length").map(|_| ())
+    }
+
     fn into_source(self, ctx: &SourceContext) -> Self::Source {
         let (delim, strip_cr) = match self.delimiter {
             Delimiter::NewLine => (b'\n', true),
@@ -189,14 +216,30 @@ impl<D: LineData> IntoSource<D, marker::Native> for FileLines<D> {
             offset: 0,
             delim,
             strip_cr,
+            max_len: self.max_len.get().max(1),
+            skipping: false,
             read_started: None,
+            read: 0,
+            len_at_open: None,
             stats: ctx.stats.clone(),
             _data: PhantomData,
         }
     }
 }
 
-type OpenFuture = Pin<Box<dyn Future<Output = io::Result<tokio::fs::File>> + Send>>;
+/// Opens the file and reads its length (for a regular file: pipes and devices have none).
+type OpenFuture = Pin<Box<dyn Future<Output = io::Result<(tokio::fs::File, Option<u64>)>> + Send>>;
+
+async fn open(path: PathBuf) -> io::Result<(tokio::fs::File, Option<u64>)> {
+    let file = tokio::fs::File::open(path).await?;
+    let len = file
+        .metadata()
+        .await
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
+    Ok((file, len))
+}
 
 enum State {
     NotOpened(PathBuf),
@@ -219,7 +262,15 @@ pin_project! {
         offset: u64,
         delim: u8,
         strip_cr: bool,
+        // The longest item; past it the item is reported and its bytes dropped as they
+        // arrive (`skipping`) until its delimiter.
+        max_len: usize,
+        skipping: bool,
         read_started: Option<Instant>,
+        // Bytes read so far, and the file's length when it was opened: a file that ends
+        // before that length shrank while it was read.
+        read: u64,
+        len_at_open: Option<u64>,
         stats: SourceStats,
         _data: PhantomData<fn() -> D>,
     }
@@ -259,6 +310,27 @@ impl<D: LineData> LinesSource<D> {
     }
 }
 
+/// The error for an item longer than `limit`, starting at `line` and `offset`.
+#[cold]
+fn too_long(name: &Arc<str>, line: u64, offset: u64, limit: usize) -> Located<SourceError> {
+    let position = Position::new(line, offset);
+    let err = SourceError::TooLong {
+        file: name.clone(),
+        line,
+        byte: offset,
+        limit,
+    };
+    Located::at(err, position)
+}
+
+/// Drops the first `n` bytes of the buffer (part of an item too long to keep), moving the
+/// offset of the item being read past them.
+fn drop_bytes(buf: &mut BytesMut, n: usize, offset: &mut u64) {
+    let n = n.min(buf.len());
+    bytes::Buf::advance(buf, n);
+    *offset = offset.saturating_add(n as u64);
+}
+
 impl<D: LineData> Stream for LinesSource<D> {
     type Item = SourceItem<D>;
 
@@ -268,12 +340,24 @@ impl<D: LineData> Stream for LinesSource<D> {
             // An item already in the buffer?
             let unscanned = this.buf.get(*this.scanned..).unwrap_or_default();
             if let Some(i) = memchr::memchr(*this.delim, unscanned) {
-                let len = *this.scanned + i;
+                let len = this.scanned.saturating_add(i);
                 *this.scanned = 0;
+                if *this.skipping || len > *this.max_len {
+                    // The end of an item too long to keep: drop it with its delimiter.
+                    let report = !*this.skipping;
+                    let err = too_long(this.name, *this.line, *this.offset, *this.max_len);
+                    drop_bytes(this.buf, len.saturating_add(1), this.offset);
+                    *this.line = this.line.saturating_add(1);
+                    *this.skipping = false;
+                    if report {
+                        return Poll::Ready(Some(Err(err)));
+                    }
+                    continue;
+                }
                 return Poll::Ready(Some(Self::take_item(
                     this.buf,
                     len,
-                    len + 1,
+                    len.saturating_add(1),
                     *this.strip_cr,
                     this.name,
                     this.line,
@@ -281,10 +365,37 @@ impl<D: LineData> Stream for LinesSource<D> {
                 )));
             }
             *this.scanned = this.buf.len();
+            if *this.skipping || this.buf.len() > *this.max_len {
+                // Too long, and no delimiter yet: report it (once) and drop its bytes as
+                // they come, so memory stays bounded by the limit.
+                let report = !*this.skipping;
+                let err = too_long(this.name, *this.line, *this.offset, *this.max_len);
+                let len = this.buf.len();
+                drop_bytes(this.buf, len, this.offset);
+                *this.scanned = 0;
+                *this.skipping = true;
+                if report {
+                    return Poll::Ready(Some(Err(err)));
+                }
+            }
             match this.state {
                 State::Done => return Poll::Ready(None),
                 State::Eof => {
                     *this.state = State::Done;
+                    if this.len_at_open.is_some_and(|len| *this.read < len) {
+                        // The last bytes are a fragment of an item cut by the truncation,
+                        // or the items lost are after them: either way, not a clean end.
+                        let position = Position::new(*this.line, *this.offset);
+                        let err = SourceError::Truncated {
+                            file: this.name.clone(),
+                            line: position.line(),
+                            byte: position.byte(),
+                            read: *this.read,
+                            len_at_open: this.len_at_open.unwrap_or_default(),
+                        };
+                        this.buf.clear();
+                        return Poll::Ready(Some(Err(Located::at(err, position))));
+                    }
                     if this.buf.is_empty() {
                         return Poll::Ready(None);
                     }
@@ -306,10 +417,13 @@ impl<D: LineData> Stream for LinesSource<D> {
                 }
                 State::NotOpened(path) => {
                     let path = std::mem::take(path);
-                    *this.state = State::Opening(Box::pin(tokio::fs::File::open(path)));
+                    *this.state = State::Opening(Box::pin(open(path)));
                 }
                 State::Opening(open) => match open.as_mut().poll(cx) {
-                    Poll::Ready(Ok(file)) => *this.state = State::Reading(file),
+                    Poll::Ready(Ok((file, len))) => {
+                        *this.len_at_open = len;
+                        *this.state = State::Reading(file);
+                    }
                     Poll::Ready(Err(error)) => {
                         *this.state = State::Done;
                         let err = SourceError::Io {
@@ -330,6 +444,7 @@ impl<D: LineData> Stream for LinesSource<D> {
                         }
                         Poll::Ready(Ok(n)) => {
                             *this.read_started = None;
+                            *this.read = this.read.saturating_add(n as u64);
                             record_read(n as u64, started.elapsed());
                             this.stats.add_bytes(n as u64);
                         }

@@ -40,7 +40,9 @@ pub use self::chunks::{Chunked, ChunkedSource};
 #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
 pub use self::csv::{CsvFile, CsvSource, RawRecord, csv_file, csv_records};
 pub use self::iter::{Of, OfSource, of};
-pub use self::lines::{Delimiter, FileLines, LineData, LinesSource, of_file};
+pub use self::lines::{
+    DEFAULT_MAX_ITEM_LENGTH, Delimiter, FileLines, LineData, LinesSource, of_file,
+};
 pub use self::located::{LocatedSource, located};
 pub use self::producer::{ProducerOutput, ProducerSource, SendError, Sender};
 pub use self::stream::{FallibleSource, PlainSource};

@@ -176,7 +176,7 @@ impl CircuitBreaker {
             if taken >= self.0.config.success_threshold {
                 return Err(self.refusal(Duration::ZERO));
             }
-            state.trials_in_flight += 1;
+            state.trials_in_flight = state.trials_in_flight.saturating_add(1);
         }
         Ok(CircuitPermit {
             breaker: self.clone(),
@@ -205,7 +205,7 @@ impl CircuitBreaker {
     fn time_left(&self, since: Instant, now: Instant) -> Option<Duration> {
         let elapsed = now.saturating_duration_since(since);
         let timeout = self.0.config.open_timeout;
-        (elapsed < timeout).then(|| timeout - elapsed)
+        timeout.checked_sub(elapsed).filter(|left| !left.is_zero())
     }
 
     fn refusal(&self, retry_after: Duration) -> CircuitOpen {
@@ -243,7 +243,7 @@ impl CircuitBreaker {
             }
             (Mode::HalfOpen, Outcome::Success) => {
                 state.trials_in_flight = state.trials_in_flight.saturating_sub(1);
-                state.trial_successes += 1;
+                state.trial_successes = state.trial_successes.saturating_add(1);
                 state.consecutive_failures = 0;
                 if state.trial_successes >= config.success_threshold {
                     state.enter(Mode::Closed);

@@ -169,7 +169,7 @@ impl IoUsage {
 fn average(total: Duration, ops: u64) -> Duration {
     match u128::from(ops) {
         0 => Duration::ZERO,
-        n => nanos_to_duration(total.as_nanos() / n),
+        n => nanos_to_duration(total.as_nanos().checked_div(n).unwrap_or(0)),
     }
 }
 

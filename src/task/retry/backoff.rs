@@ -56,7 +56,7 @@ impl Backoff {
         if self.retries >= self.policy.max_retries() {
             return None;
         }
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         let strategy = self.policy.strategy();
         let d = strategy.delay(self.retries);
         let delay = match self.policy.jitter() {
@@ -198,7 +198,7 @@ mod tests {
         let max = 5_000u64..60_000;
         prop_oneof![
             Just(RetryStrategy::Immediate),
-            (0u64..5_000).prop_map(|d| RetryStrategy::Fixed(ms(d))),
+            (1u64..5_000).prop_map(|d| RetryStrategy::Fixed(ms(d))),
             (base.clone(), max.clone()).prop_map(|(b, m)| RetryStrategy::Linear {
                 base: ms(b),
                 max: ms(m)

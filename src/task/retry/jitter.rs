@@ -44,7 +44,7 @@ pub(crate) fn full(rng: &mut fastrand::Rng, d: Duration) -> Duration {
 
 /// Equal jitter: `d/2 + uniform [0, d - d/2]`, so in `[d/2, d]`.
 pub(crate) fn equal(rng: &mut fastrand::Rng, d: Duration) -> Duration {
-    let half = d / 2;
+    let half = d.checked_div(2).unwrap_or_default();
     uniform(rng, half, d)
 }
 

@@ -114,10 +114,15 @@ impl RetryPolicy {
     /// After a failed attempt: whether `err` may be retried at all. Cancellation, a
     /// passed deadline, an open circuit, a missing runtime and bad configuration never
     /// are; otherwise `retry_if` decides, and without one a failure or a timeout is.
+    ///
+    /// # Errors
+    ///
+    /// A predicate that panicked: [`TaskError::Panicked`] with its message (prefixed
+    /// `"retry_if predicate panicked: "`), the task's final error in its place.
     pub(crate) fn may_retry<E>(
         retry_if: Option<&crate::task::builder::RetryIf<E>>,
         err: &TaskError<E>,
-    ) -> bool {
+    ) -> Result<bool, TaskError<E>> {
         let never = matches!(
             err,
             TaskError::Cancelled { .. }
@@ -126,11 +131,25 @@ impl RetryPolicy {
                 | TaskError::NoRuntime
                 | TaskError::Config(_)
         );
-        !never
-            && match retry_if {
-                Some(predicate) => predicate(err),
-                None => matches!(err, TaskError::Failed(_) | TaskError::Timeout { .. }),
+        if never {
+            return Ok(false);
+        }
+        match retry_if {
+            Some(predicate) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predicate(err))).map_err(
+                    |payload| TaskError::Panicked {
+                        message: format!(
+                            "retry_if predicate panicked: {}",
+                            crate::error::panic_message(&*payload)
+                        ),
+                    },
+                )
             }
+            None => Ok(matches!(
+                err,
+                TaskError::Failed(_) | TaskError::Timeout { .. }
+            )),
+        }
     }
 
     /// Whether waiting `delay` more still fits the time budget, `elapsed` after the run

@@ -76,18 +76,21 @@ impl RetryStrategy {
         }
     }
 
-    /// Checks the settings: a finite factor of at least 1.0, a positive base for
+    /// Checks the settings: a positive delay for `Fixed` (retrying at once is
+    /// [`Immediate`](Self::Immediate), and every other zero duration of the crate is a
+    /// [`ConfigError`] too), a finite factor of at least 1.0, a positive base for
     /// `Linear` and `Exponential`, and `base <= max`.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] for a bad factor, [`ConfigError::ZeroDuration`] for a
-    /// zero base, [`ConfigError::Conflict`] when `base > max`.
+    /// zero fixed delay or base, [`ConfigError::Conflict`] when `base > max`.
     #[inline]
     pub fn validate(&self) -> Result<(), ConfigError> {
         // The common, valid case is a few comparisons, inlined; errors are built apart.
         let valid = match *self {
-            RetryStrategy::Immediate | RetryStrategy::Fixed(_) => true,
+            RetryStrategy::Immediate => true,
+            RetryStrategy::Fixed(d) => !d.is_zero(),
             RetryStrategy::Linear { base, max } => !base.is_zero() && base <= max,
             RetryStrategy::Exponential { base, factor, max } => {
                 factor.is_finite() && factor >= 1.0 && !base.is_zero() && base <= max
@@ -101,7 +104,10 @@ impl RetryStrategy {
     #[inline(never)]
     fn invalid(&self) -> Result<(), ConfigError> {
         match *self {
-            RetryStrategy::Immediate | RetryStrategy::Fixed(_) => Ok(()),
+            RetryStrategy::Immediate => Ok(()),
+            RetryStrategy::Fixed(d) => {
+                ConfigError::check_duration("fixed retry delay", d).map(|_| ())
+            }
             RetryStrategy::Linear { base, max } => check_base_max(base, max),
             RetryStrategy::Exponential { base, factor, max } => {
                 if !factor.is_finite() || factor < 1.0 {
@@ -128,7 +134,7 @@ fn check_base_max(base: Duration, max: Duration) -> Result<(), ConfigError> {
 
 /// `base * factor^(n-1)` in nanoseconds, capped at `max`, computed in `f64`.
 fn exponential(base: Duration, factor: f64, max: Duration, n: u32) -> Duration {
-    let exp = i32::try_from(n - 1).unwrap_or(i32::MAX);
+    let exp = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX);
     let nanos = base.as_nanos() as f64 * factor.powi(exp);
     if nanos.is_nan() || nanos >= max.as_nanos() as f64 {
         return max;

@@ -72,6 +72,7 @@
 //!             .key(w.key.clone())),
 //!         WindowEvent::Late(e) => Ok(KafkaRecord::new("late").key(e.data.key.clone().unwrap_or_default())),
 //!         WindowEvent::Error(e) => Err(e),
+//!         _ => Err(TaskError::Failed("unexpected window event".into())),
 //!     })
 //!     .await?;
 //! handle.close().await?;

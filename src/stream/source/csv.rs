@@ -29,6 +29,9 @@ use crate::units::Count;
 /// Records parsed per batch when the source is not chunked.
 const DEFAULT_BATCH: usize = 512;
 
+/// The most rows a reader batch holds, whatever the chunk size.
+const MAX_BATCH: usize = 1 << 16;
+
 /// How long the consuming task keeps re-polling (yielding to the runtime between polls)
 /// for the reader's next batch before it registers its waker and sleeps.
 ///
@@ -223,10 +226,13 @@ impl<R: Send + 'static> IntoSource<R, marker::Native> for CsvFile<R> {
     }
 
     fn into_source(self, ctx: &SourceContext) -> Self::Source {
-        // Batches never hold more rows than the task's buffer allows (unless chunked).
+        // Batches never hold more rows than the task's buffer allows (unless chunked), and
+        // never more than MAX_BATCH: a chunk size of `1 << 40` is read in batches that
+        // size, not reserved up front.
         let batch_rows = ctx
             .batch_hint
-            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), NonZeroUsize::get);
+            .map_or(DEFAULT_BATCH.min(ctx.capacity.get()), NonZeroUsize::get)
+            .min(MAX_BATCH);
         CsvSource {
             name: self.name.clone(),
             mode: self.convert,

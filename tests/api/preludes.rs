@@ -65,6 +65,8 @@ async fn stream_operators_with_every_prelude_in_scope() -> Result<(), Error> {
     )?;
     assert_eq!(count(retried).await, 3);
     assert_eq!(count(n(3).rate_limit(10.messages(), 1.seconds())?).await, 3);
+    let limiter = sweet_async::operators::RateLimiter::new(10, 1.seconds())?;
+    assert_eq!(count(n(3).rate_limit_with(&limiter)).await, 3);
 
     // Errors.
     let results = || stream::iter([Ok(1), Err("x"), Ok(2)]);

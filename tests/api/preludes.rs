@@ -198,7 +198,7 @@ async fn future_extensions_with_every_prelude_in_scope() -> Result<(), Error> {
     // Messages between tasks.
     let bus = MessageBus::<String>::new(4)?;
     let sender = bus.mailbox(TaskId::new())?;
-    let mut monitor = bus.mailbox(TaskId::new())?;
+    let monitor = bus.mailbox(TaskId::new())?;
     monitor.subscribe_to(sender.id());
     let report = sender
         .message()

@@ -22,6 +22,7 @@ mod partition_errors;
 #[cfg(feature = "progress")]
 mod progress_bar;
 mod rate_limit;
+mod rate_limiter;
 mod retry_each;
 mod skip_errors;
 mod stop_on_error;
@@ -36,6 +37,7 @@ pub use partition_errors::PartitionErrors;
 #[cfg_attr(docsrs, doc(cfg(feature = "progress")))]
 pub use progress_bar::ProgressBar;
 pub use rate_limit::RateLimit;
+pub use rate_limiter::{Acquire, RateLimiter};
 pub use retry_each::{RetryEach, RetryError};
 pub use skip_errors::{ErrorCount, SkipErrors};
 pub use stop_on_error::StopOnError;
@@ -80,7 +82,7 @@ pub use try_par_map::TryParMap;
 /// | windows | [`event_time_window`](Self::event_time_window), [`processing_time_window`](Self::processing_time_window), [`count_window`](Self::count_window), [`key_by`](Self::key_by) | tumbling, sliding and session windows (Flink's semantics), per key; aggregate with `fold_windows`, `reduce_windows`, `aggregate_windows` |
 /// | ordering | [`order_by_timestamp`](Self::order_by_timestamp), [`reorder_by_id`](Self::reorder_by_id), [`detect_gaps`](Self::detect_gaps), [`sort_bounded`](Self::sort_bounded), [`sort_chunks`](Self::sort_chunks) | put late or shuffled items back in order, report gaps |
 /// | parallel | [`par_map`](Self::par_map), [`par_map_unordered`](Self::par_map_unordered), [`try_par_map`](Self::try_par_map), [`try_par_map_unordered`](Self::try_par_map_unordered), [`par_map_blocking`](Self::par_map_blocking) | async calls `n` at a time (in input order, where a slow item holds back the rest, or as they finish; `try_` for flat results of fallible calls), CPU work on threads |
-/// | per item | [`timeout_each`](Self::timeout_each), [`retry_each`](Self::retry_each), [`rate_limit`](Self::rate_limit) | bound each wait, retry each failure, pace calls |
+/// | per item | [`timeout_each`](Self::timeout_each), [`retry_each`](Self::retry_each), [`rate_limit`](Self::rate_limit), [`rate_limit_with`](Self::rate_limit_with) | bound each wait, retry each failure, pace calls (alone, or sharing a [`RateLimiter`]) |
 /// | errors | [`skip_errors`](Self::skip_errors), [`stop_on_error`](Self::stop_on_error), [`partition_errors`](Self::partition_errors) | on a stream of `Result`s: count and drop, stop at the first, or hand each to a closure |
 /// | progress | [`inspect_progress`](Self::inspect_progress), [`inspect_progress_bytes`](Self::inspect_progress_bytes), `progress_bar` (feature `progress`) | report counts, rates and bytes as items pass |
 ///
@@ -438,12 +440,14 @@ pub trait DataflowExt: Stream {
 
     /// Lets at most `limit` items through per `period`, in bursts of up to `limit`.
     ///
-    /// A token bucket on the tokio clock: it holds up to `limit` tokens, starts full at
-    /// the first poll and refills continuously at `limit` tokens per `period`; each item
-    /// takes one. Upstream is asked for an item only when a token is available, so the
-    /// operator buffers nothing and a slow consumer simply lets tokens accumulate (up to
-    /// `limit`). With `limit = 10` and `period = 1 s`, ten ready items pass at once and
-    /// then one every 100 ms.
+    /// A token bucket on the tokio clock (a [`RateLimiter`] of its own): it holds up to
+    /// `limit` tokens, starts full at the first poll and refills continuously at `limit`
+    /// tokens per `period`; each item takes one. Upstream is asked for an item only when
+    /// a token is available, so the operator buffers nothing and a slow consumer simply
+    /// lets tokens accumulate (up to `limit`). With `limit = 10` and `period = 1 s`, ten
+    /// ready items pass at once and then one every 100 ms. For another burst size, or one
+    /// limit shared by several streams and the calls inside a `par_map`, make a
+    /// [`RateLimiter`] and use [`rate_limit_with`](DataflowExt::rate_limit_with).
     ///
     /// # Errors
     ///
@@ -453,9 +457,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Runtime
     ///
-    /// Polled outside a tokio runtime with the time driver, it cannot wait for a token:
-    /// rather than hang or panic it logs a `tracing` error and lets items through
-    /// unthrottled.
+    /// Polled outside a tokio runtime with the time driver, it cannot sleep until the
+    /// next token: it re-polls until it is due (and logs a `tracing` error once). Items
+    /// never pass unthrottled.
     ///
     /// # Examples
     ///
@@ -488,9 +492,45 @@ pub trait DataflowExt: Stream {
     where
         Self: Sized,
     {
-        let limit = limit.into().validate("rate limit")?;
-        let period = crate::error::ConfigError::check_duration("rate limit period", period)?;
-        Ok(RateLimit::new(self, limit, period))
+        Ok(RateLimit::new(self, RateLimiter::new(limit, period)?))
+    }
+
+    /// Paces the stream with `limiter`, which its clones share: several streams (and the
+    /// calls that take permits with [`RateLimiter::acquire`]) stay together within one
+    /// limit. Infallible: the limiter was checked when it was made.
+    ///
+    /// # Examples
+    ///
+    /// Two feeds to one API, 4 calls per second between them, evenly spaced:
+    ///
+    /// ```
+    /// use futures::{StreamExt, stream};
+    /// use sweet_async::operators::RateLimiter;
+    /// use sweet_async::prelude::*;
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), ConfigError> {
+    /// let api = RateLimiter::new(4.messages(), 1.seconds())?.with_burst(1)?;
+    /// let start = Instant::now();
+    /// let orders = stream::iter(["o1", "o2"]).rate_limit_with(&api);
+    /// let refunds = stream::iter(["r1", "r2"]).rate_limit_with(&api);
+    /// let mut sent: Vec<(u128, &str)> = stream::select(orders, refunds)
+    ///     .map(|call| (start.elapsed().as_millis(), call))
+    ///     .collect()
+    ///     .await;
+    /// sent.sort();
+    /// let times: Vec<u128> = sent.iter().map(|s| s.0).collect();
+    /// assert_eq!(times, [0, 250, 500, 750]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "throttle")]
+    fn rate_limit_with(self, limiter: &RateLimiter) -> RateLimit<Self>
+    where
+        Self: Sized,
+    {
+        RateLimit::new(self, limiter.clone())
     }
 
     /// Keeps the `Ok` values of a stream of `Result`s and counts the errors it skips.

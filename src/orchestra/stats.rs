@@ -169,6 +169,13 @@ impl ExecutionStats {
         let i = &self.inner;
         let count = i.count.load(Ordering::Relaxed);
         let sum = i.sum_ns.load(Ordering::Relaxed);
+        let min = (count > 0).then(|| Duration::from_nanos(i.min_ns.load(Ordering::Relaxed)));
+        let max = (count > 0).then(|| Duration::from_nanos(i.max_ns.load(Ordering::Relaxed)));
+        // A percentile is its bucket's midpoint: never report one outside what was seen.
+        let seen = |p: Option<Duration>| match (p, min, max) {
+            (Some(p), Some(lo), Some(hi)) => Some(p.clamp(lo, hi.max(lo))),
+            (p, _, _) => p,
+        };
         StatsSnapshot {
             submitted: i.submitted.load(Ordering::Relaxed),
             running: i.running.load(Ordering::Relaxed),
@@ -177,11 +184,11 @@ impl ExecutionStats {
             cancelled: i.cancelled.load(Ordering::Relaxed),
             skipped: i.skipped.load(Ordering::Relaxed),
             retried: i.retried.load(Ordering::Relaxed),
-            min: (count > 0).then(|| Duration::from_nanos(i.min_ns.load(Ordering::Relaxed))),
-            max: (count > 0).then(|| Duration::from_nanos(i.max_ns.load(Ordering::Relaxed))),
+            min,
+            max,
             mean: sum.checked_div(count).map(Duration::from_nanos),
-            p50: self.percentile(0.5),
-            p99: self.percentile(0.99),
+            p50: seen(self.percentile(0.5)),
+            p99: seen(self.percentile(0.99)),
         }
     }
 }
@@ -189,6 +196,43 @@ impl ExecutionStats {
 impl fmt::Debug for ExecutionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.snapshot(), f)
+    }
+}
+
+impl fmt::Display for ExecutionStats {
+    /// The [`StatsSnapshot`] line of the counters now.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.snapshot(), f)
+    }
+}
+
+impl fmt::Display for StatsSnapshot {
+    /// One line of plain values: `5 submitted, 0 running, 4 completed, 1 failed, 0
+    /// cancelled, 0 skipped, 2 retried; durations min 1ms, mean 3ms, p50 2ms, p99 9ms,
+    /// max 9ms` (no durations before a task has finished).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} submitted, {} running, {} completed, {} failed, {} cancelled, {} skipped, \
+             {} retried",
+            self.submitted,
+            self.running,
+            self.completed,
+            self.failed,
+            self.cancelled,
+            self.skipped,
+            self.retried
+        )?;
+        if let (Some(min), Some(mean), Some(p50), Some(p99), Some(max)) =
+            (self.min, self.mean, self.p50, self.p99, self.max)
+        {
+            write!(
+                f,
+                "; durations min {min:.0?}, mean {mean:.0?}, p50 {p50:.0?}, p99 {p99:.0?}, \
+                 max {max:.0?}"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -424,6 +468,29 @@ mod tests {
         batch.stopped();
         batch.flush();
         assert_eq!(batched.snapshot().running, 0, "the gauge saturates at zero");
+    }
+
+    #[test]
+    fn percentiles_never_exceed_the_extremes_and_display_is_plain() {
+        let stats = ExecutionStats::new();
+        let mut batch = StatsBatch::new(stats.clone());
+        // One duration: its bucket's midpoint may lie above it.
+        batch.ended(Ended::Completed, Some(Duration::from_nanos(1_000_123)));
+        batch.flush();
+        let snap = stats.snapshot();
+        assert_eq!(snap.max, Some(Duration::from_nanos(1_000_123)));
+        assert!(snap.p99 <= snap.max && snap.p99 >= snap.min, "{snap:?}");
+        assert!(snap.p50 <= snap.max && snap.p50 >= snap.min, "{snap:?}");
+        assert_eq!(
+            ExecutionStats::new().to_string(),
+            "0 submitted, 0 running, 0 completed, 0 failed, 0 cancelled, 0 skipped, 0 retried"
+        );
+        let line = stats.to_string();
+        assert!(!line.contains("Some("), "{line}");
+        assert!(
+            line.ends_with("; durations min 1ms, mean 1ms, p50 1ms, p99 1ms, max 1ms"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -65,6 +65,8 @@ async fn stream_operators_with_every_prelude_in_scope() -> Result<(), Error> {
     )?;
     assert_eq!(count(retried).await, 3);
     assert_eq!(count(n(3).rate_limit(10.messages(), 1.seconds())?).await, 3);
+    let limiter = sweet_async::operators::RateLimiter::new(10, 1.seconds())?;
+    assert_eq!(count(n(3).rate_limit_with(&limiter)).await, 3);
 
     // Errors.
     let results = || stream::iter([Ok(1), Err("x"), Ok(2)]);
@@ -74,7 +76,9 @@ async fn stream_operators_with_every_prelude_in_scope() -> Result<(), Error> {
     assert_eq!(count(results().partition_errors(|_, _| bad += 1)).await, 2);
     assert_eq!(bad, 1);
 
-    // Progress.
+    // Progress (the bar needs the `progress` feature).
+    #[cfg(feature = "progress")]
+    assert_eq!(count(n(3).progress_bar(Some(3))).await, 3);
     assert_eq!(count(n(3).inspect_progress(2, |_| {})?).await, 3);
     assert_eq!(
         count(n(3).inspect_progress_bytes(2, |_| 8, |_| {})?).await,
@@ -190,6 +194,18 @@ async fn future_extensions_with_every_prelude_in_scope() -> Result<(), Error> {
     // futures' own, by their names.
     assert_eq!(ok().map_ok(|n| n + 1).await, Ok(21));
     assert!(ok().map(|r| r.is_ok()).await);
+
+    // Messages between tasks.
+    let bus = MessageBus::<String>::new(4)?;
+    let sender = bus.mailbox(TaskId::new())?;
+    let monitor = bus.mailbox(TaskId::new())?;
+    monitor.subscribe_to(sender.id());
+    let report = sender
+        .message()
+        .status(TaskStatus::Running)
+        .broadcast()
+        .await?;
+    assert_eq!(report.delivered, 1);
 
     // The catalogue's chain on a task.
     let n = AsyncTask::to::<u32>()

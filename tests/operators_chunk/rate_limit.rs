@@ -108,8 +108,35 @@ async fn huge_periods_do_not_overflow() {
 }
 
 #[test]
-fn without_a_runtime_items_pass_rather_than_hang() {
+fn without_a_runtime_the_rate_still_holds() {
+    // No tokio timer to sleep on: the stream re-polls until each token is due, never
+    // letting items through unthrottled.
+    let start = std::time::Instant::now();
     let out: Vec<i32> =
-        futures::executor::block_on(stream::iter(0..4).rate_limit(1, ms(100)).unwrap().collect());
+        futures::executor::block_on(stream::iter(0..4).rate_limit(1, ms(50)).unwrap().collect());
     assert_eq!(out, vec![0, 1, 2, 3]);
+    assert!(start.elapsed() >= ms(150), "{:?}", start.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_limiter_paces_several_streams_and_calls() {
+    use sweet_async::operators::RateLimiter;
+    let api = RateLimiter::new(10, 1.seconds())
+        .unwrap()
+        .with_burst(1)
+        .unwrap();
+    assert_eq!((api.limit().get(), api.burst().get()), (10, 1));
+    let start = Instant::now();
+    let a = stream::iter(0..3).rate_limit_with(&api);
+    let b = stream::iter(10..13).rate_limit_with(&api);
+    let times: Vec<Duration> = stream::select(a, b)
+        .map(|_| start.elapsed())
+        .collect()
+        .await;
+    // Six items, one every 100 ms between both streams.
+    assert_eq!(times, (0..6).map(|i| ms(100 * i)).collect::<Vec<_>>());
+    // A call taking a permit shares the same bucket.
+    api.acquire().await;
+    assert_eq!(start.elapsed(), ms(600));
+    assert_eq!(api.try_acquire(), Err(ms(100)));
 }

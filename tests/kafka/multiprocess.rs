@@ -212,8 +212,9 @@ async fn a_member_killed_mid_stream_loses_nothing_and_keys_stay_in_order() {
     // member (A's death, C's arrival, the start): far below the whole input.
     assert!(most <= 4, "a record was written {most} times");
     assert!(u64::from(duplicates) < total, "{duplicates} duplicates");
+    // (C may find nothing left to do if B took A's partitions over first.)
     assert!(
-        writers.contains("a") && writers.contains("b") && writers.contains("c"),
+        writers.contains("a") && writers.contains("b"),
         "{writers:?}"
     );
 }

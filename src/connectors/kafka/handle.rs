@@ -113,13 +113,13 @@ impl KafkaSourceHandle {
             let shared = self.shared.clone();
             let result = blocking(&runtime, "the final commit", move || {
                 let commits = shared.assignment.take_commits(true);
+                let Some(consumer) = shared.consumer() else {
+                    return Ok(Vec::new());
+                };
                 if commits.is_empty() {
                     return Ok(commits);
                 }
-                match shared
-                    .consumer
-                    .commit(&offsets_list(&commits), CommitMode::Sync)
-                {
+                match consumer.commit(&offsets_list(&commits), CommitMode::Sync) {
                     Ok(()) => Ok(commits),
                     Err(error) => Err((commits, error)),
                 }
@@ -144,7 +144,9 @@ impl KafkaSourceHandle {
         // Leave the group: the revocation that follows runs in the consumer's poll.
         let shared = self.shared.clone();
         blocking(&runtime, "unsubscribing", move || {
-            shared.consumer.unsubscribe()
+            if let Some(consumer) = shared.consumer() {
+                consumer.unsubscribe();
+            }
         })
         .await?;
         let assignment = self.shared.assignment.clone();
@@ -156,7 +158,7 @@ impl KafkaSourceHandle {
                 "the consumer did not leave its group in time; the session timeout will"
             );
         }
-        // If this is the last owner, the consumer is destroyed here, off the workers.
+        // If this is the last owner, the consumer is destroyed now, off the workers.
         let shared = self.shared;
         let _ = runtime.spawn_blocking(move || drop(shared)).await;
         Ok(committed
@@ -169,7 +171,10 @@ impl KafkaSourceHandle {
     /// returns `done()`. Messages that come are dropped: they were never handed out, so
     /// they lie beyond the committed offsets.
     async fn serve(&self, done: impl Fn() -> bool, timeout: Duration) -> bool {
-        let mut messages = self.shared.consumer.stream();
+        let Some(consumer) = self.shared.consumer() else {
+            return done();
+        };
+        let mut messages = consumer.stream();
         // Callbacks run inside polls that return no message: look after each poll.
         let served = futures::future::poll_fn(|cx| {
             loop {

@@ -25,8 +25,35 @@ pub(crate) type Consumer = StreamConsumer<GroupContext>;
 
 /// What the source and its handle share: the consumer and its assignment.
 pub(crate) struct Shared {
-    pub(crate) consumer: Consumer,
+    /// `None` only while the last owner drops it.
+    consumer: Option<Consumer>,
     pub(crate) assignment: Arc<Assignment>,
+}
+
+impl Shared {
+    pub(crate) fn new(consumer: Consumer, assignment: Arc<Assignment>) -> Self {
+        Shared {
+            consumer: Some(consumer),
+            assignment,
+        }
+    }
+
+    /// The consumer (always there while anyone can call this).
+    pub(crate) fn consumer(&self) -> Option<&Consumer> {
+        self.consumer.as_ref()
+    }
+}
+
+impl Drop for Shared {
+    /// Destroying the consumer leaves its group and waits for librdkafka to close, which
+    /// blocks: on a runtime, that happens on the blocking pool, not on an async worker.
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            drop(runtime.spawn_blocking(move || drop(consumer)));
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -84,7 +111,10 @@ impl Pump {
 async fn run(shared: Arc<Shared>, inbox: Inbox, batch: usize) {
     let assignment = shared.assignment.clone();
     let mut topics: Vec<Arc<str>> = Vec::new();
-    let mut messages = shared.consumer.stream();
+    let Some(consumer) = shared.consumer() else {
+        return;
+    };
+    let mut messages = consumer.stream();
     let mut fetched = Vec::with_capacity(batch);
     loop {
         let Some(first) = messages.next().await else {

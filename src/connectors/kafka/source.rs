@@ -83,10 +83,7 @@ pub(crate) fn start(
             topics: topics.join(", "),
             error,
         })?;
-    let shared = Arc::new(Shared {
-        consumer,
-        assignment,
-    });
+    let shared = Arc::new(Shared::new(consumer, assignment));
     let name = topics.join(",");
     let stream = KafkaStream::new(shared.clone());
     Ok((located(stream).name(name), KafkaSourceHandle::new(shared)))
@@ -117,15 +114,14 @@ impl KafkaStream {
     /// Sends an asynchronous commit of the offsets that moved.
     fn commit(&mut self) {
         self.last_commit = Instant::now();
+        let Some(consumer) = self.shared.consumer() else {
+            return;
+        };
         let commits = self.shared.assignment.take_commits(false);
         if commits.is_empty() {
             return;
         }
-        if let Err(error) = self
-            .shared
-            .consumer
-            .commit(&offsets_list(&commits), CommitMode::Async)
-        {
+        if let Err(error) = consumer.commit(&offsets_list(&commits), CommitMode::Async) {
             tracing::warn!(offsets = %describe(&commits), %error, "offset commit failed");
             self.assignment()
                 .commit_failed(commits.iter().map(|(t, p, _)| (&**t, *p)));
@@ -134,6 +130,9 @@ impl KafkaStream {
 
     /// Pauses (or resumes) `partitions`.
     fn pause(&self, partitions: &[(Arc<str>, i32)], resume: bool) {
+        let Some(consumer) = self.shared.consumer() else {
+            return;
+        };
         if partitions.is_empty() {
             return;
         }
@@ -142,9 +141,9 @@ impl KafkaStream {
             list.add_partition(topic, *partition);
         }
         let result = if resume {
-            self.shared.consumer.resume(&list)
+            consumer.resume(&list)
         } else {
-            self.shared.consumer.pause(&list)
+            consumer.pause(&list)
         };
         if let Err(error) = result {
             // A partition revoked in between: nothing to pause any more.

@@ -7,7 +7,7 @@
 //! acknowledged, or one past the last delivered offset when every delivery is.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
+use std::ops::{Bound, Range};
 
 /// The deliveries of one partition (within one assignment) and their acknowledgements.
 ///
@@ -105,30 +105,44 @@ impl PartitionOffsets {
 
     fn ack_out_of_order(&mut self, start: u64, end: u64) -> u64 {
         let mut newly = end - start;
-        let (mut lo, mut hi) = (start, end);
-        // A range that starts before `start` and reaches it: overlap or touch.
-        if let Some((&s, &e)) = self.acked.range(..start).next_back()
-            && e >= start
+        // The range starting at or before `start`: if it reaches `start`, grow it in
+        // place (the common case of acknowledgements arriving almost in order).
+        let mut grown = None;
+        if let Some((&s, e)) = self.acked.range_mut(..=start).next_back()
+            && *e >= start
         {
-            newly -= e.min(end) - start;
-            lo = s;
-            hi = hi.max(e);
-            self.acked.remove(&s);
+            newly -= (*e).min(end).saturating_sub(start);
+            *e = (*e).max(end);
+            grown = Some((s, *e));
         }
-        // Ranges that start within `start..=hi` overlap or touch the merged range.
-        while let Some((&s, &e)) = self.acked.range(start..=hi).next() {
+        // Ranges starting within `start..=hi` overlap or touch: absorb them.
+        let (lo, mut hi) = grown.unwrap_or((start, end));
+        // (One bound only: a range query with two bounds descends the tree twice.)
+        while let Some((&s, &e)) = self
+            .acked
+            .range((Bound::Excluded(start), Bound::Unbounded))
+            .next()
+            .filter(|(s, _)| **s <= hi)
+        {
             if s < end {
                 newly -= e.min(end) - s;
             }
             hi = hi.max(e);
             self.acked.remove(&s);
         }
-        if lo == self.commit {
-            self.commit = hi;
-        } else {
-            self.acked.insert(lo, hi);
-        }
         self.in_flight -= newly;
+        match grown {
+            Some((_, e)) if e == hi => {}
+            Some(_) => {
+                if let Some(e) = self.acked.get_mut(&lo) {
+                    *e = hi;
+                }
+            }
+            None if lo == self.commit => self.commit = hi,
+            None => {
+                self.acked.insert(lo, hi);
+            }
+        }
         newly
     }
 

@@ -141,6 +141,50 @@
 //! # }
 //! ```
 //!
+//! Settings that are valid by construction make an operator infallible: a count given as
+//! a [`NonZeroUsize`](std::num::NonZeroUsize) (a constant the compiler checks, see
+//! [`CountArg`](units::CountArg)) and a shared [`RateLimiter`](operators::RateLimiter)
+//! built once. The same kind of pipeline then has one `?`, where the limiter is
+//! configured, and none between its stages:
+//!
+//! ```
+//! use std::num::NonZeroUsize;
+//! use futures::{StreamExt, stream};
+//! use sweet_async::operators::RateLimiter;
+//! use sweet_async::prelude::*;
+//!
+//! const WORKERS: NonZeroUsize = NonZeroUsize::new(8).unwrap();
+//! const BATCH: NonZeroUsize = NonZeroUsize::new(100).unwrap();
+//! const REPORT_EVERY: NonZeroUsize = NonZeroUsize::new(4).unwrap();
+//!
+//! async fn price(order: u32) -> Result<u64, std::io::Error> {
+//!     if order % 250 == 0 {
+//!         return Err(std::io::Error::other(format!("no price for order {order}")));
+//!     }
+//!     Ok(u64::from(order) * 250)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), ConfigError> {
+//! let limiter = RateLimiter::new(500.messages(), 1.seconds())?;  // the one `?`
+//! let mut failed = Vec::new();
+//! let mut reports = 0;
+//! let batches: Vec<Vec<u64>> = stream::iter(1..=1000_u32)
+//!     .rate_limit_with(&limiter)                      // 1: pace the pricing service
+//!     .try_par_map(WORKERS, price)                    // 2: eight calls at once, in order
+//!     .partition_errors(|i, err| failed.push((i, err.to_string()))) // 3: errors aside
+//!     .chunked(BATCH)                                 // 4: batches for the database
+//!     .inspect_progress(REPORT_EVERY, |_| reports += 1) // 5: progress
+//!     .collect()
+//!     .await;
+//! assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 996);
+//! assert_eq!(failed.len(), 4);
+//! assert_eq!(failed[0], (249, "task failed: no price for order 250".to_owned()));
+//! assert_eq!(reports, 3);                           // after batches 4 and 8, and at the end
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Orchestration
 //!
 //! An [`Orchestra`](orchestra::Orchestra) runs many tasks as a DAG: tasks registered by

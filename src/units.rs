@@ -8,7 +8,8 @@
 //!   `64.kb() == 65_536`.
 //! - [`CountExt`] tags a number with what it counts: `1000.rows()` is a [`Count`], the
 //!   chunk or batch size the operators take, validated to be non-zero before any work
-//!   starts.
+//!   starts. A [`NonZeroUsize`](std::num::NonZeroUsize) is valid by construction: an
+//!   operator given one cannot fail ([`CountArg`]).
 //!
 //! None of them panics or overflows: results saturate at the type's limit
 //! (`u64::MAX.days() == Duration::MAX`, `u32::MAX.kb() == u32::MAX`), and negative or NaN
@@ -31,10 +32,12 @@
 //! ```
 
 mod count;
+mod count_arg;
 mod size;
 mod time;
 
 pub use count::{Count, CountExt};
+pub use count_arg::CountArg;
 pub use size::{SizeExt, gb, gib, kb, kib, mb, mib, tb, tib};
 pub use time::{TimeExt, days, hours, millis, minutes, seconds};
 
@@ -53,4 +56,5 @@ mod sealed {
     }
 
     sealed!(u8, u16, u32, u64, usize, i32, i64, f64);
+    sealed!(std::num::NonZeroUsize, super::Count);
 }

@@ -92,7 +92,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     ///
     /// The earlier stage's error, or this operator's.
     fn chunked(self, size: impl Into<Count>) -> Result<Chunks<Self::Stream>, ConfigError> {
-        self.into_stream()?.chunked(size)
+        self.into_stream()?.chunked(size.into())
     }
 
     /// [`DataflowExt::chunked_timeout`] after an operator that may have failed.
@@ -219,7 +219,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     where
         F: FnMut(&Progress),
     {
-        self.into_stream()?.inspect_progress(every, report)
+        self.into_stream()?.inspect_progress(every.into(), report)
     }
 
     /// [`DataflowExt::inspect_progress_bytes`] after an operator that may have failed.
@@ -238,7 +238,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         F: FnMut(&Progress),
     {
         self.into_stream()?
-            .inspect_progress_bytes(every, bytes_of, report)
+            .inspect_progress_bytes(every.into(), bytes_of, report)
     }
 
     /// [`DataflowExt::event_time_window`] after an operator that may have failed.
@@ -400,7 +400,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.into_stream()?.par_map(n, f)
+        self.into_stream()?.par_map(n.into(), f)
     }
 
     /// [`DataflowExt::par_map_unordered`] after an operator that may have failed.
@@ -420,7 +420,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.into_stream()?.par_map_unordered(n, f)
+        self.into_stream()?.par_map_unordered(n.into(), f)
     }
 
     /// [`DataflowExt::par_map_blocking`] after an operator that may have failed.
@@ -439,7 +439,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         F: Fn(<Self::Stream as Stream>::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        self.into_stream()?.par_map_blocking(n, f)
+        self.into_stream()?.par_map_blocking(n.into(), f)
     }
 }
 

@@ -4,14 +4,14 @@
 //! holds a bounded amount of state that the caller can see and set, and pulls from
 //! upstream only as fast as downstream consumes. Invalid arguments (zero sizes, zero
 //! durations, zero concurrency) are a [`ConfigError`](crate::error::ConfigError), never a
-//! panic.
+//! panic; arguments that cannot be invalid (a [`NonZeroUsize`](std::num::NonZeroUsize)
+//! count) give the operator without a `Result`.
 
 use futures::Stream;
 
 mod chain;
 pub use chain::TryDataflowExt;
 
-// region: chunk (modules)
 mod accessors;
 mod chunks;
 mod chunks_timeout;
@@ -43,24 +43,15 @@ pub use skip_errors::{ErrorCount, SkipErrors};
 pub use stop_on_error::StopOnError;
 pub use timeout_each::{Elapsed, TimeoutEach};
 
-// endregion: chunk (modules)
-
-// region: window (modules)
 pub mod window;
-// endregion: window (modules)
 
-// region: sequence (modules)
 pub mod sequence;
 pub use sequence::{ReorderConfig, SequenceCounts, SequenceError, Sequenced};
-// endregion: sequence (modules)
 
-// region: timed (modules)
 pub mod join;
 pub mod partition;
 pub mod timed;
-// endregion: timed (modules)
 
-// region: par_map (modules)
 mod par_driver;
 mod par_map;
 mod par_map_blocking;
@@ -72,7 +63,6 @@ pub use par_map::ParMap;
 pub use par_map_blocking::ParMapBlocking;
 pub use par_map_unordered::ParMapUnordered;
 pub use try_par_map::TryParMap;
-// endregion: par_map (modules)
 
 /// Dataflow operators on every [`Stream`].
 ///
@@ -90,11 +80,13 @@ pub use try_par_map::TryParMap;
 /// downstream consumes. Closures come last in every argument list, as in `futures`. An
 /// operator whose arguments can be invalid (a zero size or duration) returns
 /// `Result<_, ConfigError>`; [`TryDataflowExt`] gives the same operators on that `Result`,
-/// so a pipeline needs one `?` for its configuration, after its last fallible stage. The
+/// so a pipeline needs one `?` for its configuration, after its last fallible stage. An
+/// argument valid by construction makes its operator infallible: a count given as a
+/// [`NonZeroUsize`](std::num::NonZeroUsize) ([`CountArg`](crate::units::CountArg)), a
+/// shared [`RateLimiter`] ([`rate_limit_with`](Self::rate_limit_with)). The
 /// names never clash with `futures::StreamExt`, `futures::TryStreamExt` or
 /// `tokio_stream::StreamExt`, so all of them can be in scope at once.
 pub trait DataflowExt: Stream {
-    // region: chunk (methods)
     /// Groups items into chunks of exactly `size` items; the last chunk holds the rest.
     ///
     /// Every chunk has `size` items except possibly the last, which has between 1 and
@@ -121,7 +113,9 @@ pub trait DataflowExt: Stream {
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) when `size`
-    /// is zero.
+    /// is zero. A `size` of type [`NonZeroUsize`](std::num::NonZeroUsize) cannot be: the
+    /// operator then returns the stream itself, with no `Result`
+    /// ([`CountArg`](crate::units::CountArg)).
     ///
     /// # Examples
     ///
@@ -145,15 +139,12 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "batch")]
     #[doc(alias = "chunks")]
     #[doc(alias = "into_chunks")]
-    fn chunked(
-        self,
-        size: impl Into<crate::units::Count>,
-    ) -> Result<Chunks<Self>, crate::error::ConfigError>
+    fn chunked<N>(self, size: N) -> N::Built<Chunks<Self>>
     where
         Self: Sized,
+        N: crate::units::CountArg,
     {
-        let size = size.into().validate("chunk size")?;
-        Ok(Chunks::new(self, size))
+        size.build("chunk size", |size| Chunks::new(self, size))
     }
 
     /// Groups items into chunks of up to `size` items, emitting a chunk early when its
@@ -254,7 +245,8 @@ pub trait DataflowExt: Stream {
     /// # Errors
     ///
     /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk weight"`) when
-    /// `max_weight` is zero.
+    /// `max_weight` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then
+    /// no `Result` ([`CountArg`](crate::units::CountArg)).
     ///
     /// # Panics
     ///
@@ -284,17 +276,13 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "chunks_weighted")]
-    fn chunked_weighted<F>(
-        self,
-        max_weight: usize,
-        weigh: F,
-    ) -> Result<ChunksWeighted<Self, F>, crate::error::ConfigError>
+    fn chunked_weighted<N, F>(self, max_weight: N, weigh: F) -> N::Built<ChunksWeighted<Self, F>>
     where
         Self: Sized,
+        N: crate::units::CountArg,
         F: FnMut(&Self::Item) -> usize,
     {
-        let max = crate::units::Count::from(max_weight).validate("chunk weight")?;
-        Ok(ChunksWeighted::new(self, max, weigh))
+        max_weight.build("chunk weight", |max| ChunksWeighted::new(self, max, weigh))
     }
 
     /// Reports every wait longer than `timeout` for the next item, as an
@@ -648,7 +636,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`).
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`) when
+    /// `every` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then no
+    /// `Result` ([`CountArg`](crate::units::CountArg)).
     ///
     /// # Panics
     ///
@@ -672,17 +662,15 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn inspect_progress<F>(
-        self,
-        every: impl Into<crate::units::Count>,
-        report: F,
-    ) -> Result<InspectProgress<Self, F>, crate::error::ConfigError>
+    fn inspect_progress<N, F>(self, every: N, report: F) -> N::Built<InspectProgress<Self, F>>
     where
         Self: Sized,
+        N: crate::units::CountArg,
         F: FnMut(&Progress),
     {
-        let every = every.into().validate("progress interval")?;
-        Ok(InspectProgress::new(self, every, None, report))
+        every.build("progress interval", |every| {
+            InspectProgress::new(self, every, None, report)
+        })
     }
 
     /// Like [`inspect_progress`](DataflowExt::inspect_progress), also counting bytes:
@@ -690,7 +678,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`).
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`) when
+    /// `every` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then no
+    /// `Result` ([`CountArg`](crate::units::CountArg)).
     ///
     /// # Panics
     ///
@@ -722,19 +712,21 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn inspect_progress_bytes<B, F>(
+    fn inspect_progress_bytes<N, B, F>(
         self,
-        every: impl Into<crate::units::Count>,
+        every: N,
         bytes_of: B,
         report: F,
-    ) -> Result<InspectProgress<Self, F, B>, crate::error::ConfigError>
+    ) -> N::Built<InspectProgress<Self, F, B>>
     where
         Self: Sized,
+        N: crate::units::CountArg,
         B: FnMut(&Self::Item) -> u64,
         F: FnMut(&Progress),
     {
-        let every = every.into().validate("progress interval")?;
-        Ok(InspectProgress::new(self, every, Some(bytes_of), report))
+        every.build("progress interval", |every| {
+            InspectProgress::new(self, every, Some(bytes_of), report)
+        })
     }
 
     /// Draws a terminal progress bar (with `indicatif`) that advances with each item and
@@ -767,9 +759,7 @@ pub trait DataflowExt: Stream {
     {
         ProgressBar::new(self, total)
     }
-    // endregion: chunk (methods)
 
-    // region: window (methods)
     /// Groups elements into **event-time** windows: tumbling, sliding or session windows
     /// over a timestamp you read from each element, closed by a watermark.
     ///
@@ -1162,9 +1152,7 @@ pub trait DataflowExt: Stream {
     {
         window::KeyBy::new(self, key)
     }
-    // endregion: window (methods)
 
-    // region: sequence (methods)
     /// Emits elements in non-decreasing timestamp order, behind a bounded-out-of-orderness
     /// watermark; elements that come too late are handed over as [`Sequenced::Late`].
     ///
@@ -1482,9 +1470,7 @@ pub trait DataflowExt: Stream {
     {
         sequence::SortChunks::new(self, size, cmp)
     }
-    // endregion: sequence (methods)
 
-    // region: par_map (methods)
     /// Runs the async function `f` on up to `n` items at once and yields the results in
     /// input order.
     ///
@@ -1535,7 +1521,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero. When the
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
+    /// stream itself, [`CountArg`](crate::units::CountArg)). When the
     /// stream is first polled outside a tokio runtime, its only item is
     /// `Err(`[`ParMapError::NoRuntime`]`)` and nothing is pulled. If upstream panics, the
     /// items pulled before are still mapped and yielded, then
@@ -1580,20 +1568,18 @@ pub trait DataflowExt: Stream {
     /// ```
     #[doc(alias = "buffered")]
     #[doc(alias = "parallel")]
-    fn par_map<Fut, F>(
-        self,
-        n: impl Into<crate::units::Count>,
-        f: F,
-    ) -> Result<ParMap<Self, Fut, F>, crate::error::ConfigError>
+    fn par_map<N, Fut, F>(self, n: N, f: F) -> N::Built<ParMap<Self, Fut, F>>
     where
+        N: crate::units::CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map concurrency")?;
-        Ok(ParMap::new(self, limits, f))
+        n.build("par_map concurrency", |n| {
+            ParMap::new(self, par_driver::Limits::new(n), f)
+        })
     }
 
     /// Runs the async function `f` on up to `n` items at once and yields the results as
@@ -1609,7 +1595,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
+    /// stream itself, [`CountArg`](crate::units::CountArg)); see
     /// [`par_map`](DataflowExt::par_map) for the error items (an upstream panic comes
     /// after every call pulled before it).
     ///
@@ -1650,20 +1638,18 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "buffer_unordered")]
-    fn par_map_unordered<Fut, F>(
-        self,
-        n: impl Into<crate::units::Count>,
-        f: F,
-    ) -> Result<ParMapUnordered<Self, Fut, F>, crate::error::ConfigError>
+    fn par_map_unordered<N, Fut, F>(self, n: N, f: F) -> N::Built<ParMapUnordered<Self, Fut, F>>
     where
+        N: crate::units::CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map_unordered concurrency")?;
-        Ok(ParMapUnordered::new(self, limits, f))
+        n.build("par_map_unordered concurrency", |n| {
+            ParMapUnordered::new(self, par_driver::Limits::new(n), f)
+        })
     }
 
     /// [`par_map`](DataflowExt::par_map) for a fallible `f`, with flat results: each item
@@ -1676,7 +1662,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero.
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
+    /// stream itself, [`CountArg`](crate::units::CountArg)).
     ///
     /// # Examples
     ///
@@ -1699,12 +1687,9 @@ pub trait DataflowExt: Stream {
     /// # }
     /// ```
     #[doc(alias = "try_buffered")]
-    fn try_par_map<T, E, Fut, F>(
-        self,
-        n: impl Into<crate::units::Count>,
-        f: F,
-    ) -> Result<TryParMap<ParMap<Self, Fut, F>>, crate::error::ConfigError>
+    fn try_par_map<N, T, E, Fut, F>(self, n: N, f: F) -> N::Built<TryParMap<ParMap<Self, Fut, F>>>
     where
+        N: crate::units::CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
@@ -1712,7 +1697,9 @@ pub trait DataflowExt: Stream {
         T: Send + 'static,
         E: Send + 'static,
     {
-        self.par_map(n, f).map(TryParMap::new)
+        n.build("par_map concurrency", |n| {
+            TryParMap::new(ParMap::new(self, par_driver::Limits::new(n), f))
+        })
     }
 
     /// [`par_map_unordered`](DataflowExt::par_map_unordered) for a fallible `f`, with flat
@@ -1721,14 +1708,17 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero.
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
+    /// stream itself, [`CountArg`](crate::units::CountArg)).
     #[doc(alias = "try_buffer_unordered")]
-    fn try_par_map_unordered<T, E, Fut, F>(
+    fn try_par_map_unordered<N, T, E, Fut, F>(
         self,
-        n: impl Into<crate::units::Count>,
+        n: N,
         f: F,
-    ) -> Result<TryParMap<ParMapUnordered<Self, Fut, F>>, crate::error::ConfigError>
+    ) -> N::Built<TryParMap<ParMapUnordered<Self, Fut, F>>>
     where
+        N: crate::units::CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
@@ -1736,7 +1726,9 @@ pub trait DataflowExt: Stream {
         T: Send + 'static,
         E: Send + 'static,
     {
-        self.par_map_unordered(n, f).map(TryParMap::new)
+        n.build("par_map_unordered concurrency", |n| {
+            TryParMap::new(ParMapUnordered::new(self, par_driver::Limits::new(n), f))
+        })
     }
 
     /// Runs the synchronous, CPU-bound function `f` on up to `n` threads at once and
@@ -1785,7 +1777,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero; see
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
+    /// stream itself, [`CountArg`](crate::units::CountArg)); see
     /// [`par_map`](DataflowExt::par_map) for the error items. A batch the runtime drops
     /// unrun while shutting down yields one [`ParMapError::RuntimeShutdown`] per item.
     ///
@@ -1833,23 +1827,19 @@ pub trait DataflowExt: Stream {
     /// ```
     #[doc(alias = "spawn_blocking")]
     #[doc(alias = "par_iter")]
-    fn par_map_blocking<T, F>(
-        self,
-        n: impl Into<crate::units::Count>,
-        f: F,
-    ) -> Result<ParMapBlocking<Self, F, T>, crate::error::ConfigError>
+    fn par_map_blocking<N, T, F>(self, n: N, f: F) -> N::Built<ParMapBlocking<Self, F, T>>
     where
+        N: crate::units::CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: Fn(Self::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map_blocking concurrency")?;
-        Ok(ParMapBlocking::new(self, limits, f))
+        n.build("par_map_blocking concurrency", |n| {
+            ParMapBlocking::new(self, par_driver::Limits::new(n), f)
+        })
     }
-    // endregion: par_map (methods)
 
-    // region: timed (methods)
     /// Makes a [`Timed`](timed::Timed) stream: each element with its timestamp, and after
     /// each element that raised it, the watermark `max_timestamp_seen - out_of_orderness - 1`
     /// (Flink's `assignTimestampsAndWatermarks(forBoundedOutOfOrderness(..))`).
@@ -2333,7 +2323,6 @@ pub trait DataflowExt: Stream {
         }
         Ok(partition::fan_out(self, capacity, route))
     }
-    // endregion: timed (methods)
 }
 
 impl<S: Stream + ?Sized> DataflowExt for S {}

@@ -162,13 +162,12 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    /// Concurrency `n` (checked, named `setting` in the error) and an output buffer of `n`.
-    pub(crate) fn new(n: Count, setting: &'static str) -> Result<Self, ConfigError> {
-        let concurrency = n.validate(setting)?;
-        Ok(Limits {
-            concurrency,
-            buffer: concurrency,
-        })
+    /// Concurrency `n` and an output buffer of `n`.
+    pub(crate) fn new(n: NonZeroUsize) -> Self {
+        Limits {
+            concurrency: n,
+            buffer: n,
+        }
     }
 }
 

@@ -10,4 +10,5 @@
 )]
 
 mod errors;
+mod infallible;
 mod preludes;

@@ -2177,8 +2177,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for zero partitions, or the
-    /// error `chain` returned.
+    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for zero partitions,
+    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`MAX_PARTITIONS`](partition::MAX_PARTITIONS), or the error `chain` returned.
     ///
     /// # Examples
     ///
@@ -2219,7 +2220,7 @@ pub trait DataflowExt: Stream {
         self,
         n: impl Into<crate::units::Count>,
         key: KF,
-        mut chain: C,
+        chain: C,
     ) -> Result<partition::Partitioned<O::Value>, crate::error::ConfigError>
     where
         Self: Sized + Send + 'static + timed::TimedStream,
@@ -2230,25 +2231,7 @@ pub trait DataflowExt: Stream {
         O: timed::TimedStream + Send + 'static,
         O::Value: Send + 'static,
     {
-        use tokio::sync::mpsc;
-        let n = n.into().validate("partitions")?.get();
-        let mut txs = Vec::with_capacity(n);
-        let mut chains = Vec::with_capacity(n);
-        for i in 0..n {
-            let (tx, rx) = mpsc::channel(partition::CHANNEL_BATCHES);
-            txs.push(tx);
-            chains.push(chain(partition::PartitionInput::new(i, rx))?);
-        }
-        let start: partition::Start<O::Value> = Box::new(move |handle| {
-            let (out, rx) = mpsc::channel(n * partition::CHANNEL_BATCHES);
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, c) in chains.into_iter().enumerate() {
-                tasks.spawn_on(partition::drive(i, c, out.clone()), handle);
-            }
-            tasks.spawn_on(partition::route(self, key, txs, out), handle);
-            (tasks, rx)
-        });
-        Ok(partition::Partitioned::new(n, start))
+        partition::split(self, n.into(), key, chain)
     }
 
     /// Delivers one [`Timed`](timed::Timed) stream to `N` branches without reading it

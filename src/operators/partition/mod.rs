@@ -12,6 +12,7 @@ mod fan_out;
 mod input;
 mod merge;
 mod router;
+mod split;
 
 pub use fan_out::FanOut;
 pub(crate) use fan_out::fan_out;
@@ -20,6 +21,8 @@ pub use merge::Partitioned;
 pub(crate) use merge::Start;
 pub use router::partition_of;
 pub(crate) use router::{drive, route};
+pub use split::MAX_PARTITIONS;
+pub(crate) use split::split;
 
 /// Elements (or watermarks) sent to a partition, or out of one, in one message: large
 /// enough that waking the receiving thread is rare next to the work on the items.

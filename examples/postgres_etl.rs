@@ -1,4 +1,4 @@
-//! The catalogue's ETL on a real database: `from_database(pool, "SELECT * FROM
+//! An ETL on a real database: `from_database(pool, "SELECT * FROM
 //! raw_events").into_chunks(1000.rows())` streams the table in chunks of 1000 rows, each
 //! chunk is enriched (amount in currency units, hour bucket, large-purchase flag), and a
 //! batched binary `COPY` writes the result into `enriched_events`, one transaction per

@@ -59,14 +59,14 @@ use futures::future::TryFuture;
 ///
 /// # Names
 ///
-/// The catalogue this crate comes from calls these `map`, `map_err`, `and_then`,
-/// `or_else` and `inspect` (still findable under those names). `futures::FutureExt` and
+/// Result-chaining code usually calls these `map`, `map_err`, `and_then`, `or_else`
+/// and `inspect` (they are findable under those names). `futures::FutureExt` and
 /// `futures::TryFutureExt` have methods of those names, so with `futures::prelude::*`
 /// next to `sweet_async::prelude::*` every such call would be ambiguous (error E0034);
 /// the names here never clash, and the `futures` methods stay available under theirs.
 /// A task's own future, [`TaskFuture`](crate::task::TaskFuture), has `map`, `map_err`,
-/// `and_then`, `or_else`, `recover` and `inspect` as inherent methods, so the
-/// catalogue's `AsyncTask::to::<T>().run(..).map(..).and_then(..)` compiles as written.
+/// `and_then`, `or_else`, `recover` and `inspect` as inherent methods, so the usual
+/// chain `AsyncTask::to::<T>().run(..).map(..).and_then(..)` compiles as written.
 ///
 /// ```
 /// use futures::prelude::*;

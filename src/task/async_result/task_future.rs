@@ -1,10 +1,10 @@
-//! The catalogue's chain, `run(..).map(..).and_then(..).or_else(..)`, as inherent methods.
+//! The usual result chain, `run(..).map(..).and_then(..).or_else(..)`, as inherent methods.
 //!
 //! A [`TaskFuture`] resolves to a [`TaskResult`] (the outcome plus metadata), so it is not
 //! a `TryFuture` and the [`AsyncResultExt`] combinators do not apply to it directly. Its
 //! inherent `map`, `map_err`, `and_then`, `or_else`, `recover` and `inspect` go through
 //! [`TaskFuture::into_result`] first, and the futures they return (and [`IntoResult`])
-//! have the same inherent methods, so the catalogue's chain compiles as written. Being
+//! have the same inherent methods, so that chain compiles as written. Being
 //! inherent, they never clash with `futures::FutureExt`/`TryFutureExt` in scope.
 
 use std::fmt;
@@ -89,7 +89,7 @@ impl<T, E, W: AsyncWork<T, E>> TaskFuture<T, E, W> {
     }
 
     /// Runs the task and transforms its value with `f`: a future of
-    /// `Result<U, TaskError<E>>`. Shorthand for `.into_result().map(f)`; the catalogue's
+    /// `Result<U, TaskError<E>>`. Shorthand for `.into_result().map(f)`; the usual
     /// chain, `run(..).map(..).and_then(..).or_else(..)`, compiles as written.
     ///
     /// (`futures::FutureExt::map` would map the whole [`TaskResult`]; call it as
@@ -204,17 +204,17 @@ impl<T, E> TaskHandle<T, E> {
     }
 }
 
-/// The catalogue's names, as inherent methods of this module's fallible futures: `map`,
+/// The usual names, as inherent methods of this module's fallible futures: `map`,
 /// `map_err`, `and_then`, `or_else`, `recover` and `inspect` continue a chain started on a
 /// task (`run(..).map(..).and_then(..)`) without naming a trait, and never clash with
 /// `futures`' traits.
-macro_rules! catalogue_chain {
+macro_rules! usual_names {
     ($($ty:ident<$($g:ident),*>;)*) => {$(
         impl<$($g),*> $ty<$($g),*>
         where
             Self: TryFuture,
         {
-            /// [`map_value`](AsyncResultExt::map_value) under the catalogue's name.
+            /// [`map_value`](AsyncResultExt::map_value) under its usual name.
             pub fn map<U, G>(self, f: G) -> Map<Self, G>
             where
                 G: FnOnce(<Self as TryFuture>::Ok) -> U,
@@ -222,7 +222,7 @@ macro_rules! catalogue_chain {
                 self.map_value(f)
             }
 
-            /// [`map_error`](AsyncResultExt::map_error) under the catalogue's name.
+            /// [`map_error`](AsyncResultExt::map_error) under its usual name.
             pub fn map_err<E2, G>(self, f: G) -> MapErr<Self, G>
             where
                 G: FnOnce(<Self as TryFuture>::Error) -> E2,
@@ -230,7 +230,7 @@ macro_rules! catalogue_chain {
                 self.map_error(f)
             }
 
-            /// [`then_ok`](AsyncResultExt::then_ok) under the catalogue's name.
+            /// [`then_ok`](AsyncResultExt::then_ok) under its usual name.
             pub fn and_then<Next, G>(self, f: G) -> AndThen<Self, Next, G>
             where
                 G: FnOnce(<Self as TryFuture>::Ok) -> Next,
@@ -239,7 +239,7 @@ macro_rules! catalogue_chain {
                 self.then_ok(f)
             }
 
-            /// [`then_err`](AsyncResultExt::then_err) under the catalogue's name.
+            /// [`then_err`](AsyncResultExt::then_err) under its usual name.
             pub fn or_else<Next, G>(self, f: G) -> OrElse<Self, Next, G>
             where
                 G: FnOnce(<Self as TryFuture>::Error) -> Next,
@@ -256,8 +256,7 @@ macro_rules! catalogue_chain {
                 AsyncResultExt::recover(self, f)
             }
 
-            /// [`inspect_result`](AsyncResultExt::inspect_result) under the catalogue's
-            /// name.
+            /// [`inspect_result`](AsyncResultExt::inspect_result) under its usual name.
             pub fn inspect<G>(self, f: G) -> Inspect<Self, G>
             where
                 G: FnOnce(&Result<<Self as TryFuture>::Ok, <Self as TryFuture>::Error>),
@@ -268,7 +267,7 @@ macro_rules! catalogue_chain {
     )*};
 }
 
-catalogue_chain! {
+usual_names! {
     IntoResult<Fut>;
     Map<Fut, F>;
     MapErr<Fut, F>;

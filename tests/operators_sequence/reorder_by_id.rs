@@ -408,3 +408,47 @@ proptest! {
         assert_balanced(c);
     }
 }
+
+#[test]
+fn an_unbounded_buffer_is_refused() {
+    use sweet_async::operators::sequence::MAX_BUFFERED;
+    for bound in [usize::MAX, MAX_BUFFERED + 1] {
+        let built = stream::iter([1u64]).reorder_by_id(bound, |id| *id);
+        assert_eq!(
+            built.err(),
+            Some(ConfigError::OutOfRange {
+                setting: "max buffered",
+                value: bound as u64,
+                min: 1,
+                max: MAX_BUFFERED as u64,
+            })
+        );
+    }
+    assert!(
+        stream::iter([1u64])
+            .reorder_by_id(MAX_BUFFERED, |id| *id)
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_gap_never_grows_the_buffer_past_its_bound() {
+    // Id 0 never comes, nor does one id in every thousand after it.
+    let ids = (1..100_000u64).filter(|id| id % 1000 != 0);
+    let mut s = Box::pin(stream::iter(ids).reorder_by_id(64, |id| *id).unwrap());
+    let (mut items, mut gaps, mut peak) = (0u64, Vec::new(), 0);
+    while let Some(out) = s.next().await {
+        match out.unwrap() {
+            Item(_) => items += 1,
+            Gap { from, to } => gaps.push((from, to)),
+            other => panic!("unexpected {other:?}"),
+        }
+        peak = peak.max(s.counts().buffered);
+    }
+    assert_eq!(items, 99_999 - 99);
+    // Every missing id is reported once, as its own gap, in order.
+    let expected: Vec<(u64, u64)> = (0..100_000u64).step_by(1000).map(|id| (id, id)).collect();
+    assert_eq!(gaps, expected);
+    assert!(peak <= 65, "buffered {peak} with a bound of 64");
+    assert_eq!(s.counts().peak_buffered, 65);
+}

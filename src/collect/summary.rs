@@ -131,11 +131,14 @@ fn plural(n: u64, one: &'static str, many: &'static str) -> String {
 
 impl fmt::Display for Summary {
     /// One line: what came in (chunks and rows when chunked), what came out, failed, was
-    /// skipped or came late, what the collectors kept, how long it took and how fast.
+    /// skipped or came late, what the receiver passed to its [`Collector`](crate::collect::Collector)
+    /// (the failed items are kept apart, with their keys, in
+    /// [`Collected::errors`](crate::collect::Collected::errors) too), how long it took and
+    /// how fast.
     ///
     /// ```text
-    /// 3 in, 2 out, 1 error, 0 skipped, 2 values and 0 errors collected in 1.500s (2.0 items/s)
-    /// 1116 in (1114 chunks, 1113444 rows), 1114 out, 2 errors, 0 skipped, 0 values and 5 errors collected in 1.000s (1.11 M rows/s, 1114 chunks/s)
+    /// 3 in, 2 out, 1 failed, 0 skipped, 2 values and 0 errors passed to the collector in 1.500s (2.0 items/s)
+    /// 1116 in (1114 chunks, 1113444 rows), 1114 out, 2 failed, 0 skipped, 0 values and 5 errors passed to the collector in 1.000s (1.11 M rows/s, 1114 chunks/s)
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = if self.row_unit.is_empty() {
@@ -156,17 +159,15 @@ impl fmt::Display for Summary {
         }
         write!(
             f,
-            "{} out, {}, {} skipped",
-            self.items_out,
-            plural(self.errors, "error", "errors"),
-            self.skipped
+            "{} out, {} failed, {} skipped",
+            self.items_out, self.errors, self.skipped
         )?;
         if self.late > 0 {
             write!(f, ", {} late", self.late)?;
         }
         write!(
             f,
-            ", {} and {} collected",
+            ", {} and {} passed to the collector",
             plural(self.values_collected, "value", "values"),
             plural(self.errors_collected, "error", "errors"),
         )?;
@@ -324,8 +325,8 @@ mod tests {
     fn display_of_a_plain_stream() {
         assert_eq!(
             summary().to_string(),
-            "3 in, 2 out, 1 error, 0 skipped, 2 values and 0 errors collected in 1.500s \
-             (2.0 items/s)"
+            "3 in, 2 out, 1 failed, 0 skipped, 2 values and 0 errors passed to the collector \
+             in 1.500s (2.0 items/s)"
         );
     }
 
@@ -344,8 +345,8 @@ mod tests {
         };
         assert_eq!(
             s.to_string(),
-            "1114 in (1114 chunks, 1113442 rows), 1114 out, 0 errors, 0 skipped, 0 values and \
-             0 errors collected in 1.000s (1.11 M rows/s, 1114 chunks/s)"
+            "1114 in (1114 chunks, 1113442 rows), 1114 out, 0 failed, 0 skipped, 0 values and \
+             0 errors passed to the collector in 1.000s (1.11 M rows/s, 1114 chunks/s)"
         );
         assert_eq!(s.throughput(), 1114.0);
         assert_eq!(s.rows_per_second(), 1_113_442.0);
@@ -371,8 +372,8 @@ mod tests {
         };
         assert_eq!(
             s.to_string(),
-            "9 in, 2 out, 0 errors, 0 skipped, 7 late, 1 value and 5 errors collected \
-             (1 key replaced by a later value) in 1.500s (6.0 items/s), cancelled; \
+            "9 in, 2 out, 0 failed, 0 skipped, 7 late, 1 value and 5 errors passed to the \
+             collector (1 key replaced by a later value) in 1.500s (6.0 items/s), cancelled; \
              2 acknowledged, 0 rejected, 7 not acknowledged"
         );
         assert!(!s.is_clean());

@@ -35,7 +35,8 @@ async fn a_chunked_pipeline_counts_rows_and_chunks_apart() {
     assert_eq!(summary.row_unit, "rows");
     assert_eq!(
         counts(&summary),
-        "3 in (3 chunks, 2500 rows), 3 out, 0 errors, 0 skipped, 0 values and 0 errors collected"
+        "3 in (3 chunks, 2500 rows), 3 out, 0 failed, 0 skipped, 0 values and 0 errors passed to \
+         the collector"
     );
     assert!(summary.to_string().contains(" rows/s, "));
     assert!(summary.to_string().ends_with(" chunks/s)"));
@@ -77,7 +78,7 @@ async fn collected_errors_are_in_the_summary_line() {
     assert_eq!((summary.errors, summary.errors_collected), (0, 3));
     assert_eq!(
         counts(&summary),
-        "7 in, 7 out, 0 errors, 0 skipped, 4 values and 3 errors collected"
+        "7 in, 7 out, 0 failed, 0 skipped, 4 values and 3 errors passed to the collector"
     );
 }
 
@@ -116,7 +117,7 @@ async fn a_window_pipeline_ends_in_a_final_summary_that_counts_late_items()
     assert!(!summary.is_clean());
     assert_eq!(
         counts(&summary),
-        "5 in, 3 out, 0 errors, 0 skipped, 2 late, 0 values and 0 errors collected"
+        "5 in, 3 out, 0 failed, 0 skipped, 2 late, 0 values and 0 errors passed to the collector"
     );
     Ok(())
 }
@@ -137,4 +138,54 @@ async fn a_failing_window_stream_ends_with_an_error() -> Result<(), ConfigError>
         .await;
     assert_eq!((summary.items_out, summary.errors), (0, 1));
     Ok(())
+}
+
+#[tokio::test]
+async fn a_chunked_csv_pipeline_with_a_bad_row_says_what_the_collector_got() {
+    #[derive(serde::Deserialize)]
+    struct Trade {
+        symbol: String,
+        price: f64,
+        quantity: u32,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trades.csv");
+    let mut text = String::from("symbol,price,quantity\n");
+    for i in 0..5000 {
+        if i == 2500 {
+            text.push_str("ACME,1.0\n"); // a short row: line 2502
+        }
+        text.push_str(&format!("S{},{i}.5,{}\n", i % 7, i % 10));
+    }
+    std::fs::write(&path, text).unwrap();
+    let (summary, collected) = AsyncTask::emits::<Trade>()
+        .sender(sweet_async::stream::source::csv_file::<Trade>(&path).into_chunks(1000.rows()))
+        .receiver(
+            ReceiverStrategy::parallel(4).unwrap(),
+            |chunk, collector: Collector<usize, f64>| async move {
+                for (i, t) in chunk.data().iter().enumerate() {
+                    let line = chunk.data.position(i).map_or(0, |p| p.line()) as usize;
+                    assert!(t.symbol.starts_with('S'));
+                    collector.collect(line, t.price * f64::from(t.quantity));
+                }
+                Ok::<_, std::io::Error>(())
+            },
+        )
+        .await_final_event(|summary, collected| (summary, collected))
+        .await;
+    // The bad row ends the chunk before it: 2500 + 2500 rows in 3 + 3 chunks.
+    assert_eq!(
+        counts(&summary),
+        "7 in (6 chunks, 5001 rows), 6 out, 1 failed, 0 skipped, 5000 values and 0 errors \
+         passed to the collector"
+    );
+    // The failed row is in the collection with its position; every good row is keyed by
+    // its own line (2..=2501 and 2503..=5002).
+    assert_eq!(collected.errors().len(), 1);
+    let error = collected.errors()[0].error.to_string();
+    assert!(error.contains("trades.csv:2502 (byte "), "{error}");
+    let mut lines: Vec<usize> = collected.keyed().iter().map(|(line, _)| *line).collect();
+    lines.sort_unstable();
+    let expected: Vec<usize> = (2..=2501).chain(2503..=5002).collect();
+    assert_eq!(lines, expected);
 }

@@ -46,6 +46,9 @@ pub use self::lines::{
 pub use self::located::{LocatedSource, located};
 pub use self::producer::{ProducerOutput, ProducerSource, SendError, Sender};
 pub use self::stream::{FallibleSource, PlainSource};
+/// The byte-line type of [`FileLines::bytes`]: re-exported so that
+/// `AsyncTask::emits::<Bytes>()` needs no dependency on `bytes`.
+pub use bytes::Bytes;
 
 /// An item as a source produces it: the value, where it was, and what its source must be
 /// told once it was handled.

@@ -75,6 +75,7 @@ pub use try_par_map::TryParMap;
 /// | per item | [`timeout_each`](Self::timeout_each), [`retry_each`](Self::retry_each), [`rate_limit`](Self::rate_limit), [`rate_limit_with`](Self::rate_limit_with) | bound each wait, retry each failure, pace calls (alone, or sharing a [`RateLimiter`]) |
 /// | errors | [`skip_errors`](Self::skip_errors), [`stop_on_error`](Self::stop_on_error), [`partition_errors`](Self::partition_errors) | on a stream of `Result`s: count and drop, stop at the first, or hand each to a closure |
 /// | progress | [`inspect_progress`](Self::inspect_progress), [`inspect_progress_bytes`](Self::inspect_progress_bytes), `progress_bar` (feature `progress`) | report counts, rates and bytes as items pass |
+/// | event time, joins, keyed parallelism | [`with_watermarks`](Self::with_watermarks), [`timed_filter_map`](Self::timed_filter_map), [`timed_window`](Self::timed_window), [`timed_window_by`](Self::timed_window_by), [`join`](Self::join), [`partition`](Self::partition), [`fan_out`](Self::fan_out) | a stream that carries its timestamps and watermarks; windows closed by them; window, interval and keyed joins of two such streams; one stream split by key over several tasks, or read once by several branches |
 ///
 /// Every operator holds a bounded amount of state and pulls from upstream only as fast as
 /// downstream consumes. Closures come last in every argument list, as in `futures`. An

@@ -63,29 +63,24 @@ impl CountArg for NonZeroUsize {
     }
 }
 
-impl CountArg for Count {
-    type Built<T> = Result<T, ConfigError>;
+/// The counts that may be zero: checked, so their operators return a `Result`.
+macro_rules! checked {
+    ($($t:ty),*) => {$(
+        impl CountArg for $t {
+            type Built<T> = Result<T, ConfigError>;
 
-    fn build<T>(
-        self,
-        setting: &'static str,
-        make: impl FnOnce(NonZeroUsize) -> T,
-    ) -> Self::Built<T> {
-        Ok(make(self.validate(setting)?))
-    }
+            fn build<T>(
+                self,
+                setting: &'static str,
+                make: impl FnOnce(NonZeroUsize) -> T,
+            ) -> Self::Built<T> {
+                Ok(make(Count::from(self).validate(setting)?))
+            }
+        }
+    )*};
 }
 
-impl CountArg for usize {
-    type Built<T> = Result<T, ConfigError>;
-
-    fn build<T>(
-        self,
-        setting: &'static str,
-        make: impl FnOnce(NonZeroUsize) -> T,
-    ) -> Self::Built<T> {
-        Count::from(self).build(setting, make)
-    }
-}
+checked!(usize, Count);
 
 #[cfg(test)]
 mod tests {

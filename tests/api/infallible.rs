@@ -64,7 +64,7 @@ async fn non_zero_concurrency_builds_parallel_maps_without_a_result() {
         (out[0].as_ref().ok(), out[2].as_ref().ok()),
         (Some(&1), Some(&3))
     );
-    assert!(matches!(out[1], Err(TaskError::Failed(ref e)) if *e == "two"));
+    assert!(matches!(out[1], Err(TaskError::Failed("two"))));
 
     let flat = stream::iter(1..=3).try_par_map_unordered(TWO, |x| async move { Ok::<_, ()>(x) });
     assert_eq!(flat.count().await, 3);

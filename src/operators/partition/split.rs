@@ -62,7 +62,7 @@ mod tests {
 
     fn split_into(n: usize) -> Result<usize, ConfigError> {
         let timed = futures::stream::iter([1i64, 2, 3]).with_watermarks(|t| *t, 0)?;
-        let parts = timed.partition(n, |t| *t, |input| Ok(input))?;
+        let parts = timed.partition(n, |t| *t, Ok)?;
         Ok(parts.partitions())
     }
 

@@ -50,6 +50,10 @@ async fn stream_operators_with_every_prelude_in_scope() -> Result<(), Error> {
     // Batching.
     let chunks = all(n(5).chunked(2.rows())?).await;
     assert_eq!(chunks, [vec![0, 1], vec![2, 3], vec![4]]);
+    // A non-zero count: the same operator with no `Result` to unwrap.
+    let one = std::num::NonZeroUsize::MIN;
+    assert_eq!(count(n(5).chunked(one)).await, 5);
+    assert_eq!(count(n(5).par_map(one, |x| async move { x })).await, 5);
     assert_eq!(count(n(3).chunked_timeout(2, 1.seconds())?).await, 2);
     assert_eq!(count(n(4).chunked_weighted(2, |_| 1)?).await, 2);
     // futures' and tokio-stream's own, by path.

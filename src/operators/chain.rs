@@ -1,9 +1,11 @@
 //! [`TryDataflowExt`]: the operators on a `Result<Stream, ConfigError>`, so a pipeline of
 //! operators needs one `?` for its configuration, not one per stage.
 
+use std::cmp::Ordering;
 use std::future::Future;
+use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, TryFuture};
 
 use super::{
     Chunks, ChunksTimeout, ChunksWeighted, DataflowExt, InspectProgress, ParMap, ParMapBlocking,
@@ -11,6 +13,7 @@ use super::{
     StopOnError, TimeoutEach, sequence, window,
 };
 use crate::error::ConfigError;
+use crate::task::RetryPolicy;
 use crate::units::Count;
 
 mod sealed {
@@ -103,7 +106,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     fn chunked_timeout(
         self,
         size: impl Into<Count>,
-        timeout: std::time::Duration,
+        timeout: Duration,
     ) -> Result<ChunksTimeout<Self::Stream>, ConfigError> {
         self.into_stream()?.chunked_timeout(size, timeout)
     }
@@ -129,10 +132,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     /// # Errors
     ///
     /// The earlier stage's error, or this operator's.
-    fn timeout_each(
-        self,
-        timeout: std::time::Duration,
-    ) -> Result<TimeoutEach<Self::Stream>, ConfigError> {
+    fn timeout_each(self, timeout: Duration) -> Result<TimeoutEach<Self::Stream>, ConfigError> {
         self.into_stream()?.timeout_each(timeout)
     }
 
@@ -143,12 +143,12 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     /// The earlier stage's error, or this operator's.
     fn retry_each<F, Fut>(
         self,
-        policy: impl Into<crate::task::RetryPolicy>,
+        policy: impl Into<RetryPolicy>,
         call: F,
     ) -> Result<RetryEach<Self::Stream, F, Fut>, ConfigError>
     where
         F: FnMut(&<Self::Stream as Stream>::Item) -> Fut,
-        Fut: futures::TryFuture,
+        Fut: TryFuture,
     {
         self.into_stream()?.retry_each(policy, call)
     }
@@ -161,7 +161,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
     fn rate_limit(
         self,
         limit: impl Into<Count>,
-        period: std::time::Duration,
+        period: Duration,
     ) -> Result<RateLimit<Self::Stream>, ConfigError> {
         self.into_stream()?.rate_limit(limit, period)
     }
@@ -356,10 +356,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         cmp: C,
     ) -> Result<sequence::SortBounded<Self::Stream, C>, ConfigError>
     where
-        C: FnMut(
-            &<Self::Stream as Stream>::Item,
-            &<Self::Stream as Stream>::Item,
-        ) -> std::cmp::Ordering,
+        C: FnMut(&<Self::Stream as Stream>::Item, &<Self::Stream as Stream>::Item) -> Ordering,
     {
         self.into_stream()?.sort_bounded(buffer, cmp)
     }
@@ -375,10 +372,7 @@ pub trait TryDataflowExt: sealed::Sealed + Sized {
         cmp: C,
     ) -> Result<sequence::SortChunks<Self::Stream, C>, ConfigError>
     where
-        C: FnMut(
-            &<Self::Stream as Stream>::Item,
-            &<Self::Stream as Stream>::Item,
-        ) -> std::cmp::Ordering,
+        C: FnMut(&<Self::Stream as Stream>::Item, &<Self::Stream as Stream>::Item) -> Ordering,
     {
         self.into_stream()?.sort_chunks(size, cmp)
     }

@@ -7,7 +7,16 @@
 //! panic; arguments that cannot be invalid (a [`NonZeroUsize`](std::num::NonZeroUsize)
 //! count) give the operator without a `Result`.
 
-use futures::Stream;
+use std::cmp::Ordering;
+use std::future::Future;
+use std::hash::Hash;
+use std::time::Duration;
+
+use futures::{Stream, TryFuture};
+
+use crate::error::ConfigError;
+use crate::task::RetryPolicy;
+use crate::units::{Count, CountArg};
 
 mod chain;
 pub use chain::TryDataflowExt;
@@ -143,7 +152,7 @@ pub trait DataflowExt: Stream {
     fn chunked<N>(self, size: N) -> N::Built<Chunks<Self>>
     where
         Self: Sized,
-        N: crate::units::CountArg,
+        N: CountArg,
     {
         size.build("chunk size", |size| Chunks::new(self, size))
     }
@@ -214,14 +223,14 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "batch_timeout")]
     fn chunked_timeout(
         self,
-        size: impl Into<crate::units::Count>,
-        timeout: std::time::Duration,
-    ) -> Result<ChunksTimeout<Self>, crate::error::ConfigError>
+        size: impl Into<Count>,
+        timeout: Duration,
+    ) -> Result<ChunksTimeout<Self>, ConfigError>
     where
         Self: Sized,
     {
         let size = size.into().validate("chunk size")?;
-        let timeout = crate::error::ConfigError::check_duration("chunk timeout", timeout)?;
+        let timeout = ConfigError::check_duration("chunk timeout", timeout)?;
         Ok(ChunksTimeout::new(self, size, timeout))
     }
 
@@ -280,7 +289,7 @@ pub trait DataflowExt: Stream {
     fn chunked_weighted<N, F>(self, max_weight: N, weigh: F) -> N::Built<ChunksWeighted<Self, F>>
     where
         Self: Sized,
-        N: crate::units::CountArg,
+        N: CountArg,
         F: FnMut(&Self::Item) -> usize,
     {
         max_weight.build("chunk weight", |max| ChunksWeighted::new(self, max, weigh))
@@ -338,14 +347,11 @@ pub trait DataflowExt: Stream {
     /// # Ok(())
     /// # }
     /// ```
-    fn timeout_each(
-        self,
-        timeout: std::time::Duration,
-    ) -> Result<TimeoutEach<Self>, crate::error::ConfigError>
+    fn timeout_each(self, timeout: Duration) -> Result<TimeoutEach<Self>, ConfigError>
     where
         Self: Sized,
     {
-        let timeout = crate::error::ConfigError::check_duration("item timeout", timeout)?;
+        let timeout = ConfigError::check_duration("item timeout", timeout)?;
         Ok(TimeoutEach::new(self, timeout))
     }
 
@@ -414,13 +420,13 @@ pub trait DataflowExt: Stream {
     /// ```
     fn retry_each<F, Fut>(
         self,
-        policy: impl Into<crate::task::RetryPolicy>,
+        policy: impl Into<RetryPolicy>,
         call: F,
-    ) -> Result<RetryEach<Self, F, Fut>, crate::error::ConfigError>
+    ) -> Result<RetryEach<Self, F, Fut>, ConfigError>
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> Fut,
-        Fut: futures::TryFuture,
+        Fut: TryFuture,
     {
         let policy = policy.into();
         policy.validate()?;
@@ -475,9 +481,9 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "with_rate_limit")]
     fn rate_limit(
         self,
-        limit: impl Into<crate::units::Count>,
-        period: std::time::Duration,
-    ) -> Result<RateLimit<Self>, crate::error::ConfigError>
+        limit: impl Into<Count>,
+        period: Duration,
+    ) -> Result<RateLimit<Self>, ConfigError>
     where
         Self: Sized,
     {
@@ -548,7 +554,7 @@ pub trait DataflowExt: Stream {
     /// ```
     fn skip_errors<T, E>(self) -> SkipErrors<Self>
     where
-        Self: Sized + futures::Stream<Item = Result<T, E>>,
+        Self: Sized + Stream<Item = Result<T, E>>,
     {
         SkipErrors::new(self)
     }
@@ -577,7 +583,7 @@ pub trait DataflowExt: Stream {
     /// ```
     fn stop_on_error<T, E>(self) -> StopOnError<Self>
     where
-        Self: Sized + futures::Stream<Item = Result<T, E>>,
+        Self: Sized + Stream<Item = Result<T, E>>,
     {
         StopOnError::new(self)
     }
@@ -619,7 +625,7 @@ pub trait DataflowExt: Stream {
     /// ```
     fn partition_errors<T, E, F>(self, on_err: F) -> PartitionErrors<Self, F>
     where
-        Self: Sized + futures::Stream<Item = Result<T, E>>,
+        Self: Sized + Stream<Item = Result<T, E>>,
         F: FnMut(u64, E),
     {
         PartitionErrors::new(self, on_err)
@@ -666,7 +672,7 @@ pub trait DataflowExt: Stream {
     fn inspect_progress<N, F>(self, every: N, report: F) -> N::Built<InspectProgress<Self, F>>
     where
         Self: Sized,
-        N: crate::units::CountArg,
+        N: CountArg,
         F: FnMut(&Progress),
     {
         every.build("progress interval", |every| {
@@ -721,7 +727,7 @@ pub trait DataflowExt: Stream {
     ) -> N::Built<InspectProgress<Self, F, B>>
     where
         Self: Sized,
-        N: crate::units::CountArg,
+        N: CountArg,
         B: FnMut(&Self::Item) -> u64,
         F: FnMut(&Progress),
     {
@@ -921,10 +927,7 @@ pub trait DataflowExt: Stream {
         self,
         spec: window::EventTimeSpec<A>,
         timestamp: F,
-    ) -> Result<
-        window::EventTimeWindow<Self, window::NoKey, F, A, window::Contents>,
-        crate::error::ConfigError,
-    >
+    ) -> Result<window::EventTimeWindow<Self, window::NoKey, F, A, window::Contents>, ConfigError>
     where
         Self: Sized,
         Self::Item: Clone,
@@ -1008,10 +1011,7 @@ pub trait DataflowExt: Stream {
     fn processing_time_window<A>(
         self,
         spec: window::ProcessingTimeSpec<A>,
-    ) -> Result<
-        window::ProcessingTimeWindow<Self, window::NoKey, A, window::Contents>,
-        crate::error::ConfigError,
-    >
+    ) -> Result<window::ProcessingTimeWindow<Self, window::NoKey, A, window::Contents>, ConfigError>
     where
         Self: Sized,
         Self::Item: Clone,
@@ -1078,7 +1078,7 @@ pub trait DataflowExt: Stream {
     fn count_window(
         self,
         spec: window::CountSpec,
-    ) -> Result<window::CountWindow<Self, window::NoKey, window::Contents>, crate::error::ConfigError>
+    ) -> Result<window::CountWindow<Self, window::NoKey, window::Contents>, ConfigError>
     where
         Self: Sized,
         Self::Item: Clone,
@@ -1149,7 +1149,7 @@ pub trait DataflowExt: Stream {
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> K,
-        K: std::hash::Hash + Eq + Clone,
+        K: Hash + Eq + Clone,
     {
         window::KeyBy::new(self, key)
     }
@@ -1223,7 +1223,7 @@ pub trait DataflowExt: Stream {
         self,
         max_out_of_orderness: i64,
         ts_of: F,
-    ) -> Result<sequence::OrderByTimestamp<Self, F>, crate::error::ConfigError>
+    ) -> Result<sequence::OrderByTimestamp<Self, F>, ConfigError>
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> i64,
@@ -1271,7 +1271,7 @@ pub trait DataflowExt: Stream {
         self,
         threshold: i64,
         ts_of: F,
-    ) -> Result<sequence::DetectGaps<Self, F>, crate::error::ConfigError>
+    ) -> Result<sequence::DetectGaps<Self, F>, ConfigError>
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> i64,
@@ -1365,7 +1365,7 @@ pub trait DataflowExt: Stream {
         self,
         config: impl Into<ReorderConfig>,
         id_of: F,
-    ) -> Result<sequence::ReorderById<Self, F>, crate::error::ConfigError>
+    ) -> Result<sequence::ReorderById<Self, F>, ConfigError>
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> u64,
@@ -1413,12 +1413,12 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "ComparatorSequence")]
     fn sort_bounded<C>(
         self,
-        buffer: impl Into<crate::units::Count>,
+        buffer: impl Into<Count>,
         cmp: C,
-    ) -> Result<sequence::SortBounded<Self, C>, crate::error::ConfigError>
+    ) -> Result<sequence::SortBounded<Self, C>, ConfigError>
     where
         Self: Sized,
-        C: FnMut(&Self::Item, &Self::Item) -> std::cmp::Ordering,
+        C: FnMut(&Self::Item, &Self::Item) -> Ordering,
     {
         sequence::SortBounded::new(self, buffer, cmp)
     }
@@ -1462,12 +1462,12 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "ComparatorSequence")]
     fn sort_chunks<C>(
         self,
-        size: impl Into<crate::units::Count>,
+        size: impl Into<Count>,
         cmp: C,
-    ) -> Result<sequence::SortChunks<Self, C>, crate::error::ConfigError>
+    ) -> Result<sequence::SortChunks<Self, C>, ConfigError>
     where
         Self: Sized,
-        C: FnMut(&Self::Item, &Self::Item) -> std::cmp::Ordering,
+        C: FnMut(&Self::Item, &Self::Item) -> Ordering,
     {
         sequence::SortChunks::new(self, size, cmp)
     }
@@ -1571,11 +1571,11 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "parallel")]
     fn par_map<N, Fut, F>(self, n: N, f: F) -> N::Built<ParMap<Self, Fut, F>>
     where
-        N: crate::units::CountArg,
+        N: CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
-        Fut: std::future::Future + Send + 'static,
+        Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
         n.build("par_map concurrency", |n| {
@@ -1641,11 +1641,11 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "buffer_unordered")]
     fn par_map_unordered<N, Fut, F>(self, n: N, f: F) -> N::Built<ParMapUnordered<Self, Fut, F>>
     where
-        N: crate::units::CountArg,
+        N: CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
-        Fut: std::future::Future + Send + 'static,
+        Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
         n.build("par_map_unordered concurrency", |n| {
@@ -1690,11 +1690,11 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "try_buffered")]
     fn try_par_map<N, T, E, Fut, F>(self, n: N, f: F) -> N::Built<TryParMap<ParMap<Self, Fut, F>>>
     where
-        N: crate::units::CountArg,
+        N: CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
@@ -1719,11 +1719,11 @@ pub trait DataflowExt: Stream {
         f: F,
     ) -> N::Built<TryParMap<ParMapUnordered<Self, Fut, F>>>
     where
-        N: crate::units::CountArg,
+        N: CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
@@ -1830,7 +1830,7 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "par_iter")]
     fn par_map_blocking<N, T, F>(self, n: N, f: F) -> N::Built<ParMapBlocking<Self, F, T>>
     where
-        N: crate::units::CountArg,
+        N: CountArg,
         Self: Sized + Send + 'static,
         Self::Item: Send + 'static,
         F: Fn(Self::Item) -> T + Send + Sync + 'static,
@@ -1890,13 +1890,13 @@ pub trait DataflowExt: Stream {
         self,
         timestamp: F,
         out_of_orderness: i64,
-    ) -> Result<timed::WithWatermarks<Self, F>, crate::error::ConfigError>
+    ) -> Result<timed::WithWatermarks<Self, F>, ConfigError>
     where
         Self: Sized,
         F: FnMut(&Self::Item) -> i64,
     {
         if out_of_orderness < 0 {
-            return Err(crate::error::ConfigError::Invalid {
+            return Err(ConfigError::Invalid {
                 setting: "out-of-orderness",
                 reason: format!("must not be negative, got {out_of_orderness}"),
             });
@@ -1998,10 +1998,7 @@ pub trait DataflowExt: Stream {
     fn timed_window<A>(
         self,
         spec: window::EventTimeSpec<A>,
-    ) -> Result<
-        timed::TimedWindow<Self, window::NoKey, A, window::Contents>,
-        crate::error::ConfigError,
-    >
+    ) -> Result<timed::TimedWindow<Self, window::NoKey, A, window::Contents>, ConfigError>
     where
         Self: Sized + timed::TimedStream,
         Self::Value: Clone,
@@ -2047,7 +2044,7 @@ pub trait DataflowExt: Stream {
         self,
         key: KF,
         spec: window::EventTimeSpec<A>,
-    ) -> Result<timed::TimedWindow<Self, KF, A, window::Contents>, crate::error::ConfigError>
+    ) -> Result<timed::TimedWindow<Self, KF, A, window::Contents>, ConfigError>
     where
         Self: Sized + timed::TimedStream,
         Self::Value: Clone,
@@ -2219,16 +2216,16 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "parallelism")]
     fn partition<K, KF, C, O>(
         self,
-        n: impl Into<crate::units::Count>,
+        n: impl Into<Count>,
         key: KF,
         chain: C,
-    ) -> Result<partition::Partitioned<O::Value>, crate::error::ConfigError>
+    ) -> Result<partition::Partitioned<O::Value>, ConfigError>
     where
         Self: Sized + Send + 'static + timed::TimedStream,
         Self::Value: Send + 'static,
         KF: FnMut(&Self::Value) -> K + Send + 'static,
-        K: std::hash::Hash + 'static,
-        C: FnMut(partition::PartitionInput<Self::Value>) -> Result<O, crate::error::ConfigError>,
+        K: Hash + 'static,
+        C: FnMut(partition::PartitionInput<Self::Value>) -> Result<O, ConfigError>,
         O: timed::TimedStream + Send + 'static,
         O::Value: Send + 'static,
     {
@@ -2292,16 +2289,16 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "broadcast")]
     fn fan_out<const N: usize, F>(
         self,
-        capacity: impl Into<crate::units::Count>,
+        capacity: impl Into<Count>,
         route: F,
-    ) -> Result<[partition::FanOut<Self, F>; N], crate::error::ConfigError>
+    ) -> Result<[partition::FanOut<Self, F>; N], ConfigError>
     where
         Self: Sized + timed::TimedStream,
         F: FnMut(&Self::Value) -> usize,
     {
         let capacity = capacity.into().validate("fan-out capacity")?.get();
         if N == 0 {
-            return Err(crate::error::ConfigError::Zero {
+            return Err(ConfigError::Zero {
                 setting: "fan-out branches",
             });
         }

@@ -3,7 +3,7 @@
 //! [`DataflowExt`] adds the operators as methods. Each operator lives in its own file,
 //! holds a bounded amount of state that the caller can see and set, and pulls from
 //! upstream only as fast as downstream consumes. Invalid arguments (zero sizes, zero
-//! durations, zero concurrency) are a [`ConfigError`](crate::error::ConfigError), never a
+//! durations, zero concurrency) are a [`ConfigError`], never a
 //! panic; arguments that cannot be invalid (a [`NonZeroUsize`](std::num::NonZeroUsize)
 //! count) give the operator without a `Result`.
 
@@ -92,7 +92,7 @@ pub use try_par_map::TryParMap;
 /// `Result<_, ConfigError>`; [`TryDataflowExt`] gives the same operators on that `Result`,
 /// so a pipeline needs one `?` for its configuration, after its last fallible stage. An
 /// argument valid by construction makes its operator infallible: a count given as a
-/// [`NonZeroUsize`](std::num::NonZeroUsize) ([`CountArg`](crate::units::CountArg)), a
+/// [`NonZeroUsize`](std::num::NonZeroUsize) ([`CountArg`]), a
 /// shared [`RateLimiter`] ([`rate_limit_with`](Self::rate_limit_with)). The
 /// names never clash with `futures::StreamExt`, `futures::TryStreamExt` or
 /// `tokio_stream::StreamExt`, so all of them can be in scope at once.
@@ -101,7 +101,7 @@ pub trait DataflowExt: Stream {
     ///
     /// Every chunk has `size` items except possibly the last, which has between 1 and
     /// `size`; an empty chunk is never emitted, so an empty stream gives no chunk. `size`
-    /// is a [`Count`](crate::units::Count) (`1000.rows()`) or a plain `usize`.
+    /// is a [`Count`] (`1000.rows()`) or a plain `usize`.
     ///
     /// The operator holds at most `size - 1` items between polls and pulls from upstream
     /// only while its consumer asks for a chunk. Each chunk is allocated with room for
@@ -122,10 +122,10 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) when `size`
+    /// [`ConfigError::Zero`] (`"chunk size"`) when `size`
     /// is zero. A `size` of type [`NonZeroUsize`](std::num::NonZeroUsize) cannot be: the
     /// operator then returns the stream itself, with no `Result`
-    /// ([`CountArg`](crate::units::CountArg)).
+    /// ([`CountArg`]).
     ///
     /// # Examples
     ///
@@ -187,8 +187,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk size"`) and
-    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// [`ConfigError::Zero`] (`"chunk size"`) and
+    /// [`ConfigError::ZeroDuration`]
     /// (`"chunk timeout"`).
     ///
     /// # Runtime
@@ -254,9 +254,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"chunk weight"`) when
+    /// [`ConfigError::Zero`] (`"chunk weight"`) when
     /// `max_weight` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then
-    /// no `Result` ([`CountArg`](crate::units::CountArg)).
+    /// no `Result` ([`CountArg`]).
     ///
     /// # Panics
     ///
@@ -312,7 +312,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// [`ConfigError::ZeroDuration`]
     /// (`"item timeout"`).
     ///
     /// # Runtime
@@ -383,7 +383,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// The errors of [`RetryPolicy::validate`](crate::task::RetryPolicy::validate).
+    /// The errors of [`RetryPolicy::validate`].
     ///
     /// # Runtime
     ///
@@ -446,8 +446,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"rate limit"`) and
-    /// [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)
+    /// [`ConfigError::Zero`] (`"rate limit"`) and
+    /// [`ConfigError::ZeroDuration`]
     /// (`"rate limit period"`).
     ///
     /// # Runtime
@@ -643,9 +643,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`) when
+    /// [`ConfigError::Zero`] (`"progress interval"`) when
     /// `every` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then no
-    /// `Result` ([`CountArg`](crate::units::CountArg)).
+    /// `Result` ([`CountArg`]).
     ///
     /// # Panics
     ///
@@ -685,9 +685,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) (`"progress interval"`) when
+    /// [`ConfigError::Zero`] (`"progress interval"`) when
     /// `every` is zero; none for a [`NonZeroUsize`](std::num::NonZeroUsize), and then no
-    /// `Result` ([`CountArg`](crate::units::CountArg)).
+    /// `Result` ([`CountArg`]).
     ///
     /// # Panics
     ///
@@ -833,7 +833,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`](crate::error::ConfigError) before any work starts: a size, slide or
+    /// A [`ConfigError`] before any work starts: a size, slide or
     /// gap `<= 0`, a negative out-of-orderness or lateness, a slide larger than the size
     /// (elements between windows would belong to no window), `|offset| >= size` (tumbling)
     /// or `>= slide` (sliding), or `max_open_windows` below the windows of one element.
@@ -967,8 +967,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`](crate::error::ConfigError) before any work starts: a zero size,
-    /// slide or gap ([`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration)),
+    /// A [`ConfigError`] before any work starts: a zero size,
+    /// slide or gap ([`ConfigError::ZeroDuration`]),
     /// a slide larger than the size, an offset not smaller than the size (tumbling) or
     /// slide (sliding), or `max_open_windows` below the windows of one element.
     ///
@@ -1042,7 +1042,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`](crate::error::ConfigError) for a zero size or slide, a slide
+    /// A [`ConfigError`] for a zero size or slide, a slide
     /// larger than the size, or `max_open_windows` below `ceil(n / s)`.
     ///
     /// # Examples
@@ -1176,7 +1176,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) when
+    /// [`ConfigError::Invalid`] when
     /// `max_out_of_orderness` is negative. If `ts_of` panics, the stream yields one
     /// [`SequenceError`] (with [`TaskError::Panicked`](crate::error::TaskError::Panicked))
     /// that hands back the element and everything buffered, then ends.
@@ -1243,7 +1243,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) when `threshold` is not
+    /// [`ConfigError::Invalid`] when `threshold` is not
     /// positive. If `ts_of` panics, the stream yields one [`SequenceError`] handing back
     /// the element, then ends.
     ///
@@ -1302,10 +1302,10 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `max_buffered` is zero,
-    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`ConfigError::Zero`] when `max_buffered` is zero,
+    /// [`ConfigError::OutOfRange`] above
     /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED) (a buffer without bound would grow forever
-    /// behind a gap that never fills), [`ConfigError::ZeroDuration`](crate::error::ConfigError::ZeroDuration) for a zero
+    /// behind a gap that never fills), [`ConfigError::ZeroDuration`] for a zero
     /// timeout. If `id_of` panics, or a timeout needs a timer outside a tokio runtime
     /// with timers enabled, the stream yields one [`SequenceError`] that hands back every
     /// held element in id order, then ends.
@@ -1385,8 +1385,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `buffer` is zero,
-    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`ConfigError::Zero`] when `buffer` is zero,
+    /// [`ConfigError::OutOfRange`] above
     /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If
     /// `cmp` panics, the stream yields one [`SequenceError`] that hands back every held
     /// element (in no particular order), then ends.
@@ -1434,8 +1434,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `size` is zero,
-    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`ConfigError::Zero`] when `size` is zero,
+    /// [`ConfigError::OutOfRange`] above
     /// [`MAX_BUFFERED`](sequence::MAX_BUFFERED). If `cmp`
     /// panics, the stream yields one [`SequenceError`] that hands back the chunk's
     /// elements (in no particular order), then ends.
@@ -1522,9 +1522,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`ConfigError::Zero`] when `n` is zero (for a
     /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
-    /// stream itself, [`CountArg`](crate::units::CountArg)). When the
+    /// stream itself, [`CountArg`]). When the
     /// stream is first polled outside a tokio runtime, its only item is
     /// `Err(`[`ParMapError::NoRuntime`]`)` and nothing is pulled. If upstream panics, the
     /// items pulled before are still mapped and yielded, then
@@ -1596,9 +1596,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`ConfigError::Zero`] when `n` is zero (for a
     /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
-    /// stream itself, [`CountArg`](crate::units::CountArg)); see
+    /// stream itself, [`CountArg`]); see
     /// [`par_map`](DataflowExt::par_map) for the error items (an upstream panic comes
     /// after every call pulled before it).
     ///
@@ -1663,9 +1663,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`ConfigError::Zero`] when `n` is zero (for a
     /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
-    /// stream itself, [`CountArg`](crate::units::CountArg)).
+    /// stream itself, [`CountArg`]).
     ///
     /// # Examples
     ///
@@ -1709,9 +1709,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`ConfigError::Zero`] when `n` is zero (for a
     /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
-    /// stream itself, [`CountArg`](crate::units::CountArg)).
+    /// stream itself, [`CountArg`]).
     #[doc(alias = "try_buffer_unordered")]
     fn try_par_map_unordered<N, T, E, Fut, F>(
         self,
@@ -1778,9 +1778,9 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) when `n` is zero (for a
+    /// [`ConfigError::Zero`] when `n` is zero (for a
     /// [`NonZeroUsize`](std::num::NonZeroUsize) `n`, never: the operator then returns the
-    /// stream itself, [`CountArg`](crate::units::CountArg)); see
+    /// stream itself, [`CountArg`]); see
     /// [`par_map`](DataflowExt::par_map) for the error items. A batch the runtime drops
     /// unrun while shutting down yields one [`ParMapError::RuntimeShutdown`] per item.
     ///
@@ -1855,7 +1855,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`](crate::error::ConfigError::Invalid) for a negative
+    /// [`ConfigError::Invalid`] for a negative
     /// `out_of_orderness`.
     ///
     /// # Panics
@@ -1966,7 +1966,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`](crate::error::ConfigError) for an invalid spec (see
+    /// A [`ConfigError`] for an invalid spec (see
     /// `event_time_window`).
     ///
     /// # Examples
@@ -2013,7 +2013,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`](crate::error::ConfigError) for an invalid spec.
+    /// A [`ConfigError`] for an invalid spec.
     ///
     /// # Examples
     ///
@@ -2146,7 +2146,7 @@ pub trait DataflowExt: Stream {
     /// [`PartitionInput`](partition::PartitionInput): a timed stream of the elements whose
     /// `key` hashes to the partition, **and every watermark of the whole stream**. It
     /// returns the partition's chain (windows, joins, maps over timed streams), or a
-    /// [`ConfigError`](crate::error::ConfigError) that `partition` returns. Because each
+    /// [`ConfigError`] that `partition` returns. Because each
     /// element reaches its partition under the watermark it had in the whole stream, and a
     /// partition that receives no elements still receives the watermarks, event-time
     /// results (windows fired, late elements, joins) are the same with `n` partitions as
@@ -2175,8 +2175,8 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for zero partitions,
-    /// [`ConfigError::OutOfRange`](crate::error::ConfigError::OutOfRange) above
+    /// [`ConfigError::Zero`] for zero partitions,
+    /// [`ConfigError::OutOfRange`] above
     /// [`MAX_PARTITIONS`](partition::MAX_PARTITIONS), or the error `chain` returned.
     ///
     /// # Examples
@@ -2254,7 +2254,7 @@ pub trait DataflowExt: Stream {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Zero`](crate::error::ConfigError::Zero) for a zero capacity or `N = 0`.
+    /// [`ConfigError::Zero`] for a zero capacity or `N = 0`.
     ///
     /// # Panics
     ///

@@ -181,7 +181,8 @@ async fn a_csv_record_longer_than_the_limit_is_a_per_item_error_and_reading_goes
     let fourth = 9 + 2 + huge.len() as u64 + 1 + 4;
     let fifth = fourth + 2 + over.len() as u64 + 1;
     // Each row: its first field (None for an error) and its true line and byte.
-    let rows: Vec<(Option<Vec<u8>>, Option<(u64, u64)>)> = out
+    type Row = (Option<Vec<u8>>, Option<(u64, u64)>);
+    let rows: Vec<Row> = out
         .iter()
         .map(|r| match r {
             Ok(e) => (

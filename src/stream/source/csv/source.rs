@@ -5,7 +5,6 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use csv::{ByteRecord, StringRecord};
 use futures::Stream;
@@ -24,19 +23,6 @@ use crate::stream::error::SourceError;
 use crate::stream::source::{Located, SourceItem};
 use crate::stream::stats::SourceStats;
 use crate::task::metrics::record_read;
-use crate::task::timing::after_std;
-
-/// How long the consuming task keeps re-polling (yielding to the runtime between polls)
-/// for the reader's next batch before it registers its waker and sleeps.
-///
-/// When the reader is the slower side, the consumer drains each batch before the next
-/// one is ready; if it slept, every batch would cost the reader a cross-thread wake-up
-/// (a system call and an inter-processor interrupt, several microseconds on a virtual
-/// machine: about 15% of the raw reading time). A reader that is not that close behind
-/// (slow disk, end of file) costs at most this much busy time per batch. Each re-poll
-/// first yields the thread to the OS, so a reader sharing the consumer's core (a busy
-/// machine) runs instead of waiting for the spin to end.
-const SPIN: Duration = Duration::from_micros(100);
 
 enum Input {
     NotStarted(Box<ReaderSettings>),
@@ -73,8 +59,6 @@ pub struct CsvSource<R> {
     spare: Option<ByteRecord>,
     // Raw mode: the records of the current batch, shared by its raw records.
     shared: Option<Arc<Vec<ByteRecord>>>,
-    // While the channel is empty: until when to yield and re-poll rather than sleep.
-    spin_until: Option<Instant>,
     stats: SourceStats,
 }
 
@@ -103,7 +87,6 @@ impl<R> CsvSource<R> {
             last_received: false,
             spare: None,
             shared: None,
-            spin_until: None,
             stats,
         }
     }
@@ -274,7 +257,6 @@ impl<R: Send + 'static> CsvSource<R> {
                 }
                 Input::Reading { rx, .. } => match rx.poll_recv(cx) {
                     Poll::Ready(Some(batch)) => {
-                        this.spin_until = None;
                         record_read(batch.bytes_read, batch.read_time);
                         this.stats.add_bytes(batch.bytes_read);
                         this.take_batch(batch);
@@ -286,17 +268,8 @@ impl<R: Send + 'static> CsvSource<R> {
                             this.input = Input::Lost(reader);
                         }
                     }
-                    Poll::Pending => {
-                        // Yield and poll again for a while before sleeping (see `SPIN`).
-                        let now = Instant::now();
-                        if now < *this.spin_until.get_or_insert(after_std(now, SPIN)) {
-                            std::thread::yield_now();
-                            cx.waker().wake_by_ref();
-                        } else {
-                            this.spin_until = None;
-                        }
-                        return Poll::Pending;
-                    }
+                    // The reader wakes this task when it sends the next batch.
+                    Poll::Pending => return Poll::Pending,
                 },
             }
         }

@@ -42,7 +42,7 @@ pub(super) struct Batch {
 impl Batch {
     /// Rows in the batch: records and failed rows.
     pub(super) fn rows(&self) -> usize {
-        self.positions.len() + self.failures.len()
+        self.positions.len().saturating_add(self.failures.len())
     }
 
     pub(super) fn fail(&mut self, error: Located<SourceError>) {

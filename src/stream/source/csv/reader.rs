@@ -113,7 +113,7 @@ pub(super) fn read_all(
                 } else {
                     width = (record.as_slice().len(), record.len());
                     batch.positions.push(start.0);
-                    used += 1;
+                    used = used.saturating_add(1);
                 }
                 (false, false)
             }

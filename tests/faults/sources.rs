@@ -34,6 +34,35 @@ where
     out
 }
 
+/// The line, byte, bytes read and length at open of a fatal truncation error.
+fn truncation(err: &EventError) -> (u64, u64, u64, u64) {
+    assert!(err.is_fatal());
+    match err.source_error() {
+        Some(SourceError::Truncated {
+            line,
+            byte,
+            read,
+            len_at_open,
+            ..
+        }) => (*line, *byte, *read, *len_at_open),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Asserts that `stream` (a source with an invalid setting) yields one item: a
+/// configuration error, before anything is read.
+async fn only_a_config_error<S, T: std::fmt::Debug>(stream: S)
+where
+    S: futures::Stream<Item = Result<SenderEvent<T>, EventError>>,
+{
+    let items: Vec<_> = stream.collect().await;
+    assert_eq!(items.len(), 1);
+    assert!(matches!(
+        items[0].as_ref().unwrap_err().source_error(),
+        Some(SourceError::Config(_))
+    ));
+}
+
 #[tokio::test]
 async fn a_text_file_truncated_while_read_ends_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,23 +82,10 @@ async fn a_text_file_truncated_while_read_ends_with_a_typed_error() {
             .iter()
             .all(|i| i.as_ref().is_ok_and(|l| l.len() == 11))
     );
-    let err = last.as_ref().unwrap_err();
-    assert!(err.is_fatal());
-    match err.source_error() {
-        Some(SourceError::Truncated {
-            line,
-            byte,
-            read,
-            len_at_open,
-            ..
-        }) => {
-            assert_eq!(
-                (*line, *byte, *read, *len_at_open),
-                (8334, 99_996, 100_002, 240_000)
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        truncation(last.as_ref().unwrap_err()),
+        (8334, 99_996, 100_002, 240_000)
+    );
 }
 
 #[tokio::test]
@@ -117,15 +133,10 @@ async fn a_line_longer_than_the_limit_is_a_per_item_error_and_reading_goes_on() 
         );
     }
     // A zero limit is a configuration error, before anything is read.
-    let items: Vec<_> = AsyncTask::emits::<String>()
-        .sender(of_file(&path).max_line_length(0usize))
-        .collect()
-        .await;
-    assert_eq!(items.len(), 1);
-    assert!(matches!(
-        items[0].as_ref().unwrap_err().source_error(),
-        Some(SourceError::Config(_))
-    ));
+    only_a_config_error(
+        AsyncTask::emits::<String>().sender(of_file(&path).max_line_length(0usize)),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -148,23 +159,10 @@ async fn a_csv_file_truncated_while_read_ends_with_a_typed_error() {
     let (last, items) = out.split_last().unwrap();
     assert_eq!(items.len(), 30_000);
     assert!(items.iter().all(Result::is_ok));
-    let err = last.as_ref().unwrap_err();
-    assert!(err.is_fatal());
-    match err.source_error() {
-        Some(SourceError::Truncated {
-            line,
-            byte,
-            read,
-            len_at_open,
-            ..
-        }) => {
-            assert_eq!(
-                (*line, *byte, *read, *len_at_open),
-                (30_002, 5 + 9 * 30_000, cut, 5 + 9 * 40_000)
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        truncation(last.as_ref().unwrap_err()),
+        (30_002, 5 + 9 * 30_000, cut, 5 + 9 * 40_000)
+    );
 }
 
 #[tokio::test]
@@ -210,15 +208,10 @@ async fn a_csv_record_longer_than_the_limit_is_a_per_item_error_and_reading_goes
         ]
     );
     // A zero limit is a configuration error, before anything is read.
-    let items: Vec<_> = AsyncTask::emits::<RawRecord>()
-        .sender(csv_records(&path).max_record_length(0usize))
-        .collect()
-        .await;
-    assert_eq!(items.len(), 1);
-    assert!(matches!(
-        items[0].as_ref().unwrap_err().source_error(),
-        Some(SourceError::Config(_))
-    ));
+    only_a_config_error(
+        AsyncTask::emits::<RawRecord>().sender(csv_records(&path).max_record_length(0usize)),
+    )
+    .await;
 }
 
 #[tokio::test]

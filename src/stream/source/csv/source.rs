@@ -24,6 +24,7 @@ use crate::stream::source::{Located, SourceItem};
 use crate::stream::stats::SourceStats;
 use crate::task::metrics::record_read;
 
+/// Where the stream is with its reader thread.
 enum Input {
     NotStarted(Box<ReaderSettings>),
     Reading {

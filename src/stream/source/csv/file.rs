@@ -131,11 +131,14 @@ impl<R> CsvFile<R> {
     }
 
     /// The longest record, in bytes of its fields (default [`DEFAULT_MAX_ITEM_LENGTH`],
-    /// 64 MiB): a longer one is a per-item [`SourceError::TooLong`](crate::stream::SourceError::TooLong) at the row's line and
-    /// byte, and reading goes on. The reader stops parsing a record once it spans more
-    /// than the limit plus 64 KiB of the file, so memory stays bounded, and goes on at the
-    /// next line break (quotes are not followed while skipping). Zero is a
-    /// [`ConfigError`].
+    /// 64 MiB): a longer one is a per-item [`SourceError::TooLong`] at the row's line
+    /// and byte, and reading goes on. The reader stops parsing a record once it spans
+    /// more than the limit plus 64 KiB of the file, so memory stays bounded, and goes on
+    /// at the next line break (quotes are not followed while skipping). A header row
+    /// longer than the limit ends the reading after its error: no row could be matched
+    /// to it. Zero is a [`ConfigError`].
+    ///
+    /// [`SourceError::TooLong`]: crate::stream::SourceError::TooLong
     pub fn max_record_length(mut self, bytes: impl Into<Count>) -> Self {
         self.settings.max_record = bytes.into();
         self
@@ -167,9 +170,9 @@ impl<R> CsvFile<R> {
         self
     }
 
-    /// Emits chunks of `size` records ([`Chunk<R>`](crate::stream::source::Chunk) events, each row with its position)
-    /// instead of single records; the
-    /// reader thread then sends batches of exactly that size.
+    /// Emits chunks of `size` records ([`Chunk<R>`](crate::stream::source::Chunk) events,
+    /// each row with its position) instead of single records; the reader thread then
+    /// sends batches of that size (at most 65 536 rows).
     pub fn into_chunks(self, size: impl Into<Count>) -> Chunked<Self> {
         Chunked::new(self, size.into())
     }

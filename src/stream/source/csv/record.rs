@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 /// A raw CSV record: its fields' bytes, shared with the other records parsed in the same
 /// batch (one reference-count increment per record, no allocation and no copy).
 ///
-/// Made by [`csv_records`]. Holding a record keeps its batch (a few hundred records)
+/// Made by [`csv_records`](super::csv_records). Holding a record keeps its batch (a few hundred records)
 /// alive; call [`to_byte_record`](RawRecord::to_byte_record) for an owned
 /// [`ByteRecord`].
 #[derive(Clone)]

@@ -70,20 +70,24 @@ where
         let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
             match item.into_received() {
                 Ok(Received::Output(r)) => {
-                    tally.out += 1;
+                    tally.out = tally.out.saturating_add(1);
                     collected.push_output(r);
                 }
                 Ok(Received::Failed(e)) => {
-                    tally.errors += 1;
+                    tally.errors = tally.errors.saturating_add(1);
                     collected.push_error(e);
                 }
                 Ok(Received::Collected(batch)) => {
-                    tally.values += (batch.items.len() + batch.keyed.len()) as u64;
-                    tally.collected_errors += batch.errors.len() as u64;
+                    tally.values = tally
+                        .values
+                        .saturating_add(batch.items.len().saturating_add(batch.keyed.len()) as u64);
+                    tally.collected_errors = tally
+                        .collected_errors
+                        .saturating_add(batch.errors.len() as u64);
                     collected.absorb(*batch);
                 }
                 Err(late) => {
-                    tally.late += 1;
+                    tally.late = tally.late.saturating_add(1);
                     collected.push_late(late);
                 }
             }

@@ -54,10 +54,10 @@ where
         let (f, map) = (this.f, this.map);
         let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
             let (k, v) = f(item);
-            tally.out += 1;
-            tally.values += 1;
+            tally.out = tally.out.saturating_add(1);
+            tally.values = tally.values.saturating_add(1);
             if map.insert(k, v).is_some() {
-                tally.duplicates += 1;
+                tally.duplicates = tally.duplicates.saturating_add(1);
             }
         });
         if ended.is_pending() {

@@ -60,15 +60,15 @@ where
         let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
             match item {
                 Ok(v) => {
-                    tally.out += 1;
+                    tally.out = tally.out.saturating_add(1);
                     oks.push(v);
                 }
                 Err(e) => {
-                    tally.errors += 1;
+                    tally.errors = tally.errors.saturating_add(1);
                     errs.push((*index, e));
                 }
             }
-            *index += 1;
+            *index = index.saturating_add(1);
         });
         if ended.is_pending() {
             return Poll::Pending;

@@ -49,7 +49,7 @@ impl<S: Stream> Future for CollectVec<S> {
         let mut stream = this.stream;
         let items = this.items;
         let ended = this.tally.drain(stream.as_mut(), cx, |tally, item| {
-            tally.out += 1;
+            tally.out = tally.out.saturating_add(1);
             items.push(item);
         });
         if ended.is_pending() {

@@ -36,7 +36,10 @@ impl<K, V> Default for Batch<K, V> {
 impl<K, V> Batch<K, V> {
     /// Values and errors in the batch.
     pub fn len(&self) -> usize {
-        self.items.len() + self.keyed.len() + self.errors.len()
+        self.items
+            .len()
+            .saturating_add(self.keyed.len())
+            .saturating_add(self.errors.len())
     }
 
     /// `true` when the batch holds nothing.

@@ -47,7 +47,7 @@ where
         }
         let (acc, f) = (this.acc, this.f);
         let ended = this.tally.drain(this.stream, cx, |tally, item| {
-            tally.out += 1;
+            tally.out = tally.out.saturating_add(1);
             // Always `Some` here: taken only when the stream has ended.
             if let Some(a) = acc.take() {
                 *acc = Some(f(a, item));

@@ -2,13 +2,13 @@
 //! without ever panicking.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+
+use crate::task::timing::try_sleep_until;
 
 pin_project! {
     /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and moved to the
@@ -46,7 +46,7 @@ impl LazySleep {
             return false;
         }
         if this.sleep.is_none() {
-            match new_sleep(at) {
+            match try_sleep_until(at) {
                 Some(sleep) => this.sleep.set(Some(sleep)),
                 None => {
                     *this.unavailable = true;
@@ -87,20 +87,4 @@ impl LazySleep {
         *this.target = None;
         Poll::Ready(())
     }
-}
-
-/// `from + d`, or about 30 years from `from` when that would overflow the clock (a
-/// "never" that cannot panic).
-pub(crate) fn deadline(from: Instant, d: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
-    from.checked_add(d.min(FAR))
-        .or_else(|| from.checked_add(FAR))
-        .unwrap_or(from)
-}
-
-/// A tokio timer at `at`, or `None` outside a runtime with the time driver.
-fn new_sleep(at: Instant) -> Option<Sleep> {
-    tokio::runtime::Handle::try_current().ok()?;
-    // A runtime built without `enable_time` panics here; keep that a fallback.
-    catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(at))).ok()
 }

@@ -12,21 +12,23 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
+use futures::FutureExt;
 use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::error::{BoxError, TaskError};
+use crate::task::attempt::{caught, panicked, poll_caught};
 use crate::task::cancel::CancelNode;
 use crate::task::{
     AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
-    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
+    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -478,29 +480,16 @@ async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
     work: &mut W,
     root: &Arc<CancelNode>,
 ) -> Result<T, TaskError<E>> {
-    let mut work = Some(work);
     let mut fut = std::pin::pin!(None::<W::Future>);
+    let first = root.enter(|| caught(|| work.call()))?;
+    fut.set(Some(first));
     std::future::poll_fn(|cx| {
-        let step = catch_unwind(AssertUnwindSafe(|| {
-            root.enter(|| {
-                if let Some(w) = work.take() {
-                    fut.set(Some(w.call()));
-                }
-                fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+        poll_caught(|| {
+            root.enter(|| match fut.as_mut().as_pin_mut() {
+                Some(f) => f.poll(cx),
+                None => Poll::Pending,
             })
-        }));
-        match step {
-            Ok(Some(Poll::Ready(Ok(v)))) => Poll::Ready(Ok(v)),
-            Ok(Some(Poll::Ready(Err(e)))) => Poll::Ready(Err(TaskError::Failed(e))),
-            Ok(Some(Poll::Pending)) => Poll::Pending,
-            // Only after the work's call panicked, which already ended the attempt.
-            Ok(None) => Poll::Ready(Err(TaskError::Panicked {
-                message: "task polled after its work panicked".to_owned(),
-            })),
-            Err(payload) => Poll::Ready(Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            })),
-        }
+        })
     })
     .await
 }
@@ -517,24 +506,19 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    use futures::FutureExt;
     let report = Report {
         inbox,
         slot,
         sent: false,
     };
-    let called = catch_unwind(AssertUnwindSafe(|| recover(err)));
+    let called = caught(|| recover(err));
     handle.spawn(async move {
         let outcome = match called {
-            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(out) => out,
-                Err(payload) => Err(TaskError::Panicked {
-                    message: panic_message(&*payload),
-                }),
-            },
-            Err(payload) => Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            }),
+            Ok(fut) => AssertUnwindSafe(fut)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(panicked(payload))),
+            Err(panic) => Err(panic),
         };
         report.send(Event::Recovered { slot, outcome });
     })

@@ -15,7 +15,6 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
-use std::panic::catch_unwind;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,11 +32,12 @@ use crate::orchestra::report::{OutcomeKind, TaskOutcome};
 use crate::orchestra::slots::Slots;
 use crate::orchestra::stats::{Ended, ExecutionStats, StatsBatch};
 use crate::orchestra::{TaskKey, TaskRelationships};
-use crate::task::RetryPolicy;
 use crate::task::cancel::CancelNode;
+use crate::task::retry::{RetryState, recoverable};
+use crate::task::timing::{after, try_sleep_until};
 use crate::task::{
-    Backoff, CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta,
-    StatusCell, TaskLabel, TaskPriority, TaskResult, TaskShared, TaskStatus,
+    CancellationLevel, LazyTaskId, MetricsSnapshot, RankableByPriority, RunMeta, StatusCell,
+    TaskLabel, TaskPriority, TaskResult, TaskShared, TaskStatus,
 };
 
 /// Per-task state readable from outside the scheduler, lock-free.
@@ -204,7 +204,6 @@ enum Phase {
 struct Rare {
     skipped_because: Option<u32>,
     cancel: Option<CancellationLevel>,
-    backoff: Option<Backoff>,
     task_shared: Option<Arc<TaskShared>>,
     metrics: Option<Box<MetricsSnapshot>>,
     waiters: Vec<u32>,
@@ -223,8 +222,8 @@ struct Node<T, E> {
     phase: Phase,
     activated: bool,
     failed_dep: Option<u32>,
-    attempts: u32,
-    first_start: Option<Instant>,
+    /// Attempts made, when the first started, the backoff sequence.
+    retry: RetryState,
     join: Option<JoinHandle<()>>,
     rare: Option<Box<Rare>>,
 }
@@ -402,8 +401,7 @@ where
             phase: Phase::Idle,
             activated: false,
             failed_dep: None,
-            attempts: 0,
-            first_start: None,
+            retry: RetryState::default(),
             join: None,
             rare: None,
         });
@@ -561,7 +559,7 @@ where
             Some((Arc::clone(&ts.node), ts))
         };
         n.phase = Phase::Running;
-        n.first_start.get_or_insert(now);
+        n.retry.start(now);
         if let Some(sh) = self.shared.get(s) {
             let _ = sh.status.transition(TaskStatus::Running);
         }
@@ -569,7 +567,7 @@ where
             tracing::debug!(
                 target: "sweet_async::orchestra",
                 task = task_name(n),
-                attempt = n.attempts.saturating_add(1),
+                attempt = n.retry.attempts().saturating_add(1),
                 "attempt started"
             );
         }
@@ -613,7 +611,7 @@ where
                 if let Some(n) = self.nodes.get_mut(slot as usize) {
                     n.work = None;
                     n.join = None;
-                    n.attempts = n.attempts.saturating_add(1);
+                    n.retry.count(1);
                 }
                 // No retry, no recovery: the outcome is final. Ended now, not via the list:
                 // no cascade is under way.
@@ -652,7 +650,7 @@ where
         };
         n.work = work;
         n.join = None;
-        n.attempts = n.attempts.saturating_add(attempts);
+        n.retry.count(attempts);
         if metrics.is_some() || n.rare.is_some() {
             n.rare().metrics = metrics;
         }
@@ -670,62 +668,45 @@ where
             // No retry policy, no recovery: the error is final.
             return self.final_error(s, err);
         };
-        if n.cancel_level().is_some() {
+        if n.cancel_level().is_some() || self.halted {
             return self.final_error(s, err);
         }
-        match RetryPolicy::may_retry(prep.retry_if.as_ref(), &err) {
-            Ok(true) => {}
-            Ok(false) => return self.final_error(s, err),
-            Err(panicked) => return self.final_error(s, panicked),
-        }
-        let policy = &prep.retry;
-        let delay = n
-            .rare
-            .get_or_insert_with(Box::default)
-            .backoff
-            .get_or_insert_with(|| policy.backoff())
-            .next_delay();
         let now = Instant::now();
-        let elapsed = n.first_start.map(|start| now.duration_since(start));
-        match delay {
-            Some(d) if policy.fits_budget(elapsed, d) && !self.halted => {
-                if let Some(st) = &mut self.stats {
-                    st.retried();
-                }
-                if self.cfg.tracing {
-                    tracing::debug!(
-                        target: "sweet_async::orchestra",
-                        task = task_name(n),
-                        attempts = n.attempts,
-                        delay = ?d,
-                        "attempt failed, retrying after backoff"
-                    );
-                }
-                let mut at = crate::task::timing::after(now, d);
-                if let Some(deadline) = prep.deadline {
-                    at = at.min(deadline);
-                }
-                if at <= now {
-                    n.phase = Phase::Idle;
-                    self.make_ready(s);
-                } else {
-                    n.phase = Phase::Backoff;
-                    self.timers.push(Reverse((at, s)));
-                }
-            }
-            _ => {
-                let err = policy.exhausted(n.attempts, err);
-                self.final_error(s, err);
-            }
+        let delay = match n
+            .retry
+            .after_failure(&prep.retry, prep.retry_if.as_ref(), err, now)
+        {
+            Ok(delay) => delay,
+            Err(err) => return self.final_error(s, err),
+        };
+        if let Some(st) = &mut self.stats {
+            st.retried();
+        }
+        if self.cfg.tracing {
+            tracing::debug!(
+                target: "sweet_async::orchestra",
+                task = task_name(n),
+                attempts = n.retry.attempts(),
+                delay = ?delay,
+                "attempt failed, retrying after backoff"
+            );
+        }
+        let mut at = after(now, delay);
+        if let Some(deadline) = prep.deadline {
+            at = at.min(deadline);
+        }
+        if at <= now {
+            n.phase = Phase::Idle;
+            self.make_ready(s);
+        } else {
+            n.phase = Phase::Backoff;
+            self.timers.push(Reverse((at, s)));
         }
     }
 
     /// The task failed for good: run its recovery fallback, or end it.
     fn final_error(&mut self, s: u32, err: TaskError<E>) {
-        let recoverable = !matches!(
-            err,
-            TaskError::Cancelled { .. } | TaskError::Config(_) | TaskError::NoRuntime
-        );
+        let recoverable = recoverable(&err);
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
@@ -765,14 +746,14 @@ where
     ) -> Option<TaskOutcome<T, E, u32>> {
         let now = self.now();
         let n = self.nodes.get_mut(s as usize)?;
-        let started = n.first_start.unwrap_or(now);
+        let started = n.retry.started().unwrap_or(now);
         let result = TaskResult::new(
             outcome,
             RunMeta {
                 task_id: task_id(n),
                 label: label(n),
                 priority: n.priority,
-                attempts: n.attempts,
+                attempts: n.retry.attempts(),
                 started,
                 execution_time: now.duration_since(started),
                 recovered,
@@ -805,9 +786,6 @@ where
         n.phase = Phase::Done;
         n.work = None;
         n.join = None;
-        if let Some(r) = n.rare.as_mut() {
-            r.backoff = None;
-        }
         let status = match kind {
             OutcomeKind::Succeeded => TaskStatus::Completed,
             OutcomeKind::Failed => TaskStatus::Failed,
@@ -1067,9 +1045,9 @@ where
             if self.sleep_at != Some(at) {
                 match self.sleep.as_mut() {
                     Some(sleep) => sleep.as_mut().reset(at),
-                    None => match catch_unwind(|| tokio::time::sleep_until(at)) {
-                        Ok(sleep) => self.sleep = Some(Box::pin(sleep)),
-                        Err(_) => {
+                    None => match try_sleep_until(at) {
+                        Some(sleep) => self.sleep = Some(Box::pin(sleep)),
+                        None => {
                             // No time driver on this runtime: the waits cannot happen.
                             self.fail_timers();
                             continue;
@@ -1160,18 +1138,18 @@ fn cause_of<T, E>(n: &Node<T, E>, s: u32) -> u32 {
 
 /// A cancellation before the task ran, or a cancelled result if it had attempts.
 fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutcome<T, E, u32> {
-    if n.attempts == 0 {
+    if n.retry.attempts() == 0 {
         return TaskOutcome::Cancelled { level };
     }
     let now = Instant::now();
-    let started = n.first_start.unwrap_or(now);
+    let started = n.retry.started().unwrap_or(now);
     TaskOutcome::Finished(TaskResult::new(
         Err(TaskError::Cancelled { level }),
         RunMeta {
             task_id: task_id(n),
             label: label(n),
             priority: n.priority,
-            attempts: n.attempts,
+            attempts: n.retry.attempts(),
             started,
             execution_time: now.duration_since(started),
             recovered: false,

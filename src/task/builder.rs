@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{BoxError, ConfigError, TaskError};
 use crate::task::context::TaskContext;
+use crate::task::retry::RetryIf;
 use crate::task::run::TaskFuture;
 use crate::task::work::{AsyncWork, BlockingWork};
 use crate::task::{
@@ -18,7 +19,6 @@ use crate::task::{
     TaskPriority, TimePoint,
 };
 
-pub(crate) type RetryIf<E> = Arc<dyn Fn(&TaskError<E>) -> bool + Send + Sync>;
 pub(crate) type Recover<T, E> =
     Arc<dyn Fn(TaskError<E>) -> BoxFuture<'static, Result<T, TaskError<E>>> + Send + Sync>;
 pub(crate) type OnCancel = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;

@@ -6,6 +6,7 @@
 //! background and returns a [`TaskHandle`].
 
 pub mod async_result;
+pub(crate) mod attempt;
 mod builder;
 pub mod cancel;
 pub mod circuit;
@@ -52,10 +53,10 @@ pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 // region: orchestra hooks
 // Crate-internal names the orchestrator (`crate::orchestra`) needs to split a task into
 // attempts it schedules itself and to rebuild the task's final result. Additive only.
-pub(crate) use crate::error::panic_message;
-pub(crate) use builder::{Recover, RetryIf, TaskConfig};
+pub(crate) use builder::{Recover, TaskConfig};
 pub(crate) use id::LazyTaskId;
 pub(crate) use result::RunMeta;
+pub(crate) use retry::RetryIf;
 pub(crate) use spawn::TaskShared;
 // endregion: orchestra hooks
 

@@ -1,10 +1,11 @@
 //! [`TimePoint`]: an absolute moment given as a tokio `Instant`, a std `Instant` or a
 //! `SystemTime`, for deadlines and delayed starts.
 
+use std::panic::catch_unwind;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// The wall-clock time at `at`, read off one process-wide anchor: one clock read per
 /// task instead of two, and consistent with the tokio clock (paused clocks included).
@@ -71,6 +72,16 @@ pub(crate) fn after_std(at: std::time::Instant, d: Duration) -> std::time::Insta
         .unwrap_or(at)
 }
 
+/// A tokio timer at `at`, or `None` outside a runtime with the time driver. The one place
+/// the library creates a timer (tasks, the orchestra's scheduler, the timed operators'
+/// `LazySleep`): `tokio::time::sleep_until`
+/// panics in those cases, and that panic must not reach the user.
+pub(crate) fn try_sleep_until(at: Instant) -> Option<Sleep> {
+    tokio::runtime::Handle::try_current().ok()?;
+    // A runtime built without `enable_time` panics here.
+    catch_unwind(|| tokio::time::sleep_until(at)).ok()
+}
+
 impl From<Instant> for TimePoint {
     fn from(i: Instant) -> Self {
         TimePoint::Instant(i)
@@ -103,5 +114,19 @@ mod tests {
         assert_eq!(after(now, Duration::MAX), now + FAR_FUTURE);
         let std_now = std::time::Instant::now();
         assert_eq!(after_std(std_now, Duration::MAX), std_now + FAR_FUTURE);
+    }
+
+    #[test]
+    fn no_timer_outside_a_runtime_or_without_the_time_driver() {
+        assert!(try_sleep_until(Instant::now()).is_none());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async { assert!(try_sleep_until(Instant::now()).is_none()) });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async { assert!(try_sleep_until(Instant::now()).is_some()) });
     }
 }

@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod blocking;
 mod breaker;
 mod cancel;
 mod config;

@@ -81,8 +81,6 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use crate::task::cancel::CancellationLevel;
-
 /// A boxed error, the default user error type of a task.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -367,6 +365,49 @@ impl fmt::Display for ConfigError {
 }
 
 impl StdError for ConfigError {}
+
+/// How hard to stop a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CancellationLevel {
+    /// Stop the work at its next `.await`, then run the `on_cancel` cleanup, bounded by
+    /// the task's grace period.
+    Graceful,
+    /// Stop the work at its next `.await`; no cleanup.
+    Kill,
+    /// Abort the spawned tokio task outright; no cleanup. On a task that is not spawned
+    /// this is the same as [`Kill`](CancellationLevel::Kill).
+    KillHard,
+}
+
+impl CancellationLevel {
+    pub(crate) const fn to_u8(self) -> u8 {
+        match self {
+            CancellationLevel::Graceful => 1,
+            CancellationLevel::Kill => 2,
+            CancellationLevel::KillHard => 3,
+        }
+    }
+
+    pub(crate) const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(CancellationLevel::Graceful),
+            2 => Some(CancellationLevel::Kill),
+            3 => Some(CancellationLevel::KillHard),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CancellationLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CancellationLevel::Graceful => "graceful",
+            CancellationLevel::Kill => "kill",
+            CancellationLevel::KillHard => "kill-hard",
+        })
+    }
+}
 
 /// The message of a caught panic payload: the `&str` or `String` it was raised with.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

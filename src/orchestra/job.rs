@@ -27,8 +27,8 @@ use crate::error::{BoxError, TaskError};
 use crate::task::attempt::{caught, panicked, poll_caught};
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
-    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared,
+    AsyncWork, AttemptPlan, MetricsSnapshot, Recover, RetryPolicy, TaskConfig, TaskFuture,
+    TaskPriority, TaskShared,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -102,7 +102,7 @@ impl<T, E> Job<T, E> {
     pub fn priority(&self) -> TaskPriority {
         self.cfg
             .as_ref()
-            .map_or(TaskPriority::Normal, |c| c.priority)
+            .map_or(TaskPriority::Normal, TaskConfig::priority)
     }
 }
 
@@ -123,29 +123,16 @@ impl<T, E> fmt::Debug for Job<T, E> {
         f.debug_struct("Job")
             .field("name", &self.name())
             .field("priority", &self.priority())
-            .field("timeout", &self.cfg.as_ref().and_then(|c| c.timeout))
+            .field("timeout", &self.cfg.as_ref().and_then(TaskConfig::timeout))
             .finish_non_exhaustive()
     }
 }
 
 /// A job split into what the scheduler needs.
 pub(crate) struct Prepared<T, E> {
-    /// Settings for one attempt: no retries, no recovery, no delayed start.
-    pub(crate) attempt_cfg: TaskConfig<T, E>,
-    /// Nothing but the work: no timeout, breaker, tracing, metrics, cleanup or scope
-    /// settings, so an attempt can run without the `TaskFuture` machinery.
-    pub(crate) plain: bool,
-    pub(crate) priority: TaskPriority,
-    pub(crate) label: TaskLabel,
+    pub(crate) plan: AttemptPlan<T, E>,
     /// The id's text, kept only when tracing is on.
     pub(crate) name: Option<Arc<str>>,
-    /// Fixed in advance (`None`: drawn when first read).
-    pub(crate) task_id: Option<TaskId>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) retry_if: Option<RetryIf<E>>,
-    pub(crate) recover: Option<Recover<T, E>>,
-    pub(crate) start_at: Option<tokio::time::Instant>,
-    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 /// A job's scheduling settings (`None`: all defaults, the fast path) and its work.
@@ -166,64 +153,15 @@ impl<T, E> Job<T, E> {
         defaults: &Defaults<'_>,
     ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
         let Job { cfg, work } = self;
-        let mut cfg = match cfg {
+        let cfg = match cfg {
             Some(cfg) => cfg,
             None if defaults.timeout.is_none() && defaults.retry.is_none() && !defaults.tracing => {
                 return Ok((None, work));
             }
-            None => AsyncTaskBuilder::new().cfg,
+            None => TaskConfig::defaults(),
         };
-        let (default_timeout, default_retry) = (defaults.timeout, defaults.retry);
-        if let Some(err) = cfg.invalid.take() {
-            return Err(*err);
-        }
-        if cfg.timeout.is_none() {
-            cfg.timeout = default_timeout;
-        }
-        let retry = match (cfg.retries_set, default_retry) {
-            (false, Some(policy)) => policy.clone(),
-            _ => cfg.retry.clone(),
-        };
-        let plain = cfg.cold.is_none()
-            && cfg.timeout.is_none()
-            && !cfg.metrics
-            && cfg.record_error.is_none();
-        // A plain attempt never reads the id: draw it only when someone asks.
-        let task_id = if plain {
-            cfg.id
-        } else {
-            Some(*cfg.id.get_or_insert_with(TaskId::new))
-        };
-        let cold = cfg.cold();
-        let retry_if = cold.and_then(|c| c.retry_if.clone());
-        let recover = cold.and_then(|c| c.recover.clone());
-        let start_at = cold.and_then(|c| c.start_at).map(|t| t.to_instant());
-        let deadline = cold.and_then(|c| c.deadline).map(|t| t.to_instant());
-        let label = cfg.label().cloned().unwrap_or_default();
-        let mut attempt_cfg = cfg;
-        attempt_cfg.retry = RetryPolicy::none();
-        attempt_cfg.retries_set = true;
-        if recover.is_some() || start_at.is_some() {
-            if let Some(cold) = &attempt_cfg.cold {
-                let mut c = (**cold).clone();
-                c.recover = None;
-                c.start_at = None;
-                attempt_cfg.cold = Some(Arc::new(c));
-            }
-        }
-        let prepared = Prepared {
-            priority: attempt_cfg.priority,
-            attempt_cfg,
-            plain,
-            label,
-            name: None,
-            task_id,
-            retry,
-            retry_if,
-            recover,
-            start_at,
-            deadline,
-        };
+        let plan = cfg.plan_attempts(defaults.timeout, defaults.retry)?;
+        let prepared = Prepared { plan, name: None };
         Ok((Some(Box::new(prepared)), work))
     }
 }

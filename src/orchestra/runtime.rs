@@ -15,8 +15,7 @@ use tokio::time::Instant;
 use crate::error::{ConfigError, TaskError};
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, CancellationLevel, TaskFuture, TaskHandle, TaskId, TaskLabel,
-    TaskPriority,
+    AsyncWork, CancellationLevel, TaskFuture, TaskHandle, TaskId, TaskLabel, TaskPriority,
 };
 use crate::units::{kb, mb};
 
@@ -366,7 +365,7 @@ impl Runtime {
             key,
             ended: Arc::clone(&ended),
         };
-        let builder = AsyncTaskBuilder { cfg }.priority(priority);
+        let builder = cfg.into_builder().priority(priority);
         let handle = builder
             .run(Tracked {
                 work,

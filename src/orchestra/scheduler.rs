@@ -16,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -391,7 +391,7 @@ where
         self.ids.push(Some(id));
         let priority = prepared
             .as_ref()
-            .map_or(TaskPriority::Normal, |p| p.priority);
+            .map_or(TaskPriority::Normal, |p| p.plan.priority);
         self.nodes.push(Node {
             prep: prepared,
             priority,
@@ -472,7 +472,7 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        if let Some(at) = n.prep.as_mut().and_then(|p| p.start_at.take()) {
+        if let Some(at) = n.prep.as_mut().and_then(|p| p.plan.start_at.take()) {
             if at > Instant::now() {
                 n.phase = Phase::Delayed;
                 self.timers.push(Reverse((at, s)));
@@ -523,7 +523,7 @@ where
         };
         if n.prep
             .as_ref()
-            .and_then(|p| p.deadline)
+            .and_then(|p| p.plan.deadline)
             .is_some_and(|d| d <= now)
         {
             let outcome = Err(TaskError::DeadlineExceeded);
@@ -540,21 +540,13 @@ where
             );
             return;
         };
-        let scope = if n.prep.as_ref().is_none_or(|p| p.plain) {
+        let scope = if n.prep.as_ref().is_none_or(|p| p.plan.plain) {
             None
         } else {
             let ts = n
                 .rare()
                 .task_shared
-                .get_or_insert_with(|| {
-                    Arc::new(TaskShared {
-                        status: StatusCell::new(),
-                        node: CancelNode::root(),
-                        cleanup_ran: AtomicBool::new(false),
-                        cleanup_panicked: AtomicBool::new(false),
-                        attempts: AtomicU32::new(0),
-                    })
-                })
+                .get_or_insert_with(|| Arc::new(TaskShared::new(CancelNode::root())))
                 .clone();
             Some((Arc::clone(&ts.node), ts))
         };
@@ -579,7 +571,7 @@ where
             // Only a task with settings can be retried.
             keep_work: n.prep.is_some(),
         };
-        n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.attempt_cfg), env));
+        n.join = Some(work.spawn(n.prep.as_ref().map(|p| &p.plan.attempt), env));
         self.running = self.running.saturating_add(1);
         if let Some(st) = &mut self.stats {
             st.started();
@@ -672,13 +664,14 @@ where
             return self.final_error(s, err);
         }
         let now = Instant::now();
-        let delay = match n
-            .retry
-            .after_failure(&prep.retry, prep.retry_if.as_ref(), err, now)
-        {
-            Ok(delay) => delay,
-            Err(err) => return self.final_error(s, err),
-        };
+        let delay =
+            match n
+                .retry
+                .after_failure(&prep.plan.retry, prep.plan.retry_if.as_ref(), err, now)
+            {
+                Ok(delay) => delay,
+                Err(err) => return self.final_error(s, err),
+            };
         if let Some(st) = &mut self.stats {
             st.retried();
         }
@@ -692,7 +685,7 @@ where
             );
         }
         let mut at = after(now, delay);
-        if let Some(deadline) = prep.deadline {
+        if let Some(deadline) = prep.plan.deadline {
             at = at.min(deadline);
         }
         if at <= now {
@@ -710,7 +703,7 @@ where
         let Some(n) = self.nodes.get_mut(s as usize) else {
             return;
         };
-        let recover = n.prep.as_ref().and_then(|p| p.recover.as_ref());
+        let recover = n.prep.as_ref().and_then(|p| p.plan.recover.as_ref());
         match (recover, recoverable && n.cancel_level().is_none()) {
             (Some(recover), true) => {
                 n.phase = Phase::Recovering;
@@ -1112,7 +1105,7 @@ where
 fn task_id<T, E>(n: &Node<T, E>) -> LazyTaskId {
     n.prep
         .as_ref()
-        .and_then(|p| p.task_id)
+        .and_then(|p| p.plan.task_id)
         .map_or_else(LazyTaskId::default, LazyTaskId::fixed)
 }
 
@@ -1120,7 +1113,7 @@ fn task_id<T, E>(n: &Node<T, E>) -> LazyTaskId {
 fn label<T, E>(n: &Node<T, E>) -> TaskLabel {
     n.prep
         .as_ref()
-        .map_or_else(TaskLabel::default, |p| p.label.clone())
+        .map_or_else(TaskLabel::default, |p| p.plan.label.clone())
 }
 
 /// The task's name for tracing events.

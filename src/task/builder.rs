@@ -40,7 +40,7 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// Create one with [`AsyncTask::to`](crate::task::AsyncTask::to).
 #[must_use = "a builder does nothing until `.run(..)` is awaited or spawned"]
 pub struct AsyncTaskBuilder<T, E = BoxError> {
-    pub(crate) cfg: TaskConfig<T, E>,
+    pub(in crate::task) cfg: TaskConfig<T, E>,
 }
 
 /// Everything a builder holds; moved into the task future.
@@ -48,31 +48,31 @@ pub struct AsyncTaskBuilder<T, E = BoxError> {
 /// The settings every task reads sit inline; the rest live behind one `Arc`, allocated
 /// only when one of them is set, so a plain task stays small and cheap to move.
 pub(crate) struct TaskConfig<T, E> {
-    pub(crate) id: Option<TaskId>,
-    pub(crate) priority: TaskPriority,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) retries_set: bool,
-    pub(crate) record_error: Option<RecordError<E>>,
-    pub(crate) metrics: bool,
-    pub(crate) invalid: Option<Box<ConfigError>>,
-    pub(crate) cold: Option<Arc<ColdConfig<T, E>>>,
+    pub(in crate::task) id: Option<TaskId>,
+    pub(in crate::task) priority: TaskPriority,
+    pub(in crate::task) timeout: Option<Duration>,
+    pub(in crate::task) retry: RetryPolicy,
+    pub(in crate::task) retries_set: bool,
+    pub(in crate::task) record_error: Option<RecordError<E>>,
+    pub(in crate::task) metrics: bool,
+    pub(in crate::task) invalid: Option<Box<ConfigError>>,
+    pub(in crate::task) cold: Option<Arc<ColdConfig<T, E>>>,
 }
 
 /// Settings most tasks never touch.
 pub(crate) struct ColdConfig<T, E> {
-    pub(crate) label: TaskLabel,
-    pub(crate) deadline: Option<TimePoint>,
-    pub(crate) start_at: Option<TimePoint>,
-    pub(crate) retry_if: Option<RetryIf<E>>,
-    pub(crate) recover: Option<Recover<T, E>>,
-    pub(crate) breaker: Option<CircuitBreaker>,
-    pub(crate) fields: Option<SpanFields>,
-    pub(crate) on_cancel: Option<OnCancel>,
-    pub(crate) grace: Duration,
-    pub(crate) token: Option<CancellationToken>,
-    pub(crate) context: TaskContext,
-    pub(crate) runtime: Option<Handle>,
+    pub(in crate::task) label: TaskLabel,
+    pub(in crate::task) deadline: Option<TimePoint>,
+    pub(in crate::task) start_at: Option<TimePoint>,
+    pub(in crate::task) retry_if: Option<RetryIf<E>>,
+    pub(in crate::task) recover: Option<Recover<T, E>>,
+    pub(in crate::task) breaker: Option<CircuitBreaker>,
+    pub(in crate::task) fields: Option<SpanFields>,
+    pub(in crate::task) on_cancel: Option<OnCancel>,
+    pub(in crate::task) grace: Duration,
+    pub(in crate::task) token: Option<CancellationToken>,
+    pub(in crate::task) context: TaskContext,
+    pub(in crate::task) runtime: Option<Handle>,
 }
 
 impl<T, E> Default for ColdConfig<T, E> {

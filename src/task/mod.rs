@@ -14,10 +14,12 @@ mod context;
 mod id;
 mod label;
 pub mod metrics;
+mod plan;
 mod priority;
 mod result;
 pub mod retry;
 mod run;
+mod shared;
 mod spawn;
 mod status;
 pub(crate) mod timing;
@@ -50,15 +52,13 @@ pub use timing::TimePoint;
 pub use tokio_util::sync::CancellationToken;
 pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 
-// region: orchestra hooks
-// Crate-internal names the orchestrator (`crate::orchestra`) needs to split a task into
-// attempts it schedules itself and to rebuild the task's final result. Additive only.
+// Crate-internal names the orchestra needs to split a task into attempts it schedules
+// itself and to rebuild the task's final result.
 pub(crate) use builder::{Recover, TaskConfig};
 pub(crate) use id::LazyTaskId;
+pub(crate) use plan::AttemptPlan;
 pub(crate) use result::RunMeta;
-pub(crate) use retry::RetryIf;
-pub(crate) use spawn::TaskShared;
-// endregion: orchestra hooks
+pub(crate) use shared::TaskShared;
 
 /// Entry point of the fluent API: `AsyncTask::to::<T>()` configures a simple task.
 ///
@@ -102,32 +102,3 @@ impl<E> AsyncTask<E> {
         AsyncTaskBuilder::new()
     }
 }
-
-// region: stream (emits)
-// `emits` lives in its own `impl` of `AsyncTask<BoxError>`: an emitting task has no work
-// error type, so in `impl<E>` nothing would fix `E` and every call would need annotations.
-impl AsyncTask {
-    /// A builder for an emitting task: a source of `T` items as a native `Stream` of
-    /// events. See [`EmittingTaskBuilder`](crate::stream::EmittingTaskBuilder).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::StreamExt;
-    /// use sweet_async::prelude::*;
-    /// use sweet_async::stream::source::of;
-    ///
-    /// # futures::executor::block_on(async {
-    /// let doubled: Vec<u32> = AsyncTask::emits::<u32>()
-    ///     .sender(of([1, 2, 3]))
-    ///     .map(|event| event.unwrap().into_data() * 2)
-    ///     .collect()
-    ///     .await;
-    /// assert_eq!(doubled, [2, 4, 6]);
-    /// # });
-    /// ```
-    pub fn emits<T>() -> crate::stream::EmittingTaskBuilder<T> {
-        crate::stream::EmittingTaskBuilder::new()
-    }
-}
-// endregion: stream (emits)

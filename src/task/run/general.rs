@@ -21,7 +21,7 @@ use crate::task::attempt::caught;
 use crate::task::cancel::CancelNode;
 use crate::task::result::TaskResult;
 use crate::task::retry::recoverable;
-use crate::task::spawn::TaskShared;
+use crate::task::shared::TaskShared;
 use crate::task::timing::{after, try_sleep_until};
 use crate::task::work::AsyncWork;
 use crate::task::{CancellationLevel, CircuitPermit, TaskMetrics, TaskStatus, trace};

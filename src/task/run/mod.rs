@@ -37,7 +37,7 @@ use crate::task::cancel::CancelNode;
 use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::retry::RetryState;
-use crate::task::spawn::TaskShared;
+use crate::task::shared::TaskShared;
 use crate::task::timing::{after, try_sleep_until};
 use crate::task::work::AsyncWork;
 use crate::task::{MetricsSnapshot, TaskId, TaskMetrics};

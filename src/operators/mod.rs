@@ -61,17 +61,10 @@ pub mod timed;
 // endregion: timed (modules)
 
 // region: par_map (modules)
-mod par_driver;
 mod par_map;
-mod par_map_blocking;
-mod par_map_unordered;
-mod try_par_map;
 
-pub use par_driver::ParMapError;
-pub use par_map::ParMap;
-pub use par_map_blocking::ParMapBlocking;
-pub use par_map_unordered::ParMapUnordered;
-pub use try_par_map::TryParMap;
+pub use par_map::ParMapError;
+pub use par_map::{ParMap, ParMapBlocking, ParMapUnordered, TryParMap};
 // endregion: par_map (modules)
 
 /// Dataflow operators on every [`Stream`].
@@ -1592,7 +1585,7 @@ pub trait DataflowExt: Stream {
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map concurrency")?;
+        let limits = par_map::Limits::new(n.into(), "par_map concurrency")?;
         Ok(ParMap::new(self, limits, f))
     }
 
@@ -1662,7 +1655,7 @@ pub trait DataflowExt: Stream {
         Fut: std::future::Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map_unordered concurrency")?;
+        let limits = par_map::Limits::new(n.into(), "par_map_unordered concurrency")?;
         Ok(ParMapUnordered::new(self, limits, f))
     }
 
@@ -1844,7 +1837,7 @@ pub trait DataflowExt: Stream {
         F: Fn(Self::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let limits = par_driver::Limits::new(n.into(), "par_map_blocking concurrency")?;
+        let limits = par_map::Limits::new(n.into(), "par_map_blocking concurrency")?;
         Ok(ParMapBlocking::new(self, limits, f))
     }
     // endregion: par_map (methods)

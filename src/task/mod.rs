@@ -10,6 +10,7 @@ pub(crate) mod attempt;
 mod builder;
 pub mod cancel;
 pub mod circuit;
+mod config;
 mod context;
 mod id;
 mod label;
@@ -21,6 +22,7 @@ pub mod retry;
 mod run;
 mod shared;
 mod spawn;
+mod start;
 mod status;
 pub(crate) mod timing;
 mod trace;
@@ -31,11 +33,12 @@ use std::marker::PhantomData;
 use crate::error::BoxError;
 
 pub use async_result::{AsyncResultExt, AwaitResult, IntoAsyncResult};
-pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
+pub use builder::AsyncTaskBuilder;
 pub use cancel::{CancellationLevel, CancellationResult};
 pub use circuit::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,
 };
+pub use config::DEFAULT_GRACE_PERIOD;
 pub use context::{MissingDependency, TaskContext};
 pub use id::{ParseTaskIdError, SequentialId, TaskId};
 pub use label::TaskLabel;
@@ -54,7 +57,7 @@ pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 
 // Crate-internal names the orchestra needs to split a task into attempts it schedules
 // itself and to rebuild the task's final result.
-pub(crate) use builder::{Recover, TaskConfig};
+pub(crate) use config::{Recover, TaskConfig};
 pub(crate) use id::LazyTaskId;
 pub(crate) use plan::AttemptPlan;
 pub(crate) use result::RunMeta;

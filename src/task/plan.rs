@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::ConfigError;
-use crate::task::builder::{Recover, TaskConfig};
+use crate::task::config::{Recover, TaskConfig};
 use crate::task::retry::RetryIf;
 use crate::task::{AsyncTaskBuilder, RetryPolicy, TaskId, TaskLabel, TaskPriority};
 

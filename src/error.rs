@@ -77,8 +77,10 @@
 //! # }
 //! ```
 
+use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A boxed error, the default user error type of a task.
@@ -120,7 +122,7 @@ pub enum TaskError<E = BoxError> {
     /// The circuit breaker guarding this task is open: the work was not attempted.
     CircuitOpen {
         /// The breaker's name.
-        breaker: std::sync::Arc<str>,
+        breaker: Arc<str>,
         /// Time left until the breaker lets a trial call through.
         retry_after: Duration,
     },
@@ -251,7 +253,7 @@ where
 /// The work error as an `Error` trait object, for the types that can be seen as one
 /// without knowing `E` is an `Error` (boxed errors and `io::Error`).
 pub(crate) fn work_error_source<E: 'static>(e: &E) -> Option<&(dyn StdError + 'static)> {
-    let any: &dyn std::any::Any = e;
+    let any: &dyn Any = e;
     if let Some(b) = any.downcast_ref::<BoxError>() {
         return Some(&**b);
     }
@@ -410,7 +412,7 @@ impl fmt::Display for CancellationLevel {
 }
 
 /// The message of a caught panic payload: the `&str` or `String` it was raised with.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -16,6 +16,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::task::AtomicWaker;
@@ -23,7 +24,7 @@ use futures::task::AtomicWaker;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::error::{BoxError, TaskError};
+use crate::error::{BoxError, ConfigError, TaskError};
 use crate::task::attempt::{caught, panicked, poll_caught};
 use crate::task::cancel::CancelNode;
 use crate::task::{
@@ -140,7 +141,7 @@ pub(crate) type PreparedJob<T, E> = (Option<Box<Prepared<T, E>>>, Box<dyn Attemp
 
 /// The orchestra-wide settings a job starts from.
 pub(crate) struct Defaults<'a> {
-    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<&'a RetryPolicy>,
     /// Tracing on: every task keeps its name, so none takes the settings-free path.
     pub(crate) tracing: bool,
@@ -148,10 +149,7 @@ pub(crate) struct Defaults<'a> {
 
 impl<T, E> Job<T, E> {
     /// Applies the orchestra's defaults and splits the job for the scheduler.
-    pub(crate) fn prepare(
-        self,
-        defaults: &Defaults<'_>,
-    ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
+    pub(crate) fn prepare(self, defaults: &Defaults<'_>) -> Result<PreparedJob<T, E>, ConfigError> {
         let Job { cfg, work } = self;
         let cfg = match cfg {
             Some(cfg) => cfg,

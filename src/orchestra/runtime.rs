@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::error::{ConfigError, TaskError};
 use crate::task::cancel::CancelNode;
+use crate::task::timing::after;
 use crate::task::{
     AsyncWork, CancellationLevel, TaskFuture, TaskHandle, TaskId, TaskLabel, TaskPriority,
 };
@@ -403,7 +404,7 @@ impl Runtime {
             }
             registry.len()
         };
-        let deadline = crate::task::timing::after(start, timeout);
+        let deadline = after(start, timeout);
         loop {
             let notified = self.inner.idle.notified();
             tokio::pin!(notified);

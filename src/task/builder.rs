@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{BoxError, ConfigError, TaskError};
 use crate::task::config::{DEFAULT_GRACE_PERIOD, TaskConfig};
+use crate::task::trace;
 use crate::task::{
     CircuitBreaker, MAX_RETRIES, RetryPolicy, RetryStrategy, TaskId, TaskLabel, TaskPriority,
     TimePoint,
@@ -473,7 +474,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     where
         E: fmt::Display,
     {
-        self.cfg.record_error = enabled.then_some(crate::task::trace::record_error::<E>);
+        self.cfg.record_error = enabled.then_some(trace::record_error::<E>);
         self
     }
 

@@ -1,5 +1,6 @@
 //! [`AsyncWork`]: the unit of work a task runs, called once per attempt.
 
+use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -111,8 +112,8 @@ enum Attempt<T, E> {
 /// blocking pool.
 pub struct BlockingAttempt<T, E>(Attempt<T, E>);
 
-impl<T, E> std::fmt::Debug for BlockingAttempt<T, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T, E> fmt::Debug for BlockingAttempt<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.0 {
             Attempt::Waiting { .. } => "waiting for the previous attempt",
             Attempt::Running(_) => "running",

@@ -16,6 +16,7 @@ use super::ParMapError;
 use super::driver::Core;
 use super::limits::Limits;
 use super::order::Order;
+use super::upstream;
 use crate::error::panic_message;
 
 /// How many polls of calls one run may make before it yields to the runtime, so calls
@@ -350,16 +351,7 @@ where
     fn size_hint(&self) -> (usize, Option<usize>) {
         let here = self.buffer.len().saturating_add(self.in_flight());
         let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
-        match &self.upstream {
-            None => (here, Some(here)),
-            Some(upstream) => {
-                let (lo, hi) = upstream.size_hint();
-                (
-                    lo.saturating_add(here),
-                    hi.and_then(|h| h.checked_add(here)),
-                )
-            }
-        }
+        upstream::size_hint(self.upstream.as_ref(), here)
     }
 
     fn cancel(&mut self) {

@@ -1,14 +1,8 @@
-//! [`ParMapError`]: why a parallel-map stream yielded an error item, and how an upstream
-//! panic becomes one.
+//! [`ParMapError`]: why a parallel-map stream yielded an error item.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures::Stream;
-
-use crate::error::{CancellationLevel, TaskError, panic_message};
+use crate::error::{CancellationLevel, TaskError};
 
 /// Why a parallel-map stream yielded an error item instead of a value.
 ///
@@ -91,16 +85,4 @@ impl<E> From<ParMapError> for TaskError<E> {
             },
         }
     }
-}
-
-/// Polls `upstream` with a panic turned into an error.
-pub(crate) fn poll_upstream<St: Stream>(
-    upstream: Pin<&mut St>,
-    cx: &mut Context<'_>,
-) -> Result<Poll<Option<St::Item>>, ParMapError> {
-    catch_unwind(AssertUnwindSafe(|| upstream.poll_next(cx))).map_err(|payload| {
-        ParMapError::UpstreamPanicked {
-            message: panic_message(&*payload),
-        }
-    })
 }

@@ -33,7 +33,8 @@
 //! flight and fewer than `n + b` items are held (in flight, finished, or with the
 //! consumer), so memory stays bounded whatever the consumer does.
 //!
-//! Files: `error.rs` ([`ParMapError`]), `limits.rs` (the validated settings), `driver.rs`
+//! Files: `error.rs` ([`ParMapError`]), `limits.rs` (the validated settings),
+//! `upstream.rs` (polling upstream with panics caught, the size hint), `driver.rs`
 //! (the `Core` trait, the flags both parties share, with a table of who sets and who
 //! clears each, and the driver task), `state.rs` (the consumer's side, from the first
 //! poll to the end), `async_core.rs` and `order.rs` (the core of the async maps and how
@@ -54,6 +55,7 @@ mod par_map_blocking;
 mod par_map_unordered;
 mod state;
 mod try_par_map;
+mod upstream;
 
 pub use error::ParMapError;
 pub(crate) use limits::Limits;

@@ -19,9 +19,9 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::ParMapError;
 use super::driver::{AbortOnDrop, Core};
-use super::error::poll_upstream;
 use super::limits::Limits;
 use super::state::State;
+use super::upstream::{self, poll_upstream};
 use crate::error::{ConfigError, panic_message};
 use crate::ledger::Ledger;
 use crate::units::Count;
@@ -538,16 +538,7 @@ where
     fn size_hint(&self) -> (usize, Option<usize>) {
         let here = self.buffer.len().saturating_add(self.in_flight_items);
         let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
-        match &self.upstream {
-            None => (here, Some(here)),
-            Some(upstream) => {
-                let (lo, hi) = upstream.size_hint();
-                (
-                    lo.saturating_add(here),
-                    hi.and_then(|h| h.checked_add(here)),
-                )
-            }
-        }
+        upstream::size_hint(self.upstream.as_ref(), here)
     }
 
     fn cancel(&mut self) {

@@ -14,11 +14,9 @@ use crate::orchestra::report::TaskOutcome;
 use crate::task::cancel::CancelNode;
 use crate::task::retry::recoverable;
 use crate::task::timing::after;
-use crate::task::{
-    CancellationLevel, MetricsSnapshot, RunMeta, TaskResult, TaskShared, TaskStatus,
-};
+use crate::task::{CancellationLevel, MetricsSnapshot, TaskResult, TaskShared, TaskStatus};
 
-use super::{Node, Phase, Scheduler, label, task_id, task_name};
+use super::{Node, Phase, Scheduler, run_meta, task_name};
 
 impl<T, E, I> Scheduler<T, E, I>
 where
@@ -249,20 +247,8 @@ where
     ) -> Option<TaskOutcome<T, E, u32>> {
         let now = self.now();
         let n = self.nodes.get_mut(s as usize)?;
-        let started = n.retry.started().unwrap_or(now);
-        let result = TaskResult::new(
-            outcome,
-            RunMeta {
-                task_id: task_id(n),
-                label: label(n),
-                priority: n.priority,
-                attempts: n.retry.attempts(),
-                started,
-                execution_time: now.duration_since(started),
-                recovered,
-                metrics: n.rare.as_mut().and_then(|r| r.metrics.take()),
-            },
-        );
-        Some(TaskOutcome::Finished(result))
+        let metrics = n.rare.as_mut().and_then(|r| r.metrics.take());
+        let meta = run_meta(n, now, recovered, metrics);
+        Some(TaskOutcome::Finished(TaskResult::new(outcome, meta)))
     }
 }

@@ -460,19 +460,28 @@ fn cancelled_outcome<T, E>(n: &Node<T, E>, level: CancellationLevel) -> TaskOutc
     if n.retry.attempts() == 0 {
         return TaskOutcome::Cancelled { level };
     }
-    let now = Instant::now();
-    let started = n.retry.started().unwrap_or(now);
     TaskOutcome::Finished(TaskResult::new(
         Err(TaskError::Cancelled { level }),
-        RunMeta {
-            task_id: task_id(n),
-            label: label(n),
-            priority: n.priority,
-            attempts: n.retry.attempts(),
-            started,
-            execution_time: now.duration_since(started),
-            recovered: false,
-            metrics: None,
-        },
+        run_meta(n, Instant::now(), false, None),
     ))
+}
+
+/// What the result of task `n` reports besides its outcome, `now`.
+fn run_meta<T, E>(
+    n: &Node<T, E>,
+    now: Instant,
+    recovered: bool,
+    metrics: Option<Box<MetricsSnapshot>>,
+) -> RunMeta {
+    let started = n.retry.started().unwrap_or(now);
+    RunMeta {
+        task_id: task_id(n),
+        label: label(n),
+        priority: n.priority,
+        attempts: n.retry.attempts(),
+        started,
+        execution_time: now.duration_since(started),
+        recovered,
+        metrics,
+    }
 }

@@ -213,21 +213,23 @@ fn arm<E>(mut timer: Pin<&mut Option<Sleep>>, at: Instant) -> Result<(), TaskErr
     Ok(())
 }
 
+/// Polls `timer`: `None` when none is armed.
+#[inline]
+fn poll_timer(timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> Option<Poll<()>> {
+    timer.as_pin_mut().map(|sleep| sleep.poll(cx))
+}
+
 /// Whether the armed `timer` has fired (`false` when none is armed).
 #[inline]
 fn fired(timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> bool {
-    timer
-        .as_pin_mut()
-        .is_some_and(|sleep| sleep.poll(cx).is_ready())
+    matches!(poll_timer(timer, cx), Some(Poll::Ready(())))
 }
 
 /// Whether a sleep (a delayed start, a backoff) is still under way: its timer is armed
 /// and has not fired.
 #[inline]
 fn waiting(timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> bool {
-    timer
-        .as_pin_mut()
-        .is_some_and(|sleep| sleep.poll(cx).is_pending())
+    matches!(poll_timer(timer, cx), Some(Poll::Pending))
 }
 
 /// Starts an attempt: counts it, arms its timeout and calls the work (inside `scope`),

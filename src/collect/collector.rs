@@ -1,8 +1,12 @@
 //! [`Collector`]: the handle a receiver uses to keep values and errors.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::error::BoxError;
 use crate::stream::{EventError, EventId, Position};
@@ -95,36 +99,119 @@ impl<K, V> Shared<K, V> {
     }
 }
 
-impl<K, V> Shared<K, V> {
-    /// Empty state for one receiver.
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Shared {
+type AnyShared = dyn Any + Send + Sync;
+
+/// Every live receiver's shared state, by key, so that a [`Collector`] needs only the
+/// key: handing one to each event then costs no reference-count update (two atomic
+/// read-modify-writes per event); the state is looked up when something is collected.
+fn registry() -> &'static Mutex<HashMap<u64, Weak<AnyShared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<AnyShared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Mutex::default)
+}
+
+/// Receivers whose state one thread remembers: several receivers interleaved on one
+/// worker thread still find theirs without taking the registry's lock.
+const CACHED: usize = 8;
+
+thread_local! {
+    /// The receiver states this thread collected into last, most recent first: a
+    /// collecting receiver's events find theirs without taking the registry's lock.
+    static RECENT: RefCell<Vec<(u64, Weak<AnyShared>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The shared state of one receiver, registered under its key for as long as the
+/// receiver lives.
+pub(crate) struct Registered<K, V> {
+    key: u64,
+    shared: Arc<Shared<K, V>>,
+}
+
+impl<K: Send + 'static, V: Send + 'static> Registered<K, V> {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let key = NEXT.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
             batch: Mutex::new(Batch::default()),
             pending: AtomicUsize::new(0),
-        })
+        });
+        let erased: Arc<AnyShared> = shared.clone();
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::downgrade(&erased));
+        Registered { key, shared }
     }
+}
 
-    /// A handle for the receiver's call on event `event`.
+impl<K, V> Registered<K, V> {
+    /// The key collectors use to find this state.
     #[inline]
-    pub(crate) fn collector(
-        self: &Arc<Self>,
-        event: EventId,
-        position: Option<Position>,
-    ) -> Collector<K, V> {
-        Collector {
-            shared: Arc::clone(self),
-            event,
-            position,
-        }
+    pub(crate) fn key(&self) -> u64 {
+        self.key
     }
+}
+
+impl<K, V> std::ops::Deref for Registered<K, V> {
+    type Target = Shared<K, V>;
+    #[inline]
+    fn deref(&self) -> &Shared<K, V> {
+        &self.shared
+    }
+}
+
+impl<K, V> Drop for Registered<K, V> {
+    fn drop(&mut self) {
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// The live shared state registered under `key`, if its receiver still exists.
+fn lookup<K: Send + 'static, V: Send + 'static>(key: u64) -> Option<Arc<Shared<K, V>>> {
+    let cached = RECENT
+        .try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let at = recent.iter().position(|(k, _)| *k == key)?;
+            let shared = recent.get(at).and_then(|(_, weak)| weak.upgrade());
+            if shared.is_none() {
+                recent.remove(at); // its receiver is gone
+            } else if at > 0 {
+                recent.swap(0, at); // hot keys stay at the front
+            }
+            shared
+        })
+        .ok()
+        .flatten();
+    let shared = match cached {
+        Some(shared) => shared,
+        None => {
+            let weak = registry()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .cloned()?;
+            let shared = weak.upgrade()?;
+            let _ = RECENT.try_with(|recent| {
+                let mut recent = recent.borrow_mut();
+                recent.truncate(CACHED - 1);
+                recent.insert(0, (key, weak));
+            });
+            shared
+        }
+    };
+    shared.downcast::<Shared<K, V>>().ok()
 }
 
 /// The handle a receiver uses to keep results: values by key or in order, and errors
 /// with their keys.
 ///
 /// Each event's call of the receiver closure gets its own handle, which knows the event
-/// it belongs to and shares the receiver's state. Values collected after the receiver
-/// stage was dropped have nowhere to go: they are dropped with the last handle. What it keeps reaches
+/// it belongs to. A handle is a key, not a reference count: handing one to every event
+/// costs no atomic operation, and the receiver's state is looked up (cached per thread)
+/// only when something is collected. Values collected after the receiver stage was
+/// dropped have nowhere to go and are dropped with it. What it keeps reaches
 /// [`await_final_event`](crate::collect::FinalEvent::await_final_event) as the
 /// [`Collected`](crate::collect::Collected) values, and a plain consumer of the receiver
 /// stream as [`Received::Collected`](crate::collect::Received::Collected) batches.
@@ -156,12 +243,23 @@ impl<K, V> Shared<K, V> {
 /// # });
 /// ```
 pub struct Collector<K, V> {
-    shared: Arc<Shared<K, V>>,
+    key: u64,
     event: EventId,
     position: Option<Position>,
+    _kv: PhantomData<fn(K, V)>,
 }
 
 impl<K, V> Collector<K, V> {
+    #[inline]
+    pub(crate) fn new(key: u64, event: EventId, position: Option<Position>) -> Self {
+        Collector {
+            key,
+            event,
+            position,
+            _kv: PhantomData,
+        }
+    }
+
     /// The key of the event this handle was given for.
     pub fn event_id(&self) -> EventId {
         self.event
@@ -170,7 +268,9 @@ impl<K, V> Collector<K, V> {
 
 impl<K: Send + 'static, V: Send + 'static> Collector<K, V> {
     fn with(&self, f: impl FnOnce(&mut Batch<K, V>)) {
-        self.shared.with(f);
+        if let Some(shared) = lookup::<K, V>(self.key) {
+            shared.with(f);
+        }
     }
 
     /// Keeps `value` under `key`.
@@ -251,9 +351,10 @@ impl<K: Send + 'static, V: Send + 'static> Collector<K, V> {
 impl<K, V> Clone for Collector<K, V> {
     fn clone(&self) -> Self {
         Collector {
-            shared: Arc::clone(&self.shared),
+            key: self.key,
             event: self.event,
             position: self.position,
+            _kv: PhantomData,
         }
     }
 }
@@ -262,7 +363,7 @@ impl<K, V> fmt::Debug for Collector<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collector")
             .field("event", &self.event)
-            .field("pending", &self.shared.pending())
+            .field("receiver", &self.key)
             .finish()
     }
 }

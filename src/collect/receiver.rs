@@ -7,7 +7,6 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::stream::{FusedStream, FuturesUnordered};
@@ -17,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 
 use crate::ack::{Acks, TakeAcks};
-use crate::collect::collector::{Batch, Collector, Shared};
+use crate::collect::collector::{Batch, Collector, Registered, Shared};
 use crate::error::{BoxError, ConfigError};
 use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent, panic_message};
 use crate::units::Count;
@@ -264,7 +263,7 @@ pin_project! {
         owed: Acks,
         on_failure: OnFailure,
         f: F,
-        shared: Arc<Shared<K, V>>,
+        shared: Registered<K, V>,
         strategy: ReceiverStrategy,
         pool: Pool<Fut, R>,
         upstream_done: bool,
@@ -286,7 +285,7 @@ where
             owed: Acks::none(),
             on_failure: OnFailure::Reject,
             f,
-            shared: Shared::new(),
+            shared: Registered::new(),
             strategy,
             pool: Pool::Idle,
             upstream_done: false,
@@ -445,7 +444,7 @@ where
             if owing {
                 *this.owed = acks;
             }
-            let collector = this.shared.collector(key.0, key.1);
+            let collector = Collector::new(this.shared.key(), key.0, key.1);
             let blame = Blame {
                 slot: this.blame,
                 key,
@@ -517,7 +516,7 @@ where
                             // Parked in the stage while the closure is called, so that a
                             // panicking call is rejected by `panicked`.
                             *this.owed = event.take_acks();
-                            let collector = this.shared.collector(id, position);
+                            let collector = Collector::new(this.shared.key(), id, position);
                             let blame = Blame {
                                 slot: this.blame,
                                 key: (id, position),

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use crate::task::timing::try_sleep_until;
+use crate::task::timing::arm_in;
 
 pin_project! {
     /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and moved to the
@@ -45,19 +45,14 @@ impl LazySleep {
         if *this.unavailable {
             return false;
         }
-        if this.sleep.is_none() {
-            match try_sleep_until(at) {
-                Some(sleep) => this.sleep.set(Some(sleep)),
-                None => {
-                    *this.unavailable = true;
-                    tracing::error!(
-                        operator = *this.operator,
-                        "no tokio runtime with the time driver is running: \
-                         the operator goes on without its timer"
-                    );
-                    return false;
-                }
-            }
+        if this.sleep.is_none() && !arm_in(this.sleep.as_mut(), at) {
+            *this.unavailable = true;
+            tracing::error!(
+                operator = *this.operator,
+                "no tokio runtime with the time driver is running: \
+                 the operator goes on without its timer"
+            );
+            return false;
         }
         *this.target = Some(at);
         true

@@ -1,7 +1,8 @@
 //! [`TimePoint`]: an absolute moment given as a tokio `Instant`, a std `Instant` or a
 //! `SystemTime`, for deadlines and delayed starts.
 
-use std::panic::catch_unwind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -72,14 +73,33 @@ pub(crate) fn after_std(at: std::time::Instant, d: Duration) -> std::time::Insta
         .unwrap_or(at)
 }
 
-/// A tokio timer at `at`, or `None` outside a runtime with the time driver. The one place
-/// the library creates a timer (tasks, the orchestra's scheduler, the timed operators'
-/// `LazySleep`): `tokio::time::sleep_until`
-/// panics in those cases, and that panic must not reach the user.
+/// A tokio timer at `at`, or `None` outside a runtime with the time driver. With
+/// [`arm_in`], the one place the library creates a timer (tasks, the orchestra's
+/// scheduler, the timed operators' `LazySleep`): `tokio::time::sleep_until` panics in
+/// those cases, and that panic must not reach the user.
 pub(crate) fn try_sleep_until(at: Instant) -> Option<Sleep> {
     tokio::runtime::Handle::try_current().ok()?;
     // A runtime built without `enable_time` panics here.
     catch_unwind(|| tokio::time::sleep_until(at)).ok()
+}
+
+/// Arms the timer in `slot` for `at`: resets the one there, or creates it in place (no
+/// move of the large `Sleep`: a task's hot path, see `benches/task.rs`). `false`, the
+/// slot left empty, outside a runtime with the time driver.
+#[inline]
+pub(crate) fn arm_in(mut slot: Pin<&mut Option<Sleep>>, at: Instant) -> bool {
+    if let Some(sleep) = slot.as_mut().as_pin_mut() {
+        sleep.reset(at);
+        return true;
+    }
+    if tokio::runtime::Handle::try_current().is_err() {
+        return false;
+    }
+    // A runtime built without `enable_time` panics here.
+    catch_unwind(AssertUnwindSafe(|| {
+        slot.set(Some(tokio::time::sleep_until(at)))
+    }))
+    .is_ok()
 }
 
 impl From<Instant> for TimePoint {
@@ -128,5 +148,13 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async { assert!(try_sleep_until(Instant::now()).is_some()) });
+        let mut slot = Box::pin(None);
+        assert!(!arm_in(slot.as_mut(), Instant::now()));
+        assert!(slot.is_none());
+        rt.block_on(async {
+            assert!(arm_in(slot.as_mut(), Instant::now()));
+            assert!(arm_in(slot.as_mut(), Instant::now()));
+        });
+        assert!(slot.is_some());
     }
 }

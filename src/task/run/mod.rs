@@ -38,9 +38,9 @@ use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::retry::RetryState;
 use crate::task::shared::TaskShared;
-use crate::task::timing::{after, try_sleep_until};
+use crate::task::timing::{after, arm_in};
 use crate::task::work::AsyncWork;
-use crate::task::{MetricsSnapshot, TaskId, TaskMetrics};
+use crate::task::{MetricsSnapshot, TaskId, TaskLabel, TaskMetrics};
 
 pin_project! {
     /// The future of a task configured with [`AsyncTaskBuilder`](crate::task::AsyncTaskBuilder);
@@ -200,17 +200,15 @@ fn split<T, E, W: AsyncWork<T, E>>(p: TaskFutureProj<'_, T, E, W>) -> Split<'_, 
     )
 }
 
-/// Arms `timer` for `at`, reusing its registration when it already exists;
-/// [`TaskError::NoRuntime`] when no runtime with a time driver is running.
+/// Arms `timer` for `at` ([`arm_in`]); [`TaskError::NoRuntime`] when no runtime with a
+/// time driver is running.
 #[inline]
-fn arm<E>(mut timer: Pin<&mut Option<Sleep>>, at: Instant) -> Result<(), TaskError<E>> {
-    if let Some(sleep) = timer.as_mut().as_pin_mut() {
-        sleep.reset(at);
-        return Ok(());
+fn arm<E>(timer: Pin<&mut Option<Sleep>>, at: Instant) -> Result<(), TaskError<E>> {
+    if arm_in(timer, at) {
+        Ok(())
+    } else {
+        Err(TaskError::NoRuntime)
     }
-    let sleep = try_sleep_until(at).ok_or(TaskError::NoRuntime)?;
-    timer.set(Some(sleep));
-    Ok(())
 }
 
 /// Polls `timer`: `None` when none is armed.
@@ -235,7 +233,7 @@ fn waiting(timer: Pin<&mut Option<Sleep>>, cx: &mut Context<'_>) -> bool {
 /// Starts an attempt: counts it, arms its timeout and calls the work (inside `scope`),
 /// then `phase` is `Attempt`. `NoRuntime` when the timeout cannot be armed (nothing was
 /// called), `Panicked` when the call panicked.
-#[inline]
+#[inline(always)]
 fn begin_attempt<T, E, W: AsyncWork<T, E>>(
     this: &mut Parts<'_, T, E, W>,
     scope: Option<&Arc<CancelNode>>,
@@ -327,7 +325,7 @@ fn task_result<T, E, W: AsyncWork<T, E>>(
         outcome,
         RunMeta {
             task_id: std::mem::take(&mut this.st.id),
-            label: this.cfg.label().cloned().unwrap_or_default(),
+            label: this.cfg.label().cloned().unwrap_or(TaskLabel::EMPTY),
             priority: this.cfg.priority,
             attempts: this.st.retry.attempts(),
             started,

@@ -547,14 +547,15 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     }
 
     /// Adds a typed dependency the work reads with
-    /// [`TaskContext::get`] (see [`run_with`](Self::run_with)).
+    /// [`TaskContext::get`](crate::task::TaskContext::get) (see [`run_with`](Self::run_with)).
     pub fn with<D: Send + Sync + 'static>(mut self, dependency: D) -> Self {
         let cold = self.cfg.cold_mut();
         cold.context = std::mem::take(&mut cold.context).insert(dependency);
         self
     }
 
-    /// Sets the working directory reported by [`TaskContext::working_dir`].
+    /// Sets the working directory reported by
+    /// [`TaskContext::working_dir`](crate::task::TaskContext::working_dir).
     pub fn working_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         let cold = self.cfg.cold_mut();
         cold.context = std::mem::take(&mut cold.context).with_working_dir(dir.into());

@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::Stream;
 use futures::task::AtomicWaker;
 
-use super::ParMapError;
 use super::driver::Core;
+use super::error::ParMapError;
 use super::limits::Limits;
 use super::order::Order;
 use super::upstream;

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 
-use super::ParMapError;
 use super::async_core::AsyncCore;
+use super::error::ParMapError;
 use super::limits::Limits;
 use super::order::Order;
 use super::state::State;

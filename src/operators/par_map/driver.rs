@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
-use super::ParMapError;
+use super::error::ParMapError;
 use crate::ledger::Ledger;
 
 /// A spawned task that is aborted when this handle is dropped: no task outlives its owner.

@@ -17,8 +17,8 @@ use futures::stream::{FusedStream, FuturesOrdered};
 use futures::{Stream, StreamExt};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::ParMapError;
 use super::driver::{AbortOnDrop, Core};
+use super::error::ParMapError;
 use super::limits::Limits;
 use super::state::State;
 use super::upstream::{self, poll_upstream};

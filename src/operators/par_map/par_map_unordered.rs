@@ -9,8 +9,8 @@ use futures::Stream;
 use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
-use super::ParMapError;
 use super::async_par_map::{AsyncParMap, Output};
+use super::error::ParMapError;
 use super::limits::Limits;
 use super::order::AnyOrder;
 use crate::error::ConfigError;

@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::runtime::Handle;
 
-use super::ParMapError;
 use super::driver::{AbortOnDrop, Core, Driver, Local, Shared};
+use super::error::ParMapError;
 use crate::error::ConfigError;
 use crate::units::Count;
 

@@ -8,7 +8,7 @@ use futures::Stream;
 use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
-use super::ParMapError;
+use super::error::ParMapError;
 use crate::error::TaskError;
 
 pin_project! {

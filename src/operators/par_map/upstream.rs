@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 
-use super::ParMapError;
+use super::error::ParMapError;
 use crate::error::panic_message;
 
 /// Polls `upstream` with a panic turned into an error.

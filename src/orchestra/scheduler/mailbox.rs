@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
-use super::NodeShared;
+use super::shared::NodeShared;
 use crate::orchestra::job::{Attempt, Inbox, Prepared};
 use crate::orchestra::report::TaskOutcome;
 use crate::task::CancellationLevel;

@@ -4,7 +4,8 @@
 
 use std::task::{Context, Poll};
 
-use super::{Extras, Parts, Phase, begin_attempt, poll_attempt, schedule_retry, waiting};
+use super::general::Extras;
+use super::{Parts, Phase, begin_attempt, poll_attempt, schedule_retry, waiting};
 use crate::error::TaskError;
 use crate::task::cancel::CancelNode;
 use crate::task::result::TaskResult;

@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 
 use crate::ack::{Acks, TakeAcks};
 use crate::collect::collector::{Batch, Collector, Registered, Shared};
-use crate::error::{BoxError, ConfigError};
-use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent, panic_message};
+use crate::error::{BoxError, ConfigError, panic_message};
+use crate::stream::{EventError, EventErrorKind, EventId, Position, SenderEvent};
 use crate::units::Count;
 
 /// Values kept by collectors are handed downstream once this many are waiting (and

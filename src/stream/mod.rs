@@ -43,7 +43,6 @@ pub use stats::SourceStats;
 
 use crate::task::AsyncTask;
 
-pub(crate) use crate::error::panic_message;
 pub(crate) use stats::{Report, scope};
 
 /// What an emitting task does with a per-item error (a malformed row, an invalid line, an

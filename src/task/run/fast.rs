@@ -5,7 +5,9 @@
 use std::task::{Context, Poll};
 
 use super::general::Extras;
-use super::{Parts, Phase, begin_attempt, poll_attempt, schedule_retry, waiting};
+use super::parts::{
+    Parts, Phase, begin_attempt, poll_attempt, schedule_retry, task_result, waiting,
+};
 use crate::error::TaskError;
 use crate::task::cancel::CancelNode;
 use crate::task::result::TaskResult;
@@ -82,5 +84,5 @@ fn finish<T, E, W: AsyncWork<T, E>>(
     this: &mut Parts<'_, T, E, W>,
     outcome: Result<T, TaskError<E>>,
 ) -> TaskResult<T, E> {
-    super::task_result(this, outcome, false, None)
+    task_result(this, outcome, false, None)
 }

@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::Span;
 
-use super::{
+use super::parts::{
     Parts, Phase, arm, begin_attempt, fired, poll_attempt, schedule_retry, task_result, waiting,
 };
 use crate::error::TaskError;

@@ -8,11 +8,21 @@ use crate::orchestra::TaskKey;
 
 use super::Scheduler;
 
+impl<T, E, I> Scheduler<T, E, I> {
+    /// Runs the scheduler until the orchestra is dropped.
+    pub(crate) fn run(self) -> Driver<T, E, I> {
+        Driver {
+            sched: self,
+            deferred: false,
+        }
+    }
+}
+
 /// The spawned future that runs a scheduler.
 pub(crate) struct Driver<T, E, I> {
-    pub(super) sched: Scheduler<T, E, I>,
+    sched: Scheduler<T, E, I>,
     /// The last poll put off its events (see `poll`).
-    pub(super) deferred: bool,
+    deferred: bool,
 }
 
 impl<T, E, I> Drop for Driver<T, E, I> {

@@ -24,7 +24,6 @@ mod mailbox;
 mod shared;
 mod timers;
 
-pub(crate) use driver::Driver;
 pub(crate) use mailbox::{Command, EndedOutcomes, Mailbox};
 pub(crate) use shared::{NodeShared, SharedTable};
 
@@ -410,14 +409,6 @@ where
                 }
                 j.abort();
             }
-        }
-    }
-
-    /// Runs the scheduler until the orchestra is dropped.
-    pub(crate) fn run(self) -> Driver<T, E, I> {
-        Driver {
-            sched: self,
-            deferred: false,
         }
     }
 

@@ -16,6 +16,7 @@ mod context;
 mod metrics;
 mod recover;
 mod retry;
+mod retry_decision;
 mod spawn;
 mod timing;
 mod tracing_spans;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Something that starts one attempt of a task's work.
@@ -95,8 +95,7 @@ where
 /// Starts an attempt's thread once it holds the permit.
 type Start<T, E> = Box<dyn FnOnce(OwnedSemaphorePermit) -> JoinHandle<Outcome<T, E>> + Send>;
 
-type Acquire =
-    Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>;
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 enum Attempt<T, E> {
     /// Waiting for the previous attempt's thread to finish.

@@ -77,11 +77,11 @@
 //! # }
 //! ```
 
+use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
-
-use crate::task::cancel::CancellationLevel;
 
 /// A boxed error, the default user error type of a task.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -122,7 +122,7 @@ pub enum TaskError<E = BoxError> {
     /// The circuit breaker guarding this task is open: the work was not attempted.
     CircuitOpen {
         /// The breaker's name.
-        breaker: std::sync::Arc<str>,
+        breaker: Arc<str>,
         /// Time left until the breaker lets a trial call through.
         retry_after: Duration,
     },
@@ -253,7 +253,7 @@ where
 /// The work error as an `Error` trait object, for the types that can be seen as one
 /// without knowing `E` is an `Error` (boxed errors and `io::Error`).
 pub(crate) fn work_error_source<E: 'static>(e: &E) -> Option<&(dyn StdError + 'static)> {
-    let any: &dyn std::any::Any = e;
+    let any: &dyn Any = e;
     if let Some(b) = any.downcast_ref::<BoxError>() {
         return Some(&**b);
     }
@@ -368,8 +368,51 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
+/// How hard to stop a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CancellationLevel {
+    /// Stop the work at its next `.await`, then run the `on_cancel` cleanup, bounded by
+    /// the task's grace period.
+    Graceful,
+    /// Stop the work at its next `.await`; no cleanup.
+    Kill,
+    /// Abort the spawned tokio task outright; no cleanup. On a task that is not spawned
+    /// this is the same as [`Kill`](CancellationLevel::Kill).
+    KillHard,
+}
+
+impl CancellationLevel {
+    pub(crate) const fn to_u8(self) -> u8 {
+        match self {
+            CancellationLevel::Graceful => 1,
+            CancellationLevel::Kill => 2,
+            CancellationLevel::KillHard => 3,
+        }
+    }
+
+    pub(crate) const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(CancellationLevel::Graceful),
+            2 => Some(CancellationLevel::Kill),
+            3 => Some(CancellationLevel::KillHard),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CancellationLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CancellationLevel::Graceful => "graceful",
+            CancellationLevel::Kill => "kill",
+            CancellationLevel::KillHard => "kill-hard",
+        })
+    }
+}
+
 /// The message of a caught panic payload: the `&str` or `String` it was raised with.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -107,6 +107,13 @@ type AnyShared = dyn Any + Send + Sync;
 /// Every live receiver's shared state, by key, so that a [`Collector`] needs only the
 /// key: handing one to each event then costs no reference-count update (two atomic
 /// read-modify-writes per event); the state is looked up when something is collected.
+///
+/// Measured against the plain design (each `Collector` holding an `Arc` of the state),
+/// with callgrind on a serial receiver over 1000 events, current-thread runtime: a
+/// receiver that collects nothing costs 117 k instructions here against 151 k with the
+/// `Arc` (+29%, past the 10% the receiver's budget allows); one that collects every
+/// event costs 264 k here against 203 k with the `Arc`. The per-event path is the one
+/// the budget guards, so the registry stays.
 fn registry() -> &'static Mutex<HashMap<u64, Weak<AnyShared>>> {
     static REGISTRY: OnceLock<Mutex<HashMap<u64, Weak<AnyShared>>>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)

@@ -12,7 +12,8 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use super::chunks::{chunk_count, prealloc};
-use super::lazy_sleep::{LazySleep, deadline};
+use super::lazy_sleep::LazySleep;
+use crate::task::timing::after;
 
 pin_project! {
     /// Stream for [`DataflowExt::chunked_timeout`](super::DataflowExt::chunked_timeout).
@@ -123,7 +124,7 @@ impl<S: Stream> Stream for ChunksTimeout<S> {
                         // tokio timer, chunks close on size and end of stream only.
                         this.timer
                             .as_mut()
-                            .arm(deadline(Instant::now(), *this.timeout));
+                            .arm(after(Instant::now(), *this.timeout));
                         if items.capacity() == 0 {
                             items.reserve_exact(prealloc::<S::Item>(size));
                         }

@@ -2,13 +2,13 @@
 //! without ever panicking.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+
+use crate::task::timing::arm_in;
 
 pin_project! {
     /// A tokio [`Sleep`] created by the first [`arm`](LazySleep::arm) and moved to the
@@ -45,19 +45,14 @@ impl LazySleep {
         if *this.unavailable {
             return false;
         }
-        if this.sleep.is_none() {
-            match new_sleep(at) {
-                Some(sleep) => this.sleep.set(Some(sleep)),
-                None => {
-                    *this.unavailable = true;
-                    tracing::error!(
-                        operator = *this.operator,
-                        "no tokio runtime with the time driver is running: \
-                         the operator goes on without its timer"
-                    );
-                    return false;
-                }
-            }
+        if this.sleep.is_none() && !arm_in(this.sleep.as_mut(), at) {
+            *this.unavailable = true;
+            tracing::error!(
+                operator = *this.operator,
+                "no tokio runtime with the time driver is running: \
+                 the operator goes on without its timer"
+            );
+            return false;
         }
         *this.target = Some(at);
         true
@@ -87,20 +82,4 @@ impl LazySleep {
         *this.target = None;
         Poll::Ready(())
     }
-}
-
-/// `from + d`, or about 30 years from `from` when that would overflow the clock (a
-/// "never" that cannot panic).
-pub(crate) fn deadline(from: Instant, d: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
-    from.checked_add(d.min(FAR))
-        .or_else(|| from.checked_add(FAR))
-        .unwrap_or(from)
-}
-
-/// A tokio timer at `at`, or `None` outside a runtime with the time driver.
-fn new_sleep(at: Instant) -> Option<Sleep> {
-    tokio::runtime::Handle::try_current().ok()?;
-    // A runtime built without `enable_time` panics here; keep that a fallback.
-    catch_unwind(AssertUnwindSafe(|| tokio::time::sleep_until(at))).ok()
 }

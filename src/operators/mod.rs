@@ -61,17 +61,10 @@ pub mod join;
 pub mod partition;
 pub mod timed;
 
-mod par_driver;
 mod par_map;
-mod par_map_blocking;
-mod par_map_unordered;
-mod try_par_map;
 
-pub use par_driver::ParMapError;
-pub use par_map::ParMap;
-pub use par_map_blocking::ParMapBlocking;
-pub use par_map_unordered::ParMapUnordered;
-pub use try_par_map::TryParMap;
+pub use par_map::ParMapError;
+pub use par_map::{ParMap, ParMapBlocking, ParMapUnordered, TryParMap};
 
 /// Dataflow operators on every [`Stream`].
 ///
@@ -1579,7 +1572,7 @@ pub trait DataflowExt: Stream {
         Fut::Output: Send + 'static,
     {
         n.build("par_map concurrency", |n| {
-            ParMap::new(self, par_driver::Limits::new(n), f)
+            ParMap::new(self, par_map::Limits::new(n), f)
         })
     }
 
@@ -1649,7 +1642,7 @@ pub trait DataflowExt: Stream {
         Fut::Output: Send + 'static,
     {
         n.build("par_map_unordered concurrency", |n| {
-            ParMapUnordered::new(self, par_driver::Limits::new(n), f)
+            ParMapUnordered::new(self, par_map::Limits::new(n), f)
         })
     }
 
@@ -1699,7 +1692,7 @@ pub trait DataflowExt: Stream {
         E: Send + 'static,
     {
         n.build("par_map concurrency", |n| {
-            TryParMap::new(ParMap::new(self, par_driver::Limits::new(n), f))
+            TryParMap::new(ParMap::new(self, par_map::Limits::new(n), f))
         })
     }
 
@@ -1728,7 +1721,7 @@ pub trait DataflowExt: Stream {
         E: Send + 'static,
     {
         n.build("par_map_unordered concurrency", |n| {
-            TryParMap::new(ParMapUnordered::new(self, par_driver::Limits::new(n), f))
+            TryParMap::new(ParMapUnordered::new(self, par_map::Limits::new(n), f))
         })
     }
 
@@ -1837,7 +1830,7 @@ pub trait DataflowExt: Stream {
         T: Send + 'static,
     {
         n.build("par_map_blocking concurrency", |n| {
-            ParMapBlocking::new(self, par_driver::Limits::new(n), f)
+            ParMapBlocking::new(self, par_map::Limits::new(n), f)
         })
     }
 

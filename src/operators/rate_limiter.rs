@@ -12,8 +12,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::lazy_sleep::{LazySleep, deadline};
+use super::lazy_sleep::LazySleep;
 use crate::error::ConfigError;
+use crate::task::timing::after;
 use crate::units::Count;
 
 /// A rate limit shared by everything that holds a clone of it: `limit` permits per
@@ -247,7 +248,7 @@ impl Waiter {
                 Ok(()) => return Poll::Ready(()),
                 Err(wait) => wait,
             };
-            if this.timer.as_mut().arm(deadline(now, wait)) {
+            if this.timer.as_mut().arm(after(now, wait)) {
                 match this.timer.as_mut().poll_elapsed(cx) {
                     Poll::Ready(()) => continue,
                     Poll::Pending => return Poll::Pending,

@@ -3,7 +3,6 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,10 +11,11 @@ use futures::{Stream, TryFuture};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::lazy_sleep::{LazySleep, deadline};
+use super::lazy_sleep::LazySleep;
 use crate::error::TaskError;
-use crate::error::panic_message;
-use crate::task::retry::{Backoff, RetryPolicy};
+use crate::task::attempt::{caught, poll_caught};
+use crate::task::retry::{RetryPolicy, RetryState};
+use crate::task::timing::after;
 
 /// An item whose call failed for good in
 /// [`retry_each`](super::DataflowExt::retry_each): it carries the item back, so nothing is
@@ -102,13 +102,11 @@ pin_project! {
         call: F,
         policy: RetryPolicy,
         item: Option<S::Item>,
-        backoff: Option<Backoff>,
-        // When the current item's first attempt started (read only with a time budget).
-        started: Option<Instant>,
+        // The current item's attempts, backoff, and start (set only with a time budget).
+        retry: RetryState,
         // Position of the current item, and of the next one pulled.
         index: u64,
         pulled: u64,
-        attempts: u32,
         waiting: bool,
         done: bool,
     }
@@ -128,11 +126,9 @@ where
             call,
             policy,
             item: None,
-            backoff: None,
-            started: None,
+            retry: RetryState::default(),
             index: 0,
             pulled: 0,
-            attempts: 0,
             waiting: false,
             done: false,
         }
@@ -164,7 +160,7 @@ where
             .field("policy", &self.policy)
             .field("item", &self.item)
             .field("index", &self.index)
-            .field("attempts", &self.attempts)
+            .field("attempts", &self.retry.attempts())
             .field("waiting", &self.waiting)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -184,17 +180,11 @@ where
         let Some(item) = this.item.as_ref() else {
             return Ok(());
         };
-        *this.attempts = this.attempts.saturating_add(1);
+        this.retry.count(1);
         let call = &mut *this.call;
-        match catch_unwind(AssertUnwindSafe(|| call(item))) {
-            Ok(fut) => {
-                this.attempt.set(Some(fut));
-                Ok(())
-            }
-            Err(payload) => Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            }),
-        }
+        let fut = caught(|| call(item))?;
+        this.attempt.set(Some(fut));
+        Ok(())
     }
 
     /// The attempt failed with `err`: arms the backoff and returns `None`, or gives the
@@ -204,17 +194,9 @@ where
         err: TaskError<Fut::Error>,
     ) -> Option<RetryError<S::Item, Fut::Error>> {
         if matches!(err, TaskError::Failed(_)) {
-            let policy = &*this.policy;
-            let delay = this
-                .backoff
-                .get_or_insert_with(|| policy.backoff())
-                .next_delay();
-            let within_budget = |delay| match (policy.max_elapsed(), *this.started) {
-                (Some(budget), Some(started)) => started.elapsed().saturating_add(delay) <= budget,
-                _ => true,
-            };
-            if let Some(delay) = delay.filter(|d| within_budget(*d)) {
-                if this.timer.as_mut().arm(deadline(Instant::now(), delay)) {
+            let now = Instant::now();
+            if let Some(delay) = this.retry.next_delay(this.policy, now) {
+                if this.timer.as_mut().arm(after(now, delay)) {
                     *this.waiting = true;
                     return None;
                 }
@@ -222,13 +204,13 @@ where
                 // (the timer logged why).
             }
         }
-        *this.backoff = None;
-        *this.started = None;
+        let attempts = this.retry.attempts();
+        this.retry.reset();
         let item = this.item.take()?;
         Some(RetryError {
             item,
             index: *this.index,
-            attempts: *this.attempts,
+            attempts,
             last: err,
         })
     }
@@ -258,20 +240,15 @@ where
                 }
             }
             if let Some(fut) = this.attempt.as_mut().as_pin_mut() {
-                let polled = catch_unwind(AssertUnwindSafe(|| fut.try_poll(cx)));
-                let err = match polled {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Ok(value))) => {
+                let err = match poll_caught(|| fut.try_poll(cx)) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(value)) => {
                         this.attempt.set(None);
                         *this.item = None;
-                        *this.backoff = None;
-                        *this.started = None;
+                        this.retry.reset();
                         return Poll::Ready(Some(Ok(value)));
                     }
-                    Ok(Poll::Ready(Err(e))) => TaskError::Failed(e),
-                    Err(payload) => TaskError::Panicked {
-                        message: panic_message(&*payload),
-                    },
+                    Poll::Ready(Err(err)) => err,
                 };
                 this.attempt.set(None);
                 match Self::failed(&mut this, err) {
@@ -293,9 +270,9 @@ where
                     *this.index = *this.pulled;
                     *this.pulled = this.pulled.saturating_add(1);
                     *this.item = Some(item);
-                    *this.attempts = 0;
+                    this.retry.reset();
                     if this.policy.max_elapsed().is_some() {
-                        *this.started = Some(Instant::now());
+                        this.retry.start(Instant::now());
                     }
                     if let Err(err) = Self::start_attempt(&mut this) {
                         if let Some(given_up) = Self::failed(&mut this, err) {

@@ -11,7 +11,8 @@ use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::lazy_sleep::{LazySleep, deadline};
+use super::lazy_sleep::LazySleep;
+use crate::task::timing::after;
 
 /// The next item did not arrive within the per-item timeout of
 /// [`timeout_each`](super::DataflowExt::timeout_each).
@@ -111,10 +112,7 @@ impl<S: Stream> Stream for TimeoutEach<S> {
                 // it is the moment the item was asked for. Without a tokio timer the
                 // stream just waits.
                 if !this.timer.is_armed()
-                    && !this
-                        .timer
-                        .as_mut()
-                        .arm(deadline(Instant::now(), *this.after))
+                    && !this.timer.as_mut().arm(after(Instant::now(), *this.after))
                 {
                     return Poll::Pending;
                 }

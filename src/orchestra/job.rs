@@ -12,21 +12,24 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use futures::FutureExt;
 use futures::task::AtomicWaker;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::error::{BoxError, TaskError};
+use crate::error::{BoxError, ConfigError, TaskError};
+use crate::task::attempt::{caught, panicked, poll_caught};
 use crate::task::cancel::CancelNode;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, MetricsSnapshot, Recover, RetryIf, RetryPolicy, TaskConfig,
-    TaskFuture, TaskId, TaskLabel, TaskPriority, TaskShared, panic_message,
+    AsyncWork, AttemptPlan, MetricsSnapshot, Recover, RetryPolicy, TaskConfig, TaskFuture,
+    TaskPriority, TaskShared,
 };
 
 /// A task ready to hand to an orchestra: its settings and its work, with the work's type
@@ -100,7 +103,7 @@ impl<T, E> Job<T, E> {
     pub fn priority(&self) -> TaskPriority {
         self.cfg
             .as_ref()
-            .map_or(TaskPriority::Normal, |c| c.priority)
+            .map_or(TaskPriority::Normal, TaskConfig::priority)
     }
 }
 
@@ -121,29 +124,16 @@ impl<T, E> fmt::Debug for Job<T, E> {
         f.debug_struct("Job")
             .field("name", &self.name())
             .field("priority", &self.priority())
-            .field("timeout", &self.cfg.as_ref().and_then(|c| c.timeout))
+            .field("timeout", &self.cfg.as_ref().and_then(TaskConfig::timeout))
             .finish_non_exhaustive()
     }
 }
 
 /// A job split into what the scheduler needs.
 pub(crate) struct Prepared<T, E> {
-    /// Settings for one attempt: no retries, no recovery, no delayed start.
-    pub(crate) attempt_cfg: TaskConfig<T, E>,
-    /// Nothing but the work: no timeout, breaker, tracing, metrics, cleanup or scope
-    /// settings, so an attempt can run without the `TaskFuture` machinery.
-    pub(crate) plain: bool,
-    pub(crate) priority: TaskPriority,
-    pub(crate) label: TaskLabel,
+    pub(crate) plan: AttemptPlan<T, E>,
     /// The id's text, kept only when tracing is on.
     pub(crate) name: Option<Arc<str>>,
-    /// Fixed in advance (`None`: drawn when first read).
-    pub(crate) task_id: Option<TaskId>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) retry_if: Option<RetryIf<E>>,
-    pub(crate) recover: Option<Recover<T, E>>,
-    pub(crate) start_at: Option<tokio::time::Instant>,
-    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 /// A job's scheduling settings (`None`: all defaults, the fast path) and its work.
@@ -151,7 +141,7 @@ pub(crate) type PreparedJob<T, E> = (Option<Box<Prepared<T, E>>>, Box<dyn Attemp
 
 /// The orchestra-wide settings a job starts from.
 pub(crate) struct Defaults<'a> {
-    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) retry: Option<&'a RetryPolicy>,
     /// Tracing on: every task keeps its name, so none takes the settings-free path.
     pub(crate) tracing: bool,
@@ -159,69 +149,17 @@ pub(crate) struct Defaults<'a> {
 
 impl<T, E> Job<T, E> {
     /// Applies the orchestra's defaults and splits the job for the scheduler.
-    pub(crate) fn prepare(
-        self,
-        defaults: &Defaults<'_>,
-    ) -> Result<PreparedJob<T, E>, crate::error::ConfigError> {
+    pub(crate) fn prepare(self, defaults: &Defaults<'_>) -> Result<PreparedJob<T, E>, ConfigError> {
         let Job { cfg, work } = self;
-        let mut cfg = match cfg {
+        let cfg = match cfg {
             Some(cfg) => cfg,
             None if defaults.timeout.is_none() && defaults.retry.is_none() && !defaults.tracing => {
                 return Ok((None, work));
             }
-            None => AsyncTaskBuilder::new().cfg,
+            None => TaskConfig::defaults(),
         };
-        let (default_timeout, default_retry) = (defaults.timeout, defaults.retry);
-        if let Some(err) = cfg.invalid.take() {
-            return Err(*err);
-        }
-        if cfg.timeout.is_none() {
-            cfg.timeout = default_timeout;
-        }
-        let retry = match (cfg.retries_set, default_retry) {
-            (false, Some(policy)) => policy.clone(),
-            _ => cfg.retry.clone(),
-        };
-        let plain = cfg.cold.is_none()
-            && cfg.timeout.is_none()
-            && !cfg.metrics
-            && cfg.record_error.is_none();
-        // A plain attempt never reads the id: draw it only when someone asks.
-        let task_id = if plain {
-            cfg.id
-        } else {
-            Some(*cfg.id.get_or_insert_with(TaskId::new))
-        };
-        let cold = cfg.cold();
-        let retry_if = cold.and_then(|c| c.retry_if.clone());
-        let recover = cold.and_then(|c| c.recover.clone());
-        let start_at = cold.and_then(|c| c.start_at).map(|t| t.to_instant());
-        let deadline = cold.and_then(|c| c.deadline).map(|t| t.to_instant());
-        let label = cfg.label().cloned().unwrap_or_default();
-        let mut attempt_cfg = cfg;
-        attempt_cfg.retry = RetryPolicy::none();
-        attempt_cfg.retries_set = true;
-        if recover.is_some() || start_at.is_some() {
-            if let Some(cold) = &attempt_cfg.cold {
-                let mut c = (**cold).clone();
-                c.recover = None;
-                c.start_at = None;
-                attempt_cfg.cold = Some(Arc::new(c));
-            }
-        }
-        let prepared = Prepared {
-            priority: attempt_cfg.priority,
-            attempt_cfg,
-            plain,
-            label,
-            name: None,
-            task_id,
-            retry,
-            retry_if,
-            recover,
-            start_at,
-            deadline,
-        };
+        let plan = cfg.plan_attempts(defaults.timeout, defaults.retry)?;
+        let prepared = Prepared { plan, name: None };
         Ok((Some(Box::new(prepared)), work))
     }
 }
@@ -478,29 +416,16 @@ async fn plain_attempt<T, E, W: AsyncWork<T, E>>(
     work: &mut W,
     root: &Arc<CancelNode>,
 ) -> Result<T, TaskError<E>> {
-    let mut work = Some(work);
     let mut fut = std::pin::pin!(None::<W::Future>);
+    let first = root.enter(|| caught(|| work.call()))?;
+    fut.set(Some(first));
     std::future::poll_fn(|cx| {
-        let step = catch_unwind(AssertUnwindSafe(|| {
-            root.enter(|| {
-                if let Some(w) = work.take() {
-                    fut.set(Some(w.call()));
-                }
-                fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+        poll_caught(|| {
+            root.enter(|| match fut.as_mut().as_pin_mut() {
+                Some(f) => f.poll(cx),
+                None => Poll::Pending,
             })
-        }));
-        match step {
-            Ok(Some(Poll::Ready(Ok(v)))) => Poll::Ready(Ok(v)),
-            Ok(Some(Poll::Ready(Err(e)))) => Poll::Ready(Err(TaskError::Failed(e))),
-            Ok(Some(Poll::Pending)) => Poll::Pending,
-            // Only after the work's call panicked, which already ended the attempt.
-            Ok(None) => Poll::Ready(Err(TaskError::Panicked {
-                message: "task polled after its work panicked".to_owned(),
-            })),
-            Err(payload) => Poll::Ready(Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            })),
-        }
+        })
     })
     .await
 }
@@ -517,24 +442,19 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    use futures::FutureExt;
     let report = Report {
         inbox,
         slot,
         sent: false,
     };
-    let called = catch_unwind(AssertUnwindSafe(|| recover(err)));
+    let called = caught(|| recover(err));
     handle.spawn(async move {
         let outcome = match called {
-            Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(out) => out,
-                Err(payload) => Err(TaskError::Panicked {
-                    message: panic_message(&*payload),
-                }),
-            },
-            Err(payload) => Err(TaskError::Panicked {
-                message: panic_message(&*payload),
-            }),
+            Ok(fut) => AssertUnwindSafe(fut)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(panicked(payload))),
+            Err(panic) => Err(panic),
         };
         report.send(Event::Recovered { slot, outcome });
     })

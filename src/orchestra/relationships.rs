@@ -3,7 +3,7 @@
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 use rustc_hash::FxHashMap;
 
@@ -406,13 +406,13 @@ impl<I: TaskKey> TaskRelationships<I> {
     where
         I: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
-        S: std::hash::BuildHasher,
+        S: BuildHasher,
     {
         self.slot(task)
             .is_some_and(|i| self.slot_ready(i, completed))
     }
 
-    fn slot_ready<S: std::hash::BuildHasher>(&self, i: u32, completed: &HashSet<I, S>) -> bool {
+    fn slot_ready<S: BuildHasher>(&self, i: u32, completed: &HashSet<I, S>) -> bool {
         let Some(r) = self.rel(i) else { return false };
         let Some(id) = &r.id else { return false };
         !completed.contains(id)
@@ -422,7 +422,7 @@ impl<I: TaskKey> TaskRelationships<I> {
     }
 
     /// Every task not in `completed` whose dependencies all are, in the order added.
-    pub fn get_ready_tasks<S: std::hash::BuildHasher>(&self, completed: &HashSet<I, S>) -> Vec<I> {
+    pub fn get_ready_tasks<S: BuildHasher>(&self, completed: &HashSet<I, S>) -> Vec<I> {
         (0..self.nodes.len())
             .filter_map(|i| u32::try_from(i).ok())
             .filter(|&i| self.slot_ready(i, completed))

@@ -7,16 +7,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Builder, Handle, Runtime as TokioRuntime};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, timeout_at};
 
 use crate::error::{ConfigError, TaskError};
 use crate::task::cancel::CancelNode;
+use crate::task::timing::after;
 use crate::task::{
-    AsyncTaskBuilder, AsyncWork, CancellationLevel, TaskFuture, TaskHandle, TaskId, TaskLabel,
-    TaskPriority,
+    AsyncWork, CancellationLevel, TaskFuture, TaskHandle, TaskId, TaskLabel, TaskPriority,
 };
 use crate::units::{kb, mb};
 
@@ -150,7 +150,7 @@ impl RuntimeBuilder {
             };
             return Ok(Runtime::wrap(handle, None));
         }
-        let mut b = tokio::runtime::Builder::new_multi_thread();
+        let mut b = Builder::new_multi_thread();
         b.enable_all();
         if let Some(n) = self.worker_threads {
             b.worker_threads(n);
@@ -212,7 +212,7 @@ pub struct Runtime {
 
 struct Inner {
     handle: Handle,
-    owned: Option<tokio::runtime::Runtime>,
+    owned: Option<TokioRuntime>,
     running: AtomicBool,
     active: AtomicUsize,
     next_key: AtomicU64,
@@ -301,7 +301,7 @@ impl Runtime {
         Runtime::wrap(handle, None)
     }
 
-    fn wrap(handle: Handle, owned: Option<tokio::runtime::Runtime>) -> Runtime {
+    fn wrap(handle: Handle, owned: Option<TokioRuntime>) -> Runtime {
         Runtime {
             inner: Arc::new(Inner {
                 handle,
@@ -366,7 +366,7 @@ impl Runtime {
             key,
             ended: Arc::clone(&ended),
         };
-        let builder = AsyncTaskBuilder { cfg }.priority(priority);
+        let builder = cfg.into_builder().priority(priority);
         let handle = builder
             .run(Tracked {
                 work,
@@ -404,7 +404,7 @@ impl Runtime {
             }
             registry.len()
         };
-        let deadline = crate::task::timing::after(start, timeout);
+        let deadline = after(start, timeout);
         loop {
             let notified = self.inner.idle.notified();
             tokio::pin!(notified);
@@ -412,7 +412,7 @@ impl Runtime {
             if self.inner.active.load(Ordering::Acquire) == 0 {
                 break;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if timeout_at(deadline, notified).await.is_err() {
                 break;
             }
         }

@@ -41,7 +41,8 @@ pub use event::{
 pub use source::{Located, SendError, Sender, SourceItem};
 pub use stats::SourceStats;
 
-pub(crate) use crate::error::panic_message;
+use crate::task::AsyncTask;
+
 pub(crate) use stats::{Report, scope};
 
 /// What an emitting task does with a per-item error (a malformed row, an invalid line, an
@@ -61,4 +62,31 @@ pub enum ErrorPolicy {
     /// errors of the final event.
     #[default]
     Collect,
+}
+
+// `emits` lives in its own `impl` of `AsyncTask<BoxError>`: an emitting task has no work
+// error type, so in `impl<E>` nothing would fix `E` and every call would need annotations.
+impl AsyncTask {
+    /// A builder for an emitting task: a source of `T` items as a native `Stream` of
+    /// events. See [`EmittingTaskBuilder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use sweet_async::prelude::*;
+    /// use sweet_async::stream::source::of;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let doubled: Vec<u32> = AsyncTask::emits::<u32>()
+    ///     .sender(of([1, 2, 3]))
+    ///     .map(|event| event.unwrap().into_data() * 2)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(doubled, [2, 4, 6]);
+    /// # });
+    /// ```
+    pub fn emits<T>() -> EmittingTaskBuilder<T> {
+        EmittingTaskBuilder::new()
+    }
 }

@@ -20,6 +20,12 @@ const MAX_INTERNED: usize = 4096;
 /// interning limit, or set by hand) goes into the event's rare parts instead: past
 /// [`MAX_INTERNED`] distinct names in one process, each event of a named stream costs
 /// one small allocation and one reference-count update.
+///
+/// Measured against the plain design (an `Arc<str>` name cloned into each event), with
+/// callgrind on a named serial receiver pipeline over 1000 events, current-thread
+/// runtime: 119 k instructions interned against 160 k with `Arc<str>` (+34%, past the
+/// 10% the receiver's budget allows). The interned names are never freed, and are
+/// bounded by [`MAX_INTERNED`].
 #[derive(Clone)]
 pub(crate) enum Origin {
     Interned(Interned),

@@ -5,29 +5,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{BoxError, ConfigError, TaskError};
-use crate::task::context::TaskContext;
-use crate::task::run::TaskFuture;
-use crate::task::work::{AsyncWork, BlockingWork};
+use crate::task::config::{DEFAULT_GRACE_PERIOD, TaskConfig};
+use crate::task::trace;
 use crate::task::{
-    CircuitBreaker, MAX_RETRIES, RetryPolicy, RetryStrategy, TaskHandle, TaskId, TaskLabel,
-    TaskPriority, TimePoint,
+    CircuitBreaker, MAX_RETRIES, RetryPolicy, RetryStrategy, TaskId, TaskLabel, TaskPriority,
+    TimePoint,
 };
-
-pub(crate) type RetryIf<E> = Arc<dyn Fn(&TaskError<E>) -> bool + Send + Sync>;
-pub(crate) type Recover<T, E> =
-    Arc<dyn Fn(TaskError<E>) -> BoxFuture<'static, Result<T, TaskError<E>>> + Send + Sync>;
-pub(crate) type OnCancel = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
-pub(crate) type RecordError<E> = fn(&tracing::Span, &TaskError<E>);
-/// `key=value` pairs shown on the task's span.
-pub(crate) type SpanFields = Arc<[(Arc<str>, String)]>;
-
-/// Default bound on the `on_cancel` cleanup of a graceful cancellation.
-pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 /// Configures a simple task; `.run(work)` turns it into a future.
 ///
@@ -40,124 +27,7 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// Create one with [`AsyncTask::to`](crate::task::AsyncTask::to).
 #[must_use = "a builder does nothing until `.run(..)` is awaited or spawned"]
 pub struct AsyncTaskBuilder<T, E = BoxError> {
-    pub(crate) cfg: TaskConfig<T, E>,
-}
-
-/// Everything a builder holds; moved into the task future.
-///
-/// The settings every task reads sit inline; the rest live behind one `Arc`, allocated
-/// only when one of them is set, so a plain task stays small and cheap to move.
-pub(crate) struct TaskConfig<T, E> {
-    pub(crate) id: Option<TaskId>,
-    pub(crate) priority: TaskPriority,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) retries_set: bool,
-    pub(crate) record_error: Option<RecordError<E>>,
-    pub(crate) metrics: bool,
-    pub(crate) invalid: Option<Box<ConfigError>>,
-    pub(crate) cold: Option<Arc<ColdConfig<T, E>>>,
-}
-
-/// Settings most tasks never touch.
-pub(crate) struct ColdConfig<T, E> {
-    pub(crate) label: TaskLabel,
-    pub(crate) deadline: Option<TimePoint>,
-    pub(crate) start_at: Option<TimePoint>,
-    pub(crate) retry_if: Option<RetryIf<E>>,
-    pub(crate) recover: Option<Recover<T, E>>,
-    pub(crate) breaker: Option<CircuitBreaker>,
-    pub(crate) fields: Option<SpanFields>,
-    pub(crate) on_cancel: Option<OnCancel>,
-    pub(crate) grace: Duration,
-    pub(crate) token: Option<CancellationToken>,
-    pub(crate) context: TaskContext,
-    pub(crate) runtime: Option<Handle>,
-}
-
-impl<T, E> Default for ColdConfig<T, E> {
-    fn default() -> Self {
-        ColdConfig {
-            label: TaskLabel::default(),
-            deadline: None,
-            start_at: None,
-            retry_if: None,
-            recover: None,
-            breaker: None,
-            fields: None,
-            on_cancel: None,
-            grace: DEFAULT_GRACE_PERIOD,
-            token: None,
-            context: TaskContext::default(),
-            runtime: None,
-        }
-    }
-}
-
-impl<T, E> ColdConfig<T, E> {
-    /// Whether only settings that describe the task are set (label, span fields,
-    /// context, runtime, grace period without cleanup), none that changes how it runs:
-    /// such a task can take the fast path.
-    pub(crate) fn descriptive_only(&self) -> bool {
-        self.deadline.is_none()
-            && self.start_at.is_none()
-            && self.recover.is_none()
-            && self.breaker.is_none()
-            && self.on_cancel.is_none()
-            && self.token.is_none()
-    }
-}
-
-impl<T, E> Clone for ColdConfig<T, E> {
-    fn clone(&self) -> Self {
-        ColdConfig {
-            label: self.label.clone(),
-            deadline: self.deadline,
-            start_at: self.start_at,
-            retry_if: self.retry_if.clone(),
-            recover: self.recover.clone(),
-            breaker: self.breaker.clone(),
-            fields: self.fields.clone(),
-            on_cancel: self.on_cancel.clone(),
-            grace: self.grace,
-            token: self.token.clone(),
-            context: self.context.clone(),
-            runtime: self.runtime.clone(),
-        }
-    }
-}
-
-impl<T, E> Clone for TaskConfig<T, E> {
-    fn clone(&self) -> Self {
-        TaskConfig {
-            id: self.id,
-            priority: self.priority,
-            timeout: self.timeout,
-            retry: self.retry.clone(),
-            retries_set: self.retries_set,
-            record_error: self.record_error,
-            metrics: self.metrics,
-            invalid: self.invalid.clone(),
-            cold: self.cold.clone(),
-        }
-    }
-}
-
-impl<T, E> TaskConfig<T, E> {
-    /// The rarely used settings, if any was set.
-    pub(crate) fn cold(&self) -> Option<&ColdConfig<T, E>> {
-        self.cold.as_deref()
-    }
-
-    /// The rarely used settings, for writing (copy-on-write when the builder was cloned).
-    fn cold_mut(&mut self) -> &mut ColdConfig<T, E> {
-        Arc::make_mut(self.cold.get_or_insert_with(Default::default))
-    }
-
-    /// The label, or the empty one.
-    pub(crate) fn label(&self) -> Option<&TaskLabel> {
-        self.cold().map(|c| &c.label)
-    }
+    pub(in crate::task) cfg: TaskConfig<T, E>,
 }
 
 impl<T, E> Clone for AsyncTaskBuilder<T, E> {
@@ -604,7 +474,7 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     where
         E: fmt::Display,
     {
-        self.cfg.record_error = enabled.then_some(crate::task::trace::record_error::<E>);
+        self.cfg.record_error = enabled.then_some(trace::record_error::<E>);
         self
     }
 
@@ -677,14 +547,15 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     }
 
     /// Adds a typed dependency the work reads with
-    /// [`TaskContext::get`] (see [`run_with`](Self::run_with)).
+    /// [`TaskContext::get`](crate::task::TaskContext::get) (see [`run_with`](Self::run_with)).
     pub fn with<D: Send + Sync + 'static>(mut self, dependency: D) -> Self {
         let cold = self.cfg.cold_mut();
         cold.context = std::mem::take(&mut cold.context).insert(dependency);
         self
     }
 
-    /// Sets the working directory reported by [`TaskContext::working_dir`].
+    /// Sets the working directory reported by
+    /// [`TaskContext::working_dir`](crate::task::TaskContext::working_dir).
     pub fn working_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         let cold = self.cfg.cold_mut();
         cold.context = std::mem::take(&mut cold.context).with_working_dir(dir.into());
@@ -738,121 +609,6 @@ impl<T, E> AsyncTaskBuilder<T, E> {
     /// The [`ConfigError`] of the first invalid setting.
     pub fn build(self) -> Result<Self, ConfigError> {
         self.validate().map(|()| self)
-    }
-
-    /// Turns the builder into a future running `work` (called again for each retry).
-    ///
-    /// Nothing runs until the future is awaited or spawned.
-    ///
-    /// # `.await`, `?` and chains
-    ///
-    /// Awaiting the future gives a [`TaskResult`](crate::task::TaskResult): the value or
-    /// the [`TaskError`](crate::error::TaskError), plus attempts, timing and metrics. It is
-    /// not a `Result`, so `run(..).await?` does not compile ("the `?` operator cannot be
-    /// applied to type `TaskResult`"): write **`run(..).into_result().await?`**, or call
-    /// [`into_result()`](crate::task::TaskResult::into_result) on the `TaskResult`. The
-    /// chain `run(..).map(..).and_then(..).or_else(..)` works as written: those are
-    /// methods of [`TaskFuture`] over the plain `Result`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sweet_async::prelude::*;
-    ///
-    /// async fn fetch_rate(currency: &str) -> Result<f64, std::io::Error> {
-    ///     Ok(if currency == "EUR" { 1.08 } else { 1.0 })
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    /// // The value, for `?`:
-    /// let rate = AsyncTask::to::<f64>().retry(2).run(|| fetch_rate("EUR")).into_result().await?;
-    /// assert_eq!(rate, 1.08);
-    ///
-    /// // The value with its metadata:
-    /// let result = AsyncTask::to::<f64>().run(|| fetch_rate("USD")).await;
-    /// assert_eq!(result.attempts(), 1);
-    /// let rate = result.into_result()?;
-    ///
-    /// // A chain over the value:
-    /// let cents = AsyncTask::to::<f64>().run(|| fetch_rate("EUR")).map(|r| (r * 100.0).round()).await?;
-    /// assert_eq!((rate, cents), (1.0, 108.0));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[inline]
-    pub fn run<W>(self, work: W) -> TaskFuture<T, E, W>
-    where
-        W: AsyncWork<T, E>,
-    {
-        TaskFuture::new(self.cfg, work)
-    }
-
-    /// Like [`run`](Self::run), handing the work the task's [`TaskContext`]
-    /// (dependencies added with [`with`](Self::with), task id, working directory).
-    #[doc(alias = "ContextualizedTask")]
-    pub fn run_with<F, Fut>(mut self, mut work: F) -> TaskFuture<T, E, impl FnMut() -> Fut>
-    where
-        F: FnMut(TaskContext) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let id = *self.cfg.id.get_or_insert_with(TaskId::new);
-        let ctx = self
-            .cfg
-            .cold()
-            .map(|c| c.context.clone())
-            .unwrap_or_default()
-            .with_task_id(id);
-        self.run(move || work(ctx.clone()))
-    }
-
-    /// Runs synchronous `work` on tokio's blocking pool (once per attempt).
-    ///
-    /// A timeout or cancellation stops waiting for it, but cannot stop a thread that is
-    /// already running it. At most one attempt runs at a time: a retry after a timeout
-    /// waits for the timed-out attempt's thread to return (that wait counts against the
-    /// retry's own timeout), so retries never stack copies of the work on the pool.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sweet_async::prelude::*;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let checksum = AsyncTask::to::<u64>()
-    ///     .name("checksum")
-    ///     .run_blocking(|| {
-    ///         // CPU-heavy or blocking code stays off the async workers.
-    ///         Ok::<_, std::io::Error>((1..=1000u64).sum())
-    ///     })
-    ///     .await;
-    /// assert_eq!(checksum.value(), Some(&500_500));
-    /// # }
-    /// ```
-    pub fn run_blocking<F>(self, work: F) -> TaskFuture<T, E, BlockingWork<F>>
-    where
-        F: Fn() -> Result<T, E> + Send + Sync + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
-    {
-        TaskFuture::new(self.cfg, BlockingWork::new(work))
-    }
-
-    /// Shorthand for `.run(work).spawn()`.
-    ///
-    /// # Errors
-    ///
-    /// [`TaskError::NoRuntime`] outside a runtime, [`TaskError::Config`] for an invalid
-    /// setting.
-    pub fn spawn<W>(self, work: W) -> Result<TaskHandle<T, E>, TaskError<E>>
-    where
-        W: AsyncWork<T, E> + Send + 'static,
-        W::Future: Send + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
-    {
-        self.run(work).spawn()
     }
 }
 

@@ -5,55 +5,13 @@
 //! gets a child node, so cancelling the parent reaches it. Children point at their parent,
 //! never the other way round, so there are no reference cycles.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// How hard to stop a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum CancellationLevel {
-    /// Stop the work at its next `.await`, then run the `on_cancel` cleanup, bounded by
-    /// the task's grace period.
-    Graceful,
-    /// Stop the work at its next `.await`; no cleanup.
-    Kill,
-    /// Abort the spawned tokio task outright; no cleanup. On a task that is not spawned
-    /// this is the same as [`Kill`](CancellationLevel::Kill).
-    KillHard,
-}
-
-impl CancellationLevel {
-    const fn to_u8(self) -> u8 {
-        match self {
-            CancellationLevel::Graceful => 1,
-            CancellationLevel::Kill => 2,
-            CancellationLevel::KillHard => 3,
-        }
-    }
-
-    const fn from_u8(v: u8) -> Option<Self> {
-        match v {
-            1 => Some(CancellationLevel::Graceful),
-            2 => Some(CancellationLevel::Kill),
-            3 => Some(CancellationLevel::KillHard),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for CancellationLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CancellationLevel::Graceful => "graceful",
-            CancellationLevel::Kill => "kill",
-            CancellationLevel::KillHard => "kill-hard",
-        })
-    }
-}
+pub use crate::error::CancellationLevel;
 
 /// What a call to `cancel` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

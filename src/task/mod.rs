@@ -6,18 +6,23 @@
 //! background and returns a [`TaskHandle`].
 
 pub mod async_result;
+pub(crate) mod attempt;
 mod builder;
 pub mod cancel;
 pub mod circuit;
+mod config;
 mod context;
 mod id;
 mod label;
 pub mod metrics;
+mod plan;
 mod priority;
 mod result;
 pub mod retry;
 mod run;
+mod shared;
 mod spawn;
+mod start;
 mod status;
 pub(crate) mod timing;
 mod trace;
@@ -28,11 +33,12 @@ use std::marker::PhantomData;
 use crate::error::BoxError;
 
 pub use async_result::{AsyncResultExt, AwaitResult, IntoAsyncResult};
-pub use builder::{AsyncTaskBuilder, DEFAULT_GRACE_PERIOD};
+pub use builder::AsyncTaskBuilder;
 pub use cancel::{CancellationLevel, CancellationResult};
 pub use circuit::{
     CircuitBreaker, CircuitBreakerBuilder, CircuitOpen, CircuitPermit, CircuitState,
 };
+pub use config::DEFAULT_GRACE_PERIOD;
 pub use context::{MissingDependency, TaskContext};
 pub use id::{ParseTaskIdError, SequentialId, TaskId};
 pub use label::TaskLabel;
@@ -49,15 +55,13 @@ pub use timing::TimePoint;
 pub use tokio_util::sync::CancellationToken;
 pub use work::{AsyncWork, BlockingAttempt, BlockingWork};
 
-// region: orchestra hooks
-// Crate-internal names the orchestrator (`crate::orchestra`) needs to split a task into
-// attempts it schedules itself and to rebuild the task's final result. Additive only.
-pub(crate) use crate::error::panic_message;
-pub(crate) use builder::{Recover, RetryIf, TaskConfig};
+// Crate-internal names the orchestra needs to split a task into attempts it schedules
+// itself and to rebuild the task's final result.
+pub(crate) use config::{Recover, TaskConfig};
 pub(crate) use id::LazyTaskId;
+pub(crate) use plan::AttemptPlan;
 pub(crate) use result::RunMeta;
-pub(crate) use spawn::TaskShared;
-// endregion: orchestra hooks
+pub(crate) use shared::TaskShared;
 
 /// Entry point of the fluent API: `AsyncTask::to::<T>()` configures a simple task.
 ///
@@ -101,32 +105,3 @@ impl<E> AsyncTask<E> {
         AsyncTaskBuilder::new()
     }
 }
-
-// region: stream (emits)
-// `emits` lives in its own `impl` of `AsyncTask<BoxError>`: an emitting task has no work
-// error type, so in `impl<E>` nothing would fix `E` and every call would need annotations.
-impl AsyncTask {
-    /// A builder for an emitting task: a source of `T` items as a native `Stream` of
-    /// events. See [`EmittingTaskBuilder`](crate::stream::EmittingTaskBuilder).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::StreamExt;
-    /// use sweet_async::prelude::*;
-    /// use sweet_async::stream::source::of;
-    ///
-    /// # futures::executor::block_on(async {
-    /// let doubled: Vec<u32> = AsyncTask::emits::<u32>()
-    ///     .sender(of([1, 2, 3]))
-    ///     .map(|event| event.unwrap().into_data() * 2)
-    ///     .collect()
-    ///     .await;
-    /// assert_eq!(doubled, [2, 4, 6]);
-    /// # });
-    /// ```
-    pub fn emits<T>() -> crate::stream::EmittingTaskBuilder<T> {
-        crate::stream::EmittingTaskBuilder::new()
-    }
-}
-// endregion: stream (emits)

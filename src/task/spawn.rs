@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures::future::FusedFuture;
@@ -12,28 +12,17 @@ use tokio::runtime::Handle;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
-use crate::error::panic_message;
-use crate::error::{BoxError, ConfigError, TaskError};
+use crate::error::{BoxError, ConfigError, TaskError, panic_message};
 use crate::task::cancel::CancelNode;
 use crate::task::id::LazyTaskId;
 use crate::task::result::{RunMeta, TaskResult};
 use crate::task::run::TaskFuture;
+use crate::task::shared::TaskShared;
 use crate::task::work::AsyncWork;
 use crate::task::{
-    CancellationLevel, CancellationResult, MetricsSnapshot, StatusCell, TaskId, TaskLabel,
-    TaskMetrics, TaskPriority, TaskStatus,
+    CancellationLevel, CancellationResult, MetricsSnapshot, TaskId, TaskLabel, TaskMetrics,
+    TaskPriority, TaskStatus,
 };
-
-/// State a spawned task shares with its handle.
-#[derive(Debug)]
-pub(crate) struct TaskShared {
-    pub(crate) status: StatusCell,
-    pub(crate) node: Arc<CancelNode>,
-    pub(crate) cleanup_ran: AtomicBool,
-    /// The `on_cancel` cleanup panicked (its call or its future).
-    pub(crate) cleanup_panicked: AtomicBool,
-    pub(crate) attempts: AtomicU32,
-}
 
 impl<T, E, W> TaskFuture<T, E, W>
 where
@@ -93,13 +82,7 @@ where
             Some(token) => CancelNode::linked(token),
             None => CancelNode::child_of_current().unwrap_or_else(CancelNode::root),
         };
-        let shared = Arc::new(TaskShared {
-            status: StatusCell::new(),
-            node: Arc::clone(&node),
-            cleanup_ran: AtomicBool::new(false),
-            cleanup_panicked: AtomicBool::new(false),
-            attempts: AtomicU32::new(0),
-        });
+        let shared = Arc::new(TaskShared::new(Arc::clone(&node)));
         let metrics = self.config().metrics.then(TaskMetrics::new);
         self.attach(node, Arc::clone(&shared), metrics.clone());
         let id = self.task_id();

@@ -1,12 +1,13 @@
 //! [`AsyncWork`]: the unit of work a task runs, called once per attempt.
 
+use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Something that starts one attempt of a task's work.
@@ -94,8 +95,7 @@ where
 /// Starts an attempt's thread once it holds the permit.
 type Start<T, E> = Box<dyn FnOnce(OwnedSemaphorePermit) -> JoinHandle<Outcome<T, E>> + Send>;
 
-type Acquire =
-    Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send>>;
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 enum Attempt<T, E> {
     /// Waiting for the previous attempt's thread to finish.
@@ -111,8 +111,8 @@ enum Attempt<T, E> {
 /// blocking pool.
 pub struct BlockingAttempt<T, E>(Attempt<T, E>);
 
-impl<T, E> std::fmt::Debug for BlockingAttempt<T, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T, E> fmt::Debug for BlockingAttempt<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.0 {
             Attempt::Waiting { .. } => "waiting for the previous attempt",
             Attempt::Running(_) => "running",

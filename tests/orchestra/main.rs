@@ -19,25 +19,17 @@ mod relationships;
 mod retry;
 mod runtime;
 
-use std::fmt;
+#[path = "../support/mod.rs"]
+mod support;
+
+pub use support::{Boom, ms};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sweet_async::orchestra::Job;
 use sweet_async::prelude::*;
-
-/// A user error for tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Boom(pub &'static str);
-
-impl fmt::Display for Boom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for Boom {}
 
 /// One start or end of a task, in the order they happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,9 +141,4 @@ impl Probe {
             })
             .into()
     }
-}
-
-/// `n` milliseconds.
-pub fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
 }

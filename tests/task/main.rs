@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod blocking;
 mod breaker;
 mod cancel;
 mod config;
@@ -15,20 +16,12 @@ mod context;
 mod metrics;
 mod recover;
 mod retry;
+mod retry_decision;
 mod spawn;
 mod timing;
 mod tracing_spans;
 
-use std::fmt;
+#[path = "../support/mod.rs"]
+mod support;
 
-/// A user error for tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Boom(pub &'static str);
-
-impl fmt::Display for Boom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for Boom {}
+pub use support::Boom;

@@ -15,7 +15,8 @@ use tokio::task::JoinSet;
 use super::received::{Done, Key, Received};
 use crate::ack::Acks;
 use crate::error::BoxError;
-use crate::stream::{EventError, EventErrorKind, EventId, Position, panic_message};
+use crate::error::panic_message;
+use crate::stream::{EventError, EventErrorKind, EventId, Position};
 
 pin_project! {
     /// One event being processed: the receiver's future, panics caught.

@@ -10,7 +10,8 @@ use super::received::{Key, OnFailure, Received, settle};
 use super::strategy::ReceiverStrategy;
 use crate::ack::Acks;
 use crate::collect::collector::Registered;
-use crate::stream::{EventError, EventErrorKind, EventId, panic_message};
+use crate::error::panic_message;
+use crate::stream::{EventError, EventErrorKind, EventId};
 
 /// Values kept by collectors are handed downstream once this many are waiting (and
 /// whenever the receiver is idle or done).

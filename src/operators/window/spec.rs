@@ -41,6 +41,54 @@ pub trait NonMerging: sealed::Sealed {}
 impl NonMerging for Tumbling {}
 impl NonMerging for Sliding {}
 
+impl Tumbling {
+    /// Event-time windows `[start, start + size)` with `start` a multiple of `size` (plus
+    /// the offset), in the unit of your timestamps.
+    pub fn event_time(size: i64) -> EventTimeSpec<Tumbling> {
+        EventTimeSpec::new(Shape::Tumbling { size, offset: 0 })
+    }
+
+    /// Processing-time windows of `size` on the tokio clock, aligned to the instant the
+    /// stream is first polled (plus the offset).
+    pub fn processing_time(size: Duration) -> ProcessingTimeSpec<Tumbling> {
+        ProcessingTimeSpec::new(Shape::Tumbling {
+            size: duration_nanos(size),
+            offset: 0,
+        })
+    }
+
+    /// Count windows of `size` elements (per key); the last one may be partial.
+    pub fn count(size: impl Into<Count>) -> CountSpec {
+        let size = size.into();
+        CountSpec::new(size, size)
+    }
+}
+
+impl Sliding {
+    /// Event-time windows of `size` starting every `slide` (plus the offset).
+    pub fn event_time(size: i64, slide: i64) -> EventTimeSpec<Sliding> {
+        EventTimeSpec::new(Shape::Sliding {
+            size,
+            slide,
+            offset: 0,
+        })
+    }
+
+    /// Processing-time windows of `size` starting every `slide` on the tokio clock.
+    pub fn processing_time(size: Duration, slide: Duration) -> ProcessingTimeSpec<Sliding> {
+        ProcessingTimeSpec::new(Shape::Sliding {
+            size: duration_nanos(size),
+            slide: duration_nanos(slide),
+            offset: 0,
+        })
+    }
+
+    /// Count windows: every `slide` elements (per key), a window over the last `size`.
+    pub fn count(size: impl Into<Count>, slide: impl Into<Count>) -> CountSpec {
+        CountSpec::new(size.into(), slide.into())
+    }
+}
+
 /// An event-time window specification, built by [`Tumbling::event_time`],
 /// [`Sliding::event_time`] or [`Session::event_time`](super::Session::event_time).
 ///

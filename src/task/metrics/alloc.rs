@@ -7,9 +7,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use super::memory::MemoryCounters;
+use super::memory::{INSTALLED, MemoryCounters};
 
 thread_local! {
     /// The memory counters of the metrics-enabled task being polled on this thread, or
@@ -20,15 +20,6 @@ thread_local! {
     /// it points into a `TaskMetrics` that this thread's current-task slot holds a strong
     /// reference to, and it is reset before that reference is released.
     static COUNTERS: Cell<*const MemoryCounters> = const { Cell::new(std::ptr::null()) };
-}
-
-/// Set once the tracking allocator has served an allocation: it is then the global
-/// allocator (or in use through it), so memory figures mean something.
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-/// Whether the tracking allocator has ever served an allocation.
-pub(super) fn installed() -> bool {
-    INSTALLED.load(Ordering::Relaxed)
 }
 
 /// Points this thread's allocations at `counters` (or at nothing).
@@ -179,6 +170,6 @@ mod tests {
         assert_eq!(u.total_allocated_bytes(), 192);
         assert_eq!(u.current_bytes(), 0);
         assert_eq!(u.peak_bytes(), 128);
-        assert!(installed());
+        assert!(INSTALLED.load(Ordering::Relaxed));
     }
 }

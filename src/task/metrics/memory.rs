@@ -1,7 +1,7 @@
 //! Memory attributed to a task: [`MemoryUsage`] (a snapshot) and [`MemoryCounters`] (the
 //! live atomics the tracking allocator updates).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Memory a task allocated and freed while it was being polled.
@@ -154,7 +154,7 @@ impl MemoryCounters {
     /// A snapshot, with the task's wall-clock time for the rate.
     pub(crate) fn usage(&self, wall: Duration) -> MemoryUsage {
         MemoryUsage {
-            tracked: allocator_installed(),
+            tracked: installed(),
             current: self.current.load(Ordering::Relaxed),
             peak: self.peak.load(Ordering::Relaxed),
             allocations: self.allocations.load(Ordering::Relaxed),
@@ -164,16 +164,14 @@ impl MemoryCounters {
     }
 }
 
-/// Whether the tracking allocator has ever seen an allocation.
-fn allocator_installed() -> bool {
-    #[cfg(feature = "memory-tracking")]
-    {
-        super::alloc::installed()
-    }
-    #[cfg(not(feature = "memory-tracking"))]
-    {
-        false
-    }
+/// Set by the tracking allocator (`alloc.rs`, feature `memory-tracking`) once it has
+/// served an allocation: it is then the global allocator (or in use through it), so
+/// memory figures mean something.
+pub(super) static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the tracking allocator has ever served an allocation.
+pub(super) fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
 }
 
 #[cfg(any(test, feature = "memory-tracking"))]

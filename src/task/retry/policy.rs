@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use super::{Backoff, Jitter, MAX_RETRIES, RetryStrategy};
-use crate::error::{ConfigError, TaskError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Backoff, Jitter, MAX_RETRIES, RetryIf, RetryStrategy};
+use crate::error::{ConfigError, TaskError, panic_message};
 
 /// How often and how far apart a failed task is retried.
 ///
@@ -120,7 +122,7 @@ impl RetryPolicy {
     /// A predicate that panicked: [`TaskError::Panicked`] with its message (prefixed
     /// `"retry_if predicate panicked: "`), the task's final error in its place.
     pub(crate) fn may_retry<E>(
-        retry_if: Option<&crate::task::builder::RetryIf<E>>,
+        retry_if: Option<&RetryIf<E>>,
         err: &TaskError<E>,
     ) -> Result<bool, TaskError<E>> {
         let never = matches!(
@@ -136,14 +138,14 @@ impl RetryPolicy {
         }
         match retry_if {
             Some(predicate) => {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predicate(err))).map_err(
-                    |payload| TaskError::Panicked {
+                catch_unwind(AssertUnwindSafe(|| predicate(err))).map_err(|payload| {
+                    TaskError::Panicked {
                         message: format!(
                             "retry_if predicate panicked: {}",
-                            crate::error::panic_message(&*payload)
+                            panic_message(&*payload)
                         ),
-                    },
-                )
+                    }
+                })
             }
             None => Ok(matches!(
                 err,

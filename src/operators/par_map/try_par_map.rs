@@ -1,5 +1,5 @@
-//! [`TryParMap`]: the stream of [`try_par_map`](super::DataflowExt::try_par_map) and
-//! [`try_par_map_unordered`](super::DataflowExt::try_par_map_unordered).
+//! [`TryParMap`]: the stream of [`try_par_map`](crate::operators::DataflowExt::try_par_map) and
+//! [`try_par_map_unordered`](crate::operators::DataflowExt::try_par_map_unordered).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,12 +8,12 @@ use futures::Stream;
 use futures::stream::FusedStream;
 use pin_project_lite::pin_project;
 
-use super::par_driver::ParMapError;
+use super::error::ParMapError;
 use crate::error::TaskError;
 
 pin_project! {
-    /// Stream for [`DataflowExt::try_par_map`](super::DataflowExt::try_par_map) and
-    /// [`DataflowExt::try_par_map_unordered`](super::DataflowExt::try_par_map_unordered):
+    /// Stream for [`DataflowExt::try_par_map`](crate::operators::DataflowExt::try_par_map) and
+    /// [`DataflowExt::try_par_map_unordered`](crate::operators::DataflowExt::try_par_map_unordered):
     /// a parallel map of a fallible function whose results come out flat, as
     /// `Result<T, TaskError<E>>`.
     #[must_use = "streams do nothing unless polled"]

@@ -1,3 +1,7 @@
+//! [`ParMapBlocking`]: the stream of
+//! [`par_map_blocking`](crate::operators::DataflowExt::par_map_blocking): CPU-bound `f` on
+//! tokio's blocking pool, items handed over in batches sized to the work.
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -13,9 +17,12 @@ use futures::stream::{FusedStream, FuturesOrdered};
 use futures::{Stream, StreamExt};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::par_driver::{AbortOnDrop, Core, Limits, ParMapError, State, poll_upstream};
-use crate::error::ConfigError;
-use crate::error::panic_message;
+use super::driver::{AbortOnDrop, Core};
+use super::error::ParMapError;
+use super::limits::Limits;
+use super::state::State;
+use super::upstream::{self, poll_upstream};
+use crate::error::{ConfigError, panic_message};
 use crate::ledger::Ledger;
 use crate::units::Count;
 
@@ -52,7 +59,7 @@ enum Pool {
 }
 
 pin_project_lite::pin_project! {
-    /// Stream for the [`par_map_blocking`](super::DataflowExt::par_map_blocking) method.
+    /// Stream for the [`par_map_blocking`](crate::operators::DataflowExt::par_map_blocking) method.
     #[must_use = "streams do nothing unless polled"]
     pub struct ParMapBlocking<St: Stream, F, T> {
         state: State<St, F, BlockingCore<St, F, T>, Result<T, ParMapError>>,
@@ -531,16 +538,7 @@ where
     fn size_hint(&self) -> (usize, Option<usize>) {
         let here = self.buffer.len().saturating_add(self.in_flight_items);
         let here = here.saturating_add(usize::from(self.upstream_panic.is_some()));
-        match &self.upstream {
-            None => (here, Some(here)),
-            Some(upstream) => {
-                let (lo, hi) = upstream.size_hint();
-                (
-                    lo.saturating_add(here),
-                    hi.and_then(|h| h.checked_add(here)),
-                )
-            }
-        }
+        upstream::size_hint(self.upstream.as_ref(), here)
     }
 
     fn cancel(&mut self) {

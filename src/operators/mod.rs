@@ -433,7 +433,9 @@ pub trait DataflowExt: Stream {
     /// tokens per `period`; each item takes one. Upstream is asked for an item only when
     /// a token is available, so the operator buffers nothing and a slow consumer simply
     /// lets tokens accumulate (up to `limit`). With `limit = 10` and `period = 1 s`, ten
-    /// ready items pass at once and then one every 100 ms. For another burst size, or one
+    /// ready items pass at once and then one every 100 ms. The stream ends as soon as
+    /// upstream's size hint says nothing is left (iterators, closed channels); an upstream
+    /// whose end shows only when polled ends when the next token comes. For another burst size, or one
     /// limit shared by several streams and the calls inside a `par_map`, make a
     /// [`RateLimiter`] and use [`rate_limit_with`](DataflowExt::rate_limit_with).
     ///

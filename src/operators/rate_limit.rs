@@ -71,6 +71,14 @@ impl<S: Stream> Stream for RateLimit<S> {
             return Poll::Ready(None);
         }
         if !*this.permit {
+            // An upstream that says it has nothing left is asked at once, so that the
+            // stream ends now rather than when the next permit comes (upstream is pulled
+            // only with a permit otherwise, and nothing is read ahead).
+            if this.stream.size_hint().1 == Some(0) {
+                let item = ready!(this.stream.as_mut().poll_next(cx));
+                *this.done = item.is_none();
+                return Poll::Ready(item);
+            }
             ready!(this.waiter.as_mut().poll_permit(this.limiter, cx));
             *this.permit = true;
         }

@@ -140,3 +140,27 @@ async fn one_limiter_paces_several_streams_and_calls() {
     assert_eq!(start.elapsed(), ms(600));
     assert_eq!(api.try_acquire(), Err(ms(100)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_announces_its_end_ends_without_waiting_for_a_permit() {
+    let start = Instant::now();
+    let mut s = Box::pin(stream::iter(0..4).rate_limit(2, ms(1000)).unwrap());
+    let mut at = Vec::new();
+    while s.next().await.is_some() {
+        at.push(start.elapsed().as_millis());
+    }
+    assert_eq!(at, vec![0, 0, 500, 1000]);
+    // The end comes with the last item's instant, not one interval (500 ms) later.
+    assert_eq!(start.elapsed().as_millis(), 1000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_does_not_announce_its_end_ends_with_the_next_permit() {
+    // `unfold` has no upper bound in its size hint: its end shows only when polled.
+    let upstream = stream::unfold(0, |i| async move { (i < 4).then_some((i, i + 1)) });
+    let start = Instant::now();
+    let got: Vec<i32> = upstream.rate_limit(2, ms(1000)).unwrap().collect().await;
+    assert_eq!(got, vec![0, 1, 2, 3]);
+    // Upstream is pulled only with a permit, so its unannounced end waits for one.
+    assert_eq!(start.elapsed().as_millis(), 1500);
+}

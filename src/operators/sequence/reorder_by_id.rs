@@ -12,6 +12,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{Phase, SequenceCounts, SequenceError, Sequenced, guard, hint};
 use crate::error::{ConfigError, TaskError};
+use crate::task::timing::try_sleep_until;
 use crate::units::Count;
 
 const OPERATOR: &str = "reorder_by_id";
@@ -383,13 +384,7 @@ fn arm(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant) -> Option<Pin<&mu
                 s.as_mut().reset(deadline);
             }
         }
-        None => {
-            // `sleep_until` panics without a runtime or with timers disabled: check the
-            // runtime first, and catch the "timers disabled" panic as a last resort.
-            tokio::runtime::Handle::try_current().ok()?;
-            let s = std::panic::catch_unwind(|| tokio::time::sleep_until(deadline)).ok()?;
-            *sleep = Some(Box::pin(s));
-        }
+        None => *sleep = Some(Box::pin(try_sleep_until(deadline)?)),
     }
     sleep.as_mut().map(|s| s.as_mut())
 }

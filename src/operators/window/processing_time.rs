@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::catch_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,6 +18,7 @@ use super::{
     WindowStats, YIELD_EVERY, catch, polled_before_aggregate,
 };
 use crate::error::TaskError;
+use crate::task::timing::try_sleep_until;
 
 pin_project! {
     /// Stream for [`DataflowExt::processing_time_window`](crate::operators::DataflowExt::processing_time_window).
@@ -174,12 +174,9 @@ fn arm(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant) -> Result<(), Tas
         Some(s) if s.deadline() == deadline && !s.is_elapsed() => {}
         Some(s) => s.as_mut().reset(deadline),
         None => {
-            if tokio::runtime::Handle::try_current().is_err() {
-                return Err(TaskError::NoRuntime);
-            }
-            let created = catch_unwind(|| Box::pin(tokio::time::sleep_until(deadline)))
-                .map_err(|_| TaskError::NoRuntime)?;
-            *sleep = Some(created);
+            *sleep = Some(Box::pin(
+                try_sleep_until(deadline).ok_or(TaskError::NoRuntime)?,
+            ))
         }
     }
     Ok(())

@@ -219,20 +219,24 @@ pub struct SenderEvent<T> {
     // only drop work (other names live there).
     origin: Option<Interned>,
     extras: Option<Box<Extras>>,
-    // A whole word: no padding bytes for every move of the event to copy.
+    // Which of the fields above are set, and three facts the receiver reads for every
+    // event, as bits of one whole word (no padding bytes for every move of the event to
+    // copy). Kept with its number: the plain design (`Option<Position>`, `Option<u64>`
+    // and three `bool`s, the same size) costs 128.6 instead of 112.6 instructions per
+    // event through emits -> receiver(Serial) -> await_final_event (callgrind, +14%).
     flags: u64,
 }
 
 const HAS_POSITION: u64 = 1;
 const HAS_BATCH: u64 = 2;
-const IS_FINAL: u64 = 8;
+const IS_FINAL: u64 = 4;
 // The rare parts hold an acknowledgement: read by the receiver for every event, so it is
 // a bit of the word the event carries in a register, not a load from the rare parts
 // (77.5 -> 67 instructions per event through emits -> receiver -> collect).
-const OWES_ACK: u64 = 16;
+const OWES_ACK: u64 = 8;
 // The rare parts carry the link to the source's counts: read by the receiver for every
 // event, like `OWES_ACK`.
-const CARRIES_LINK: u64 = 32;
+const CARRIES_LINK: u64 = 16;
 
 /// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
 fn to_nanos(at: SystemTime) -> u64 {

@@ -36,6 +36,7 @@ const VARIANTS: [&str; 4] = ["loop", "inline", "partitions_1", "partitions_2"];
 type CpuTimes = HashMap<(String, String), Vec<f64>>;
 static CPU: Mutex<Option<CpuTimes>> = Mutex::new(None);
 
+#[inline(never)]
 fn run(rt: &tokio::runtime::Runtime, q: &str, variant: &str, events: &'static [Event]) -> Output {
     let source = stream::iter(events.iter());
     match variant {
@@ -129,6 +130,14 @@ fn live(q: &str, n: usize) -> Option<(f64, f64, f64, usize)> {
     ))
 }
 
+/// With `NEXMARK_PROFILE=q0:inline` (any query and variant): runs that variant once, for
+/// a profiler (`valgrind --tool=callgrind --toggle-collect='*nexmark::run*'`), and exits.
+fn profile(spec: &str, rt: &tokio::runtime::Runtime, data: &'static [Event]) {
+    let (q, variant) = spec.split_once(':').unwrap();
+    let rows = black_box(run(rt, q, variant, data)).len();
+    println!("{q} {variant}: {rows} rows");
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("NEXMARK_CHILD") {
         child(&spec);
@@ -144,6 +153,10 @@ fn main() {
         .build()
         .unwrap();
     let data = events::in_memory(n);
+    if let Ok(spec) = std::env::var("NEXMARK_PROFILE") {
+        profile(&spec, &rt, data);
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))

@@ -3,7 +3,10 @@
 //! partitions, in one run. Prints per query: events/s (criterion's median wall time),
 //! events per CPU-second (median process CPU time of a run, every thread counted), the
 //! ratio to the loop, 2 partitions against 1, and the peak memory a run adds; then the
-//! live-generator figure and the memory of the windowed queries at 10x the events.
+//! live-generator figure and the memory of the windowed queries at 10x the events. The
+//! ratios are printed twice: from criterion's samples (each variant measured in its own
+//! stretch of time) and from interleaved rounds (every variant once per round, so a change
+//! in the machine's load weighs on all alike: the figures to read on a shared machine).
 //!
 //! Run: `cargo bench --bench nexmark` (`NEXMARK_EVENTS=1000000` for more events, default
 //! 200 000; criterion's filter selects groups, e.g. `cargo bench --bench nexmark -- q5`).
@@ -218,6 +221,8 @@ fn main() {
         }
     }
 
+    interleaved(&rt, data);
+
     println!(
         "\n== live generator (events generated while the query runs), inline, one process per \
          run: throughput with the generator's cost, and peak memory (VmHWM) at n and 10 n"
@@ -238,6 +243,64 @@ fn main() {
             }
         }
     }
+}
+
+/// Rounds of [`interleaved`].
+const ROUNDS: usize = 15;
+
+/// The ratios to the loop again, from [`ROUNDS`] rounds that run every variant once in
+/// turn, so that the load of the (shared) machine weighs on all variants alike: per variant
+/// the median events per CPU-second, and the median and spread (lowest and highest) of the
+/// per-round ratio to the loop, and of 2 partitions to 1.
+fn interleaved(rt: &tokio::runtime::Runtime, events: &'static [Event]) {
+    let n = events.len() as f64;
+    println!("\n== interleaved: {ROUNDS} rounds of every variant in turn, CPU time");
+    println!(
+        "{:<4} {:<13} {:>12} {:>9} {:>15}",
+        "q", "variant", "M ev/CPU-s", "vs loop", "spread"
+    );
+    for q in queries::QUERIES {
+        let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+        for _ in 0..ROUNDS {
+            for variant in VARIANTS {
+                let t = ProcessTime::now();
+                black_box(run(rt, q, variant, events));
+                cpu.entry(variant)
+                    .or_default()
+                    .push(t.elapsed().as_secs_f64());
+            }
+        }
+        let rounds = |a: &str, b: &str| -> Vec<f64> {
+            cpu[a].iter().zip(&cpu[b]).map(|(x, y)| x / y).collect()
+        };
+        for variant in VARIANTS {
+            let mut ratios = rounds("loop", variant);
+            let mut secs = cpu[variant].clone();
+            let (lo, hi) = spread(&ratios);
+            println!(
+                "{:<4} {:<13} {:>12.2} {:>9.2} {:>7.2}-{:<7.2}",
+                q,
+                variant,
+                n / median(&mut secs).unwrap_or(f64::NAN) / 1e6,
+                median(&mut ratios).unwrap_or(f64::NAN),
+                lo,
+                hi,
+            );
+        }
+        let mut two = rounds("partitions_1", "partitions_2");
+        let (lo, hi) = spread(&two);
+        println!(
+            "{q}: 2 partitions / 1 partition = {:.2} ({lo:.2}-{hi:.2})",
+            median(&mut two).unwrap_or(f64::NAN)
+        );
+    }
+}
+
+fn spread(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        })
 }
 
 /// CPU time of this whole process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.

@@ -379,6 +379,8 @@ type Q4Pair = (usize, usize, i64, usize);
 /// value cannot change after the auction expired).
 struct CloseAuctions {
     input: Boxed<Timed<Q4Pair>>,
+    // FxHash: with std's SipHash this map cost q4 inline 22 M of its 245 M instructions
+    // (200 000 events, callgrind).
     open: FxHashMap<usize, (usize, usize)>,
     by_expiry: BTreeSet<(i64, usize)>,
     pending: VecDeque<Timed<(usize, usize)>>,

@@ -1,10 +1,9 @@
 //! The tasks of a partitioned stream: the router (pulls upstream, routes elements by key,
 //! broadcasts watermarks) and one driver per partition (runs the chain, sends its output).
 
+use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
-
-use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 

@@ -12,7 +12,13 @@
 //! 200 000; criterion's filter selects groups, e.g. `cargo bench --bench nexmark -- q5`).
 
 // A bench that cannot build its input has nothing to measure: failing loudly is right.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    dead_code
+)]
 
 #[path = "../examples/nexmark/events.rs"]
 mod events;

@@ -217,6 +217,8 @@ fn fired<K, A, T>(e: WindowEvent<K, A, T>) -> Option<sweet_async::operators::win
     }
 }
 
+/// The elements of a timed stream, in order (watermarks dropped). A plain loop: `futures`'
+/// `filter_map(ready).collect()` cost 65 instructions per q0 row (callgrind), this 32.
 async fn values<T>(mut s: Boxed<Timed<T>>) -> Vec<T> {
     let mut out = Vec::with_capacity(s.size_hint().0);
     while let Some(t) = s.next().await {

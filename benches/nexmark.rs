@@ -3,13 +3,22 @@
 //! partitions, in one run. Prints per query: events/s (criterion's median wall time),
 //! events per CPU-second (median process CPU time of a run, every thread counted), the
 //! ratio to the loop, 2 partitions against 1, and the peak memory a run adds; then the
-//! live-generator figure and the memory of the windowed queries at 10x the events.
+//! live-generator figure and the memory of the windowed queries at 10x the events. The
+//! ratios are printed twice: from criterion's samples (each variant measured in its own
+//! stretch of time) and from interleaved rounds (every variant once per round, so a change
+//! in the machine's load weighs on all alike: the figures to read on a shared machine).
 //!
 //! Run: `cargo bench --bench nexmark` (`NEXMARK_EVENTS=1000000` for more events, default
 //! 200 000; criterion's filter selects groups, e.g. `cargo bench --bench nexmark -- q5`).
 
 // A bench that cannot build its input has nothing to measure: failing loudly is right.
-#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    unreachable_pub,
+    dead_code
+)]
 
 #[path = "../examples/nexmark/events.rs"]
 mod events;
@@ -36,6 +45,7 @@ const VARIANTS: [&str; 4] = ["loop", "inline", "partitions_1", "partitions_2"];
 type CpuTimes = HashMap<(String, String), Vec<f64>>;
 static CPU: Mutex<Option<CpuTimes>> = Mutex::new(None);
 
+#[inline(never)]
 fn run(rt: &tokio::runtime::Runtime, q: &str, variant: &str, events: &'static [Event]) -> Output {
     let source = stream::iter(events.iter());
     match variant {
@@ -129,6 +139,14 @@ fn live(q: &str, n: usize) -> Option<(f64, f64, f64, usize)> {
     ))
 }
 
+/// With `NEXMARK_PROFILE=q0:inline` (any query and variant): runs that variant once, for
+/// a profiler (`valgrind --tool=callgrind --toggle-collect='*nexmark::run*'`), and exits.
+fn profile(spec: &str, rt: &tokio::runtime::Runtime, data: &'static [Event]) {
+    let (q, variant) = spec.split_once(':').unwrap();
+    let rows = black_box(run(rt, q, variant, data)).len();
+    println!("{q} {variant}: {rows} rows");
+}
+
 fn main() {
     if let Ok(spec) = std::env::var("NEXMARK_CHILD") {
         child(&spec);
@@ -144,6 +162,10 @@ fn main() {
         .build()
         .unwrap();
     let data = events::in_memory(n);
+    if let Ok(spec) = std::env::var("NEXMARK_PROFILE") {
+        profile(&spec, &rt, data);
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -205,6 +227,8 @@ fn main() {
         }
     }
 
+    interleaved(&rt, data);
+
     println!(
         "\n== live generator (events generated while the query runs), inline, one process per \
          run: throughput with the generator's cost, and peak memory (VmHWM) at n and 10 n"
@@ -225,6 +249,64 @@ fn main() {
             }
         }
     }
+}
+
+/// Rounds of [`interleaved`].
+const ROUNDS: usize = 15;
+
+/// The ratios to the loop again, from [`ROUNDS`] rounds that run every variant once in
+/// turn, so that the load of the (shared) machine weighs on all variants alike: per variant
+/// the median events per CPU-second, and the median and spread (lowest and highest) of the
+/// per-round ratio to the loop, and of 2 partitions to 1.
+fn interleaved(rt: &tokio::runtime::Runtime, events: &'static [Event]) {
+    let n = events.len() as f64;
+    println!("\n== interleaved: {ROUNDS} rounds of every variant in turn, CPU time");
+    println!(
+        "{:<4} {:<13} {:>12} {:>9} {:>15}",
+        "q", "variant", "M ev/CPU-s", "vs loop", "spread"
+    );
+    for q in queries::QUERIES {
+        let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+        for _ in 0..ROUNDS {
+            for variant in VARIANTS {
+                let t = ProcessTime::now();
+                black_box(run(rt, q, variant, events));
+                cpu.entry(variant)
+                    .or_default()
+                    .push(t.elapsed().as_secs_f64());
+            }
+        }
+        let rounds = |a: &str, b: &str| -> Vec<f64> {
+            cpu[a].iter().zip(&cpu[b]).map(|(x, y)| x / y).collect()
+        };
+        for variant in VARIANTS {
+            let mut ratios = rounds("loop", variant);
+            let mut secs = cpu[variant].clone();
+            let (lo, hi) = spread(&ratios);
+            println!(
+                "{:<4} {:<13} {:>12.2} {:>9.2} {:>7.2}-{:<7.2}",
+                q,
+                variant,
+                n / median(&mut secs).unwrap_or(f64::NAN) / 1e6,
+                median(&mut ratios).unwrap_or(f64::NAN),
+                lo,
+                hi,
+            );
+        }
+        let mut two = rounds("partitions_1", "partitions_2");
+        let (lo, hi) = spread(&two);
+        println!(
+            "{q}: 2 partitions / 1 partition = {:.2} ({lo:.2}-{hi:.2})",
+            median(&mut two).unwrap_or(f64::NAN)
+        );
+    }
+}
+
+fn spread(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        })
 }
 
 /// CPU time of this whole process (all threads), from `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.

@@ -40,19 +40,22 @@ impl<T> Bucket<T> {
         }
     }
 
-    fn push(self, entry: Entry<T>) -> Bucket<T> {
-        let mut list = match self {
-            Bucket::One(e) => VecDeque::from([e]),
-            Bucket::Many(v) => v,
-        };
-        match list.back() {
-            Some(last) if last.until > entry.until => {
-                let at = list.partition_point(|e| e.until <= entry.until);
-                list.insert(at, entry);
+    fn push(&mut self, entry: Entry<T>) {
+        if let Bucket::One(_) = self {
+            let old = std::mem::replace(self, Bucket::Many(VecDeque::with_capacity(4)));
+            if let (Bucket::One(first), Bucket::Many(list)) = (old, &mut *self) {
+                list.push_back(first);
             }
-            _ => list.push_back(entry),
         }
-        Bucket::Many(list)
+        if let Bucket::Many(list) = self {
+            match list.back() {
+                Some(last) if last.until > entry.until => {
+                    let at = list.partition_point(|e| e.until <= entry.until);
+                    list.insert(at, entry);
+                }
+                _ => list.push_back(entry),
+            }
+        }
     }
 }
 
@@ -99,10 +102,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
             _ => self.in_order.push_back((until, key.clone())),
         }
         match self.map.entry(key) {
-            Slot::Occupied(mut slot) => {
-                let bucket = std::mem::replace(slot.get_mut(), Bucket::Many(VecDeque::new()));
-                *slot.get_mut() = bucket.push(entry);
-            }
+            Slot::Occupied(mut slot) => slot.get_mut().push(entry),
             Slot::Vacant(slot) => {
                 slot.insert(Bucket::One(entry));
             }

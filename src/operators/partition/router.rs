@@ -1,10 +1,13 @@
 //! The tasks of a partitioned stream: the router (pulls upstream, routes elements by key,
 //! broadcasts watermarks) and one driver per partition (runs the chain, sends its output).
 
+use std::future::poll_fn;
 use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{FutureExt, Stream};
 use tokio::sync::mpsc;
 
 use super::{BATCH, BROADCAST_EVERY, Msg, PartitionError, SLOW_PARTITION};
@@ -42,6 +45,11 @@ impl<T> Outboxes<T> {
         tx.send(batch).await.is_ok()
     }
 
+    /// Nothing buffered and every partition has the current watermark.
+    fn is_idle(&self) -> bool {
+        self.bufs.iter().all(Vec::is_empty) && self.sent.iter().all(|s| *s >= self.watermark)
+    }
+
     /// Appends the current watermark to every partition that has not had it, then sends
     /// every buffer that holds anything (`all`), or those below [`SLOW_PARTITION`] items:
     /// the others fill, and go, soon.
@@ -60,6 +68,71 @@ impl<T> Outboxes<T> {
             }
         }
         true
+    }
+}
+
+/// Why [`pull`] stopped routing.
+enum Pulled {
+    /// Partition `p`'s buffer is full.
+    Full(usize),
+    /// [`BROADCAST_EVERY`] elements were routed since the last broadcast.
+    Broadcast,
+    /// Upstream is not ready and something is buffered (or a watermark is unsent).
+    Idle,
+    /// Upstream ended.
+    End,
+}
+
+/// Routes upstream's items into the buffers until one of them must be sent. Polls upstream
+/// with the task's own context in a loop: a `now_or_never` per item (a no-op waker and a
+/// `Next` future each) here and in [`drive`] cost q0 on 1 partition 18 M of its 74 M
+/// instructions (200 000 events, callgrind).
+fn pull<S, KF, K>(
+    mut upstream: Pin<&mut S>,
+    boxes: &mut Outboxes<S::Value>,
+    key: &mut KF,
+    routed: &mut u32,
+    cx: &mut Context<'_>,
+) -> Poll<Pulled>
+where
+    S: TimedStream,
+    KF: FnMut(&S::Value) -> K,
+    K: Hash,
+{
+    let n = boxes.bufs.len();
+    loop {
+        match upstream.as_mut().poll_next(cx) {
+            Poll::Pending => {
+                return if boxes.is_idle() {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(Pulled::Idle)
+                };
+            }
+            Poll::Ready(None) => return Poll::Ready(Pulled::End),
+            Poll::Ready(Some(Timed::Watermark(w))) => boxes.watermark = boxes.watermark.max(w),
+            Poll::Ready(Some(Timed::Item { ts, value })) => {
+                let p = partition_of(&key(&value), n);
+                let w = boxes.watermark;
+                if let (Some(sent), Some(buf)) = (boxes.sent.get_mut(p), boxes.bufs.get_mut(p)) {
+                    // The element is processed under the watermark it had in the whole
+                    // stream: one partition gives the same results as many.
+                    if w > *sent {
+                        *sent = w;
+                        buf.push(Timed::Watermark(w));
+                    }
+                    buf.push(Timed::Item { ts, value });
+                    *routed += 1;
+                    if buf.len() >= BATCH {
+                        return Poll::Ready(Pulled::Full(p));
+                    }
+                }
+                if *routed >= BROADCAST_EVERY {
+                    *routed = 0;
+                    return Poll::Ready(Pulled::Broadcast);
+                }
+            }
+        }
     }
 }
 
@@ -85,46 +158,20 @@ pub(crate) async fn route<S, KF, K, U>(
         let mut upstream = std::pin::pin!(upstream);
         let mut routed = 0u32;
         loop {
-            let next = match upstream.next().now_or_never() {
-                Some(next) => next,
-                None => {
-                    // Upstream is not ready: hand over what is buffered, watermark included.
-                    if !boxes.broadcast(true).await {
-                        return;
-                    }
-                    upstream.next().await
-                }
-            };
-            match next {
-                None => {
+            let step =
+                poll_fn(|cx| pull(upstream.as_mut(), &mut boxes, &mut key, &mut routed, cx)).await;
+            let sent = match step {
+                Pulled::Full(p) => boxes.send(p).await,
+                Pulled::Broadcast => boxes.broadcast(false).await,
+                // Upstream is not ready: hand over what is buffered, watermark included.
+                Pulled::Idle => boxes.broadcast(true).await,
+                Pulled::End => {
                     boxes.broadcast(true).await;
                     return;
                 }
-                Some(Timed::Watermark(w)) => boxes.watermark = boxes.watermark.max(w),
-                Some(Timed::Item { ts, value }) => {
-                    let p = partition_of(&key(&value), n);
-                    let w = boxes.watermark;
-                    if let (Some(sent), Some(buf)) = (boxes.sent.get_mut(p), boxes.bufs.get_mut(p))
-                    {
-                        // The element is processed under the watermark it had in the whole
-                        // stream: one partition gives the same results as many.
-                        if w > *sent {
-                            *sent = w;
-                            buf.push(Timed::Watermark(w));
-                        }
-                        buf.push(Timed::Item { ts, value });
-                        if buf.len() >= BATCH && !boxes.send(p).await {
-                            return;
-                        }
-                    }
-                    routed += 1;
-                    if routed >= BROADCAST_EVERY {
-                        routed = 0;
-                        if !boxes.broadcast(false).await {
-                            return;
-                        }
-                    }
-                }
+            };
+            if !sent {
+                return;
             }
         }
     });
@@ -145,34 +192,31 @@ where
         let mut chain = std::pin::pin!(chain);
         let mut buf = Vec::with_capacity(BATCH);
         loop {
-            let next = match chain.next().now_or_never() {
-                Some(next) => next,
-                None => {
-                    if !buf.is_empty() {
-                        let batch = std::mem::replace(&mut buf, Vec::with_capacity(BATCH));
-                        if out.send(Msg::Batch(index, batch)).await.is_err() {
-                            return false;
+            // Collects the chain's output until the batch is full, the chain waits or ends.
+            let ended = poll_fn(|cx| {
+                loop {
+                    match chain.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(item)) => {
+                            buf.push(item);
+                            if buf.len() >= BATCH {
+                                return Poll::Ready(false);
+                            }
                         }
-                    }
-                    chain.next().await
-                }
-            };
-            match next {
-                Some(item) => {
-                    buf.push(item);
-                    if buf.len() >= BATCH {
-                        let batch = std::mem::replace(&mut buf, Vec::with_capacity(BATCH));
-                        if out.send(Msg::Batch(index, batch)).await.is_err() {
-                            return false;
-                        }
+                        Poll::Ready(None) => return Poll::Ready(true),
+                        Poll::Pending if buf.is_empty() => return Poll::Pending,
+                        Poll::Pending => return Poll::Ready(false),
                     }
                 }
-                None => {
-                    if !buf.is_empty() && out.send(Msg::Batch(index, buf)).await.is_err() {
-                        return false;
-                    }
-                    return true;
+            })
+            .await;
+            if !buf.is_empty() {
+                let batch = std::mem::replace(&mut buf, Vec::with_capacity(BATCH));
+                if out.send(Msg::Batch(index, batch)).await.is_err() {
+                    return false;
                 }
+            }
+            if ended {
+                return true;
             }
         }
     });

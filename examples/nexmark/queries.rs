@@ -185,7 +185,7 @@ where
     O::Value: Send + 'static,
 {
     let timed = events
-        .with_watermarks(|e| ts(e.borrow()), OUT_OF_ORDERNESS)?
+        .with_watermarks(OUT_OF_ORDERNESS, |e| ts(e.borrow()))?
         .timed_filter_map(move |e: E| project(e.borrow()));
     Ok(match mode {
         Mode::Inline => Box::pin(chain(Box::pin(timed))?),
@@ -587,8 +587,8 @@ where
                 stream::iter(watermark.into_iter().chain(panes))
             })
             .timed_window_by(
-                |p: &(usize, u64)| p.0,
                 Sliding::event_time(TEN_SECONDS, 2_000),
+                |p: &(usize, u64)| p.0,
             )?
             .fold(0u64, |n, p| n + p.1)
             .timed_filter_map(fired)

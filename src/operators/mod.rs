@@ -1868,7 +1868,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let timed: Vec<Timed<(i64, char)>> = stream::iter([(10, 'a'), (12, 'b'), (11, 'c'), (16, 'd')])
-    ///     .with_watermarks(|e| e.0, 2)?
+    ///     .with_watermarks(2, |e| e.0)?
     ///     .collect()
     ///     .await;
     /// assert_eq!(timed, [
@@ -1883,8 +1883,8 @@ pub trait DataflowExt: Stream {
     #[doc(alias = "assign_timestamps_and_watermarks")]
     fn with_watermarks<F>(
         self,
-        timestamp: F,
         out_of_orderness: i64,
+        timestamp: F,
     ) -> Result<timed::WithWatermarks<Self, F>, ConfigError>
     where
         Self: Sized,
@@ -1924,7 +1924,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let odd: Vec<Timed<i64>> = stream::iter(1..=6i64)
-    ///     .with_watermarks(|x| *x, 0)? // 1, W0, 2, W1, 3, W2, ...
+    ///     .with_watermarks(0, |x| *x)? // 1, W0, 2, W1, 3, W2, ...
     ///     .timed_filter_map(|x| (x % 2 == 1).then_some(x * 10))
     ///     .collect()
     ///     .await;
@@ -1974,7 +1974,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let mut windows = stream::iter([1i64, 3, 6, 2, 12])
-    ///     .with_watermarks(|t| *t, 0)?
+    ///     .with_watermarks(0, |t| *t)?
     ///     .timed_window(Tumbling::event_time(5))?;
     /// let mut fired = Vec::new();
     /// let mut late = Vec::new();
@@ -2024,8 +2024,8 @@ pub trait DataflowExt: Stream {
     /// // (time in ms, auction)
     /// let bids = stream::iter([(1_000, 7), (2_000, 8), (3_000, 7), (11_000, 7)]);
     /// let counts: Vec<(u32, i64, u64)> = bids
-    ///     .with_watermarks(|b| b.0, 0)?
-    ///     .timed_window_by(|b: &(i64, u32)| b.1, Tumbling::event_time(10_000))?
+    ///     .with_watermarks(0, |b| b.0)?
+    ///     .timed_window_by(Tumbling::event_time(10_000), |b: &(i64, u32)| b.1)?
     ///     .fold(0u64, |n, _| n + 1)
     ///     .filter_map(|t| async move { t.into_value()?.into_window() })
     ///     .map(|w| (w.key, w.start, w.value))
@@ -2037,8 +2037,8 @@ pub trait DataflowExt: Stream {
     /// ```
     fn timed_window_by<A, KF>(
         self,
-        key: KF,
         spec: window::EventTimeSpec<A>,
+        key: KF,
     ) -> Result<timed::TimedWindow<Self, KF, A, window::Contents>, ConfigError>
     where
         Self: Sized + timed::TimedStream,
@@ -2086,8 +2086,8 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// // (time, user): clicks and views of the same user in the same 5-unit window.
-    /// let clicks = stream::iter([(1, "u1"), (2, "u2"), (7, "u1")]).with_watermarks(|c| c.0, 0)?;
-    /// let views = stream::iter([(3, "u1"), (4, "u3"), (8, "u1")]).with_watermarks(|v| v.0, 0)?;
+    /// let clicks = stream::iter([(1, "u1"), (2, "u2"), (7, "u1")]).with_watermarks(0, |c| c.0)?;
+    /// let views = stream::iter([(3, "u1"), (4, "u3"), (8, "u1")]).with_watermarks(0, |v| v.0)?;
     /// let pairs: Vec<(i64, i64)> = clicks
     ///     .join(views)
     ///     .on(|c| c.1, |v| v.1)
@@ -2098,8 +2098,8 @@ pub trait DataflowExt: Stream {
     /// assert_eq!(pairs, [(1, 3), (7, 8)]);
     ///
     /// // (time, order id): payments within 0..=10 after their order.
-    /// let orders = stream::iter([(1, 100), (5, 200)]).with_watermarks(|o| o.0, 0)?;
-    /// let payments = stream::iter([(4, 100), (30, 200)]).with_watermarks(|p| p.0, 0)?;
+    /// let orders = stream::iter([(1, 100), (5, 200)]).with_watermarks(0, |o| o.0)?;
+    /// let payments = stream::iter([(4, 100), (30, 200)]).with_watermarks(0, |p| p.0)?;
     /// let paid: Vec<(u32, i64)> = orders
     ///     .join(payments)
     ///     .on(|o| o.1, |p| p.1)
@@ -2110,8 +2110,8 @@ pub trait DataflowExt: Stream {
     /// assert_eq!(paid, [(100, 3)]); // 200 was paid 25 after its order
     ///
     /// // (time, user id, name) with (time, user id, amount), state kept for 60 units.
-    /// let users = stream::iter([(1, 1, "ann"), (2, 2, "bob")]).with_watermarks(|u| u.0, 0)?;
-    /// let spend = stream::iter([(3, 1, 10), (4, 2, 5), (9, 1, 7)]).with_watermarks(|s| s.0, 0)?;
+    /// let users = stream::iter([(1, 1, "ann"), (2, 2, "bob")]).with_watermarks(0, |u| u.0)?;
+    /// let spend = stream::iter([(3, 1, 10), (4, 2, 5), (9, 1, 7)]).with_watermarks(0, |s| s.0)?;
     /// let mut rows: Vec<(&str, i32)> = users
     ///     .join(spend)
     ///     .on(|u| u.1, |s| s.1)
@@ -2189,10 +2189,10 @@ pub trait DataflowExt: Stream {
     /// // (time in ms, sensor)
     /// let readings = stream::iter((0..1_000i64).map(|i| (i * 7, (i % 10) as u32)));
     /// let mut counts: Vec<(u32, i64, u64)> = readings
-    ///     .with_watermarks(|r| r.0, 0)?
+    ///     .with_watermarks(0, |r| r.0)?
     ///     .partition(4, |r| r.1, |input| {
     ///         Ok(input
-    ///             .timed_window_by(|r: &(i64, u32)| r.1, Tumbling::event_time(1_000))?
+    ///             .timed_window_by(Tumbling::event_time(1_000), |r: &(i64, u32)| r.1)?
     ///             .fold(0u64, |n, _| n + 1)
     ///             .filter_map(|t| ready(t.filter_map(|event| event.into_window())))
     ///             .map(|t| t.map(|w| (w.key, w.start, w.value))))
@@ -2271,7 +2271,7 @@ pub trait DataflowExt: Stream {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), sweet_async::error::ConfigError> {
     /// let [evens, odds] = stream::iter(0..10i64)
-    ///     .with_watermarks(|x| *x, 0)?
+    ///     .with_watermarks(0, |x| *x)?
     ///     .fan_out(16, |x| (*x % 2) as usize)?;
     /// // Both branches are polled at once, in one task.
     /// let (evens, odds) = futures::join!(values(evens), values(odds));

@@ -16,7 +16,7 @@ fn i(x: i64) -> Timed<i64> {
 #[test]
 fn routes_elements_and_broadcasts_watermarks() {
     let [mut a, mut b, mut c] = stream::iter([1i64, 2, 3, 4, 5, 6])
-        .with_watermarks(|x| *x, 0)
+        .with_watermarks(0, |x| *x)
         .unwrap()
         .fan_out(64, |x| (*x % 4) as usize) // 3 % 4 = 3: no branch
         .unwrap();

@@ -20,14 +20,14 @@ type Row = (u8, i64);
 /// `n` partitions, sorted.
 async fn keyed_counts(rows: Vec<Row>, n: usize, ooo: i64) -> (Vec<(u8, i64, u64)>, Vec<Row>) {
     let out: Vec<Timed<WindowEvent<u8, u64, Row>>> = stream::iter(rows)
-        .with_watermarks(|r| r.1, ooo)
+        .with_watermarks(ooo, |r| r.1)
         .unwrap()
         .partition(
             n,
             |r| r.0,
             |input| {
                 Ok(input
-                    .timed_window_by(|r: &Row| r.0, Tumbling::event_time(5))?
+                    .timed_window_by(Tumbling::event_time(5), |r: &Row| r.0)?
                     .fold(0u64, |c, _| c + 1))
             },
         )
@@ -98,14 +98,14 @@ fn a_partition_without_elements_still_closes_its_windows() {
         let (tx, rx) = tokio::sync::mpsc::channel::<Row>(8);
         let source = tokio_stream::wrappers::ReceiverStream::new(rx);
         let mut windows = source
-            .with_watermarks(|r| r.1, 0)
+            .with_watermarks(0, |r| r.1)
             .unwrap()
             .partition(
                 2,
                 |r| r.0,
                 |input| {
                     Ok(input
-                        .timed_window_by(|r: &Row| r.0, Tumbling::event_time(10))?
+                        .timed_window_by(Tumbling::event_time(10), |r: &Row| r.0)?
                         .fold(0u64, |c, _| c + 1))
                 },
             )
@@ -130,7 +130,7 @@ fn a_panicking_partition_is_a_typed_error_not_a_hang() {
     let rt = runtime();
     rt.block_on(async {
         let out: Vec<Result<Timed<i64>, PartitionError>> = stream::iter(0..10_000i64)
-            .with_watermarks(|x| *x, 0)
+            .with_watermarks(0, |x| *x)
             .unwrap()
             .partition(
                 3,
@@ -162,7 +162,7 @@ fn a_panicking_partition_is_a_typed_error_not_a_hang() {
 #[test]
 fn config_and_runtime_errors() {
     let zero = stream::iter(0..3i64)
-        .with_watermarks(|x| *x, 0)
+        .with_watermarks(0, |x| *x)
         .unwrap()
         .partition(0, |x| *x, Ok);
     assert_eq!(
@@ -172,7 +172,7 @@ fn config_and_runtime_errors() {
         })
     );
     let chain_err = stream::iter(0..3i64)
-        .with_watermarks(|x| *x, 0)
+        .with_watermarks(0, |x| *x)
         .unwrap()
         .partition(
             2,
@@ -182,7 +182,7 @@ fn config_and_runtime_errors() {
     assert!(chain_err.is_err());
     let outside: Vec<_> = futures::executor::block_on(
         stream::iter(0..3i64)
-            .with_watermarks(|x| *x, 0)
+            .with_watermarks(0, |x| *x)
             .unwrap()
             .partition(2, |x| *x, Ok)
             .unwrap()
@@ -223,7 +223,7 @@ fn dropping_the_stream_stops_every_task() {
             dropped: Arc::clone(&dropped),
         };
         let mut out = source
-            .with_watermarks(|x| *x, 0)
+            .with_watermarks(0, |x| *x)
             .unwrap()
             .partition(2, |x| *x, Ok)
             .unwrap();

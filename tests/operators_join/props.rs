@@ -49,8 +49,8 @@ proptest! {
         let (l, r) = (with_ids(l), with_ids(r));
         let slide = (size / slide_div).max(1);
         let (dl, dr) = (disorder(&l), disorder(&r));
-        let left = stream::iter(l.clone()).with_watermarks(|x| x.1, dl).unwrap();
-        let right = stream::iter(r.clone()).with_watermarks(|x| x.1, dr).unwrap();
+        let left = stream::iter(l.clone()).with_watermarks(dl, |x| x.1).unwrap();
+        let right = stream::iter(r.clone()).with_watermarks(dr, |x| x.1).unwrap();
         let outs = run(left
             .join(right)
             .on(key, key)
@@ -83,8 +83,8 @@ proptest! {
     fn tumbling_window_join_matches_model(l in rows(), r in rows(), size in 1i64..12) {
         let (l, r) = (with_ids(l), with_ids(r));
         let (dl, dr) = (disorder(&l), disorder(&r));
-        let left = stream::iter(l.clone()).with_watermarks(|x| x.1, dl).unwrap();
-        let right = stream::iter(r.clone()).with_watermarks(|x| x.1, dr).unwrap();
+        let left = stream::iter(l.clone()).with_watermarks(dl, |x| x.1).unwrap();
+        let right = stream::iter(r.clone()).with_watermarks(dr, |x| x.1).unwrap();
         let outs = run(left
             .join(right)
             .on(key, key)
@@ -108,8 +108,8 @@ proptest! {
         let upper = lower + width;
         let (l, r) = (with_ids(l), with_ids(r));
         let (dl, dr) = (disorder(&l), disorder(&r));
-        let left = stream::iter(l.clone()).with_watermarks(|x| x.1, dl).unwrap();
-        let right = stream::iter(r.clone()).with_watermarks(|x| x.1, dr).unwrap();
+        let left = stream::iter(l.clone()).with_watermarks(dl, |x| x.1).unwrap();
+        let right = stream::iter(r.clone()).with_watermarks(dr, |x| x.1).unwrap();
         let outs = run(left
             .join(right)
             .on(key, key)
@@ -130,8 +130,8 @@ proptest! {
     #[test]
     fn regular_join_without_ttl_is_every_equal_key_pair(l in rows(), r in rows()) {
         let (l, r) = (with_ids(l), with_ids(r));
-        let left = stream::iter(l.clone()).with_watermarks(|x| x.1, 0).unwrap();
-        let right = stream::iter(r.clone()).with_watermarks(|x| x.1, 0).unwrap();
+        let left = stream::iter(l.clone()).with_watermarks(0, |x| x.1).unwrap();
+        let right = stream::iter(r.clone()).with_watermarks(0, |x| x.1).unwrap();
         let outs = run(left
             .join(right)
             .on(key, key)

@@ -10,7 +10,7 @@ use sweet_async::operators::window::{FireReason, Tumbling, WindowEvent};
 fn watermark_after_each_element_that_raised_it() {
     let out: Vec<Timed<i64>> = futures::executor::block_on(
         stream::iter([5i64, 3, 9, 9, 4])
-            .with_watermarks(|t| *t, 1)
+            .with_watermarks(1, |t| *t)
             .unwrap()
             .collect(),
     );
@@ -27,7 +27,7 @@ fn watermark_after_each_element_that_raised_it() {
         ]
     );
     assert!(matches!(
-        stream::iter([1i64]).with_watermarks(|t| *t, -1).err(),
+        stream::iter([1i64]).with_watermarks(-1, |t| *t).err(),
         Some(ConfigError::Invalid { .. })
     ));
 }

@@ -61,7 +61,7 @@ mod tests {
     use crate::operators::DataflowExt;
 
     fn split_into(n: usize) -> Result<usize, ConfigError> {
-        let timed = futures::stream::iter([1i64, 2, 3]).with_watermarks(|t| *t, 0)?;
+        let timed = futures::stream::iter([1i64, 2, 3]).with_watermarks(0, |t| *t)?;
         let parts = timed.partition(n, |t| *t, Ok)?;
         Ok(parts.partitions())
     }

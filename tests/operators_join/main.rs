@@ -46,6 +46,7 @@ impl<O, L, R> From<Timed<JoinEvent<O, L, R>>> for Out<O, L, R> {
                 JoinEvent::Late(s) => Out::Late(s),
                 JoinEvent::Evicted(s) => Out::Evicted(s),
                 JoinEvent::Error(e) => Out::Error(e.to_string()),
+                _ => Out::Error(String::from("a join event this test does not know")),
             },
         }
     }

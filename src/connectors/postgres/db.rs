@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 /// stops sending). A shared [`Client`] runs the query on that connection: dropping the
 /// stream early leaves the driver reading the rest of the result.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Db {
     /// A `deadpool-postgres` pool.
     Pool(Pool),

@@ -57,6 +57,7 @@ pub enum Side<L, R> {
 /// Late and evicted elements come out of the same stream as the results, so none is lost
 /// in an unread side channel.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum JoinEvent<O, L, R> {
     /// A result of the join function.
     Joined(O),

@@ -1,176 +1,26 @@
 //! Events: [`SenderEvent`] (also named [`ReceiverEvent`] and [`StreamingEvent`]),
 //! its key [`EventId`], its [`Position`] in the source, and [`SenderEventBuilder`].
 
+mod builder;
+mod extras;
+mod id;
+mod stamp;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use builder::SenderEventBuilder;
+pub use extras::Metadata;
+use extras::{CarriedLink, Extras};
+pub use id::{EventId, Position};
+pub(crate) use stamp::Stamp;
+
 use crate::ack::{Acks, TakeAcks};
-use crate::stream::origin::{Interned, Origin};
+use crate::stream::origin::Interned;
 use crate::stream::source::Located;
 use crate::stream::stats::SourceStats;
 use crate::task::TaskId;
-
-/// The key of an event: the id of the task that emitted it plus a per-task sequence
-/// number.
-///
-/// Taking the task id once and counting events costs nothing per event, where a UUID per
-/// event would cost a random draw each; the pair is still unique across tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId {
-    task: TaskId,
-    seq: u64,
-}
-
-impl EventId {
-    /// The key of event number `seq` of `task`.
-    pub const fn new(task: TaskId, seq: u64) -> Self {
-        EventId { task, seq }
-    }
-
-    /// The task that emitted the event.
-    pub const fn task_id(&self) -> TaskId {
-        self.task
-    }
-
-    /// The event's number within its task (the first event of a task is 0).
-    pub const fn sequence_number(&self) -> u64 {
-        self.seq
-    }
-}
-
-impl Default for EventId {
-    /// Sequence number 0 of the all-zero task id: the key of events built by hand.
-    fn default() -> Self {
-        EventId::new(TaskId::from_bytes([0; 16]), 0)
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.task, self.seq)
-    }
-}
-
-/// Where an item was in its source: the 1-based line where it starts and its byte offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position {
-    line: u64,
-    byte: u64,
-}
-
-impl Position {
-    /// Line `line` (1-based), starting at byte `byte` of the source.
-    pub const fn new(line: u64, byte: u64) -> Self {
-        Position { line, byte }
-    }
-
-    /// The 1-based line where the item starts (0 when the source has no lines).
-    pub const fn line(&self) -> u64 {
-        self.line
-    }
-
-    /// The byte offset of the item's start.
-    pub const fn byte(&self) -> u64 {
-        self.byte
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {} (byte {})", self.line, self.byte)
-    }
-}
-
-/// Metadata key/value pairs of an event.
-pub type Metadata = Vec<(Arc<str>, String)>;
-
-/// Rarely used parts of an event, allocated only when one is set.
-#[derive(Default)]
-struct Extras {
-    metadata: Metadata,
-    // What the event's source must be told once it was handled.
-    acks: Acks,
-    // Nanoseconds since the Unix epoch, for tasks built `with_timestamps` (opt-in).
-    timestamp: Option<u64>,
-    // A source name that is not interned (set by hand, or past the interning limit).
-    name: Option<Arc<String>>,
-    // The link to its source's counts, carried by the first event of a source polled
-    // outside any terminal stage (see `stream::stats`).
-    link: CarriedLink,
-}
-
-/// The counts of an event's source, for the terminal stage that takes the event. If
-/// nobody took it, dropping it inside a terminal's poll links it there.
-#[derive(Default)]
-struct CarriedLink(Option<SourceStats>);
-
-impl Drop for CarriedLink {
-    fn drop(&mut self) {
-        if let Some(stats) = self.0.take() {
-            stats.link_current();
-        }
-    }
-}
-
-/// What every event of one emitting stream shares, fixed when the stream is built.
-#[derive(Debug)]
-pub(crate) struct Stamp {
-    task: TaskId,
-    origin: Option<Interned>,
-    // A name not interned: each event carries it in its rare parts.
-    shared: Option<Arc<String>>,
-    timestamps: bool,
-    // Events need rare parts: timestamps are on, or the name is shared.
-    rare: bool,
-}
-
-impl Stamp {
-    /// The stamp of task `task`'s events, from source `origin`, timestamped or not.
-    pub(crate) fn new(task: TaskId, origin: Option<Origin>, timestamps: bool) -> Self {
-        let (origin, shared) = match origin {
-            None => (None, None),
-            Some(Origin::Interned(name)) => (Some(name), None),
-            Some(Origin::Shared(name)) => (None, Some(name)),
-        };
-        Stamp {
-            task,
-            origin,
-            rare: timestamps || shared.is_some(),
-            shared,
-            timestamps,
-        }
-    }
-
-    /// `true` when events get rare parts: a timestamp, or a name not interned.
-    pub(crate) fn is_rare(&self) -> bool {
-        self.rare
-    }
-
-    /// The emitting task's id.
-    pub(crate) fn task(&self) -> TaskId {
-        self.task
-    }
-
-    /// The rare parts of an event emitted now: its timestamp, or a name not interned.
-    #[cold]
-    #[inline(never)]
-    fn extras(&self) -> Option<Box<Extras>> {
-        self.extras_owing(Acks::none())
-    }
-
-    /// The rare parts of an event emitted now that owes `acks` to its source.
-    #[cold]
-    #[inline(never)]
-    fn extras_owing(&self, acks: Acks) -> Option<Box<Extras>> {
-        Some(Box::new(Extras {
-            timestamp: self.timestamps.then(|| to_nanos(SystemTime::now())),
-            name: self.shared.clone(),
-            acks,
-            ..Extras::default()
-        }))
-    }
-}
 
 /// One item travelling through an emitting task, with its key and provenance.
 ///
@@ -237,12 +87,6 @@ const OWES_ACK: u64 = 8;
 // The rare parts carry the link to the source's counts: read by the receiver for every
 // event, like `OWES_ACK`.
 const CARRIES_LINK: u64 = 16;
-
-/// `at` as nanoseconds since the Unix epoch (clamped to the representable range).
-fn to_nanos(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
 
 /// The event as a receiver sees it: the same type as [`SenderEvent`].
 pub type ReceiverEvent<T> = SenderEvent<T>;
@@ -534,150 +378,10 @@ impl<T: fmt::Debug> fmt::Debug for SenderEvent<T> {
     }
 }
 
-/// Builds a [`SenderEvent`] by hand: for tests, adapters and custom sources.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use sweet_async::stream::{EventId, Position, SenderEventBuilder};
-/// use sweet_async::task::TaskId;
-///
-/// let task = TaskId::new();
-/// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-/// let event = SenderEventBuilder::new("GET /health 200")
-///     .with_id(EventId::new(task, 12))
-///     .with_timestamp(at)
-///     .position(Position::new(13, 1024))
-///     .source_name("access.log")
-///     .batch_id(3)
-///     .metadata("level", "info")
-///     .build();
-/// assert_eq!(event.task_id(), task);
-/// assert_eq!(event.timestamp(), Some(at));
-/// assert_eq!(event.position().map(|p| p.line()), Some(13));
-/// assert_eq!(event.source_name(), Some("access.log"));
-/// assert_eq!(event.batch_id(), Some(3));
-/// ```
-#[must_use = "a builder does nothing until `.build()`"]
-#[derive(Debug)]
-pub struct SenderEventBuilder<T> {
-    event: SenderEvent<T>,
-}
-
-impl<T> SenderEventBuilder<T> {
-    /// Starts an event carrying `data`.
-    pub fn new(data: T) -> Self {
-        SenderEventBuilder {
-            event: SenderEvent::new(data),
-        }
-    }
-
-    /// Sets the whole key (task id and sequence number).
-    pub fn with_id(mut self, id: EventId) -> Self {
-        self.event.id = id;
-        self
-    }
-
-    /// Sets the sequence number, keeping the task id.
-    pub fn sequence_number(mut self, seq: u64) -> Self {
-        self.event.id.seq = seq;
-        self
-    }
-
-    /// Sets the timestamp (events built by hand have none by default).
-    ///
-    /// Kept as nanoseconds since the Unix epoch: a time before the epoch reads back as
-    /// the epoch.
-    pub fn with_timestamp(mut self, at: SystemTime) -> Self {
-        self.event.extras.get_or_insert_with(Box::default).timestamp = Some(to_nanos(at));
-        self
-    }
-
-    /// Sets the position in the source.
-    pub fn position(mut self, position: Position) -> Self {
-        self.event.position = position;
-        self.event.flags |= HAS_POSITION;
-        self
-    }
-
-    /// Sets the source name.
-    pub fn source_name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.event.origin = None;
-        self.event.extras.get_or_insert_with(Box::default).name =
-            Some(Arc::new(String::from(&*name.into())));
-        self
-    }
-
-    /// Sets the batch number.
-    pub fn batch_id(mut self, batch: u64) -> Self {
-        self.event.batch = batch;
-        self.event.flags |= HAS_BATCH;
-        self
-    }
-
-    /// Marks the event as the last of its source.
-    pub fn final_event(mut self, is_final: bool) -> Self {
-        if is_final {
-            self.event.flags |= IS_FINAL;
-        } else {
-            self.event.flags &= !IS_FINAL;
-        }
-        self
-    }
-
-    /// Adds a metadata pair.
-    pub fn metadata(mut self, key: impl Into<Arc<str>>, value: impl Into<String>) -> Self {
-        self.event.insert_metadata(key, value);
-        self
-    }
-
-    /// The acknowledgement the event owes its source: settled by
-    /// [`acknowledge`](SenderEvent::acknowledge), [`reject`](SenderEvent::reject), the
-    /// receiver or a sink.
-    #[doc(alias = "acknowledger")]
-    pub fn acks(mut self, acks: Acks) -> Self {
-        if acks.is_empty() {
-            self.event.flags &= !OWES_ACK;
-        } else {
-            self.event.flags |= OWES_ACK;
-        }
-        self.event.extras.get_or_insert_with(Box::default).acks = acks;
-        self
-    }
-
-    /// The event.
-    pub fn build(self) -> SenderEvent<T> {
-        self.event
-    }
-}
-
-impl Extras {
-    /// A copy of everything but the acknowledgement, which is settled once.
-    fn without_acks(&self) -> Extras {
-        Extras {
-            metadata: self.metadata.clone(),
-            acks: Acks::none(),
-            timestamp: self.timestamp,
-            name: self.name.clone(),
-            link: CarriedLink::default(),
-        }
-    }
-}
-
-impl fmt::Debug for Extras {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Extras")
-            .field("metadata", &self.metadata)
-            .field("acks", &self.acks)
-            .field("timestamp", &self.timestamp)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::origin::Origin;
 
     #[test]
     fn emitted_events_carry_their_stamp() {

@@ -119,8 +119,12 @@ impl Assignment {
     /// under the cooperative protocol, keeps its slot).
     pub(crate) fn assign<'a>(&self, partitions: impl Iterator<Item = (&'a str, i32)>) {
         let mut state = self.lock();
-        let since = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        state.stats.assignments += 1;
+        // Generations are only compared for equality: wrapping after 2^64 assignments is harmless.
+        let since = self
+            .generation
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1);
+        state.stats.assignments = state.stats.assignments.saturating_add(1);
         for (topic, partition) in partitions {
             let topic: Arc<str> = Arc::from(topic);
             if state.live.contains_key(&(topic.clone(), partition)) {
@@ -157,7 +161,7 @@ impl Assignment {
     ) -> Vec<Commit> {
         let mut state = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        state.stats.revocations += 1;
+        state.stats.revocations = state.stats.revocations.saturating_add(1);
         let mut commits = Vec::new();
         for (topic, partition) in partitions {
             let Some(id) = state.live.remove(&(Arc::from(topic), partition)) else {
@@ -212,7 +216,7 @@ impl Assignment {
                         id
                     }
                     None => {
-                        state.stats.stale += 1;
+                        state.stats.stale = state.stats.stale.saturating_add(1);
                         continue;
                     }
                 },
@@ -220,12 +224,12 @@ impl Assignment {
             let (Some(slot), Ok(offset)) =
                 (state.slots.get_mut(&id), u64::try_from(message.offset))
             else {
-                state.stats.stale += 1;
+                state.stats.stale = state.stats.stale.saturating_add(1);
                 continue;
             };
             if slot.since > fetched.generation {
                 // Fetched before the partition was revoked and assigned again.
-                state.stats.stale += 1;
+                state.stats.stale = state.stats.stale.saturating_add(1);
                 continue;
             }
             slot.offsets.deliver(offset);
@@ -233,13 +237,13 @@ impl Assignment {
             state.stats.max_in_flight = state.stats.max_in_flight.max(in_flight);
             if in_flight >= max && !slot.paused {
                 slot.paused = true;
-                state.stats.pauses += 1;
+                state.stats.pauses = state.stats.pauses.saturating_add(1);
                 to_pause.push((slot.topic.clone(), slot.partition));
             }
             if keep {
                 slot.kept.push_back(message.clone());
             }
-            state.stats.delivered += 1;
+            state.stats.delivered = state.stats.delivered.saturating_add(1);
             ready.push_back(Ready::Message {
                 message,
                 slot: id,
@@ -310,14 +314,17 @@ impl Assignment {
                 out.push((slot.topic.clone(), slot.partition, offset));
             }
         }
-        state.stats.commits += u64::from(!out.is_empty());
+        state.stats.commits = state
+            .stats
+            .commits
+            .saturating_add(u64::from(!out.is_empty()));
         out
     }
 
     /// Commit of `offsets` failed: they are sent again with the next commit.
     pub(crate) fn commit_failed<'a>(&self, offsets: impl Iterator<Item = (&'a str, i32)>) {
         let mut state = self.lock();
-        state.stats.commit_failures += 1;
+        state.stats.commit_failures = state.stats.commit_failures.saturating_add(1);
         state.dirty = true;
         for (topic, partition) in offsets {
             if let Some(id) = state.live.get(&(Arc::from(topic), partition)).copied()
@@ -331,7 +338,7 @@ impl Assignment {
 
     /// Counts a commit request sent outside `take_commits` (on revocation).
     pub(crate) fn count_commit(&self) {
-        self.lock().stats.commits += 1;
+        self.lock().stats.commits = self.lock().stats.commits.saturating_add(1);
     }
 
     /// The partitions owned now, with their committable offsets.
@@ -369,15 +376,15 @@ impl Assignment {
         let state = &mut *state;
         for w in written {
             let Some(slot) = state.slots.get_mut(&w.slot) else {
-                state.stats.late += 1;
+                state.stats.late = state.stats.late.saturating_add(1);
                 continue;
             };
             match w.error {
                 None => {
                     let n = slot.offsets.ack(w.offset..w.offset.saturating_add(1));
                     slot.moved |= n > 0;
-                    state.stats.dead_lettered += n;
-                    state.acks_since_commit += n;
+                    state.stats.dead_lettered = state.stats.dead_lettered.saturating_add(n);
+                    state.acks_since_commit = state.acks_since_commit.saturating_add(n);
                     state.dirty |= n > 0;
                     prune(slot);
                 }
@@ -401,10 +408,16 @@ impl Assignment {
             let mut state = self.lock();
             let state = &mut *state;
             let Some(slot) = state.slots.get_mut(&id) else {
-                state.stats.late += range.end.saturating_sub(range.start);
+                state.stats.late = state
+                    .stats
+                    .late
+                    .saturating_add(range.end.saturating_sub(range.start));
                 return;
             };
-            state.stats.rejected += range.end.saturating_sub(range.start);
+            state.stats.rejected = state
+                .stats
+                .rejected
+                .saturating_add(range.end.saturating_sub(range.start));
             match &self.settings.on_reject {
                 OnReject::DeadLetter(_) => {
                     let mut missing = None;
@@ -496,7 +509,10 @@ impl AckSink for Assignment {
                     let mut state = self.lock();
                     let state = &mut *state;
                     let Some(s) = state.slots.get_mut(&slot) else {
-                        state.stats.late += range.end.saturating_sub(range.start);
+                        state.stats.late = state
+                            .stats
+                            .late
+                            .saturating_add(range.end.saturating_sub(range.start));
                         return;
                     };
                     let n = s.offsets.ack(range);
@@ -512,7 +528,7 @@ impl AckSink for Assignment {
                     if !s.kept.is_empty() {
                         prune(s);
                     }
-                    state.stats.acked += n;
+                    state.stats.acked = state.stats.acked.saturating_add(n);
                     let before = state.acks_since_commit;
                     state.acks_since_commit = before.saturating_add(n);
                     state.dirty |= n > 0;
@@ -534,10 +550,10 @@ impl AckSink for Assignment {
                 let state = &mut *state;
                 let n = range.end.saturating_sub(range.start);
                 let Some(s) = state.slots.get_mut(&slot) else {
-                    state.stats.late += n;
+                    state.stats.late = state.stats.late.saturating_add(n);
                     return;
                 };
-                state.stats.released += n;
+                state.stats.released = state.stats.released.saturating_add(n);
                 if !s.warned_released {
                     s.warned_released = true;
                     tracing::warn!(

@@ -103,7 +103,7 @@ impl DeadLetters {
     ) -> Result<(), String> {
         let partition = message.partition.to_string();
         let original_offset = message.offset.to_string();
-        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 4);
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len().saturating_add(4));
         for h in &message.headers {
             headers = headers.insert(Header {
                 key: &h.key,

@@ -130,8 +130,9 @@ impl KafkaSourceHandle {
                 Err((_, error)) if attempt < COMMIT_ATTEMPTS && retriable(&error) => {
                     // A rebalance is running: serve it (its callbacks run in the
                     // consumer's poll), then commit what this member still owns.
-                    attempt += 1;
-                    self.serve(|| false, COMMIT_RETRY * attempt).await;
+                    attempt = attempt.saturating_add(1);
+                    self.serve(|| false, COMMIT_RETRY.saturating_mul(attempt))
+                        .await;
                 }
                 Err((commits, error)) => {
                     return Err(KafkaError::Commit {

@@ -303,7 +303,7 @@ where
                     match result {
                         Ok(()) => {
                             acks.ack();
-                            tally.out += 1;
+                            tally.out = tally.out.saturating_add(1);
                         }
                         Err((error, partition)) => {
                             acks.reject(&error);
@@ -350,7 +350,7 @@ where
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                budget -= 1;
+                budget = budget.saturating_sub(1); // > 0: checked above
                 match stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(mut item)) => {
                         let acks = item.take_acks();
@@ -358,7 +358,7 @@ where
                             Ok(record) => *blocked = Some((record, acks)),
                             Err(e) => {
                                 acks.reject(&e);
-                                tally.errors += 1;
+                                tally.errors = tally.errors.saturating_add(1);
                             }
                         }
                     }

@@ -24,6 +24,7 @@ use super::signal::Signal;
 use crate::ack::{AckSink, Acks};
 use crate::stream::source::{LocatedSource, located};
 use crate::stream::{Located, SourceError, SourceItem};
+use crate::task::timing::after;
 
 /// The stream of a Kafka consumer-group source, made by
 /// [`KafkaSourceBuilder::build`](super::KafkaSourceBuilder::build) and wrapped in a
@@ -201,7 +202,9 @@ impl KafkaStream {
                 let now = Instant::now();
                 self.last_message = now;
                 let settings = &self.shared.assignment.settings;
-                if now >= self.last_commit + settings.commit_interval && self.assignment().dirty() {
+                if now >= after(self.last_commit, settings.commit_interval)
+                    && self.assignment().dirty()
+                {
                     self.commit();
                 }
                 Poll::Ready(true)
@@ -217,17 +220,17 @@ impl KafkaStream {
         let settings = &self.shared.assignment.settings;
         let (interval, idle) = (settings.commit_interval, settings.idle_timeout);
         if let Some(idle) = idle
-            && now >= self.last_message + idle
+            && now >= after(self.last_message, idle)
         {
             self.finish();
             return Poll::Ready(());
         }
-        let mut deadline = idle.map(|idle| self.last_message + idle);
+        let mut deadline = idle.map(|idle| after(self.last_message, idle));
         if self.assignment().dirty() {
-            if now >= self.last_commit + interval {
+            if now >= after(self.last_commit, interval) {
                 self.commit();
             } else {
-                let at = self.last_commit + interval;
+                let at = after(self.last_commit, interval);
                 deadline = Some(deadline.map_or(at, |d| d.min(at)));
             }
         }
@@ -280,7 +283,8 @@ impl Stream for KafkaStream {
                         slot,
                         offset,
                     } => {
-                        let acks = Acks::new(this.sink.clone(), slot, offset..offset + 1);
+                        let acks =
+                            Acks::new(this.sink.clone(), slot, offset..offset.saturating_add(1));
                         Ok(Located::bare(message).with_acks(acks))
                     }
                     Ready::Error(error) => {

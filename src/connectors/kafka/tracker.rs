@@ -64,6 +64,9 @@ impl PartitionOffsets {
     /// offset at or below one delivered before: a redelivery, whose acknowledgement is
     /// harmless because acknowledging an offset twice counts once.
     #[inline]
+    // `offset >= self.next` past the check above (equal when starting) and `end > offset`
+    // unless `offset == u64::MAX`, where `end == offset`: no subtraction wraps.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn deliver(&mut self, offset: u64) -> bool {
         if !self.started {
             self.started = true;
@@ -88,6 +91,9 @@ impl PartitionOffsets {
     /// newly acknowledged (offsets already acknowledged, committed or never delivered
     /// count 0).
     #[inline]
+    // `start < end` past the check, and `start..end` lies in `commit..next`, none of it
+    // acknowledged yet on this path: all of it is counted in `in_flight`.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn ack(&mut self, range: Range<u64>) -> u64 {
         let start = range.start.max(self.commit);
         let end = range.end.min(self.next);
@@ -103,6 +109,11 @@ impl PartitionOffsets {
         self.ack_out_of_order(start, end)
     }
 
+    // `newly` starts at `end - start` (`start < end`, checked by `ack`) and loses only the
+    // parts of `start..end` already acknowledged; the stored ranges are disjoint, so it
+    // never goes below 0, and each range subtracted starts below `end` and ends after
+    // its start. What is newly acknowledged was counted in `in_flight`.
+    #[allow(clippy::arithmetic_side_effects)]
     fn ack_out_of_order(&mut self, start: u64, end: u64) -> u64 {
         let mut newly = end - start;
         // The range starting at or before `start`: if it reaches `start`, grow it in

@@ -212,7 +212,7 @@ impl JetStreamSourceBuilder {
             .max_deliver
             .or_else(|| u64::try_from(config.max_deliver).ok().filter(|&m| m > 0));
         let progress_every = match self.progress {
-            Progress::Auto => Some(ack_wait / 2),
+            Progress::Auto => Some(ack_wait.checked_div(2).unwrap_or(ack_wait)),
             Progress::Every(d) => Some(d),
             Progress::Off => None,
         };

@@ -97,7 +97,7 @@ impl AckMeta {
             delivered: delivered.parse().ok()?,
             stream_sequence: sseq.parse().ok()?,
             consumer_sequence: cseq.parse().ok()?,
-            published: UNIX_EPOCH + Duration::from_nanos(nanos),
+            published: UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))?,
             pending: pending.parse().ok()?,
         })
     }

@@ -25,6 +25,7 @@ use super::delivery::Delivery;
 use super::error::NatsError;
 use super::tracker::{Cmd, Counters, InFlight, Names, Verdict};
 use crate::error::BoxError;
+use crate::task::timing::after;
 
 /// What the fetch task hands the source stream.
 pub(super) enum Fetched {
@@ -115,7 +116,7 @@ impl Fetcher {
                     blocked = true;
                 }
             }
-            let stale_at = pull.last_activity + self.wait + STALE_MARGIN;
+            let stale_at = after(after(pull.last_activity, self.wait), STALE_MARGIN);
             let permits = self.permits.clone();
             let next = tokio::select! {
                 biased;

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::stats::JetStreamStats;
 use crate::ack::{AckSink, Outcome};
 use crate::error::BoxError;
+use crate::task::timing::after;
 
 /// The stream and consumer a source reads, for error messages.
 #[derive(Debug)]
@@ -226,8 +227,8 @@ impl AckTask {
         };
         let every = state.policy.progress_every;
         let mut tick = every.map(|d| {
-            let half = (d / 2).max(Duration::from_millis(1));
-            let mut tick = tokio::time::interval_at(Instant::now() + half, half);
+            let half = d.checked_div(2).unwrap_or(d).max(Duration::from_millis(1));
+            let mut tick = tokio::time::interval_at(after(Instant::now(), half), half);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick
         });

@@ -113,7 +113,7 @@ impl<M: MapRow> Stream for QueryStream<M> {
             };
             return match running.rows.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(row))) => {
-                    *this.row += 1;
+                    *this.row = this.row.saturating_add(1);
                     let at = Position::new(*this.row, 0);
                     Poll::Ready(Some(match this.map.map_row(row) {
                         Ok(value) => Ok(Located::at(value, at)),

@@ -92,13 +92,13 @@ async fn run(config: &QueueConfig, tracker: &Tracker, tx: oneshot::Sender<Fetche
 
     let mut acked = Vec::new();
     let mut rejected: HashMap<Arc<str>, Vec<RawKey>> = HashMap::new();
-    let (mut released, mut expired) = (0, 0);
+    let (mut released, mut expired) = (0usize, 0usize);
     for (key, outcome) in keys.into_iter().zip(outcomes) {
         match outcome {
             Some(Settled::Acked) => acked.push(key),
             Some(Settled::Rejected(reason)) => rejected.entry(reason).or_default().push(key),
-            Some(Settled::Released) => released += 1,
-            None => expired += 1,
+            Some(Settled::Released) => released = released.saturating_add(1),
+            None => expired = expired.saturating_add(1),
         }
     }
     if !in_time {
@@ -172,8 +172,9 @@ fn truncate(s: &str, max: usize) -> &str {
         return s;
     }
     let mut end = max;
+    // Index 0 is always a boundary: the loop stops there at the latest.
     while !s.is_char_boundary(end) {
-        end -= 1;
+        end = end.saturating_sub(1);
     }
     s.get(..end).unwrap_or_default()
 }

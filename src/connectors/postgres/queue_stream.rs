@@ -120,7 +120,7 @@ impl<M: MapRow> Stream for QueueStream<M> {
             if let Some(current) = this.current {
                 if let Some(row) = current.rows.next() {
                     let id = current.first.saturating_add(current.taken as u64);
-                    current.taken += 1;
+                    current.taken = current.taken.saturating_add(1);
                     let acks = Acks::new(this.sink.clone(), 0, id..id.saturating_add(1));
                     let at = Position::new(id.saturating_add(1), 0);
                     return Poll::Ready(Some(match this.map.map_row(row) {

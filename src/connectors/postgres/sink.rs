@@ -240,7 +240,12 @@ impl SinkConfig {
 
     /// The `INSERT` statement for `rows` rows.
     pub(crate) fn insert_sql(&self, rows: usize) -> String {
-        let mut sql = String::with_capacity(self.insert.len() + rows * (self.columns * 6 + 4));
+        let per_row = self.columns.saturating_mul(6).saturating_add(4);
+        let mut sql = String::with_capacity(
+            self.insert
+                .len()
+                .saturating_add(rows.saturating_mul(per_row)),
+        );
         sql.push_str(&self.insert);
         let mut n = 0usize;
         for r in 0..rows {
@@ -252,7 +257,7 @@ impl SinkConfig {
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                n += 1;
+                n = n.saturating_add(1);
                 sql.push('$');
                 sql.push_str(&n.to_string());
             }

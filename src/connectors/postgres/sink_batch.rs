@@ -95,7 +95,7 @@ async fn write_on<R: ToRow + Sync>(
             let error = PgError::Arity {
                 table: config.table.clone(),
                 batch,
-                row: i + 1,
+                row: i.saturating_add(1),
                 expected: config.columns,
                 got: values.len(),
             };
@@ -135,7 +135,10 @@ async fn insert_rows<R: ToRow + Sync>(
     config: &SinkConfig,
     rows: &[R],
 ) -> Result<u64, tokio_postgres::Error> {
-    let per_statement = (MAX_PARAMS / config.columns.max(1)).clamp(1, MAX_INSERT_ROWS);
+    let per_statement = MAX_PARAMS
+        .checked_div(config.columns)
+        .unwrap_or(MAX_PARAMS)
+        .clamp(1, MAX_INSERT_ROWS);
     let txn = conn.transaction().await?;
     let mut values: Vec<&(dyn ToSql + Sync)> = Vec::new();
     let mut n = 0u64;

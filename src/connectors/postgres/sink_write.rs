@@ -162,13 +162,13 @@ where
                     }
                     match this.stream.as_mut().poll_next(cx) {
                         Poll::Ready(Some(mut item)) => {
-                            budget -= 1;
+                            budget = budget.saturating_sub(1); // > 0: checked above
                             let acks = item.take_acks();
                             match (this.to_rows)(item) {
                                 Ok(rows) => {
                                     this.rows.extend(rows);
                                     this.acks.merge(acks);
-                                    *this.items += 1;
+                                    *this.items = this.items.saturating_add(1);
                                 }
                                 Err(e) => {
                                     acks.reject(&Reason(e.into()));
@@ -200,7 +200,7 @@ where
                         this.types.clone(),
                         *this.batches,
                     );
-                    *this.batches += 1;
+                    *this.batches = this.batches.saturating_add(1);
                     *this.writing = Some(InFlight {
                         write: Box::pin(write),
                         acks,

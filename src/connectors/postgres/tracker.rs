@@ -70,12 +70,12 @@ impl Batch {
         if slots.closed {
             return 0;
         }
-        let mut n = 0;
+        let mut n = 0usize;
         let end = range.end.min(self.len);
         for slot in slots.outcomes.iter_mut().take(end).skip(range.start) {
             if slot.is_none() {
                 *slot = Some(outcome.clone());
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
         slots.unsettled = slots.unsettled.saturating_sub(n);
@@ -231,7 +231,7 @@ impl Tracker {
                             .range(at..)
                             .next()
                             .map_or(range.end, |(&f, _)| f.min(range.end));
-                        late = late.saturating_add(next - at);
+                        late = late.saturating_add(next.saturating_sub(at));
                         at = next;
                         None
                     }
@@ -241,10 +241,10 @@ impl Tracker {
                 continue;
             };
             let end = range.end.min(first.saturating_add(batch.len as u64));
-            let lo = usize::try_from(at - first).unwrap_or(usize::MAX);
-            let hi = usize::try_from(end - first).unwrap_or(usize::MAX);
+            let lo = usize::try_from(at.saturating_sub(first)).unwrap_or(usize::MAX);
+            let hi = usize::try_from(end.saturating_sub(first)).unwrap_or(usize::MAX);
             let settled = batch.settle(lo..hi, outcome);
-            late = late.saturating_add((end - at).saturating_sub(settled as u64));
+            late = late.saturating_add(end.saturating_sub(at).saturating_sub(settled as u64));
             at = end;
         }
         if late > 0 {

@@ -107,7 +107,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
                 slot.insert(Bucket::One(entry));
             }
         }
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
     }
 
     /// Removes `key`'s elements with `until < watermark`; returns how many.
@@ -124,7 +124,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
             Bucket::Many(list) => {
                 while list.front().is_some_and(|e| e.until < watermark) {
                     list.pop_front();
-                    removed += 1;
+                    removed = removed.saturating_add(1);
                 }
                 list.is_empty()
             }
@@ -140,7 +140,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
         let mut removed = 0u64;
         while self.in_order.front().is_some_and(|(u, _)| *u < watermark) {
             if let Some((_, key)) = self.in_order.pop_front() {
-                removed += self.expire_key(key, watermark);
+                removed = removed.saturating_add(self.expire_key(key, watermark));
             }
         }
         while let Some(entry) = self.out_of_order.first_entry() {
@@ -148,7 +148,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
                 break;
             }
             for key in entry.remove() {
-                removed += self.expire_key(key, watermark);
+                removed = removed.saturating_add(self.expire_key(key, watermark));
             }
         }
         self.len = self.len.saturating_sub(removed as usize);

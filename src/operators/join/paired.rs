@@ -68,7 +68,7 @@ where
 
     pub(crate) fn stats(&self) -> JoinStats {
         JoinStats {
-            held: (self.left.len() + self.right.len()) as u64,
+            held: self.left.len().saturating_add(self.right.len()) as u64,
             ..self.stats
         }
     }
@@ -86,7 +86,8 @@ where
     }
 
     fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += (self.left.len() + self.right.len()) as u64;
+        let held = self.left.len().saturating_add(self.right.len()) as u64;
+        self.stats.discarded = self.stats.discarded.saturating_add(held);
         self.left = KeyedBuffer::new();
         self.right = KeyedBuffer::new();
         let ts = self.clocks.current();
@@ -100,7 +101,11 @@ where
             return;
         };
         if let Some(bound) = self.rule.expiry_bound(w) {
-            self.stats.expired += self.left.expire(bound) + self.right.expire(bound);
+            let expired = self
+                .left
+                .expire(bound)
+                .saturating_add(self.right.expire(bound));
+            self.stats.expired = self.stats.expired.saturating_add(expired);
         }
         if w != i64::MAX {
             self.pending.push_back(Timed::Watermark(w));
@@ -111,9 +116,9 @@ where
     where
         F: JoinFn<A, B, Output = O>,
     {
-        self.stats.left += 1;
+        self.stats.left = self.stats.left.saturating_add(1);
         if self.rule.is_late(ts, self.clocks.current()) {
-            self.stats.late += 1;
+            self.stats.late = self.stats.late.saturating_add(1);
             self.pending
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Left(value))));
             return;
@@ -122,19 +127,19 @@ where
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, true, e.ts) {
                     let out = f.join(&value, &e.value);
-                    self.stats.joined += 1;
+                    self.stats.joined = self.stats.joined.saturating_add(1);
                     self.pending
                         .push_back(Timed::item(ts.max(e.ts), JoinEvent::Joined(out)));
                 }
             }
         }
         if !self.rule.keeps(true) {
-            self.stats.expired += 1;
+            self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
         if self.left.len() >= self.rule.cap() {
             if let Some(old) = self.left.evict_oldest() {
-                self.stats.evicted += 1;
+                self.stats.evicted = self.stats.evicted.saturating_add(1);
                 let event = JoinEvent::Evicted(Side::Left(old.value));
                 self.pending.push_back(Timed::item(old.ts, event));
             }
@@ -147,9 +152,9 @@ where
     where
         F: JoinFn<A, B, Output = O>,
     {
-        self.stats.right += 1;
+        self.stats.right = self.stats.right.saturating_add(1);
         if self.rule.is_late(ts, self.clocks.current()) {
-            self.stats.late += 1;
+            self.stats.late = self.stats.late.saturating_add(1);
             self.pending
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Right(value))));
             return;
@@ -158,19 +163,19 @@ where
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, false, e.ts) {
                     let out = f.join(&e.value, &value);
-                    self.stats.joined += 1;
+                    self.stats.joined = self.stats.joined.saturating_add(1);
                     self.pending
                         .push_back(Timed::item(ts.max(e.ts), JoinEvent::Joined(out)));
                 }
             }
         }
         if !self.rule.keeps(false) {
-            self.stats.expired += 1;
+            self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
         if self.right.len() >= self.rule.cap() {
             if let Some(old) = self.right.evict_oldest() {
-                self.stats.evicted += 1;
+                self.stats.evicted = self.stats.evicted.saturating_add(1);
                 let event = JoinEvent::Evicted(Side::Right(old.value));
                 self.pending.push_back(Timed::item(old.ts, event));
             }

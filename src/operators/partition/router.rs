@@ -21,7 +21,10 @@ use crate::operators::timed::{Timed, TimedStream};
 pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
     let mut h = rustc_hash::FxHasher::default();
     key.hash(&mut h);
-    (h.finish() % n.max(1) as u64) as usize
+    // `n.max(1)` is never zero, and the remainder is below `n`, so it fits a `usize`.
+    #[allow(clippy::arithmetic_side_effects)]
+    let p = h.finish() % n.max(1) as u64;
+    p as usize
 }
 
 /// Per-partition buffers and the watermark each partition was last sent.
@@ -122,7 +125,7 @@ where
                         buf.push(Timed::Watermark(w));
                     }
                     buf.push(Timed::Item { ts, value });
-                    *routed += 1;
+                    *routed = routed.saturating_add(1);
                     if buf.len() >= BATCH {
                         return Poll::Ready(Pulled::Full(p));
                     }

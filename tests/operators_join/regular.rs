@@ -164,3 +164,59 @@ fn a_side_not_kept_only_probes_the_other() {
         Some(ConfigError::Conflict { .. })
     ));
 }
+
+#[test]
+fn a_unique_side_keeps_only_elements_read_before_their_match() {
+    // Right first: R 10 (key 1) finds no left and is stored; L 1 (key 0) is stored; R 11
+    // meets L 1, its only match, and is not stored; L 2 (key 1) meets R 10; R 12 meets L 1.
+    let left = alternating(vec![at(0, 1), at(1, 2)]);
+    let right = alternating(vec![at(1, 10), at(0, 11), at(0, 12)]);
+    let mut join = left
+        .join(right)
+        .on(key, key)
+        .regular(
+            RegularJoinSpec::new().unique_left_keys(true),
+            |a: &Row, b: &Row| (a.1, b.1),
+        )
+        .unwrap();
+    let outs = futures::executor::block_on(async {
+        use futures::StreamExt;
+        let mut v = Vec::new();
+        while let Some(x) = join.next().await {
+            v.push(Out::from(x));
+        }
+        v
+    });
+    assert_eq!(joined(&outs), vec![(1, 11), (2, 10), (1, 12)]);
+    let stats = join.stats();
+    // Held: L 1, L 2 and R 10; R 11 and R 12 left after probing.
+    assert_eq!((stats.held, stats.expired, stats.joined), (3, 2, 3));
+}
+
+#[test]
+fn a_key_held_twice_on_a_unique_side_is_an_error() {
+    let left = timed(vec![at(0, 1), at(1, 2), at(0, 3)]);
+    let right = timed(vec![]);
+    let mut join = left
+        .join(right)
+        .on(key, key)
+        .regular(
+            RegularJoinSpec::new().unique_left_keys(true),
+            |a: &Row, b: &Row| (a.1, b.1),
+        )
+        .unwrap();
+    let outs = futures::executor::block_on(async {
+        use futures::StreamExt;
+        let mut v = Vec::new();
+        while let Some(x) = join.next().await {
+            v.push(Out::from(x));
+        }
+        v
+    });
+    assert_eq!(outs.len(), 1);
+    assert!(
+        matches!(&outs[0], Out::Error(m) if m.contains("unique_left_keys")),
+        "{outs:?}"
+    );
+    assert_eq!(join.stats().discarded, 3);
+}

@@ -89,8 +89,8 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
         self.map.get(key).map(Bucket::slices)
     }
 
-    /// Stores an element.
-    pub(crate) fn insert(&mut self, key: K, ts: i64, until: i64, value: T) {
+    /// Stores an element; returns whether `key` already held elements.
+    pub(crate) fn insert(&mut self, key: K, ts: i64, until: i64, value: T) -> bool {
         let entry = Entry { ts, until, value };
         match self.in_order.back() {
             Some(&(last, _)) if last > until => {
@@ -101,13 +101,18 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
             }
             _ => self.in_order.push_back((until, key.clone())),
         }
-        match self.map.entry(key) {
-            Slot::Occupied(mut slot) => slot.get_mut().push(entry),
+        let had_key = match self.map.entry(key) {
+            Slot::Occupied(mut slot) => {
+                slot.get_mut().push(entry);
+                true
+            }
             Slot::Vacant(slot) => {
                 slot.insert(Bucket::One(entry));
+                false
             }
-        }
+        };
         self.len = self.len.saturating_add(1);
+        had_key
     }
 
     /// Removes `key`'s elements with `until < watermark`; returns how many.

@@ -31,9 +31,25 @@ pub(crate) trait Rule {
         let _ = from_left;
         true
     }
+    /// This side holds each key at most once (a primary key): an element of the other
+    /// side that found its key here has met its only match and need not be stored.
+    fn unique(&self, from_left: bool) -> bool {
+        let _ = from_left;
+        false
+    }
 }
 
 type Out<O, A, B> = Timed<JoinEvent<O, A, B>>;
+
+/// A side declared unique holds a key twice: elements of the other side that met the
+/// first one were not stored, so the second would miss them.
+fn duplicate_key(side: &str) -> TaskError {
+    let message = format!(
+        "regular join: a {side} key arrived twice while held, but its {side} side was \
+         declared unique (unique_{side}_keys); results for that key may be missing"
+    );
+    TaskError::Failed(message.into())
+}
 
 /// The state and counters of a buffered join.
 #[derive(Debug)]
@@ -123,7 +139,9 @@ where
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Left(value))));
             return;
         }
-        if let Some((older, newer)) = self.right.get(&key) {
+        let found = self.right.get(&key);
+        let met_only_match = found.is_some() && self.rule.unique(!true);
+        if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, true, e.ts) {
                     let out = f.join(&value, &e.value);
@@ -133,7 +151,7 @@ where
                 }
             }
         }
-        if !self.rule.keeps(true) {
+        if met_only_match || !self.rule.keeps(true) {
             self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
@@ -145,7 +163,9 @@ where
             }
         }
         let until = self.rule.until(ts, true);
-        self.left.insert(key, ts, until, value);
+        if self.left.insert(key, ts, until, value) && self.rule.unique(true) {
+            self.fail(duplicate_key("left"));
+        }
     }
 
     fn right_element<F>(&mut self, key: K, ts: i64, value: B, f: &mut F)
@@ -159,7 +179,9 @@ where
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Right(value))));
             return;
         }
-        if let Some((older, newer)) = self.left.get(&key) {
+        let found = self.left.get(&key);
+        let met_only_match = found.is_some() && self.rule.unique(!false);
+        if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, false, e.ts) {
                     let out = f.join(&e.value, &value);
@@ -169,7 +191,7 @@ where
                 }
             }
         }
-        if !self.rule.keeps(false) {
+        if met_only_match || !self.rule.keeps(false) {
             self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
@@ -181,7 +203,9 @@ where
             }
         }
         let until = self.rule.until(ts, false);
-        self.right.insert(key, ts, until, value);
+        if self.right.insert(key, ts, until, value) && self.rule.unique(false) {
+            self.fail(duplicate_key("right"));
+        }
     }
 
     /// One `poll_next` of the join stream.

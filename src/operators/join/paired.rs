@@ -140,7 +140,7 @@ where
             return;
         }
         let found = self.right.get(&key);
-        let met_only_match = found.is_some() && self.rule.unique(!true);
+        let met_only_match = found.is_some() && self.rule.unique(false);
         if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, true, e.ts) {
@@ -180,7 +180,7 @@ where
             return;
         }
         let found = self.left.get(&key);
-        let met_only_match = found.is_some() && self.rule.unique(!false);
+        let met_only_match = found.is_some() && self.rule.unique(true);
         if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, false, e.ts) {

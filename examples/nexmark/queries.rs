@@ -479,9 +479,11 @@ where
         Q4In::Bid { auction, .. } => *auction,
     };
     // Auctions last at most about 0.33 s at the generator's rate: 2 s of state suffices.
-    // (Bids must be stored too: a bid of the same millisecond as its auction may come
-    // first, and the two inputs are read in turns, not in the source's order.)
-    let spec = RegularJoinSpec::new().ttl(2_000);
+    // Auction ids are unique: a bid that finds its auction is not stored; only bids read
+    // before their auction are (one of the same millisecond may come first, the two
+    // inputs being read in turns). Storing every bid for its 2 s plus the 4 s watermark
+    // delay cost 58 M of q4's 202 M instructions (200 000 events, callgrind).
+    let spec = RegularJoinSpec::new().ttl(2_000).unique_left_keys(true);
     let chain = |input: Boxed<Timed<Q4In>>| {
         let [auctions, bids] = input.fan_out(FAN_OUT, |x| match x {
             Q4In::Auction { .. } => 0,

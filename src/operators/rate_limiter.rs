@@ -177,11 +177,11 @@ impl RateLimiter {
             .min(s.capacity);
         bucket.last = Some(now);
         if bucket.credit >= s.token {
-            bucket.credit -= s.token;
+            bucket.credit = bucket.credit.saturating_sub(s.token);
             return Ok(());
         }
         // Wait until the missing credit has flowed in (rounded up).
-        let wait_ns = (s.token - bucket.credit).div_ceil(refill);
+        let wait_ns = s.token.saturating_sub(bucket.credit).div_ceil(refill);
         Err(Duration::from_nanos(
             u64::try_from(wait_ns).unwrap_or(u64::MAX),
         ))

@@ -64,6 +64,44 @@ fn crafted_ids_do_not_degrade_the_relationship_index() {
     );
 }
 
+#[test]
+fn crafted_keys_do_not_degrade_a_join() {
+    use futures::{StreamExt, stream};
+    use sweet_async::operators::DataflowExt;
+    use sweet_async::operators::join::RegularJoinSpec;
+    use sweet_async::operators::timed::Timed;
+
+    const N: u64 = 2_000;
+    let side = || stream::iter(crafted(N).map(|k| Timed::item(0, k)));
+    let join = side()
+        .join(side())
+        .on(|k: &Counted| k.clone(), |k: &Counted| k.clone())
+        .regular(RegularJoinSpec::new(), |a: &Counted, _: &Counted| a.0)
+        .unwrap();
+    COMPARISONS.with(|c| c.set(0));
+    let joined = futures::executor::block_on(join.count());
+    assert_eq!(joined as u64, N);
+    // Flat: a few comparisons per insert and per probe. FxHash needed N^2 / 2 per side
+    // (4 M here).
+    let comparisons = COMPARISONS.with(Cell::get);
+    assert!(
+        comparisons < 4 * 2 * N,
+        "{comparisons} comparisons for {N} keys"
+    );
+}
+
+#[test]
+fn crafted_keys_do_not_land_in_one_partition() {
+    use sweet_async::operators::partition::partition_of;
+
+    // Under FxHash every one of these hashed to a multiple of 2^26: all in partition 0.
+    let first = crafted(1_000).filter(|k| partition_of(k, 2) == 0).count();
+    assert!(
+        (300..=700).contains(&first),
+        "{first} of 1000 in partition 0"
+    );
+}
+
 mod messages {
     use std::time::Duration;
 

@@ -60,6 +60,14 @@ where
     futures::executor::block_on(s.map(Out::from).collect())
 }
 
+/// Runs a join stream to completion, leaving it for its stats.
+pub fn drain<S, O, L, R>(s: &mut S) -> Vec<Out<O, L, R>>
+where
+    S: Stream<Item = Timed<JoinEvent<O, L, R>>> + Unpin,
+{
+    futures::executor::block_on(s.by_ref().map(Out::from).collect())
+}
+
 /// The results only, without watermarks.
 pub fn joined<O: Clone, L, R>(outs: &[Out<O, L, R>]) -> Vec<O> {
     outs.iter()

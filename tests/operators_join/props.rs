@@ -8,7 +8,9 @@ use sweet_async::operators::DataflowExt;
 use sweet_async::operators::join::RegularJoinSpec;
 use sweet_async::operators::window::{Sliding, Tumbling};
 
-use super::{Out, joined, run};
+use sweet_async::operators::timed::Timed;
+
+use super::{Out, alternating, joined, run};
 
 /// `(key, ts, id)`.
 type Row = (u8, i64, usize);
@@ -136,6 +138,31 @@ proptest! {
             .join(right)
             .on(key, key)
             .regular(RegularJoinSpec::new(), |a: &Row, b: &Row| (a.2, b.2))
+            .unwrap());
+        let mut got = joined(&outs);
+        got.sort();
+        let mut want: Vec<(usize, usize)> = l.iter()
+            .flat_map(|a| r.iter().map(move |b| (a, b)))
+            .filter(|(a, b)| a.0 == b.0)
+            .map(|(a, b)| (a.2, b.2))
+            .collect();
+        want.sort();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn regular_join_with_unique_left_keys_is_every_equal_key_pair(l in rows(), r in rows()) {
+        // Each key once on the left, both inputs read in turns so that right elements
+        // come both before and after their left match.
+        let mut l = with_ids(l);
+        let mut seen = [false; 3];
+        l.retain(|x| !std::mem::replace(&mut seen[usize::from(x.0)], true));
+        let r = with_ids(r);
+        let items = |v: &[Row]| v.iter().map(|x| Timed::item(x.1, *x)).collect::<Vec<_>>();
+        let outs = run(alternating(items(&l))
+            .join(alternating(items(&r)))
+            .on(key, key)
+            .regular(RegularJoinSpec::new().unique_left_keys(true), |a: &Row, b: &Row| (a.2, b.2))
             .unwrap());
         let mut got = joined(&outs);
         got.sort();

@@ -3,14 +3,14 @@
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
 use std::hash::Hash;
 
-use rustc_hash::FxHasher;
-
-/// The key index: FxHash, several times faster than SipHash on the small keys joins use
-/// (ids, prices), at the cost of no protection against keys chosen to collide.
-type Index<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The key index: std's randomly keyed SipHash. Join keys may come from outside (Kafka,
+/// NATS): under FxHash keys crafted to collide turn every probe into a scan of all of them
+/// (O(n^2)). The price, against FxHash (Nexmark, 200 000 events, inline, callgrind): q3
+/// 15.7 -> 18.3 M instructions, q4 144 -> 175 M (one probe per bid, about 170
+/// instructions each).
+type Index<K, V> = HashMap<K, V>;
 
 /// One stored element.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub(crate) struct KeyedBuffer<K, T> {
 impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
     pub(crate) fn new() -> Self {
         KeyedBuffer {
-            map: Index::default(),
+            map: HashMap::new(),
             in_order: VecDeque::new(),
             out_of_order: BTreeMap::new(),
             len: 0,
@@ -89,8 +89,8 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
         self.map.get(key).map(Bucket::slices)
     }
 
-    /// Stores an element.
-    pub(crate) fn insert(&mut self, key: K, ts: i64, until: i64, value: T) {
+    /// Stores an element; returns whether `key` already held elements.
+    pub(crate) fn insert(&mut self, key: K, ts: i64, until: i64, value: T) -> bool {
         let entry = Entry { ts, until, value };
         match self.in_order.back() {
             Some(&(last, _)) if last > until => {
@@ -101,13 +101,18 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
             }
             _ => self.in_order.push_back((until, key.clone())),
         }
-        match self.map.entry(key) {
-            Slot::Occupied(mut slot) => slot.get_mut().push(entry),
+        let had_key = match self.map.entry(key) {
+            Slot::Occupied(mut slot) => {
+                slot.get_mut().push(entry);
+                true
+            }
             Slot::Vacant(slot) => {
                 slot.insert(Bucket::One(entry));
+                false
             }
-        }
-        self.len += 1;
+        };
+        self.len = self.len.saturating_add(1);
+        had_key
     }
 
     /// Removes `key`'s elements with `until < watermark`; returns how many.
@@ -124,7 +129,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
             Bucket::Many(list) => {
                 while list.front().is_some_and(|e| e.until < watermark) {
                     list.pop_front();
-                    removed += 1;
+                    removed = removed.saturating_add(1);
                 }
                 list.is_empty()
             }
@@ -140,7 +145,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
         let mut removed = 0u64;
         while self.in_order.front().is_some_and(|(u, _)| *u < watermark) {
             if let Some((_, key)) = self.in_order.pop_front() {
-                removed += self.expire_key(key, watermark);
+                removed = removed.saturating_add(self.expire_key(key, watermark));
             }
         }
         while let Some(entry) = self.out_of_order.first_entry() {
@@ -148,7 +153,7 @@ impl<K: Hash + Eq + Clone, T> KeyedBuffer<K, T> {
                 break;
             }
             for key in entry.remove() {
-                removed += self.expire_key(key, watermark);
+                removed = removed.saturating_add(self.expire_key(key, watermark));
             }
         }
         self.len = self.len.saturating_sub(removed as usize);

@@ -52,7 +52,7 @@ impl Inputs {
             self.right_first = !self.right_first;
             self.run = RUN;
         }
-        self.run -= 1;
+        self.run = self.run.saturating_sub(1);
         for (i, right_turn) in [self.right_first, !self.right_first]
             .into_iter()
             .enumerate()

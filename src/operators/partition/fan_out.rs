@@ -202,7 +202,7 @@ where
                     }
                     // A dropped branch's elements are not wanted any more.
                     Some(_) => {}
-                    None => shared.unrouted += 1,
+                    None => shared.unrouted = shared.unrouted.saturating_add(1),
                 }
             }
         }

@@ -1,10 +1,12 @@
 //! The tasks of a partitioned stream: the router (pulls upstream, routes elements by key,
 //! broadcasts watermarks) and one driver per partition (runs the chain, sends its output).
 
+use std::collections::hash_map::RandomState;
 use std::future::poll_fn;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use futures::{FutureExt, Stream};
@@ -14,14 +16,23 @@ use super::{BATCH, BROADCAST_EVERY, Msg, PartitionError, SLOW_PARTITION};
 use crate::error::panic_message;
 use crate::operators::timed::{Timed, TimedStream};
 
+/// The process's key of [`partition_of`]'s hash. One per process, not per stream, so that
+/// `partition_of` can tell where a key goes; random, so that keys from outside cannot be
+/// chosen to land in one partition (under FxHash, keys crafted to collide all did).
+static KEYS: OnceLock<RandomState> = OnceLock::new();
+
 /// The partition (`0..n`) that [`DataflowExt::partition`](crate::operators::DataflowExt::partition)
-/// sends an element with this key to: its hash (FxHash) modulo `n`. Stable within a
-/// build of this crate.
+/// sends an element with this key to: its hash modulo `n`, with std's SipHash under a
+/// random key drawn once per process. Stable within a process, different between
+/// processes. SipHash instead of FxHash costs about 135 instructions per element (Nexmark
+/// q0 on 1 partition, 200 000 events: 50.6 -> 77.6 M, callgrind).
 #[inline]
 pub fn partition_of<K: Hash>(key: &K, n: usize) -> usize {
-    let mut h = rustc_hash::FxHasher::default();
-    key.hash(&mut h);
-    (h.finish() % n.max(1) as u64) as usize
+    let h = KEYS.get_or_init(RandomState::new).hash_one(key);
+    // `n.max(1)` is never zero, and the remainder is below `n`, so it fits a `usize`.
+    #[allow(clippy::arithmetic_side_effects)]
+    let p = h % n.max(1) as u64;
+    p as usize
 }
 
 /// Per-partition buffers and the watermark each partition was last sent.
@@ -122,7 +133,7 @@ where
                         buf.push(Timed::Watermark(w));
                     }
                     buf.push(Timed::Item { ts, value });
-                    *routed += 1;
+                    *routed = routed.saturating_add(1);
                     if buf.len() >= BATCH {
                         return Poll::Ready(Pulled::Full(p));
                     }

@@ -91,7 +91,8 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let extra = usize::from(self.held.is_some()) + usize::from(self.next.is_some());
+        let extra =
+            usize::from(self.held.is_some()).saturating_add(usize::from(self.next.is_some()));
         if self.done {
             return (extra, Some(extra));
         }

@@ -190,7 +190,7 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let pending = self.core.pending_len() + usize::from(self.forward.is_some());
+        let pending = (self.core.pending_len()).saturating_add(usize::from(self.forward.is_some()));
         if self.done {
             (pending, Some(pending))
         } else {

@@ -52,7 +52,7 @@ where
         let mut touching = std::mem::take(&mut self.scratch);
         touching.clear();
         if let Some(by_start) = self.index.get(&key) {
-            for (_, &idx) in by_start.range(..=end).rev() {
+            for &(_, idx) in by_start.up_to(end).iter().rev() {
                 match self.slots.get(idx) {
                     Some(Some(slot)) if slot.end >= start => touching.push(idx),
                     _ => break,

@@ -6,7 +6,7 @@
 //! `end - 1 + allowed_lateness` so allowed-late elements can update it. The watermark `W`
 //! only grows; `advance(W)` fires and cleans up what is due, in due order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::Hash;
 
 use super::assigner::{Shape, sliding_starts, window_start};
@@ -16,6 +16,48 @@ use crate::error::TaskError;
 
 /// No cached slot.
 const NO_SLOT: usize = usize::MAX;
+
+/// One key's open windows: `(start, slot)` sorted by start. A key holds a few windows at
+/// a time (one per tumbling window, `size / slide` sliding ones, a few sessions); a sorted
+/// vector of them is one small allocation where a `BTreeMap` allocated a node per key
+/// (Nexmark q8, a key per person, 200 000 events inline: 41.3 -> 40.6 M instructions,
+/// callgrind).
+#[derive(Debug, Default)]
+pub(super) struct Starts(Vec<(i64, usize)>);
+
+impl Starts {
+    fn get(&self, start: i64) -> Option<usize> {
+        let i = self.0.binary_search_by_key(&start, |e| e.0).ok()?;
+        self.0.get(i).map(|e| e.1)
+    }
+
+    fn insert(&mut self, start: i64, idx: usize) {
+        match self.0.binary_search_by_key(&start, |e| e.0) {
+            Ok(i) => {
+                if let Some(e) = self.0.get_mut(i) {
+                    e.1 = idx;
+                }
+            }
+            Err(i) => self.0.insert(i, (start, idx)),
+        }
+    }
+
+    fn remove(&mut self, start: i64) {
+        if let Ok(i) = self.0.binary_search_by_key(&start, |e| e.0) {
+            self.0.remove(i);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The windows with `start <= end`, in start order.
+    pub(super) fn up_to(&self, end: i64) -> &[(i64, usize)] {
+        let n = self.0.partition_point(|e| e.0 <= end);
+        self.0.get(..n).unwrap_or_default()
+    }
+}
 
 pub(super) struct Slot<K, Acc> {
     pub(super) key: K,
@@ -41,7 +83,7 @@ pub(crate) struct TimeCore<K, T, G: WindowAggregate<T>> {
     pub(super) slots: Vec<Option<Slot<K, G::Acc>>>,
     free: Vec<usize>,
     /// Open windows by key, then by start.
-    pub(super) index: HashMap<K, BTreeMap<i64, usize>>,
+    pub(super) index: HashMap<K, Starts>,
     /// `(due, seq, slot)`: fire time `end - 1` before firing, cleanup time after.
     timers: BTreeSet<(i64, u64, usize)>,
     /// The earliest due time in `timers` (`i64::MAX` when empty), so the per-element
@@ -289,7 +331,7 @@ where
                 return Ok(self.last);
             }
         }
-        let found = self.index.get(key).and_then(|m| m.get(&start)).copied();
+        let found = self.index.get(key).and_then(|m| m.get(start));
         let idx = match found {
             Some(idx) => idx,
             None => {
@@ -325,8 +367,7 @@ where
                 by_start.insert(start, idx);
             }
             None => {
-                self.index
-                    .insert(key.clone(), BTreeMap::from([(start, idx)]));
+                self.index.insert(key.clone(), Starts(vec![(start, idx)]));
             }
         }
         if let Some(s) = self.slots.get_mut(idx) {
@@ -353,7 +394,7 @@ where
         let slot = self.slots.get_mut(idx)?.take()?;
         self.free.push(idx);
         if let Some(by_start) = self.index.get_mut(&slot.key) {
-            by_start.remove(&slot.start);
+            by_start.remove(slot.start);
             if by_start.is_empty() {
                 self.index.remove(&slot.key);
             }

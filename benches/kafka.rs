@@ -37,6 +37,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use sweet_async::ack::{AckSink, Acks, Outcome};
 use sweet_async::connectors::kafka::{self, KafkaMessage, PartitionOffsets};
 use sweet_async::prelude::*;
+use sweet_async::stream::SenderEvent;
 
 mod common;
 
@@ -73,6 +74,28 @@ async fn produce(producer: &FutureProducer, topic: &str, n: u64) {
         }
         sent += batch;
     }
+}
+
+/// Joins the group of the member behind `events` before anything is timed: writes `n`
+/// messages to `topic` and acknowledges the first event they make.
+async fn first_event<S, T, E>(
+    producer: &FutureProducer,
+    topic: &str,
+    n: u64,
+    events: &tokio::sync::Mutex<S>,
+) where
+    S: futures::Stream<Item = Result<SenderEvent<T>, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    produce(producer, topic, n).await;
+    events
+        .lock()
+        .await
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .acknowledge();
 }
 
 /// The hand-written peer: a group member storing each handled message's offset and
@@ -119,17 +142,7 @@ fn bench_consume(c: &mut Criterion) {
         .build()
         .unwrap();
     let events = tokio::sync::Mutex::new(AsyncTask::emits::<KafkaMessage>().sender(source));
-    rt.block_on(async {
-        produce(&producer, "source", 1).await;
-        events
-            .lock()
-            .await
-            .next()
-            .await
-            .unwrap()
-            .unwrap()
-            .acknowledge();
-    });
+    rt.block_on(first_event(&producer, "source", 1, &events));
     g.bench_function("sweet_async_source_ack", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (producer, events) = (&producer, &events);
@@ -157,17 +170,7 @@ fn bench_consume(c: &mut Criterion) {
     let chunks = tokio::sync::Mutex::new(
         AsyncTask::emits::<KafkaMessage>().sender(chunked.into_chunks(100)),
     );
-    rt.block_on(async {
-        produce(&producer, "chunked", 100).await;
-        chunks
-            .lock()
-            .await
-            .next()
-            .await
-            .unwrap()
-            .unwrap()
-            .acknowledge();
-    });
+    rt.block_on(first_event(&producer, "chunked", 100, &chunks));
     g.bench_function("sweet_async_source_chunks_100_ack", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (producer, chunks) = (&producer, &chunks);

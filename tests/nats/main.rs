@@ -21,6 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, consumer, stream};
 use futures::future::join_all;
+use sweet_async::connectors::nats::{JetStreamSource, JetStreamSourceBuilder};
+
+/// How long a test's source waits for a message before it ends.
+pub const IDLE: Duration = Duration::from_millis(1500);
 
 /// The server address, or `None` (and a note on stderr) when the test must be skipped.
 pub fn url() -> Option<String> {
@@ -61,6 +65,12 @@ pub struct TestStream {
 }
 
 impl TestStream {
+    /// A source on durable `durable` of this stream, ending after [`IDLE`] without a
+    /// message.
+    pub fn source(&self, durable: &str) -> JetStreamSourceBuilder {
+        JetStreamSource::builder(self.js.clone(), &self.name, durable).idle_timeout(IDLE)
+    }
+
     /// Creates stream `unique(tag)` storing subject `<name>.in`.
     pub async fn new(url: &str, tag: &str) -> TestStream {
         let js = sweet_async::connectors::nats::connect(url).await.unwrap();

@@ -6,14 +6,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use sweet_async::ack::Acked;
 use sweet_async::collect::Collector;
-use sweet_async::connectors::nats::{Delivery, JetStreamSource, NatsError, Publish, publish};
+use sweet_async::connectors::nats::{Delivery, NatsError, Publish, publish};
 use sweet_async::operators::window::{Fold, KeepAcks, Tumbling, WindowEvent};
 use sweet_async::prelude::*;
 use sweet_async::stream::SenderEvent;
 
 use crate::{TestStream, read_all, unique, url, within};
-
-const IDLE: Duration = Duration::from_millis(1500);
 
 #[tokio::test]
 async fn inputs_are_acked_only_after_the_server_confirmed_their_output() {
@@ -24,9 +22,9 @@ async fn inputs_are_acked_only_after_the_server_confirmed_their_output() {
 
     // No stream stores this subject: every publish fails, every input is rejected.
     let nowhere = format!("{}.nowhere", unique("none"));
-    let source = JetStreamSource::builder(input.js.clone(), &input.name, "failing")
+    let source = input
+        .source("failing")
         .nak_delay(Duration::from_secs(30))
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap();
@@ -48,11 +46,7 @@ async fn inputs_are_acked_only_after_the_server_confirmed_their_output() {
     assert_eq!((stats.acked, stats.naked, stats.in_flight), (0, 5, 0));
 
     // The same inputs through a consumer of their own, to a stream that stores them.
-    let source = JetStreamSource::builder(input.js.clone(), &input.name, "working")
-        .idle_timeout(IDLE)
-        .build()
-        .await
-        .unwrap();
+    let source = input.source("working").build().await.unwrap();
     let handle = source.handle();
     let events = AsyncTask::emits::<Delivery>().sender(source);
     let to = output.subject.clone();
@@ -86,9 +80,9 @@ async fn stop_on_error_ends_the_sink_with_the_subject_that_failed() {
     let Some(url) = url() else { return };
     let input = TestStream::new(&url, "sink_stop").await;
     input.fill((0..3).map(|i| i.to_string())).await;
-    let source = JetStreamSource::builder(input.js.clone(), &input.name, "w")
+    let source = input
+        .source("w")
         .nak_delay(Duration::from_secs(30))
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap();
@@ -123,12 +117,7 @@ async fn a_chunk_is_acked_as_a_whole_and_a_rejected_chunk_comes_again() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "chunks").await;
     s.fill((0..35).map(|i| i.to_string())).await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
-        .batch(35)
-        .idle_timeout(IDLE)
-        .build()
-        .await
-        .unwrap();
+    let source = s.source("worker").batch(35).build().await.unwrap();
     let handle = source.handle();
     let summary = within(
         30,
@@ -191,10 +180,10 @@ async fn windows_carry_their_readings_acks_from_nats_to_nats() {
         }
     }
     input.fill(lines).await;
-    let source = JetStreamSource::builder(input.js.clone(), &input.name, "windows")
+    let source = input
+        .source("windows")
         .batch(16)
         .max_ack_pending(200)
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap()

@@ -8,9 +8,7 @@ use sweet_async::collect::Collector;
 use sweet_async::connectors::nats::{Delivery, JetStreamSource, NatsError};
 use sweet_async::prelude::*;
 
-use crate::{TestStream, url, within};
-
-const IDLE: Duration = Duration::from_millis(1500);
+use crate::{IDLE, TestStream, url, within};
 
 /// (payload, delivered count) of every event a receiver saw.
 type Seen = Arc<Mutex<Vec<(String, u64)>>>;
@@ -19,17 +17,38 @@ fn text(d: &Delivery) -> String {
     String::from_utf8(d.payload.to_vec()).unwrap()
 }
 
+/// Runs `source` through a serial receiver that fails an event with the error `fail`
+/// gives for its (payload, delivered count), or handles it; returns the summary and
+/// (payload, delivered count) of every event the receiver saw, in order.
+async fn receive_logged(
+    source: JetStreamSource<Delivery>,
+    fail: impl Fn(&str, u64) -> Option<&'static str> + Send + 'static,
+) -> (Summary, Vec<(String, u64)>) {
+    let seen = Seen::default();
+    let log = seen.clone();
+    let summary = within(
+        30,
+        AsyncTask::emits::<Delivery>()
+            .sender(source)
+            .receiver(ReceiverStrategy::Serial, move |e, _: Collector<(), ()>| {
+                let (payload, delivered) = (text(&e.data), e.data.delivered);
+                let verdict = fail(&payload, delivered).map_or(Ok(()), Err);
+                log.lock().unwrap().push((payload, delivered));
+                async move { verdict }
+            })
+            .await_final_event(|summary, _| summary),
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    (summary, seen)
+}
+
 #[tokio::test]
 async fn an_ok_receiver_acks_every_delivery_and_nothing_comes_again() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "acks").await;
     s.fill((0..50).map(|i| i.to_string())).await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
-        .batch(8)
-        .idle_timeout(IDLE)
-        .build()
-        .await
-        .unwrap();
+    let source = s.source("worker").batch(8).build().await.unwrap();
     let handle = source.handle();
     let summary = within(
         30,
@@ -77,35 +96,18 @@ async fn a_rejected_delivery_comes_again_with_delivered_count_2() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "reject").await;
     s.fill((0..3).map(|i| i.to_string())).await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
+    let source = s
+        .source("worker")
         .nak_delay(Duration::from_millis(200))
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap();
     let handle = source.handle();
-    let seen = Seen::default();
-    let log = seen.clone();
-    let summary = within(
-        30,
-        AsyncTask::emits::<Delivery>()
-            .sender(source)
-            .receiver(ReceiverStrategy::Serial, move |e, _: Collector<(), ()>| {
-                let (payload, delivered) = (text(&e.data), e.data.delivered);
-                log.lock().unwrap().push((payload.clone(), delivered));
-                async move {
-                    if payload == "1" && delivered == 1 {
-                        Err("not yet")
-                    } else {
-                        Ok(())
-                    }
-                }
-            })
-            .await_final_event(|summary, _| summary),
-    )
+    let (summary, mut seen) = receive_logged(source, |payload, delivered| {
+        (payload == "1" && delivered == 1).then_some("not yet")
+    })
     .await;
     handle.flush().await.unwrap();
-    let mut seen = seen.lock().unwrap().clone();
     seen.sort();
     let expected = [("0", 1), ("1", 1), ("1", 2), ("2", 1)].map(|(p, d)| (p.to_owned(), d));
     assert_eq!(seen, expected);
@@ -124,37 +126,14 @@ async fn a_poison_message_is_terminated_at_max_deliver() {
     let s = TestStream::new(&url, "poison").await;
     s.fill(["good".to_owned(), "bad".to_owned(), "good".to_owned()])
         .await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
-        .max_deliver(3)
-        .idle_timeout(IDLE)
-        .build()
-        .await
-        .unwrap();
+    let source = s.source("worker").max_deliver(3).build().await.unwrap();
     let handle = source.handle();
-    let seen = Seen::default();
-    let log = seen.clone();
-    let summary = within(
-        30,
-        AsyncTask::emits::<Delivery>()
-            .sender(source)
-            .receiver(ReceiverStrategy::Serial, move |e, _: Collector<(), ()>| {
-                let (payload, delivered) = (text(&e.data), e.data.delivered);
-                log.lock().unwrap().push((payload.clone(), delivered));
-                async move {
-                    if payload == "bad" {
-                        Err("cannot handle")
-                    } else {
-                        Ok(())
-                    }
-                }
-            })
-            .await_final_event(|summary, _| summary),
-    )
+    let (summary, seen) = receive_logged(source, |payload, _| {
+        (payload == "bad").then_some("cannot handle")
+    })
     .await;
     handle.flush().await.unwrap();
     let bad: Vec<u64> = seen
-        .lock()
-        .unwrap()
         .iter()
         .filter(|(p, _)| p == "bad")
         .map(|(_, d)| *d)
@@ -221,10 +200,10 @@ async fn pulls_never_hold_more_than_max_ack_pending() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "bound").await;
     s.fill((0..200).map(|i| i.to_string())).await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
+    let source = s
+        .source("worker")
         .batch(4)
         .max_ack_pending(10)
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap();
@@ -386,9 +365,9 @@ async fn a_failed_mapping_is_a_located_error_and_its_delivery_is_rejected() {
     let Some(url) = url() else { return };
     let s = TestStream::new(&url, "map").await;
     s.fill(["1", "x", "3"].map(str::to_owned)).await;
-    let source = JetStreamSource::builder(s.js.clone(), &s.name, "worker")
+    let source = s
+        .source("worker")
         .max_deliver(1)
-        .idle_timeout(IDLE)
         .build()
         .await
         .unwrap()

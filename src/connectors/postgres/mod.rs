@@ -68,6 +68,16 @@ mod sink_write;
 mod to_row;
 mod tracker;
 
+/// A pool whose connections would fail (nothing listens on port 1): for unit tests of
+/// what is built before any connection is made.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+fn test_pool() -> deadpool_postgres::Pool {
+    let mut cfg = deadpool_postgres::Config::new();
+    cfg.url = Some("postgres://nobody@127.0.0.1:1/none".to_owned());
+    cfg.create_pool(None, tokio_postgres::NoTls).unwrap()
+}
+
 pub use db::Db;
 pub use error::PgError;
 pub use query::{Param, Query, from_database};

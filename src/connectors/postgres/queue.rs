@@ -481,13 +481,8 @@ impl<M> fmt::Debug for WorkQueue<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectors::postgres::test_pool as pool;
     use crate::units::CountExt;
-
-    fn pool() -> Pool {
-        let mut cfg = deadpool_postgres::Config::new();
-        cfg.url = Some("postgres://nobody@127.0.0.1:1/none".to_owned());
-        cfg.create_pool(None, tokio_postgres::NoTls).unwrap()
-    }
 
     #[test]
     fn statements_follow_the_settings() {

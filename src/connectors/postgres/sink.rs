@@ -274,12 +274,7 @@ impl SinkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pool() -> Pool {
-        let mut cfg = deadpool_postgres::Config::new();
-        cfg.url = Some("postgres://nobody@127.0.0.1:1/none".to_owned());
-        cfg.create_pool(None, tokio_postgres::NoTls).unwrap()
-    }
+    use crate::connectors::postgres::test_pool as pool;
 
     #[test]
     fn statements_follow_the_mode() {

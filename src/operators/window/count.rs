@@ -154,28 +154,41 @@ where
     /// entry (only its windows).
     fn make_room(&mut self, current: &K) -> Result<(), Fault> {
         while self.open >= self.max_open {
-            let Some((&(start, seq), key)) = self.order.first_key_value() else {
+            if !self.fire_oldest(Some(current), FireReason::Evicted)? {
                 break;
-            };
-            let key = key.clone();
-            let slot = self.keys.get_mut(&key).and_then(|state| {
-                let pos = state.windows.iter().position(|w| w.seq == seq)?;
-                state.windows.remove(pos)
-            });
-            if key != *current && self.keys.get(&key).is_some_and(|s| s.windows.is_empty()) {
-                self.keys.remove(&key);
-            }
-            match slot {
-                Some(slot) => {
-                    self.stats.evicted = self.stats.evicted.saturating_add(1);
-                    self.push_fired(key, slot, FireReason::Evicted)?;
-                }
-                None => {
-                    self.order.remove(&(start, seq));
-                }
             }
         }
         Ok(())
+    }
+
+    /// Fires the oldest open window early for `reason`; `false` when none is open. A key
+    /// left without windows (other than `keep`) starts afresh with its next element.
+    fn fire_oldest(&mut self, keep: Option<&K>, reason: FireReason) -> Result<bool, Fault> {
+        let Some((&(start, seq), key)) = self.order.first_key_value() else {
+            return Ok(false);
+        };
+        let key = key.clone();
+        let slot = self.keys.get_mut(&key).and_then(|state| {
+            let pos = state.windows.iter().position(|w| w.seq == seq)?;
+            state.windows.remove(pos)
+        });
+        if keep != Some(&key) && self.keys.get(&key).is_some_and(|s| s.windows.is_empty()) {
+            self.keys.remove(&key);
+        }
+        match slot {
+            Some(slot) => {
+                let counter = match reason {
+                    FireReason::Full => &mut self.stats.full,
+                    _ => &mut self.stats.evicted,
+                };
+                *counter = counter.saturating_add(1);
+                self.push_fired(key, slot, reason)?;
+            }
+            None => {
+                self.order.remove(&(start, seq));
+            }
+        }
+        Ok(true)
     }
 
     fn open_window(&mut self, key: &K, fire_at: u64, start: u64) -> Result<(), Fault> {
@@ -220,27 +233,8 @@ where
     #[inline(never)]
     fn shed(&mut self) -> Result<(), Fault> {
         while self.stats.held_elements >= self.max_held {
-            let Some((&(start, seq), key)) = self.order.first_key_value() else {
+            if !self.fire_oldest(None, FireReason::Full)? {
                 break;
-            };
-            let key = key.clone();
-            let slot = self.keys.get_mut(&key).and_then(|state| {
-                let pos = state.windows.iter().position(|w| w.seq == seq)?;
-                state.windows.remove(pos)
-            });
-            // A key left without windows starts afresh with its next element, as after
-            // an eviction by `make_room`.
-            if self.keys.get(&key).is_some_and(|s| s.windows.is_empty()) {
-                self.keys.remove(&key);
-            }
-            match slot {
-                Some(slot) => {
-                    self.stats.full = self.stats.full.saturating_add(1);
-                    self.push_fired(key, slot, FireReason::Full)?;
-                }
-                None => {
-                    self.order.remove(&(start, seq));
-                }
             }
         }
         Ok(())
